@@ -1,0 +1,1 @@
+"""Chemistry: species properties, ions, side-product derivation, routes."""

@@ -1,0 +1,81 @@
+"""Target ions of route species: adducts, multimers, multiply charged ions and
+in-source fragments, from the adduct table. m/z are computed, never typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..reference import AdductRule, adduct_table
+from .species import ELECTRON_MASS, Species, isotope_pattern, monoisotopic_mass
+
+# Ion kinds that can establish a species on their own; the others (multimers,
+# fragments) only count when an anchor ion of the same species co-elutes.
+ANCHOR_KINDS = frozenset({"primary", "adduct", "multiply-charged"})
+
+
+@dataclass(frozen=True)
+class TargetIon:
+    species_id: str
+    ion: str  # e.g. "[M+H]+"
+    kind: str
+    charge: int
+    mz: float
+    formula: str  # elemental formula of the ion (for its isotope pattern)
+    isotopes: tuple[float, ...]  # relative abundance M, M+1, M+2 (M = 1)
+
+    @property
+    def anchor(self) -> bool:
+        return self.kind in ANCHOR_KINDS
+
+
+def _formula_counts(formula: str) -> dict[str, int]:
+    import re
+
+    counts: dict[str, int] = {}
+    for element, number in re.findall(r"([A-Z][a-z]?)(\d*)", formula):
+        counts[element] = counts.get(element, 0) + (int(number) if number else 1)
+    return counts
+
+
+def _formula_text(counts: dict[str, int]) -> str:
+    """Hill order: C, H, then alphabetical; None-or-negative counts are an error."""
+    order = (["C", "H"] if "C" in counts else []) + sorted(
+        e for e in counts if e not in (("C", "H") if "C" in counts else ()))
+    return "".join(f"{e}{counts[e] if counts[e] != 1 else ''}" for e in order if counts[e] > 0)
+
+
+def ion_formula(species_formula: str, rule: AdductRule) -> str | None:
+    counts = {e: n * rule.molecules for e, n in _formula_counts(species_formula).items()}
+    for element, number in _formula_counts(rule.add).items() if rule.add else ():
+        counts[element] = counts.get(element, 0) + number
+    for element, number in _formula_counts(rule.remove).items() if rule.remove else ():
+        counts[element] = counts.get(element, 0) - number
+        if counts[element] < 0:
+            return None  # the species cannot lose that (e.g. no H to remove)
+    return _formula_text(counts)
+
+
+def ion_mz(formula: str, charge: int) -> float:
+    return (monoisotopic_mass(formula) - charge * ELECTRON_MASS) / abs(charge)
+
+
+def target_ions(species: Species, polarity: str, isotope_peaks: int = 3) -> list[TargetIon]:
+    rules, _version = adduct_table()
+    features = species.features
+    ions = []
+    for rule in rules:
+        if rule.polarity != polarity or (rule.requires and rule.requires not in features):
+            continue
+        formula = ion_formula(species.formula, rule)
+        if formula is None:
+            continue
+        ions.append(TargetIon(
+            species_id=species.id,
+            ion=rule.name,
+            kind=rule.kind,
+            charge=rule.charge,
+            mz=ion_mz(formula, rule.charge),
+            formula=formula,
+            isotopes=isotope_pattern(formula, isotope_peaks),
+        ))
+    return ions

@@ -1,0 +1,62 @@
+"""Exceptions by who is at fault, and the exit codes the CLI maps them to.
+
+The library raises these and never prints or exits; `specqc.cli` turns them into
+one line on stderr and the documented exit status.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Exit statuses of the `specqc` command (documented in the README).
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2  # unreadable, unsupported or invalid input, and usage errors
+EXIT_CONFIG = 2  # a route, config file or option the user supplied is invalid (a usage error)
+EXIT_REFERENCE = 3  # the package's own reference data is broken
+
+
+class SpecqcError(Exception):
+    """Base of every error specqc raises on purpose."""
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        text = " ".join(self.message.split())
+        return f"{self.path}: {text}" if self.path else text
+
+
+class InputError(SpecqcError):
+    """An instrument file or folder that cannot be read, is unsupported or invalid."""
+
+    exit_code = EXIT_INPUT
+
+
+class ConfigError(SpecqcError):
+    """A user-supplied route, configuration or parameter is invalid."""
+
+    exit_code = EXIT_CONFIG
+
+
+class ReferenceDataError(SpecqcError):
+    """Package reference data (adducts, routes, tables) is missing or malformed."""
+
+    exit_code = EXIT_REFERENCE
+
+
+class InternalError(SpecqcError):
+    """A bug in specqc: an invariant that should hold did not."""
+
+    exit_code = EXIT_INTERNAL
+
+
+def with_path(error: SpecqcError, path: str | Path) -> SpecqcError:
+    """Return the same kind of error, now naming the file it concerns."""
+    if error.path:
+        return error
+    return type(error)(error.message, path)

@@ -1,0 +1,162 @@
+"""The vendor-neutral data model every reader fills.
+
+Objects validate at construction and raise :class:`specqc.errors.InputError`
+(never ``assert``), so a reader that builds one from a broken file fails with a
+message that names the problem; the reader adds the file name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .errors import InputError
+
+Polarity = Literal["positive", "negative", "unknown"]
+SpectrumMode = Literal["centroid", "profile", "unknown"]
+
+POLARITIES: tuple[str, ...] = ("positive", "negative", "unknown")
+SPECTRUM_MODES: tuple[str, ...] = ("centroid", "profile", "unknown")
+
+
+def _as_clean_array(values, name: str, dtype=np.float64) -> np.ndarray:
+    array = np.ascontiguousarray(values, dtype=dtype)
+    if array.ndim != 1:
+        raise InputError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.size and not np.all(np.isfinite(array)):
+        raise InputError(f"{name} contains NaN or infinite values")
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """One mass spectrum: m/z ascending, intensities non-negative."""
+
+    index: int
+    rt_min: float
+    ms_level: int
+    polarity: Polarity
+    mode: SpectrumMode
+    mz: np.ndarray
+    intensity: np.ndarray
+    native_id: str = ""
+    precursor_mz: float | None = None
+
+    def __post_init__(self) -> None:
+        mz = _as_clean_array(self.mz, "m/z array")
+        intensity = _as_clean_array(self.intensity, "intensity array", np.float64)
+        if mz.shape != intensity.shape:
+            raise InputError(
+                f"spectrum {self.native_id or self.index}: {mz.size} m/z values but "
+                f"{intensity.size} intensities"
+            )
+        if mz.size > 1 and np.any(np.diff(mz) < 0):
+            order = np.argsort(mz, kind="stable")
+            mz, intensity = mz[order], intensity[order]
+        if mz.size and mz[0] < 0:
+            raise InputError(f"spectrum {self.native_id or self.index}: negative m/z")
+        # Some converters write tiny negative intensities from baseline subtraction.
+        np.clip(intensity, 0.0, None, out=intensity)
+        if not np.isfinite(self.rt_min):
+            raise InputError(f"spectrum {self.native_id or self.index}: retention time is not finite")
+        if self.ms_level < 1:
+            raise InputError(f"spectrum {self.native_id or self.index}: MS level {self.ms_level} < 1")
+        if self.polarity not in POLARITIES:
+            raise InputError(f"unknown polarity {self.polarity!r}")
+        if self.mode not in SPECTRUM_MODES:
+            raise InputError(f"unknown spectrum mode {self.mode!r}")
+        object.__setattr__(self, "mz", mz)
+        object.__setattr__(self, "intensity", intensity)
+
+    @property
+    def size(self) -> int:
+        return int(self.mz.size)
+
+
+@dataclass(frozen=True, eq=False)
+class Chromatogram:
+    """A trace over retention time: TIC, base peak, SRM transition, UV channel…"""
+
+    id: str
+    kind: Literal["tic", "bpc", "srm", "uv", "other"]
+    rt_min: np.ndarray
+    intensity: np.ndarray
+    polarity: Polarity = "unknown"
+    precursor_mz: float | None = None
+    product_mz: float | None = None
+    wavelength_nm: float | None = None
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        rt = _as_clean_array(self.rt_min, f"chromatogram {self.id} time axis")
+        values = _as_clean_array(self.intensity, f"chromatogram {self.id} values")
+        if rt.shape != values.shape:
+            raise InputError(
+                f"chromatogram {self.id}: {rt.size} time points but {values.size} values"
+            )
+        if rt.size > 1 and np.any(np.diff(rt) < 0):
+            raise InputError(f"chromatogram {self.id}: time axis is not ascending")
+        object.__setattr__(self, "rt_min", rt)
+        object.__setattr__(self, "intensity", values)
+
+
+@dataclass(frozen=True)
+class InstrumentInfo:
+    model: str = ""
+    vendor: str = ""
+    analyzers: tuple[str, ...] = ()
+    software: str = ""
+    serial: str = ""
+
+    @property
+    def high_resolution_analyzer(self) -> bool | None:
+        """True for orbitrap/TOF/FT-ICR, False for quadrupole/ion trap, None if unknown."""
+        names = " ".join(self.analyzers).lower()
+        if not names:
+            return None
+        if any(word in names for word in ("orbitrap", "tof", "time-of-flight", "fourier", "fticr", "ft-icr")):
+            return True
+        if any(word in names for word in ("quadrupole", "ion trap", "iontrap", "paul", "linear")):
+            return False
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class LCMSRun:
+    """One LC-MS acquisition in vendor-neutral form."""
+
+    source_path: str
+    format: str
+    spectra: tuple[Spectrum, ...]
+    chromatograms: tuple[Chromatogram, ...] = ()
+    instrument: InstrumentInfo = field(default_factory=InstrumentInfo)
+    acquisition_date: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spectra", tuple(self.spectra))
+        object.__setattr__(self, "chromatograms", tuple(self.chromatograms))
+        rts = [s.rt_min for s in self.spectra]
+        if any(b < a for a, b in zip(rts, rts[1:])):
+            ordered = sorted(self.spectra, key=lambda s: s.rt_min)
+            object.__setattr__(self, "spectra", tuple(ordered))
+
+    @property
+    def technique(self) -> str:
+        return "lcms"
+
+    def ms1(self, polarity: Polarity | None = None) -> list[Spectrum]:
+        return [
+            s for s in self.spectra
+            if s.ms_level == 1 and (polarity is None or s.polarity == polarity)
+        ]
+
+    def polarities(self) -> list[str]:
+        """MS1 polarities present, most scans first."""
+        counts: dict[str, int] = {}
+        for spectrum in self.spectra:
+            if spectrum.ms_level == 1:
+                counts[spectrum.polarity] = counts.get(spectrum.polarity, 0) + 1
+        return sorted(counts, key=lambda p: -counts[p])

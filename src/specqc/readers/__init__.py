@@ -1,0 +1,109 @@
+"""Reader registry: picks the reader for an input path.
+
+Order of decision (as in allotropy): an explicit format name, then the file
+extension or folder layout, then a cheap sniff of the first bytes. Reader
+modules are imported only when used, so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+
+SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ReaderEntry:
+    name: str
+    technique: str  # "lcms" | "nmr" | "uv"
+    description: str
+    module: str  # imported lazily; must define `read(path) -> model`
+    extensions: tuple[str, ...] = ()
+    directory: bool = False
+    sniff: Callable[[Path, bytes], bool] | None = None
+    folder_match: Callable[[Path], bool] | None = None
+
+    def load(self, path: Path):
+        module = importlib.import_module(self.module, __package__)
+        return module.read(path)
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or exc})", path) from exc
+
+
+def _sniff_mzml(_path: Path, head: bytes) -> bool:
+    return b"<mzML" in head or b"<indexedmzML" in head
+
+
+def _sniff_mzxml(_path: Path, head: bytes) -> bool:
+    return b"<mzXML" in head
+
+
+REGISTRY: tuple[ReaderEntry, ...] = (
+    ReaderEntry(
+        name="mzml",
+        technique="lcms",
+        description="HUPO-PSI mzML (profile or centroid), read with pyopenms",
+        module=".mzml.reader",
+        extensions=(".mzml",),
+        sniff=_sniff_mzml,
+    ),
+    ReaderEntry(
+        name="mzxml",
+        technique="lcms",
+        description="mzXML, read with pyopenms",
+        module=".mzml.reader",
+        extensions=(".mzxml",),
+        sniff=_sniff_mzxml,
+    ),
+)
+
+
+def formats() -> list[str]:
+    return [entry.name for entry in REGISTRY]
+
+
+def find_reader(path: str | Path, format_name: str | None = None) -> ReaderEntry:
+    """Return the registry entry that reads ``path``; raise InputError if none does."""
+    path = Path(path)
+    if format_name:
+        for entry in REGISTRY:
+            if entry.name == format_name.lower():
+                return entry
+        raise InputError(
+            f"unknown format {format_name!r}; known formats: {', '.join(formats())}", path
+        )
+    if not path.exists():
+        raise InputError("no such file or folder", path)
+    if path.is_dir():
+        for entry in REGISTRY:
+            if entry.directory and entry.folder_match and entry.folder_match(path):
+                return entry
+        raise InputError("folder is not a dataset specqc can read", path)
+    suffix = path.suffix.lower()
+    for entry in REGISTRY:
+        if not entry.directory and suffix in entry.extensions:
+            return entry
+    head = _head(path)
+    if not head:
+        raise InputError("file is empty", path)
+    for entry in REGISTRY:
+        if entry.sniff and entry.sniff(path, head):
+            return entry
+    raise InputError("unsupported file format (not recognised by extension or content)", path)
+
+
+def read(path: str | Path, format_name: str | None = None):
+    """Read an instrument file or dataset folder into the vendor-neutral model."""
+    entry = find_reader(path, format_name)
+    return entry.load(Path(path))

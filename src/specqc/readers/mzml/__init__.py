@@ -1,0 +1,1 @@
+"""mzML and mzXML (open formats), read through pyopenms."""

@@ -1,0 +1,159 @@
+"""mzML / mzXML → LCMSRun, via pyopenms.
+
+Profile spectra are kept as profile here; centroiding is an analysis step
+(`specqc.lcms.centroid`) so its parameters are recorded with the analysis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputError, SpecqcError, with_path
+from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
+from .._native import captured_native_stderr
+
+
+def _polarity(oms, spectrum) -> str:
+    value = spectrum.getInstrumentSettings().getPolarity()
+    if value == oms.IonSource.Polarity.POSITIVE:
+        return "positive"
+    if value == oms.IonSource.Polarity.NEGATIVE:
+        return "negative"
+    return "unknown"
+
+
+def _mode(oms, spectrum, mz: np.ndarray) -> str:
+    kind = spectrum.getType()
+    if kind == oms.SpectrumSettings.SpectrumType.CENTROID:
+        return "centroid"
+    if kind == oms.SpectrumSettings.SpectrumType.PROFILE:
+        return "profile"
+    if mz.size < 5:
+        return "unknown"
+    # Not declared: pyopenms' estimator looks at the spacing of the data points.
+    estimated = oms.PeakTypeEstimator().estimateType(spectrum)
+    if estimated == oms.SpectrumSettings.SpectrumType.CENTROID:
+        return "centroid"
+    if estimated == oms.SpectrumSettings.SpectrumType.PROFILE:
+        return "profile"
+    return "unknown"
+
+
+_CHROMATOGRAM_KINDS = {
+    "TOTAL_ION_CURRENT_CHROMATOGRAM": "tic",
+    "BASEPEAK_CHROMATOGRAM": "bpc",
+    "SELECTED_REACTION_MONITORING_CHROMATOGRAM": "srm",
+    "ABSORPTION_CHROMATOGRAM": "uv",
+    "ELECTROMAGNETIC_RADIATION_CHROMATOGRAM": "uv",
+}
+
+
+def _chromatogram(oms, index: int, chromatogram) -> Chromatogram | None:
+    rt_s, values = chromatogram.get_peaks()
+    if rt_s.size == 0:
+        return None
+    type_names = {
+        getattr(oms.ChromatogramSettings.ChromatogramType, name): name
+        for name in _CHROMATOGRAM_KINDS
+    }
+    kind = _CHROMATOGRAM_KINDS.get(type_names.get(chromatogram.getChromatogramType(), ""), "other")
+    native_id = chromatogram.getNativeID() or f"chromatogram={index}"
+    polarity = "negative" if native_id.lstrip().startswith("-") else (
+        "positive" if native_id.lstrip().startswith("+") else "unknown")
+    precursor = chromatogram.getPrecursor().getMZ() or None
+    product = chromatogram.getProduct().getMZ() or None
+    order = np.argsort(rt_s, kind="stable")
+    return Chromatogram(
+        id=native_id,
+        kind=kind,
+        rt_min=np.asarray(rt_s, dtype=np.float64)[order] / 60.0,
+        intensity=np.asarray(values, dtype=np.float64)[order],
+        polarity=polarity,
+        precursor_mz=precursor,
+        product_mz=product,
+    )
+
+
+def _instrument(oms, experiment) -> InstrumentInfo:
+    instrument = experiment.getInstrument()
+    analyzers = []
+    for analyzer in instrument.getMassAnalyzers():
+        kind = analyzer.getType()
+        name = next(
+            (n for n in dir(oms.MassAnalyzer.AnalyzerType)
+             if n.isupper() and getattr(oms.MassAnalyzer.AnalyzerType, n) == kind),
+            "",
+        )
+        if name and name not in ("ANALYZERNULL", "SIZE_OF_ANALYZERTYPE"):
+            analyzers.append(name.lower())
+    return InstrumentInfo(
+        model=str(instrument.getName() or instrument.getModel() or ""),
+        vendor=str(instrument.getVendor() or ""),
+        analyzers=tuple(analyzers),
+        software=str(instrument.getSoftware().getName() or ""),
+    )
+
+
+def load_experiment(path: Path, kind: str, warnings: list[str]):
+    import pyopenms as oms
+
+    experiment = oms.MSExperiment()
+    loader = oms.MzXMLFile() if kind == "mzxml" else oms.MzMLFile()
+    try:
+        with captured_native_stderr(warnings):
+            loader.load(str(path), experiment)
+    except Exception as exc:  # pyopenms raises RuntimeError/ParseError subclasses
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"not a readable {kind} file ({detail[:200]})", path) from exc
+    return experiment
+
+
+def read(path: Path) -> LCMSRun:
+    import pyopenms as oms
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("not a file", path)
+    if path.stat().st_size == 0:
+        raise InputError("file is empty", path)
+    kind = "mzxml" if path.suffix.lower() == ".mzxml" or b"<mzXML" in path.open("rb").read(4096) else "mzml"
+    warnings: list[str] = []
+    experiment = load_experiment(path, kind, warnings)
+    try:
+        spectra = []
+        for index, spectrum in enumerate(experiment.getSpectra()):
+            mz, intensity = spectrum.get_peaks()
+            precursors = spectrum.getPrecursors()
+            spectra.append(
+                Spectrum(
+                    index=index,
+                    rt_min=spectrum.getRT() / 60.0,
+                    ms_level=spectrum.getMSLevel(),
+                    polarity=_polarity(oms, spectrum),
+                    mode=_mode(oms, spectrum, mz),
+                    mz=mz,
+                    intensity=intensity,
+                    native_id=spectrum.getNativeID(),
+                    precursor_mz=precursors[0].getMZ() if precursors else None,
+                )
+            )
+        chromatograms = [
+            c for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
+            if c is not None
+        ]
+        if not spectra and not chromatograms:
+            raise InputError(f"the {kind} file holds no spectra and no chromatograms")
+        date = experiment.getDateTime().get() if experiment.getDateTime().isValid() else ""
+        return LCMSRun(
+            source_path=str(path),
+            format=kind,
+            spectra=tuple(spectra),
+            chromatograms=tuple(chromatograms),
+            instrument=_instrument(oms, experiment),
+            acquisition_date=str(date),
+            metadata={"reader_warnings": warnings},
+        )
+    except SpecqcError as exc:
+        raise with_path(exc, path) from exc
