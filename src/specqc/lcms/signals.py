@@ -1,0 +1,196 @@
+"""MS1 signal preparation: centroiding, resolution class, and the peak matrix
+from which every extracted ion chromatogram is cut."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..model import LCMSRun, Spectrum
+from .params import LCMSParams, Tolerance
+
+HIGH_RES_MIN_RESOLVING_POWER = 5000.0
+
+
+def centroid(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
+    """Centroid a profile spectrum with pyopenms' PeakPickerHiRes."""
+    if spectrum.mode != "profile" or spectrum.size < 3:
+        return spectrum.mz, spectrum.intensity
+    import pyopenms as oms
+
+    source, picked = oms.MSSpectrum(), oms.MSSpectrum()
+    source.set_peaks((spectrum.mz, spectrum.intensity))
+    _picker().pick(source, picked)
+    mz, intensity = picked.get_peaks()
+    return np.asarray(mz, dtype=np.float64), np.asarray(intensity, dtype=np.float64)
+
+
+_PICKER = None
+
+
+def _picker():
+    global _PICKER
+    if _PICKER is None:
+        import pyopenms as oms
+
+        picker = oms.PeakPickerHiRes()
+        params = picker.getParameters()
+        params.setValue("signal_to_noise", 0.0)  # noise is judged on chromatograms
+        picker.setParameters(params)
+        _PICKER = picker
+    return _PICKER
+
+
+@dataclass(frozen=True)
+class Resolution:
+    high: bool
+    method: str
+    resolving_power: float | None  # m/z / FWHM where measured
+
+    def as_dict(self) -> dict:
+        return {"class": "high" if self.high else "unit", "method": self.method,
+                "resolving_power": None if self.resolving_power is None else round(self.resolving_power)}
+
+
+def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
+    """Median m/z/FWHM over the strongest peaks of a few profile spectra."""
+    powers = []
+    for spectrum in spectra:
+        mz, y = spectrum.mz, spectrum.intensity
+        if mz.size < 7:
+            continue
+        for apex in np.argsort(y)[::-1][:5]:
+            half = y[apex] / 2.0
+            if half <= 0 or apex == 0 or apex == y.size - 1:
+                continue
+            left = apex
+            while left > 0 and y[left] > half:
+                left -= 1
+            right = apex
+            while right < y.size - 1 and y[right] > half:
+                right += 1
+            if y[left] > half or y[right] > half:
+                continue
+            # linear interpolation at half height on both flanks
+            x_left = np.interp(half, [y[left], y[left + 1]], [mz[left], mz[left + 1]])
+            x_right = np.interp(half, [y[right], y[right - 1]], [mz[right], mz[right - 1]])
+            width = x_right - x_left
+            if width > 0:
+                powers.append(mz[apex] / width)
+    return float(np.median(powers)) if powers else None
+
+
+def estimate_resolution(run: LCMSRun, spectra: list[Spectrum],
+                        centroids: list[tuple[np.ndarray, np.ndarray]]) -> Resolution:
+    if not spectra:
+        return Resolution(False, "no MS1 spectra", None)
+    # 1. What the data say, for profile spectra: the peak width itself.
+    profile = [s for s in spectra if s.mode == "profile"]
+    if profile:
+        chosen = sorted(profile, key=lambda s: -float(s.intensity.sum()))[:8]
+        power = _profile_fwhm_resolving_power(chosen)
+        if power is not None:
+            return Resolution(power >= HIGH_RES_MIN_RESOLVING_POWER, "profile peak width", power)
+    # 2. The analyzer named in the file's metadata.
+    analyzer = run.instrument.high_resolution_analyzer
+    model = run.instrument.model.lower()
+    if analyzer is None and any(w in model for w in ("orbitrap", "exactive", "tof", "ft-icr")):
+        analyzer = True
+    if analyzer is not None:
+        return Resolution(analyzer, "instrument analyzer in metadata", None)
+    # 3. Centroid lists: quantised m/z (0.1 Da grid or coarser) or only widely
+    #    spaced centroids mean a unit-resolution instrument.
+    sample = [c for c in centroids if c[0].size >= 10]
+    sample = sorted(sample, key=lambda c: -c[0].size)[:20]
+    if not sample:
+        return Resolution(False, "too few peaks to judge; assumed unit resolution", None)
+    mz_all = np.concatenate([c[0] for c in sample])
+    on_grid = np.mean(np.abs(mz_all * 10 - np.round(mz_all * 10)) < 1e-3)
+    if on_grid > 0.9:
+        return Resolution(False, "m/z values quantised to 0.1 Da or coarser", None)
+    gaps = np.concatenate([np.diff(c[0]) for c in sample])
+    close = float(np.mean(gaps < 0.2))
+    if close > 0.05:
+        return Resolution(True, "centroid spacing finer than 0.2 Da", None)
+    return Resolution(False, "centroids no closer than 0.2 Da", None)
+
+
+def choose_tolerance(params: LCMSParams, resolution: Resolution) -> Tolerance:
+    if params.tolerance != "auto":
+        return Tolerance.parse(params.tolerance)
+    if resolution.high:
+        return Tolerance(params.high_res_tolerance_ppm, "ppm")
+    return Tolerance(params.unit_res_tolerance_da, "Da")
+
+
+class PeakMatrix:
+    """All MS1 centroids of one polarity, sorted by m/z, with their scan index.
+
+    Cutting an extracted ion chromatogram is then two binary searches and one
+    weighted bincount, whatever the number of targets.
+    """
+
+    def __init__(self, rt_min: np.ndarray, centroids: list[tuple[np.ndarray, np.ndarray]]):
+        self.rt_min = np.asarray(rt_min, dtype=np.float64)
+        self.n_scans = len(centroids)
+        sizes = np.fromiter((c[0].size for c in centroids), dtype=np.int64, count=len(centroids))
+        total = int(sizes.sum())
+        mz = np.empty(total, dtype=np.float64)
+        intensity = np.empty(total, dtype=np.float64)
+        position = 0
+        for c_mz, c_int in centroids:
+            n = c_mz.size
+            mz[position:position + n] = c_mz
+            intensity[position:position + n] = c_int
+            position += n
+        scan = np.repeat(np.arange(self.n_scans, dtype=np.int64), sizes)
+        order = np.argsort(mz, kind="stable")
+        self.mz = mz[order]
+        self.intensity = intensity[order]
+        self.scan = scan[order]
+        positive = self.intensity[self.intensity > 0]
+        # Typical centroid intensity: noise and chemical background dominate the count.
+        self.noise_floor = float(np.median(positive)) if positive.size else 0.0
+
+    def window(self, low: float, high: float) -> tuple[int, int]:
+        return (int(np.searchsorted(self.mz, low, "left")),
+                int(np.searchsorted(self.mz, high, "right")))
+
+    def eic(self, low: float, high: float) -> np.ndarray:
+        start, stop = self.window(low, high)
+        if start == stop:
+            return np.zeros(self.n_scans)
+        return np.bincount(self.scan[start:stop], weights=self.intensity[start:stop],
+                           minlength=self.n_scans)
+
+    def weighted_mz(self, low: float, high: float, first_scan: int, last_scan: int) -> float | None:
+        start, stop = self.window(low, high)
+        scans = self.scan[start:stop]
+        keep = (scans >= first_scan) & (scans <= last_scan)
+        weights = self.intensity[start:stop][keep]
+        if weights.sum() <= 0:
+            return None
+        return float(np.average(self.mz[start:stop][keep], weights=weights))
+
+
+def ms1_centroids(run: LCMSRun, polarity: str) -> tuple[list[Spectrum], list[tuple[np.ndarray, np.ndarray]]]:
+    spectra = run.ms1(polarity)
+    if not spectra:
+        raise InputError(f"no MS1 spectra of {polarity} polarity", run.source_path)
+    return spectra, [centroid(s) for s in spectra]
+
+
+def choose_polarity(run: LCMSRun, requested: str) -> str | None:
+    present = run.polarities()
+    if requested != "auto":
+        if requested not in present and not ("unknown" in present and len(present) == 1):
+            raise InputError(
+                f"no MS1 spectra of {requested} polarity (present: {', '.join(present) or 'none'})",
+                run.source_path,
+            )
+        return requested if requested in present else "unknown"
+    if not present:
+        return None
+    return present[0]

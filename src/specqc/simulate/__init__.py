@@ -1,0 +1,1 @@
+"""Simulators that write realistic instrument files with known ground truth."""
