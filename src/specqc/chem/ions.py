@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..reference import AdductRule, adduct_table
-from .species import ELECTRON_MASS, Species, isotope_pattern, monoisotopic_mass
+from .species import ELECTRON_MASS, Species, isotope_peaks, monoisotopic_mass
 
 # Ion kinds that can establish a species on their own; the others (multimers,
 # fragments) only count when an anchor ion of the same species co-elutes.
@@ -22,10 +22,14 @@ class TargetIon:
     mz: float
     formula: str  # elemental formula of the ion (for its isotope pattern)
     isotopes: tuple[float, ...]  # relative abundance M, M+1, M+2 (M = 1)
+    isotope_offsets: tuple[float, ...]  # mass offsets of those peaks from M (u, before /charge)
 
     @property
     def anchor(self) -> bool:
         return self.kind in ANCHOR_KINDS
+
+    def isotope_mz(self, k: int) -> float:
+        return self.mz + self.isotope_offsets[k] / abs(self.charge)
 
 
 def _formula_counts(formula: str) -> dict[str, int]:
@@ -59,7 +63,7 @@ def ion_mz(formula: str, charge: int) -> float:
     return (monoisotopic_mass(formula) - charge * ELECTRON_MASS) / abs(charge)
 
 
-def target_ions(species: Species, polarity: str, isotope_peaks: int = 3) -> list[TargetIon]:
+def target_ions(species: Species, polarity: str, isotope_peaks_count: int = 3) -> list[TargetIon]:
     rules, _version = adduct_table()
     features = species.features
     ions = []
@@ -69,6 +73,7 @@ def target_ions(species: Species, polarity: str, isotope_peaks: int = 3) -> list
         formula = ion_formula(species.formula, rule)
         if formula is None:
             continue
+        pattern = isotope_peaks(formula, isotope_peaks_count)
         ions.append(TargetIon(
             species_id=species.id,
             ion=rule.name,
@@ -76,6 +81,7 @@ def target_ions(species: Species, polarity: str, isotope_peaks: int = 3) -> list
             charge=rule.charge,
             mz=ion_mz(formula, rule.charge),
             formula=formula,
-            isotopes=isotope_pattern(formula, isotope_peaks),
+            isotopes=tuple(a for a, _ in pattern),
+            isotope_offsets=tuple(o for _, o in pattern),
         ))
     return ions

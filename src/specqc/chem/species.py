@@ -66,14 +66,34 @@ def monoisotopic_mass(formula: str) -> float:
 @lru_cache(maxsize=4096)
 def isotope_pattern(formula: str, peaks: int = 3) -> tuple[float, ...]:
     """Relative abundances of M, M+1, M+2… normalised to the monoisotopic peak."""
+    return tuple(abundance for abundance, _offset in isotope_peaks(formula, peaks))
+
+
+@lru_cache(maxsize=4096)
+def isotope_peaks(formula: str, peaks: int = 3) -> tuple[tuple[float, float], ...]:
+    """(relative abundance, mass offset from M) per nominal isotope peak.
+
+    The offsets are pyopenms' abundance-weighted masses, so an 81Br M+2 sits at
+    +1.998, not at twice the 13C spacing.
+    """
     import pyopenms as oms
 
+    # Fine structure, then grouped by nominal offset into abundance-weighted peaks.
     distribution = oms.EmpiricalFormula(formula).getIsotopeDistribution(
-        oms.CoarseIsotopePatternGenerator(peaks)
+        oms.FineIsotopePatternGenerator(1e-4)
     )
-    values = [p.getIntensity() for p in distribution.getContainer()][:peaks]
-    first = values[0] if values and values[0] > 0 else 1.0
-    return tuple(v / first for v in values)
+    base = monoisotopic_mass(formula)
+    abundance = [0.0] * peaks
+    weighted_mass = [0.0] * peaks
+    for peak in distribution.getContainer():
+        offset = peak.getMZ() - base
+        k = int(round(offset))
+        if 0 <= k < peaks:
+            abundance[k] += peak.getIntensity()
+            weighted_mass[k] += peak.getIntensity() * offset
+    first = abundance[0] or 1.0
+    return tuple((a / first, (w / a) if a > 0 else k * 1.0033548)
+                 for k, (a, w) in enumerate(zip(abundance, weighted_mass)))
 
 
 def make_species(id: str, name: str, role: str, smiles: str, where: str,

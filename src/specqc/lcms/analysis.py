@@ -328,7 +328,7 @@ def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatr
         target, peak = feature.target, feature.peak
         areas = []
         for k in range(1, len(target.isotopes)):
-            mz = target.mz + k * C13_SPACING / abs(target.charge)
+            mz = target.isotope_mz(k)
             tol = tolerance.da(mz)
             trace = matrix.eic(mz - tol, mz + tol)
             areas.append(integrate(matrix.rt_min, trace, peak.start, peak.end, baseline_scans))
@@ -394,8 +394,8 @@ def _unexplained_peaks(matrix: PeakMatrix, tolerance: Tolerance, window: float,
     explained_marks = []
     for feature in explained:
         for k in range(len(feature.target.isotopes)):
-            explained_marks.append((feature.target.mz + k * C13_SPACING / abs(feature.target.charge),
-                                    feature.peak.start_rt, feature.peak.end_rt))
+            explained_marks.append((feature.target.isotope_mz(k), feature.peak.start_rt,
+                                    feature.peak.end_rt))
 
     found: list[UnexplainedPeak] = []
     for b in ranked:
@@ -403,6 +403,8 @@ def _unexplained_peaks(matrix: PeakMatrix, tolerance: Tolerance, window: float,
         _, high = edges(int(b) + first + 1)
         trace = matrix.eic(low, high)
         for peak in detect_peaks(matrix.rt_min, trace, **detect):
+            if peak.sn < params.min_detection_sn:
+                continue
             mz = matrix.weighted_mz(low, high, peak.start, peak.end)
             if mz is None:
                 continue
@@ -421,7 +423,7 @@ def _unexplained_peaks(matrix: PeakMatrix, tolerance: Tolerance, window: float,
 
 
 def _merge_isotopes(peaks: list[UnexplainedPeak], tolerance: Tolerance, window: float) -> list[UnexplainedPeak]:
-    """Fold 13C isotope peaks (+1.00336, +2.0067; z = 1) into their monoisotopic peak."""
+    """Fold isotope peaks (+1, +2 u at z = 1: 13C, 34S, 37Cl, 81Br…) into their monoisotopic peak."""
     peaks = sorted(peaks, key=lambda p: p.mz)
     kept: list[UnexplainedPeak] = []
     for peak in peaks:
@@ -430,7 +432,7 @@ def _merge_isotopes(peaks: list[UnexplainedPeak], tolerance: Tolerance, window: 
             if abs(candidate.rt_min - peak.rt_min) > window or candidate.area <= peak.area:
                 continue
             for k in (1, 2):
-                if abs(peak.mz - (candidate.mz + k * C13_SPACING)) <= tolerance.da(peak.mz) + 0.01:
+                if abs(peak.mz - (candidate.mz + k * C13_SPACING)) <= tolerance.da(peak.mz) + 0.006 * k:
                     parent = candidate
                     break
             if parent:

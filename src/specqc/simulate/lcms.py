@@ -8,8 +8,8 @@ noise peaks, a chemical background of constant ions, unknown impurities, and
 either high resolution (ppm-accurate centroids or sparse profile peaks) or a
 unit-resolution single quadrupole (0.1 Da quantised m/z, 0.6 Da wide peaks).
 
-The truth records every component's share of the total generated ion signal,
-which is what a relative-area figure estimates.
+The truth records every component's share of the ion signal inside the scan
+range, which is what a relative-area figure estimates.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..chem.ions import ion_mz, target_ions
 from ..chem.route import Route
-from ..chem.species import isotope_pattern
+from ..chem.species import isotope_peaks
 
 DEFAULT_ION_SHARES = {
     "[M+H]+": 1.0, "[M+Na]+": 0.10, "[M+K]+": 0.025, "[M+NH4]+": 0.04,
@@ -80,7 +80,7 @@ def _ion_list(route: Route, component: Component, polarity: str, max_amount: flo
     """(m/z, charge, share, isotope pattern) of each ion the component gives."""
     if component.species_id:
         species = route.species_by_id(component.species_id)
-        ions = target_ions(species, polarity, isotope_peaks=4)
+        ions = target_ions(species, polarity, isotope_peaks_count=4)
         out = []
         for ion in ions:
             share = component.ion_shares.get(ion.ion, DEFAULT_ION_SHARES.get(ion.ion, 0.0))
@@ -89,12 +89,13 @@ def _ion_list(route: Route, component: Component, polarity: str, max_amount: flo
             if ion.kind == "multiply-charged" and species.basic_amines < 3 and ion.ion not in component.ion_shares:
                 share = 0.0
             if share > 0:
-                out.append((ion.mz, ion.charge, share, ion.isotopes))
+                out.append((ion.mz, ion.charge, share, ion.isotopes, ion.isotope_offsets))
         return out
     formula = component.formula
     sign = 1 if polarity == "positive" else -1
     ion_formula = _adjust(formula, "H", sign)
-    return [(ion_mz(ion_formula, sign), sign, 1.0, isotope_pattern(ion_formula, 4))]
+    pattern = isotope_peaks(ion_formula, 4)
+    return [(ion_mz(ion_formula, sign), sign, 1.0, tuple(a for a, _ in pattern), tuple(o for _, o in pattern))]
 
 
 def _adjust(formula: str, element: str, delta: int) -> str:
@@ -113,19 +114,25 @@ def simulate(route: Route, components: list[Component], settings: RunSettings):
     max_amount = max(c.amount for c in components) if components else 1.0
     signal_mz: list[np.ndarray] = []
     signal_int: list[np.ndarray] = []
+    low, high = settings.mz_range
+    observed = []  # share of each component's signal inside the scan range
     for component in components:
         ions = _ion_list(route, component, settings.polarity, max_amount)
         shape = _emg(rt, component.rt_min, component.sigma_min, component.tau_min) / 60.0  # per second
-        share_total = sum(share * sum(iso) for _, _, share, iso in ions)
-        for mz, charge, share, isotopes in ions:
-            for k, abundance in enumerate(isotopes):
+        share_total = sum(share * sum(iso) for _, _, share, iso, _ in ions)
+        inside = 0.0
+        for mz, charge, share, isotopes, offsets in ions:
+            for abundance, offset in zip(isotopes, offsets):
                 area = component.amount * share * abundance / share_total
-                signal_mz.append(np.full(rt.size, mz + k * 1.0033548 / abs(charge)))
+                position = mz + offset / abs(charge)
+                if low <= position <= high:
+                    inside += area
+                signal_mz.append(np.full(rt.size, position))
                 signal_int.append(area * shape)
+        observed.append(inside)
     signal_mz_arr = np.array(signal_mz) if signal_mz else np.zeros((0, rt.size))
     signal_int_arr = np.array(signal_int) if signal_int else np.zeros((0, rt.size))
 
-    low, high = settings.mz_range
     background_mz = np.sort(rng.uniform(low, min(high, 600), settings.background_ions))
     background_level = rng.lognormal(np.log(2e3), 0.6, settings.background_ions)
     scans = []
@@ -153,7 +160,7 @@ def simulate(route: Route, components: list[Component], settings: RunSettings):
                 mz, inverse = np.unique(mz, return_inverse=True)
                 intensity = np.bincount(inverse, weights=intensity)
         scans.append((float(rt[i]), mz, intensity))
-    truth = _truth(route, components)
+    truth = _truth(components, observed)
     return scans, truth
 
 
@@ -161,11 +168,11 @@ def _profile(mz: np.ndarray, intensity: np.ndarray, settings: RunSettings):
     """Sparse profile: Gaussian line shapes sampled around each peak, summed."""
     if settings.resolution == "high":
         fwhm = mz / settings.resolving_power
-        step = fwhm / 6.0
+        step = fwhm / 4.0
     else:
         fwhm = np.full(mz.size, settings.unit_fwhm)
         step = np.full(mz.size, 0.1)
-    offsets = np.arange(-9, 10)
+    offsets = np.arange(-6, 7) if settings.resolution == "high" else np.arange(-9, 10)
     grid_mz = (mz[:, None] + offsets[None, :] * step[:, None])
     sigma = fwhm / 2.3548
     grid_int = intensity[:, None] * np.exp(-0.5 * ((grid_mz - mz[:, None]) / sigma[:, None]) ** 2)
@@ -179,12 +186,14 @@ def _profile(mz: np.ndarray, intensity: np.ndarray, settings: RunSettings):
     return flat_mz[order], flat_int[order]
 
 
-def _truth(route: Route, components: list[Component]) -> dict:
-    total = sum(c.amount for c in components)
+def _truth(components: list[Component], observed: list[float]) -> dict:
+    """Each component's share of the ion signal the instrument could record
+    (ions outside the scan range are not counted)."""
+    total = sum(observed)
     species = {}
     unknowns = []
-    for component in components:
-        share = round(100.0 * component.amount / total, 3)
+    for component, inside in zip(components, observed):
+        share = round(100.0 * inside / total, 3)
         if component.species_id:
             species[component.species_id] = {"rt_min": component.rt_min, "relative_area_pct": share}
         else:
@@ -222,6 +231,7 @@ def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str =
     options = oms.PeakFileOptions()
     options.setCompression(True)
     options.setIntensity32Bit(True)
+    options.setMz32Bit(True)  # 7 significant digits: < 0.1 ppm, well inside any tolerance
     handler = oms.MzMLFile()
     handler.setOptions(options)
     path.parent.mkdir(parents=True, exist_ok=True)

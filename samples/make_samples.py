@@ -1,0 +1,151 @@
+"""Regenerate samples/lcms/*.mzML and their ground truth with specqc's simulator.
+
+    python samples/make_samples.py            # all samples
+    python samples/make_samples.py NAME ...   # some
+
+Each sample is one stage of one route with one failure mode (or none). The
+truth file records each component's true share of the ion signal and the
+status an analysis must report for every species that is present or must be
+reported ambiguous; any species not listed must be reported not detected.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from specqc.chem.route import load_route
+from specqc.simulate.lcms import Component as C
+from specqc.simulate.lcms import RunSettings, settings_dict, simulate, write_mzml, write_truth
+
+HERE = Path(__file__).resolve().parent / "lcms"
+HR = RunSettings(resolution="high", mode="centroid", n_scans=240, noise_peaks_per_scan=20, mz_range=(50.0, 1000.0),
+                 background_ions=20)
+HR_PROFILE = replace(HR, mode="profile", n_scans=200, noise_peaks_per_scan=10, background_ions=10)
+UNIT = RunSettings(resolution="unit", mode="centroid", n_scans=240, noise_peaks_per_scan=20,
+                   background_ions=40, mz_range=(80.0, 800.0))
+UNIT_PROFILE = replace(UNIT, mode="profile", n_scans=200, noise_peaks_per_scan=10, background_ions=25)
+
+# name: (route, stage, settings, components, expected non-"not-detected" statuses, description)
+SCENARIOS = {
+    "dz-alkylation-clean": ("diazepan-2-one", "alkylation", HR, [
+        C(3.3, 1.0e7, "boc-aminopropyl-glycinate"),
+        C(2.7, 6.0e4, formula="C10H14N2O2"),
+    ], {"boc-aminopropyl-glycinate": "detected"}, "clean mono-alkylation"),
+    "dz-alkylation-overalkylation": ("diazepan-2-one", "alkylation", HR, [
+        C(3.3, 6.0e6, "boc-aminopropyl-glycinate"),
+        C(3.9, 1.5e6, "dialkylated"),
+        C(2.4, 8.0e5, "boc-diaminopropane"),
+    ], {"boc-aminopropyl-glycinate": "detected", "dialkylated": "detected",
+        "boc-diaminopropane": "detected"}, "second alkylation on the secondary amine"),
+    "dz-alkylation-incomplete": ("diazepan-2-one", "alkylation", UNIT, [
+        C(3.3, 5.0e6, "boc-aminopropyl-glycinate"),
+        C(2.4, 4.0e6, "boc-diaminopropane"),
+    ], {"boc-aminopropyl-glycinate": "detected", "boc-diaminopropane": "detected"},
+        "starting amine left, single-quad data"),
+    "dz-deprotection-clean": ("diazepan-2-one", "deprotection", HR, [
+        C(1.6, 8.0e6, "aminopropyl-glycinate"),
+    ], {"aminopropyl-glycinate": "detected"}, "clean Boc removal"),
+    "dz-deprotection-boc-left": ("diazepan-2-one", "deprotection", HR_PROFILE, [
+        C(1.6, 6.0e6, "aminopropyl-glycinate"),
+        C(3.3, 2.5e6, "boc-aminopropyl-glycinate"),
+    ], {"aminopropyl-glycinate": "detected", "boc-aminopropyl-glycinate": "detected"},
+        "Boc left on; its in-source [M+H-Boc]+ has the precursor's m/z (profile data)"),
+    "dz-cyclization-clean": ("diazepan-2-one", "cyclization", HR, [
+        C(1.1, 1.0e7, "diazepan-2-one", ion_shares={"[2M+H]+": 0.08}),
+    ], {"diazepan-2-one": "detected"}, "clean lactam; strong [2M+H]+ that is not the cyclic dimer"),
+    "dz-cyclization-oligomers": ("diazepan-2-one", "cyclization", HR, [
+        C(1.1, 5.0e6, "diazepan-2-one"),
+        C(1.6, 8.0e5, "aminopropyl-glycinate"),
+        C(2.0, 1.0e6, "linear-dimer"),
+        C(1.8, 7.0e5, "cyclic-dimer"),
+        C(2.4, 4.0e5, "linear-trimer"),
+        C(0.8, 5.0e5, "hydrolysed-aminopropyl-glycinate"),
+    ], {"diazepan-2-one": "detected", "aminopropyl-glycinate": "detected", "linear-dimer": "detected",
+        "cyclic-dimer": "detected", "linear-trimer": "detected",
+        "hydrolysed-aminopropyl-glycinate": "detected"},
+        "too concentrated and wet: oligomers, precursor left, ester hydrolysis"),
+    "dz-cyclization-isobar": ("diazepan-2-one", "cyclization", HR, [
+        C(1.1, 6.0e6, "diazepan-2-one"),
+        C(1.12, 1.0e6, formula="C6H14N2"),
+    ], {"diazepan-2-one": "detected"}, "an unknown co-eluting at nominal m/z 115, resolved at high resolution"),
+    "dz-cyclization-piperazine": ("diazepan-2-one", "cyclization", UNIT, [
+        C(1.1, 6.0e6, "diazepan-2-one"),
+        C(0.95, 1.2e6, "ring-contracted-diazepan-2-one"),
+    ], {"diazepan-2-one": "detected", "ring-contracted-diazepan-2-one": "detected"},
+        "six-membered lactam from a two-carbon diamine impurity, single-quad data"),
+    "dz-salt-clean": ("diazepan-2-one", "salt", UNIT_PROFILE, [
+        C(1.1, 8.0e6, "diazepan-2-one"),
+        C(2.2, 2.5e4, formula="C9H11NO3"),
+    ], {"diazepan-2-one": "detected"}, "clean final salt, unit-resolution profile data"),
+    "cb-ring-formation-clean": ("cyclobutylcarbonyl-diazepane", "ring-formation", HR, [
+        C(0.9, 8.0e6, "homopiperazine"),
+    ], {"homopiperazine": "detected"}, "clean [4+3] ring formation"),
+    "cb-ring-formation-oligomers": ("cyclobutylcarbonyl-diazepane", "ring-formation", HR, [
+        C(0.9, 6.0e6, "homopiperazine"),
+        C(1.3, 1.0e6, "cyclic-dimer", ion_shares={"[M+2H]2+": 0.5}),
+        C(1.9, 5.0e5, "linear-dimer"),
+        C(0.7, 4.0e5, "ethylenediamine"),
+        C(0.8, 5.0e5, "ring-contracted-homopiperazine"),
+    ], {"homopiperazine": "detected", "cyclic-dimer": "detected", "linear-dimer": "detected",
+        "ethylenediamine": "detected", "ring-contracted-homopiperazine": "detected"},
+        "cyclam whose [M+2H]2+ has homopiperazine's [M+H]+ m/z; piperazine; linear dimer"),
+    "cb-acylation-bis": ("cyclobutylcarbonyl-diazepane", "acylation", HR, [
+        C(2.6, 6.0e6, "cyclobutylcarbonyl-diazepane"),
+        C(3.5, 1.5e6, "diacylated"),
+        C(0.9, 5.0e5, "homopiperazine"),
+    ], {"cyclobutylcarbonyl-diazepane": "detected", "diacylated": "detected", "homopiperazine": "detected"},
+        "bis-acylation with excess acid chloride"),
+    "cb-acylation-unit-ambiguous": ("cyclobutylcarbonyl-diazepane", "acylation", UNIT, [
+        C(2.6, 6.0e6, "cyclobutylcarbonyl-diazepane"),
+        C(0.9, 8.0e5, "homopiperazine"),
+        C(3.5, 5.0e5, "diacylated"),
+    ], {"cyclobutylcarbonyl-diazepane": "detected", "diacylated": "detected",
+        "homopiperazine": ("ambiguous", ["hydrolysed-cyclobutanecarbonyl-chloride"]),
+        "hydrolysed-cyclobutanecarbonyl-chloride": ("ambiguous", ["homopiperazine"])},
+        "m/z 101 at unit resolution: homopiperazine and cyclobutanecarboxylic acid cannot be told apart"),
+    "cb-acylation-hr-resolved": ("cyclobutylcarbonyl-diazepane", "acylation", HR, [
+        C(2.6, 6.0e6, "cyclobutylcarbonyl-diazepane"),
+        C(0.9, 8.0e5, "homopiperazine"),
+    ], {"cyclobutylcarbonyl-diazepane": "detected", "homopiperazine": "detected"},
+        "the same m/z 101 case at high resolution: resolved"),
+    "cb-acylation-negative": ("cyclobutylcarbonyl-diazepane", "acylation",
+                              replace(HR, polarity="negative"), [
+        C(2.6, 2.0e6, "cyclobutylcarbonyl-diazepane"),
+        C(2.9, 1.5e6, "hydrolysed-cyclobutanecarbonyl-chloride"),
+    ], {"cyclobutylcarbonyl-diazepane": "detected", "hydrolysed-cyclobutanecarbonyl-chloride": "detected"},
+        "negative-mode run: the hydrolysed acid chloride as [M-H]-"),
+    "cb-final-clean": ("cyclobutylcarbonyl-diazepane", "final", HR_PROFILE, [
+        C(2.6, 9.0e6, "cyclobutylcarbonyl-diazepane"),
+    ], {"cyclobutylcarbonyl-diazepane": "detected"}, "clean final product, high-resolution profile data"),
+}
+
+
+def make(name: str) -> None:
+    route_id, stage, settings, components, expected, description = SCENARIOS[name]
+    route = load_route(route_id)
+    settings = replace(settings, seed=_seed(name))
+    scans, truth = simulate(route, components, settings)
+    write_mzml(HERE / f"{name}.mzML", scans, settings)
+    statuses = {}
+    for species_id, value in expected.items():
+        status, partners = (value, []) if isinstance(value, str) else value
+        statuses[species_id] = {"status": status, "ambiguous_with": partners}
+    write_truth(HERE / f"{name}.truth.json", truth, {
+        "sample": name, "route": route_id, "stage": stage, "description": description,
+        "settings": settings_dict(settings), "expected": statuses,
+    })
+
+
+def _seed(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(name.encode("utf-8"))
+
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(SCENARIOS)
+    for sample in names:
+        make(sample)
+        print(f"wrote {sample}")

@@ -1,0 +1,177 @@
+"""`specqc` command line: a thin shell over the library.
+
+Exit status: 0 the command ran (whatever the verdict); 1 internal error;
+2 unreadable/unsupported/invalid input, invalid route or option, usage error;
+3 the package's own reference data is broken. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from .errors import EXIT_INPUT, EXIT_INTERNAL, InputError, SpecqcError
+
+
+def _fail(error: SpecqcError) -> None:
+    click.echo(f"specqc: error: {error.one_line()}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _write_atomically(path: Path, text: str, force: bool) -> None:
+    """Write via a temporary file and rename; never silently replace different content."""
+    path = Path(path)
+    if path.exists() and not force:
+        if path.is_dir():
+            raise InputError("output path is a folder", path)
+        if path.read_text(encoding="utf-8", errors="replace") != text:
+            raise InputError("output file exists with different content (use --force to replace it)", path)
+        return
+    if not path.parent.exists():
+        raise InputError("output folder does not exist", path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class SpecqcGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SpecqcError as exc:
+            _fail(exc)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except KeyboardInterrupt:
+            click.echo("specqc: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: one line, no traceback unless asked
+            if os.environ.get("SPECQC_DEBUG"):
+                raise
+            click.echo(f"specqc: internal error: {type(exc).__name__}: {exc} "
+                       "(set SPECQC_DEBUG=1 for a traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=SpecqcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="specqc")
+def main() -> None:
+    """QC of synthesis-stage LC-MS (and NMR) data along a route."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--route", "route_ref", required=True, help="Built-in route id or route file path.")
+@click.option("--stage", "stage_id", required=True, help="Stage id of the route.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
+@click.option("--tolerance", help="m/z tolerance, e.g. '5 ppm' or '0.5 Da' (default: from the data).")
+@click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
+              show_default=True)
+@click.option("--input-format", help="Force the reader (e.g. mzml, mzxml).")
+def analyze(paths, route_ref, stage_id, output_format, output, force, tolerance, polarity, input_format):
+    """Analyse the instrument files of one sample at one stage."""
+    from .lcms.params import LCMSParams
+    from .pipeline import analyze as run_analysis
+    from .report.document import build_report, to_json
+
+    params = LCMSParams().with_overrides(tolerance=tolerance, polarity=polarity)
+    analysis = run_analysis(list(paths), route_ref, stage_id, lcms_params=params,
+                            input_format=input_format)
+    report = build_report(analysis)
+    if output_format == "json":
+        text = to_json(report)
+    else:
+        text = _render_text(report, width=None if output is None else 120, color=output is None)
+    if output is not None:
+        _write_atomically(output, text, force)
+    else:
+        click.echo(text, nl=False)
+
+
+def _render_text(report: dict, width: int | None, color: bool) -> str:
+    from rich.console import Console
+
+    from .report.text import render
+
+    console = Console(width=width or 120, record=True, force_terminal=color and sys.stdout.isatty(),
+                      file=open(os.devnull, "w"))
+    console.print(render(report))
+    return console.export_text(styles=color and sys.stdout.isatty())
+
+
+@main.group()
+def route() -> None:
+    """Inspect routes: species, derived side products, ions, ring-size check."""
+
+
+@route.command("show")
+@click.argument("route_ref")
+@click.option("--polarity", type=click.Choice(["positive", "negative"]), default="positive",
+              show_default=True)
+def route_show(route_ref, polarity):
+    """Every species with formula, mass, and the ions searched per stage."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .chem.ions import target_ions
+    from .chem.route import load_route
+
+    loaded = load_route(route_ref)
+    console = Console(width=160)
+    console.print(f"[bold]{loaded.name}[/bold] (route {loaded.id}, version {loaded.version}, {loaded.source})")
+    table = Table()
+    for column in ("id", "name", "role", "formula", "monoisotopic", "derived by",
+                   *[s.id for s in loaded.stages], f"ions searched ({polarity})"):
+        table.add_column(column)
+    for species in loaded.species:
+        ions = ", ".join(f"{i.ion} {i.mz:.4f}" for i in target_ions(species, polarity))
+        roles = [{"main": "MAIN", "impurity": "imp", "not-applicable": "-"}[s.role_of(species.id)]
+                 for s in loaded.stages]
+        table.add_row(species.id, species.name, species.role, species.formula,
+                      f"{species.monoisotopic_mass:.4f}", species.derived_by or "declared", *roles, ions)
+    console.print(table)
+    for issue in loaded.issues:
+        console.print(f"[yellow]route check ({issue.stage}): {issue.message}[/yellow]")
+
+
+@route.command("check")
+@click.argument("route_ref")
+def route_check(route_ref):
+    """Validate a route file and check that each ring closure gives the product's ring size."""
+    from .chem.route import load_route
+
+    loaded = load_route(route_ref)
+    if not loaded.issues:
+        click.echo(f"route {loaded.id}: OK ({len(loaded.species)} species, "
+                   f"{len(loaded.stages)} stages; ring closures give the product's ring size)")
+        return
+    for issue in loaded.issues:
+        click.echo(f"route {loaded.id}: {issue.level} at stage {issue.stage}: {issue.message}")
+
+
+@main.command("formats")
+def formats_command():
+    """List the instrument formats specqc reads."""
+    from .readers import REGISTRY
+
+    for entry in REGISTRY:
+        kind = "folder" if entry.directory else ", ".join(entry.extensions)
+        click.echo(f"{entry.name:10s} {entry.technique:5s} {kind:18s} {entry.description}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,63 @@
+"""The thin pipeline behind `specqc analyze`: read each input, run the analysis
+for its technique, and assemble one report. No printing, no exiting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .chem.route import Route, Stage, load_route
+from .errors import InputError, SpecqcError, with_path
+from .lcms.analysis import LCMSResult, analyze_lcms
+from .lcms.params import LCMSParams
+from .provenance import sha256_of
+from .readers import find_reader
+
+
+@dataclass
+class InputRecord:
+    path: str
+    sha256: str
+    technique: str
+    format: str
+
+
+@dataclass
+class Analysis:
+    route: Route
+    stage: Stage
+    inputs: list[InputRecord]
+    lcms: list[LCMSResult] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    specqc_version: str = __version__
+
+
+def analyze(paths: list[str | Path], route_ref: str, stage_id: str, *,
+            lcms_params: LCMSParams | None = None, input_format: str | None = None,
+            progress=None) -> Analysis:
+    """Analyse the measurements of one sample at one stage of a route."""
+    if not paths:
+        raise InputError("no input given")
+    route = load_route(route_ref)
+    stage = route.stage(stage_id)
+    lcms_params = (lcms_params or LCMSParams()).validated()
+    analysis = Analysis(route=route, stage=stage, inputs=[], params={"lcms": lcms_params.as_dict()})
+    for path in paths:
+        path = Path(path)
+        entry = find_reader(path, input_format)
+        try:
+            model = entry.load(path)
+            record = InputRecord(str(path), sha256_of(path), entry.technique, entry.name)
+            if entry.technique == "lcms":
+                analysis.lcms.append(analyze_lcms(model, route, stage, lcms_params))
+            else:
+                raise InputError(f"{entry.technique} analysis is not available for this input")
+        except SpecqcError as exc:
+            raise with_path(exc, path) from exc
+        analysis.inputs.append(record)
+        if progress:
+            progress(path)
+    if analysis.lcms:
+        analysis.params["lcms"] = analysis.lcms[0].params
+    return analysis

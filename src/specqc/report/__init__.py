@@ -1,0 +1,1 @@
+"""Report builders: the JSON document of REPORT-CONTRACT.md and the terminal view."""
