@@ -53,6 +53,9 @@ class SpecqcGroup(click.Group):
             raise
         except click.ClickException:
             raise
+        except BrokenPipeError:  # e.g. `specqc route show X | head`: the reader left
+            sys.stderr = open(os.devnull, "w")
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("specqc: interrupted", err=True)
             sys.exit(130)
@@ -124,28 +127,24 @@ def route() -> None:
               show_default=True)
 def route_show(route_ref, polarity):
     """Every species with formula, mass, and the ions searched per stage."""
-    from rich.console import Console
-    from rich.table import Table
-
     from .chem.ions import target_ions
     from .chem.route import load_route
 
     loaded = load_route(route_ref)
-    console = Console(width=160)
-    console.print(f"[bold]{loaded.name}[/bold] (route {loaded.id}, version {loaded.version}, {loaded.source})")
-    table = Table()
-    for column in ("id", "name", "role", "formula", "monoisotopic", "derived by",
-                   *[s.id for s in loaded.stages], f"ions searched ({polarity})"):
-        table.add_column(column)
+    click.echo(f"{loaded.name} (route {loaded.id}, version {loaded.version}, {loaded.source})")
+    click.echo("stages: " + " -> ".join(s.id for s in loaded.stages))
+    labels = {"main": "MAIN", "impurity": "impurity", "not-applicable": "n/a"}
     for species in loaded.species:
-        ions = ", ".join(f"{i.ion} {i.mz:.4f}" for i in target_ions(species, polarity))
-        roles = [{"main": "MAIN", "impurity": "imp", "not-applicable": "-"}[s.role_of(species.id)]
-                 for s in loaded.stages]
-        table.add_row(species.id, species.name, species.role, species.formula,
-                      f"{species.monoisotopic_mass:.4f}", species.derived_by or "declared", *roles, ions)
-    console.print(table)
+        origin = f"derived by {species.derived_by}" if species.derived_by else "declared"
+        click.echo(f"\n{species.name}  [{species.id}]")
+        click.echo(f"  role {species.role}; {species.formula}; monoisotopic {species.monoisotopic_mass:.4f}; "
+                   f"{origin}; {species.smiles}")
+        click.echo("  per stage: " + ", ".join(f"{s.id} {labels[s.role_of(species.id)]}"
+                                               for s in loaded.stages))
+        ions = target_ions(species, polarity)
+        click.echo(f"  ions searched ({polarity}): " + ", ".join(f"{i.ion} {i.mz:.4f}" for i in ions))
     for issue in loaded.issues:
-        console.print(f"[yellow]route check ({issue.stage}): {issue.message}[/yellow]")
+        click.echo(f"\nroute check ({issue.stage}): {issue.message}")
 
 
 @route.command("check")

@@ -165,9 +165,7 @@ def oligomers(precursor_smiles: str, sizes=OLIGOMER_SIZES) -> dict[str, str]:
 
 
 def _largest_ring(smiles: str) -> int:
-    mol = _mol(smiles)
-    rings = mol.GetRingInfo().AtomRings()
-    return max((len(r) for r in rings), default=0)
+    return max(ring_sizes(smiles), default=0)
 
 
 def _largest_ring_closure(smiles: str) -> str | None:
@@ -176,7 +174,9 @@ def _largest_ring_closure(smiles: str) -> str | None:
 
 
 def ring_sizes(smiles: str) -> list[int]:
-    return sorted({len(r) for r in _mol(smiles).GetRingInfo().AtomRings()})
+    mol = _mol(smiles)  # keep a reference: RingInfo does not own the molecule
+    rings = mol.GetRingInfo().AtomRings()
+    return sorted({len(r) for r in rings})
 
 
 def hydrolysed(smiles: str) -> str | None:

@@ -30,11 +30,13 @@ from ..chem.ions import TargetIon, target_ions
 from ..chem.route import Route, Stage
 from ..model import LCMSRun
 from .params import LCMSParams, Tolerance
-from .peaks import ChromPeak, detect_peaks, integrate
+from .peaks import ChromPeak, detect_peaks, integrate, whole_run_peak
 from .signals import (PeakMatrix, Resolution, choose_polarity, choose_tolerance,
                       estimate_resolution, ms1_centroids)
 
 C13_SPACING = 1.0033548  # 13C - 12C, u
+MIN_CHROMATOGRAPHIC_SCANS = 20
+MIN_CHROMATOGRAPHIC_SPAN_MIN = 0.5
 
 
 @dataclass
@@ -130,9 +132,16 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
     scan_interval = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
     window = max(params.coelution_window_min, 2.5 * scan_interval)
     baseline_scans = max(5, int(round(params.baseline_window_min / max(scan_interval, 1e-6))))
+    chromatographic = (rt.size >= MIN_CHROMATOGRAPHIC_SCANS and
+                       float(rt.max() - rt.min()) >= MIN_CHROMATOGRAPHIC_SPAN_MIN)
     detect = dict(noise_floor=matrix.noise_floor, min_sn=params.min_peak_sn,
-                  min_points=params.min_peak_points, baseline_window=baseline_scans)
-    effective.update(polarity_used=polarity, tolerance_used=str(tolerance),
+                  min_points=params.min_peak_points, baseline_window=baseline_scans,
+                  finder=detect_peaks if chromatographic else whole_run_peak)
+    notes = [f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]]
+    if not chromatographic:
+        notes.append(f"{rt.size} MS1 scans over {float(rt.max() - rt.min()) * 60:.1f} s: too short for "
+                     "chromatography; ions are judged on the whole run (infusion / flow injection)")
+    effective.update(chromatographic=chromatographic, polarity_used=polarity, tolerance_used=str(tolerance),
                      coelution_window_used_min=round(window, 4),
                      resolution=resolution.as_dict(), noise_floor=matrix.noise_floor)
 
@@ -185,7 +194,7 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
         species=[results[s.id] for s in route.species],
         unexplained=unexplained[: params.unexplained_max_listed],
         params=effective,
-        notes=[f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]],
+        notes=notes,
         scans=len(spectra), rt_range_min=(float(rt.min()), float(rt.max())),
         tic=tic, eics=eics,
     )
@@ -213,12 +222,18 @@ def _ion_features(matrix: PeakMatrix, targets: dict[str, list[TargetIon]], toler
             low, high = target.mz - tol, target.mz + tol
             key = (round(low, 5), round(high, 5))
             if key not in cache:
-                cache[key] = detect_peaks(matrix.rt_min, matrix.eic(low, high), **detect)
+                cache[key] = _find(matrix.rt_min, matrix.eic(low, high), detect)
             for peak in cache[key]:
                 observed = matrix.weighted_mz(low, high, peak.start, peak.end)
                 ppm = None if observed is None else (observed - target.mz) / target.mz * 1e6
                 features.append(IonFeature(target, peak, observed, ppm))
     return features
+
+
+def _find(rt_min: np.ndarray, trace: np.ndarray, detect: dict) -> list[ChromPeak]:
+    options = dict(detect)
+    finder = options.pop("finder")
+    return finder(rt_min, trace, **options)
 
 
 def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: float) -> None:
@@ -402,7 +417,7 @@ def _unexplained_peaks(matrix: PeakMatrix, tolerance: Tolerance, window: float,
         low, _ = edges(int(b) + first - 1)
         _, high = edges(int(b) + first + 1)
         trace = matrix.eic(low, high)
-        for peak in detect_peaks(matrix.rt_min, trace, **detect):
+        for peak in _find(matrix.rt_min, trace, detect):
             if peak.sn < params.min_detection_sn:
                 continue
             mz = matrix.weighted_mz(low, high, peak.start, peak.end)

@@ -104,3 +104,24 @@ def integrate(rt_min: np.ndarray, values: np.ndarray, start: int, end: int, base
     segment = slice(start, end + 1)
     return float(np.trapezoid(np.clip(values[segment] - baseline[segment], 0.0, None),
                               rt_min[segment] * 60.0))
+
+
+def whole_run_peak(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
+                   min_sn: float, min_points: int, baseline_window: int) -> list[ChromPeak]:
+    """For runs too short for chromatography (infusion, flow injection): the
+    ion's signal summed over the run is one 'peak' when it is present in most
+    scans and stands above the noise floor."""
+    if values.size == 0:
+        return []
+    present = values > 0
+    mean = float(values.mean())
+    noise = max(noise_floor, 1e-12)
+    if present.mean() < 0.5 or mean < min_sn * noise:
+        return []
+    apex = int(np.argmax(values))
+    seconds = rt_min * 60.0
+    duration = float(seconds[-1] - seconds[0]) if values.size > 1 else 1.0
+    area = float(np.trapezoid(values, seconds)) if values.size > 1 else mean
+    return [ChromPeak(apex=apex, start=0, end=values.size - 1, apex_rt=float(rt_min[apex]),
+                      start_rt=float(rt_min[0]), end_rt=float(rt_min[-1]),
+                      height=mean, area=area if duration > 0 else mean, sn=mean / noise)]

@@ -1,0 +1,184 @@
+"""The `specqc` command as scripts and the watch service call it (REPORT-CONTRACT.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REALDATA, ROOT
+
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_CASES = ["dz-deprotection-boc-left", "dz-cyclization-clean", "cb-acylation-unit-ambiguous"]
+CONTRACT_SPECIES_KEYS = {"id", "name", "role", "formula", "monoisotopic_mass", "detected",
+                         "ambiguous_with", "lcms", "nmr"}
+ROLES = {"product", "starting-material", "reagent", "intermediate", "protected-intermediate",
+         "linear-precursor", "dialkylated", "piperazine", "oligomer", "hydrolysis"}
+
+
+def specqc(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "120"})
+
+
+def sample(name: str) -> str:
+    return f"samples/lcms/{name}.mzML"
+
+
+@pytest.mark.parametrize("name", GOLDEN_CASES)
+def test_json_report_is_golden_and_deterministic(name, tmp_path):
+    truth = json.loads((ROOT / "samples" / "lcms" / f"{name}.truth.json").read_text())
+    result = specqc("analyze", sample(name), "--route", truth["route"], "--stage", truth["stage"],
+                    "--format", "json")
+    assert result.returncode == 0, result.stderr
+    golden = GOLDEN / f"{name}.json"
+    if os.environ.get("SPECQC_REGENERATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(result.stdout, encoding="utf-8")
+    expected = json.loads(golden.read_text(encoding="utf-8"))
+    produced = json.loads(result.stdout)
+    expected["specqc_version"] = produced["specqc_version"]  # the stamp moves with releases
+    assert produced == expected
+    again = specqc("analyze", sample(name), "--route", truth["route"], "--stage", truth["stage"],
+                   "--format", "json")
+    assert again.stdout == result.stdout
+
+
+def test_json_report_follows_the_contract():
+    result = specqc("analyze", sample("dz-cyclization-oligomers"), "--route", "diazepan-2-one",
+                    "--stage", "cyclization", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["schema"] == "specqc.report/1"
+    assert report["route"] == {**report["route"], "id": "diazepan-2-one", "stage": "cyclization"}
+    (record,) = report["inputs"]
+    assert record["technique"] == "lcms" and record["format"] == "mzml" and len(record["sha256"]) == 64
+    import hashlib
+    assert record["sha256"] == hashlib.sha256((ROOT / sample("dz-cyclization-oligomers")).read_bytes()).hexdigest()
+    assert len(report["species"]) == 14  # every route species, detected or not
+    for entry in report["species"]:
+        assert CONTRACT_SPECIES_KEYS <= set(entry)
+        assert entry["role"] in ROLES
+        if entry["lcms"]:
+            assert {"rt_min", "area", "relative_area_pct", "ions"} <= set(entry["lcms"])
+            for ion in entry["lcms"]["ions"]:
+                assert {"ion", "mz", "ppm_error", "area"} <= set(ion)
+    for peak in report["unexplained_peaks"]:
+        assert {"rt_min", "mz", "area", "relative_area_pct"} <= set(peak)
+    assert report["qc"]["verdict"] in ("pass", "fail", "inconclusive")
+    assert all(c["status"] in ("pass", "fail", "not-assessed") for c in report["qc"]["checks"])
+    total = sum(e["lcms"]["relative_area_pct"] for e in report["species"] if e["detected"])
+    total += sum(p["relative_area_pct"] for p in report["unexplained_peaks"])
+    assert total == pytest.approx(100.0, abs=0.5)
+    assert report["parameters"]["lcms"]["tolerance_used"] == "10 ppm"
+    assert report["reference_data"]["adducts.csv"] == "1"
+
+
+def test_text_report_names_species_and_verdict():
+    result = specqc("analyze", sample("dz-alkylation-overalkylation"), "--route", "diazepan-2-one",
+                    "--stage", "alkylation")
+    assert result.returncode == 0, result.stderr
+    assert "FAIL" in result.stdout
+    assert "N,N-bis(ethoxycarbonylmethyl)" in result.stdout
+    assert "route-impurities-absent" in result.stdout
+
+
+def test_output_file_is_written_once_and_never_silently_replaced(tmp_path):
+    out = tmp_path / "report.json"
+    args = ("analyze", sample("dz-deprotection-clean"), "--route", "diazepan-2-one",
+            "--stage", "deprotection", "--format", "json", "--output", out)
+    assert specqc(*args).returncode == 0
+    first = out.read_text()
+    assert json.loads(first)["schema"] == "specqc.report/1"
+    assert specqc(*args).returncode == 0  # identical content: fine
+    out.write_text("{}")
+    refused = specqc(*args)
+    assert refused.returncode == 2 and "--force" in refused.stderr and out.read_text() == "{}"
+    assert specqc(*args, "--force").returncode == 0 and out.read_text() == first
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda d: d / "missing.mzML", "no such file or folder"),
+    (lambda d: _write(d / "empty.mzML", b""), "file is empty"),
+    (lambda d: _write(d / "broken.mzML", b"<?xml version='1.0'?><mzML><run>"), "not a readable mzml file"),
+    (lambda d: _write(d / "notes.txt", b"hello"), "unsupported file format"),
+    (lambda d: _truncated(d / "truncated.mzML"), "not a readable mzml file"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, make_input, message):
+    path = make_input(tmp_path)
+    out = tmp_path / "out.json"
+    result = specqc("analyze", path, "--route", "diazepan-2-one", "--stage", "salt",
+                    "--format", "json", "--output", out)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and not out.exists() and result.stdout == ""
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _truncated(path: Path) -> Path:
+    data = (ROOT / sample("dz-salt-clean")).read_bytes()
+    return _write(path, data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--route", "no-such-route", "--stage", "salt"), "unknown route"),
+    (("--route", "diazepan-2-one", "--stage", "final"), "no stage 'final'"),
+    (("--route", "diazepan-2-one", "--stage", "salt", "--tolerance", "ten ppm"), "tolerance"),
+    (("--route", "diazepan-2-one", "--stage", "salt", "--format", "pdf"), "Invalid value"),
+])
+def test_usage_errors_exit_2(args, message):
+    result = specqc("analyze", sample("dz-salt-clean"), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_user_route_file_error_names_file_and_field(tmp_path):
+    route = tmp_path / "my-route.toml"
+    route.write_text('schema = "specqc.route/1"\nid = "x"\n[[species]]\nid = "p"\nrole = "product"\n'
+                     'smiles = "not a smiles"\n[[stages]]\nid = "s"\nmain = ["p"]\n')
+    result = specqc("analyze", sample("dz-salt-clean"), "--route", route, "--stage", "s")
+    assert result.returncode == 2
+    assert str(route) in result.stderr and "species[0].smiles" in result.stderr
+
+
+def test_route_show_and_check():
+    shown = specqc("route", "show", "diazepan-2-one")
+    assert shown.returncode == 0
+    for text in ("piperazin-2-one", "C10H20N4O2", "[M+H-C5H8O2]+", "over-alkylation", "MAIN"):
+        assert text in shown.stdout, text
+    checked = specqc("route", "check", "cyclobutylcarbonyl-diazepane")
+    assert checked.returncode == 0 and "OK" in checked.stdout
+
+
+def test_route_check_reports_wrong_ring_size(tmp_path):
+    from test_routes import GUIDE_VARIANT
+
+    route = tmp_path / "guide.toml"
+    route.write_text(GUIDE_VARIANT)
+    checked = specqc("route", "check", route)
+    assert checked.returncode == 0 and "6-membered" in checked.stdout
+    analysed = specqc("analyze", sample("dz-cyclization-piperazine"), "--route", route,
+                      "--stage", "cyclization", "--format", "json")
+    assert analysed.returncode == 0, analysed.stderr
+    warnings = json.loads(analysed.stdout)["route"]["warnings"]
+    assert warnings and "ring size mismatch" in warnings[0]
+
+
+def test_reader_warnings_reach_the_report_not_the_terminal():
+    beer = REALDATA / "lcms-mzml/thermo-exactive-beer-dda/testdata.mzml"
+    if not beer.exists():
+        pytest.skip("../shared/realdata is not present")
+    result = specqc("analyze", beer, "--route", "diazepan-2-one", "--stage", "salt", "--format", "json")
+    assert result.returncode == 0 and result.stderr == ""
+    notes = json.loads(result.stdout)["lcms_runs"][0]["notes"]
+    assert any("softwareRef" in note for note in notes)
