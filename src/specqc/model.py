@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import math
+
 import numpy as np
 
 from .errors import InputError
@@ -25,8 +27,10 @@ def _as_clean_array(values, name: str, dtype=np.float64) -> np.ndarray:
     array = np.ascontiguousarray(values, dtype=dtype)
     if array.ndim != 1:
         raise InputError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if array.size and not np.all(np.isfinite(array)):
-        raise InputError(f"{name} contains NaN or infinite values")
+    # One reduction instead of an isfinite pass: NaN and inf propagate into the sum.
+    if array.size and not np.isfinite(array.sum()):
+        if not np.isfinite(array).all():
+            raise InputError(f"{name} contains NaN or infinite values")
     return array
 
 
@@ -52,14 +56,15 @@ class Spectrum:
                 f"spectrum {self.native_id or self.index}: {mz.size} m/z values but "
                 f"{intensity.size} intensities"
             )
-        if mz.size > 1 and np.any(np.diff(mz) < 0):
+        if mz.size > 1 and (mz[1:] < mz[:-1]).any():
             order = np.argsort(mz, kind="stable")
             mz, intensity = mz[order], intensity[order]
         if mz.size and mz[0] < 0:
             raise InputError(f"spectrum {self.native_id or self.index}: negative m/z")
         # Some converters write tiny negative intensities from baseline subtraction.
-        np.clip(intensity, 0.0, None, out=intensity)
-        if not np.isfinite(self.rt_min):
+        if intensity.size and intensity.min() < 0:
+            intensity = np.clip(intensity, 0.0, None)
+        if not math.isfinite(self.rt_min):
             raise InputError(f"spectrum {self.native_id or self.index}: retention time is not finite")
         if self.ms_level < 1:
             raise InputError(f"spectrum {self.native_id or self.index}: MS level {self.ms_level} < 1")

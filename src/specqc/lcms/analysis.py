@@ -147,6 +147,9 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
 
     targets = {s.id: target_ions(s, ion_polarity, params.isotope_peaks) for s in route.species}
     features = _ion_features(matrix, targets, tolerance, detect)
+    if resolution.high:
+        features = [f for f in features
+                    if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, tolerance, baseline_scans)]
     _assign_clusters(features, tolerance, window)
     hypotheses = _hypotheses(features, window)
     accepted, ambiguous_groups, secondary = _accept(hypotheses, params.distinguishing_area_fraction)
@@ -234,6 +237,20 @@ def _find(rt_min: np.ndarray, trace: np.ndarray, detect: dict) -> list[ChromPeak
     options = dict(detect)
     finder = options.pop("finder")
     return finder(rt_min, trace, **options)
+
+
+def _charge_state_confirmed(feature: IonFeature, matrix: PeakMatrix, tolerance: Tolerance,
+                            baseline_scans: int) -> bool:
+    """At high resolution a z >= 2 ion must show its 13C peak 1/z away (not 1 u away);
+    without it a singly charged ion of another species is the better explanation."""
+    target, peak = feature.target, feature.peak
+    expected = target.isotopes[1] if len(target.isotopes) > 1 else 0.0
+    mz = target.isotope_mz(1)
+    tol = tolerance.da(mz)
+    found = integrate(matrix.rt_min, matrix.eic(mz - tol, mz + tol), peak.start, peak.end, baseline_scans)
+    if expected * peak.sn < 3.0:  # isotope would be lost in the noise: cannot judge, keep it
+        return True
+    return found >= 0.3 * expected * peak.area
 
 
 def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: float) -> None:
@@ -395,16 +412,19 @@ def _unexplained_peaks(matrix: PeakMatrix, tolerance: Tolerance, window: float,
     local = bins - first
     totals = np.bincount(local, weights=matrix.intensity)
     occupied = np.nonzero(totals)[0]
-    shortlist = occupied[np.argsort(totals[occupied])[::-1][: params.unexplained_candidate_traces * 4]]
-    # Rank by how peak-like the trace is (max over scans minus its median), not
-    # by total, so constant background ions do not crowd out real compounds.
-    selected = np.isin(local, shortlist)
-    lookup = {b: i for i, b in enumerate(shortlist)}
-    rows = np.fromiter((lookup[b] for b in local[selected]), dtype=np.int64, count=int(selected.sum()))
-    grid = np.zeros((shortlist.size, matrix.n_scans))
-    np.add.at(grid, (rows, matrix.scan[selected]), matrix.intensity[selected])
-    peakness = grid.max(axis=1) - np.median(grid, axis=1)
-    ranked = shortlist[np.argsort(peakness)[::-1][: params.unexplained_candidate_traces]]
+    shortlist = np.sort(occupied[np.argsort(totals[occupied])[::-1][: params.unexplained_candidate_traces * 2]])
+    # Rank by how peak-like the trace is (its highest scan above its mean), not by
+    # total, so constant background ions do not crowd out real compounds.
+    position = np.searchsorted(shortlist, local)
+    position[position >= shortlist.size] = 0
+    selected = shortlist[position] == local
+    cells = position[selected] * matrix.n_scans + matrix.scan[selected]
+    grid = np.bincount(cells, weights=matrix.intensity[selected],
+                       minlength=shortlist.size * matrix.n_scans).reshape(shortlist.size, matrix.n_scans)
+    peakness = grid.max(axis=1) - grid.mean(axis=1)
+    strong = peakness > params.min_detection_sn * matrix.noise_floor
+    candidates = shortlist[strong]
+    ranked = candidates[np.argsort(peakness[strong])[::-1][: params.unexplained_candidate_traces]]
 
     explained_marks = []
     for feature in explained:

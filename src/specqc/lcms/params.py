@@ -46,7 +46,7 @@ class LCMSParams:
     isotope_min_sn: float = 20.0  # isotope agreement is only scored on clean ions
     baseline_window_min: float = 1.0
     unexplained_max_listed: int = 20
-    unexplained_candidate_traces: int = 400
+    unexplained_candidate_traces: int = 200
     distinguishing_area_fraction: float = 0.05
 
     def validated(self) -> "LCMSParams":
