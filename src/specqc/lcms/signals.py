@@ -110,6 +110,22 @@ def estimate_resolution(run: LCMSRun, spectra: list[Spectrum],
     on_grid = np.mean(np.abs(mz_all * 10 - np.round(mz_all * 10)) < 1e-3)
     if on_grid > 0.9:
         return Resolution(False, "m/z values quantised to 0.1 Da or coarser", None)
+    # The 13C partner of intense centroids: 1.00336 u away within a few mDa at
+    # high resolution, scattered by tenths of a dalton at unit resolution.
+    deviations = []
+    for mz, intensity in sample:
+        for index in np.argsort(intensity)[::-1][:10]:
+            partner = mz[index] + 1.0033548
+            nearest = int(np.clip(np.searchsorted(mz, partner), 1, mz.size - 1))
+            closest = min(abs(mz[nearest] - partner), abs(mz[nearest - 1] - partner))
+            if closest < 0.15:
+                deviations.append(closest)
+    if len(deviations) >= 5:
+        median = float(np.median(deviations))
+        if median < 0.005:
+            return Resolution(True, "13C isotope spacing within 5 mDa", None)
+        if median > 0.02:
+            return Resolution(False, "13C isotope spacing scattered by more than 20 mDa", None)
     gaps = np.concatenate([np.diff(c[0]) for c in sample])
     close = float(np.mean(gaps < 0.2))
     if close > 0.05:

@@ -202,18 +202,22 @@ def _truth(components: list[Component], observed: list[float]) -> dict:
     return {"species": species, "unknowns": unknowns}
 
 
-def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str = "") -> None:
+def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str = "",
+               instrument_metadata: bool = True) -> None:
+    """Store the scans as zlib-compressed mzML; ``instrument_metadata=False``
+    leaves out the analyzer, as some converters do."""
     import pyopenms as oms
 
     experiment = oms.MSExperiment()
-    instrument = oms.Instrument()
-    analyzer = oms.MassAnalyzer()
-    analyzer.setType(oms.MassAnalyzer.AnalyzerType.ORBITRAP if settings.resolution == "high"
-                     else oms.MassAnalyzer.AnalyzerType.QUADRUPOLE)
-    instrument.setMassAnalyzers([analyzer])
-    instrument.setName(instrument_model or ("specqc simulated Orbitrap" if settings.resolution == "high"
-                                            else "specqc simulated single quadrupole"))
-    experiment.setInstrument(instrument)
+    if instrument_metadata:
+        instrument = oms.Instrument()
+        analyzer = oms.MassAnalyzer()
+        analyzer.setType(oms.MassAnalyzer.AnalyzerType.ORBITRAP if settings.resolution == "high"
+                         else oms.MassAnalyzer.AnalyzerType.QUADRUPOLE)
+        instrument.setMassAnalyzers([analyzer])
+        instrument.setName(instrument_model or ("specqc simulated Orbitrap" if settings.resolution == "high"
+                                                else "specqc simulated single quadrupole"))
+        experiment.setInstrument(instrument)
     polarity = oms.IonSource.Polarity.POSITIVE if settings.polarity == "positive" else oms.IonSource.Polarity.NEGATIVE
     spectrum_type = oms.SpectrumSettings.SpectrumType.PROFILE if settings.mode == "profile" \
         else oms.SpectrumSettings.SpectrumType.CENTROID

@@ -1,0 +1,133 @@
+"""The traps of real LC-MS data, one by one, on the samples and on purpose-made runs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES, report_of, truth_of
+from specqc.chem.route import load_route
+from specqc.errors import InputError
+from specqc.model import Spectrum
+from specqc.readers import find_reader, read
+from specqc.simulate.lcms import Component, RunSettings, simulate, write_mzml
+
+
+def species(name: str) -> dict[str, dict]:
+    return {e["id"]: e for e in report_of(name)["species"]}
+
+
+def ions(entry: dict) -> dict[str, dict]:
+    return {i["ion"]: i for i in entry["lcms"]["ions"]}
+
+
+def test_boc_fragment_goes_to_its_coeluting_parent():
+    found = species("dz-deprotection-boc-left")
+    parent, mimic = found["boc-aminopropyl-glycinate"], found["aminopropyl-glycinate"]
+    fragment = ions(parent)["[M+H-C5H8O2]+"]
+    assert fragment["mz"] == pytest.approx(ions(mimic)["[M+H]+"]["mz"], abs=1e-4)  # same m/z
+    assert fragment["rt_min"] == pytest.approx(parent["lcms"]["rt_min"], abs=0.05)
+    assert all(abs(i["rt_min"] - 1.6) < 0.06 for i in mimic["lcms"]["ions"])  # only its own peak
+
+
+def test_proton_bound_dimer_is_not_an_oligomer():
+    found = species("dz-cyclization-clean")
+    dimer_ion = ions(found["diazepan-2-one"])["[2M+H]+"]
+    assert dimer_ion["mz"] == pytest.approx(229.1659, abs=1e-4)  # the cyclic dimer's [M+H]+ too
+    assert found["cyclic-dimer"]["status"] == "not-detected"
+    assert report_of("dz-cyclization-clean")["qc"]["verdict"] == "pass"
+
+
+def test_doubly_charged_macrocycle_does_not_count_as_homopiperazine():
+    found = species("cb-ring-formation-oligomers")
+    cyclam = ions(found["cyclic-dimer"])
+    assert cyclam["[M+2H]2+"]["rt_min"] == pytest.approx(1.3, abs=0.05)
+    assert found["homopiperazine"]["lcms"]["rt_min"] == pytest.approx(0.9, abs=0.05)
+    assert all(abs(i["rt_min"] - 0.9) < 0.06 for i in found["homopiperazine"]["lcms"]["ions"])
+
+
+def test_coeluting_isobar_is_resolved_at_high_resolution():
+    report = report_of("dz-cyclization-isobar")
+    unknown = truth_of("dz-cyclization-isobar")["unknowns"][0]
+    peak = next(p for p in report["unexplained_peaks"] if abs(p["mz"] - 115.1230) < 0.002)
+    assert peak["rt_min"] == pytest.approx(unknown["rt_min"], abs=0.05)
+    assert peak["relative_area_pct"] == pytest.approx(unknown["relative_area_pct"], rel=0.15)
+
+
+def test_nominal_mass_ambiguity_is_reported_not_claimed():
+    unit = species("cb-acylation-unit-ambiguous")
+    high = species("cb-acylation-hr-resolved")
+    for name in ("homopiperazine", "hydrolysed-cyclobutanecarbonyl-chloride"):
+        assert unit[name]["status"] == "ambiguous" and not unit[name]["detected"]
+    assert high["homopiperazine"]["detected"]
+    assert high["hydrolysed-cyclobutanecarbonyl-chloride"]["status"] == "not-detected"
+
+
+def test_isotope_agreement_scored_only_at_high_resolution():
+    for entry in species("dz-cyclization-oligomers").values():
+        if entry["detected"] and entry["lcms"]["sn"] >= 20:
+            assert entry["lcms"]["isotope_score"] >= 0.8, entry["id"]
+    for entry in species("dz-cyclization-piperazine").values():
+        if entry["detected"]:
+            assert entry["lcms"]["isotope_score"] is None
+
+
+def _run(tmp_path, settings, components, metadata=True):
+    route = load_route("diazepan-2-one")
+    scans, truth = simulate(route, components, settings)
+    path = tmp_path / "run.mzML"
+    write_mzml(path, scans, settings, instrument_metadata=metadata)
+    return path, truth
+
+
+@pytest.mark.parametrize("resolution, mode, expected_high", [
+    ("high", "centroid", True), ("unit", "centroid", False),
+    ("high", "profile", True), ("unit", "profile", False),
+])
+def test_resolution_is_read_from_the_data_without_metadata(tmp_path, resolution, mode, expected_high):
+    from specqc.lcms.signals import estimate_resolution, ms1_centroids
+
+    settings = RunSettings(resolution=resolution, mode=mode, n_scans=60, noise_peaks_per_scan=60)
+    path, _ = _run(tmp_path, settings, [Component(3.0, 5e6, "diazepan-2-one")], metadata=False)
+    run = read(path)
+    assert run.instrument.analyzers == ()
+    spectra, centroids = ms1_centroids(run, "positive")
+    resolution_found = estimate_resolution(run, spectra, centroids)
+    assert resolution_found.high is expected_high, resolution_found
+    assert resolution_found.method != "instrument analyzer in metadata"
+    if mode == "profile" and expected_high:
+        assert 20000 < resolution_found.resolving_power < 50000  # simulated at 35,000
+
+
+def test_tolerance_override(tmp_path):
+    from specqc.lcms.params import LCMSParams
+    from specqc.pipeline import analyze
+
+    path = SAMPLES / "lcms" / "dz-cyclization-clean.mzML"
+    analysis = analyze([path], "diazepan-2-one", "cyclization", lcms_params=LCMSParams(tolerance="3 ppm"))
+    assert str(analysis.lcms[0].tolerance) == "3 ppm"
+    assert analysis.lcms[0].params["tolerance_used"] == "3 ppm"
+
+
+def test_spectrum_validates_at_construction():
+    with pytest.raises(InputError, match="NaN"):
+        Spectrum(0, 1.0, 1, "positive", "centroid", [100.0, np.nan], [1.0, 2.0])
+    with pytest.raises(InputError, match="2 m/z values but 1 intensities"):
+        Spectrum(0, 1.0, 1, "positive", "centroid", [100.0, 101.0], [1.0])
+    with pytest.raises(InputError, match="polarity"):
+        Spectrum(0, 1.0, 1, "sideways", "centroid", [100.0], [1.0])
+    unsorted = Spectrum(0, 1.0, 1, "positive", "centroid", [101.0, 100.0], [2.0, -1.0])
+    assert list(unsorted.mz) == [100.0, 101.0] and list(unsorted.intensity) == [0.0, 2.0]
+
+
+def test_registry_sniffs_content_and_honours_explicit_format(tmp_path):
+    renamed = tmp_path / "export.xml"
+    renamed.write_bytes((SAMPLES / "lcms" / "dz-salt-clean.mzML").read_bytes())
+    assert find_reader(renamed).name == "mzml"
+    assert find_reader(renamed, "mzxml").name == "mzxml"
+    with pytest.raises(InputError, match="unknown format 'raw'"):
+        find_reader(renamed, "raw")
+    with pytest.raises(InputError, match="folder is not a dataset"):
+        find_reader(tmp_path)
