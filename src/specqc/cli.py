@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .errors import EXIT_INPUT, EXIT_INTERNAL, InputError, SpecqcError
+from .errors import EXIT_INTERNAL, InputError, SpecqcError
 
 
 def _fail(error: SpecqcError) -> None:
