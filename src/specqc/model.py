@@ -165,3 +165,60 @@ class LCMSRun:
             if spectrum.ms_level == 1:
                 counts[spectrum.polarity] = counts.get(spectrum.polarity, 0) + 1
         return sorted(counts, key=lambda p: -counts[p])
+
+
+@dataclass(frozen=True, eq=False)
+class NMRData:
+    """One 1D NMR dataset: a raw FID (digital filter already removed) and/or a
+    processed real spectrum with its ppm axis (descending)."""
+
+    source_path: str
+    format: str
+    nucleus: str
+    spectrometer_mhz: float  # frequency the ppm scale is computed with
+    sweep_width_hz: float
+    fid: np.ndarray | None = None
+    spectrum: np.ndarray | None = None
+    ppm: np.ndarray | None = None
+    carrier_ppm: float | None = None  # ppm at the centre of the FID's spectral window
+    reversed_after_fft: bool = True  # frequency order after FFT must be flipped (Bruker, Varian)
+    first_phase_deg: tuple[float, float] | None = None  # vendor phases of a processed spectrum
+    solvent: str = ""
+    temperature_k: float | None = None
+    pulse_program: str = ""
+    acquisition_date: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.fid is None and self.spectrum is None:
+            raise InputError("NMR dataset holds neither an FID nor a spectrum")
+        if not (self.spectrometer_mhz and self.spectrometer_mhz > 0 and math.isfinite(self.spectrometer_mhz)):
+            raise InputError(f"spectrometer frequency {self.spectrometer_mhz!r} is not a positive number")
+        if not (self.sweep_width_hz and self.sweep_width_hz > 0):
+            raise InputError(f"sweep width {self.sweep_width_hz!r} is not a positive number")
+        if self.fid is not None:
+            fid = np.ascontiguousarray(self.fid, dtype=np.complex128)
+            if fid.ndim != 1:
+                raise InputError(f"only 1D data is supported (FID has shape {fid.shape})")
+            if fid.size < 16:
+                raise InputError(f"FID has only {fid.size} points")
+            if not np.isfinite(fid.sum()):
+                raise InputError("FID contains NaN or infinite values")
+            object.__setattr__(self, "fid", fid)
+            if self.carrier_ppm is None or not math.isfinite(self.carrier_ppm):
+                raise InputError("FID given without the carrier position (ppm)")
+        if self.spectrum is not None:
+            spectrum = np.ascontiguousarray(self.spectrum, dtype=np.float64)
+            ppm = np.ascontiguousarray(self.ppm, dtype=np.float64) if self.ppm is not None else None
+            if spectrum.ndim != 1 or ppm is None or ppm.shape != spectrum.shape:
+                raise InputError("processed spectrum needs a 1D intensity array and a ppm axis of the same length")
+            if not (np.isfinite(spectrum.sum()) and np.isfinite(ppm.sum())):
+                raise InputError("processed spectrum contains NaN or infinite values")
+            if ppm.size > 1 and ppm[0] < ppm[-1]:
+                ppm, spectrum = ppm[::-1].copy(), spectrum[::-1].copy()
+            object.__setattr__(self, "spectrum", spectrum)
+            object.__setattr__(self, "ppm", ppm)
+
+    @property
+    def technique(self) -> str:
+        return "nmr"

@@ -49,6 +49,26 @@ def _sniff_mzxml(_path: Path, head: bytes) -> bool:
     return b"<mzXML" in head
 
 
+def _sniff_jcamp(_path: Path, head: bytes) -> bool:
+    return head.lstrip().startswith(b"##TITLE") or b"##JCAMP" in head.upper()
+
+
+def _sniff_zip(path: Path, head: bytes) -> bool:
+    return head.startswith(b"PK\x03\x04")
+
+
+def _bruker_folder(path: Path) -> bool:
+    from .bruker.reader import folder_match
+
+    return folder_match(path)
+
+
+def _varian_folder(path: Path) -> bool:
+    from .varian.reader import folder_match
+
+    return folder_match(path)
+
+
 REGISTRY: tuple[ReaderEntry, ...] = (
     ReaderEntry(
         name="mzml",
@@ -65,6 +85,38 @@ REGISTRY: tuple[ReaderEntry, ...] = (
         module=".mzml.reader",
         extensions=(".mzxml",),
         sniff=_sniff_mzxml,
+    ),
+    ReaderEntry(
+        name="varian",
+        technique="nmr",
+        description="Varian/Agilent .fid folder (fid + procpar), read with nmrglue",
+        module=".varian.reader",
+        directory=True,
+        folder_match=_varian_folder,
+    ),
+    ReaderEntry(
+        name="bruker",
+        technique="nmr",
+        description="Bruker experiment folder (fid + acqus, or pdata/N with 1r), read with nmrglue",
+        module=".bruker.reader",
+        directory=True,
+        folder_match=_bruker_folder,
+    ),
+    ReaderEntry(
+        name="bruker-zip",
+        technique="nmr",
+        description="zip archive of one Bruker experiment (extracted safely)",
+        module=".bruker.reader",
+        extensions=(".zip",),
+        sniff=_sniff_zip,
+    ),
+    ReaderEntry(
+        name="jcamp",
+        technique="nmr",
+        description="JCAMP-DX 1D NMR spectrum or FID, read with nmrglue",
+        module=".jcamp.reader",
+        extensions=(".dx", ".jdx", ".jcamp"),
+        sniff=_sniff_jcamp,
     ),
 )
 

@@ -1,0 +1,1 @@
+"""Bruker TopSpin experiment folders (raw fid + acqus, processed pdata/N), zipped or not."""

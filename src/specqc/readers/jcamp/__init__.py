@@ -1,0 +1,1 @@
+"""JCAMP-DX 1D NMR files (XYDATA, NTUPLES, compressed forms, FIDs)."""

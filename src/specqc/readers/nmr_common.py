@@ -1,0 +1,40 @@
+"""Helpers shared by the NMR readers."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+
+from ..errors import InputError
+
+SUPPORTED_NUCLEI = ("1H",)
+
+
+def normalise_nucleus(text: str) -> str:
+    """'1H', 'H1', '<1H>', 'H', '^1H' -> '1H'; '13C', 'C13' -> '13C'."""
+    cleaned = re.sub(r"[^0-9A-Za-z]", "", text or "")
+    match = re.fullmatch(r"(\d*)([A-Za-z]{1,2})(\d*)", cleaned)
+    if not match:
+        return cleaned
+    mass = match.group(1) or match.group(3)
+    element = match.group(2).capitalize()
+    if not mass and element == "H":
+        mass = "1"
+    return f"{mass}{element}"
+
+
+def require_supported(nucleus: str, dimensions: int = 1) -> None:
+    if dimensions != 1:
+        raise InputError(f"{dimensions}D NMR data is not supported yet (only 1D 1H)")
+    if nucleus not in SUPPORTED_NUCLEI:
+        raise InputError(f"{nucleus or 'unknown'} NMR is not supported yet (only 1D 1H)")
+
+
+@contextlib.contextmanager
+def quiet_library_warnings(sink: list[str]):
+    """nmrglue reports recoverable oddities as Python warnings: keep them for the report."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    sink.extend(" ".join(str(w.message).split()) for w in caught)

@@ -1,0 +1,1 @@
+"""Varian/Agilent VnmrJ .fid folders (fid + procpar)."""
