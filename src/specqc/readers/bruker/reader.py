@@ -90,7 +90,9 @@ def _read_folder(path: Path, source: str) -> NMRData:
     nucleus = normalise_nucleus(acqus.get("NUC1", ""))
     require_supported(nucleus, np.ndim(data))
     with quiet_library_warnings(warnings):
-        fid = ng.bruker.remove_digital_filter(dic, data)
+        # truncate=False: the fractional part of the group delay is removed too,
+        # so no first-order phase of ~360 degrees is left for the autophase to find
+        fid = ng.bruker.remove_digital_filter(dic, data, truncate=False)
     bf1, o1, sw_h = float(acqus.get("BF1", 0)), float(acqus.get("O1", 0)), float(acqus.get("SW_h", 0))
     sf = float(dic.get("procs", {}).get("SF", 0) or 0) or bf1
     return NMRData(

@@ -116,5 +116,5 @@ def _fid(dic: dict, data, sf: float, common: dict) -> NMRData:
     grpdly = _number(_first(dic, "$GRPDLY"))
     if decim and dspfvs:  # Bruker export: the digital filter's group delay is still in the FID
         acqus = {"DECIM": decim, "DSPFVS": int(dspfvs), "GRPDLY": grpdly if grpdly is not None else -1}
-        fid = ng.bruker.remove_digital_filter({"acqus": acqus}, fid)
+        fid = ng.bruker.remove_digital_filter({"acqus": acqus}, fid, truncate=False)
     return NMRData(spectrometer_mhz=sf, sweep_width_hz=sweep_hz, fid=fid, carrier_ppm=carrier, **common)

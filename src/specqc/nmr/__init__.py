@@ -1,0 +1,1 @@
+"""1H NMR: automatic processing, referencing, peaks, solvents and route species."""

@@ -1,0 +1,370 @@
+"""Automatic 1D 1H processing: apodization, zero-filling, FFT, phase, baseline,
+referencing. Each step is a small function; `process` records what it did."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..model import NMRData
+from .solvents import canonical_solvent, entries_for
+
+
+@dataclass(frozen=True)
+class NMRParams:
+    line_broadening_hz: float = 0.3
+    min_points: int = 32768
+    max_points: int = 262144
+    phase_points: int = 16384  # phase is optimised on a coarser FFT, then applied
+    baseline_order: int = 3
+    reference: str = "auto"  # auto | tms | solvent | none
+    reference_window_ppm: float = 0.15
+
+    def validated(self) -> "NMRParams":
+        if self.reference not in ("auto", "tms", "solvent", "none"):
+            raise ConfigError(f"NMR reference {self.reference!r}: use auto, tms, solvent or none")
+        if self.line_broadening_hz < 0 or self.baseline_order < 0:
+            raise ConfigError("line broadening and baseline order must not be negative")
+        return self
+
+
+@dataclass
+class ProcessedNMR:
+    ppm: np.ndarray  # descending
+    intensity: np.ndarray
+    noise: float
+    solvent: str | None
+    steps: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)
+
+    @property
+    def hz_per_point(self) -> float:
+        return abs(self.ppm[0] - self.ppm[1]) * self.steps["spectrometer_mhz"]
+
+
+def zero_fill_size(points: int, params: NMRParams) -> int:
+    size = 1 << int(np.ceil(np.log2(max(points, 2) * 2)))
+    return int(min(max(size, params.min_points), params.max_points))
+
+
+def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Complex spectrum (high ppm first) and its ppm axis; ``mirrored`` flips the
+    quadrature sign convention (some files store the conjugate FID)."""
+    import nmrglue as ng
+
+    fid = np.conj(data.fid) if mirrored else data.fid.copy()
+    fid[0] *= 0.5  # first-point scaling removes the DC offset of the transform
+    if lb_hz > 0:
+        fid = ng.proc_base.em(fid, lb=lb_hz / data.sweep_width_hz)
+    fid = ng.proc_base.zf_size(fid, size) if size > fid.size else fid[:size]
+    spectrum = ng.proc_base.fft(fid)
+    if data.reversed_after_fft:
+        spectrum = spectrum[::-1]
+    index = np.arange(size)
+    hz = (size / 2 - 1 - index) * data.sweep_width_hz / size
+    return spectrum, data.carrier_ppm + hz / data.spectrometer_mhz
+
+
+def phase(spectrum: np.ndarray, p0: float, p1: float) -> np.ndarray:
+    ramp = np.deg2rad(p0 + p1 * np.arange(spectrum.size) / spectrum.size)
+    return spectrum * np.exp(1j * ramp)
+
+
+def peak_phases(spectrum: np.ndarray, max_peaks: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zero-order phase of each strong line (degrees), its relative position and weight.
+
+    Over a window symmetric about a Lorentzian line the dispersion part
+    integrates to ~0, so the angle of the complex integral is the line's phase
+    error, whatever the phase.
+    """
+    from scipy.signal import find_peaks, peak_widths
+
+    magnitude = np.abs(spectrum)
+    sigma = noise_sigma(magnitude)
+    peaks, _ = find_peaks(magnitude, height=30 * sigma, distance=max(spectrum.size // 400, 3))
+    if peaks.size == 0:
+        return np.array([]), np.array([]), np.array([])
+    peaks = peaks[np.argsort(magnitude[peaks])[::-1][:max_peaks]]
+    widths = peak_widths(magnitude, peaks, rel_height=0.5)[0]
+    phases, positions, weights = [], [], []
+    for peak, width in zip(peaks, widths):
+        half = int(max(4, 4 * width))
+        low, high = peak - half, peak + half + 1
+        if low < 0 or high > spectrum.size:
+            continue
+        total = spectrum[low:high].sum()
+        phases.append(-np.angle(total))
+        positions.append(peak / spectrum.size)
+        weights.append(abs(total))
+    return np.asarray(phases), np.asarray(positions), np.asarray(weights)
+
+
+def negative_fraction(values: np.ndarray) -> float:
+    """Share of the spectrum's power below its median: ~0 for pure absorption."""
+    real = values.real - np.median(values.real)
+    negative = real[real < 0]
+    return float(np.dot(negative, negative) / (np.dot(real, real) + 1e-300))
+
+
+def acme_score(values: np.ndarray) -> float:
+    """ACME objective (Chen et al., J. Magn. Reson. 2002, 158, 164): entropy of
+    the first derivative plus a penalty on negative intensity."""
+    real = values.real
+    derivative = np.abs(np.diff(real))
+    total = derivative.sum()
+    if total <= 0:
+        return np.inf
+    p = derivative / total
+    entropy = -np.sum(p * np.log(p + 1e-300))
+    return float(entropy + 1000.0 * negative_fraction(values))
+
+
+def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
+    """Zero- and first-order phase (degrees; p1 across the full width).
+
+    Starting points come from the phases of the strong lines (their circular
+    mean, and a straight-line fit across the spectrum) and from ACME; each is
+    refined, and the one leaving the least negative intensity wins: ACME alone
+    can settle on a first-order phase that leaves multiplets half dispersive.
+    """
+    from scipy.optimize import minimize
+
+    values = spectrum / (np.max(np.abs(spectrum)) or 1.0)
+    starts = [(start, 0.0) for start in (0.0, 90.0, 180.0, 270.0)]
+    phases, positions, weights = peak_phases(values)
+    if phases.size:
+        mean = np.rad2deg(np.angle(np.sum(weights * np.exp(1j * phases))))
+        starts.append((mean, 0.0))
+        if phases.size >= 3:
+            order = np.argsort(positions)
+            slope, intercept = np.polyfit(positions[order], np.unwrap(phases[order]), 1,
+                                          w=np.sqrt(weights[order]))
+            starts.append((np.rad2deg(intercept), np.rad2deg(slope)))
+    acme = minimize(lambda x: acme_score(phase(values, x[0], x[1])), x0=[starts[-1][0], 0.0],
+                    method="Nelder-Mead", options={"xatol": 0.1, "fatol": 1e-7, "maxiter": 300})
+    starts.append(tuple(acme.x))
+    best = (np.inf, 0.0, 0.0)
+    for p0, p1 in starts:
+        result = minimize(lambda x: negative_fraction(phase(values, x[0], x[1])), x0=[p0, p1],
+                          method="Nelder-Mead", options={"xatol": 0.05, "fatol": 1e-9, "maxiter": 300})
+        if result.fun < best[0]:
+            best = (float(result.fun), float(result.x[0]), float(result.x[1]))
+    p0, p1 = best[1], best[2]
+    phased = phase(values, p0, p1).real
+    strongest = np.argsort(np.abs(phased))[-max(10, phased.size // 500):]
+    if phased[strongest].sum() < 0:
+        p0 += 180.0
+    return float(p0 % 360.0), float(p1)
+
+
+def noise_sigma(values: np.ndarray) -> float:
+    differences = np.diff(values)
+    return float(1.4826 * np.median(np.abs(differences - np.median(differences))) / np.sqrt(2)) or 1e-12
+
+
+def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Polynomial through the quiet segments of the spectrum.
+
+    The spectrum is cut into segments; a segment whose point-to-point scatter
+    is close to the noise holds no signal, and its median is a baseline knot.
+    Knots far from the fit are dropped and the fit repeated.
+    """
+    n = values.size
+    edges = np.linspace(0, n, segments + 1).astype(int)
+    centres, medians, scatters = [], [], []
+    for low, high in zip(edges[:-1], edges[1:]):
+        chunk = values[low:high]
+        if chunk.size < 8:
+            continue
+        centres.append((low + high - 1) / 2.0)
+        medians.append(float(np.median(chunk)))
+        scatters.append(noise_sigma(chunk))
+    centres, medians, scatters = map(np.asarray, (centres, medians, scatters))
+    x_knots = centres / max(n - 1, 1) * 2.0 - 1.0
+    quiet = scatters <= 2.0 * np.median(scatters)
+    sigma = float(np.median(scatters))
+    x = np.linspace(-1.0, 1.0, n)
+    fit = np.zeros(n)
+    for _ in range(4):
+        if quiet.sum() <= order + 1:
+            break
+        coefficients = np.polynomial.polynomial.polyfit(x_knots[quiet], medians[quiet], order)
+        predicted = np.polynomial.polynomial.polyval(x_knots, coefficients)
+        fit = np.polynomial.polynomial.polyval(x, coefficients)
+        keep = quiet & (np.abs(medians - predicted) <= 5.0 * sigma)
+        if keep.sum() == quiet.sum() or keep.sum() <= order + 1:
+            break
+        quiet = keep
+    return values - fit, fit
+
+
+def _reference_line(ppm: np.ndarray, values: np.ndarray, centre: float, window: float,
+                    sigma: float, mhz: float, pattern: str) -> float | None:
+    """Position of a reference line near ``centre``.
+
+    Candidates are lines at least 10 sigma tall within the window. A singlet
+    reference must not have partner lines 5-9 Hz away (that is a line of a
+    sample doublet or triplet, e.g. aromatic H next to CHCl3); a quintet
+    reference (CHD2 groups) must have its +-J lines. Among the rest, tall lines
+    close to the expected shift win.
+    """
+    from scipy.signal import find_peaks
+
+    inside = np.nonzero(np.abs(ppm - centre) <= window)[0]
+    if inside.size < 5:
+        return None
+    peaks, _ = find_peaks(values[inside], height=10 * sigma)
+    if peaks.size == 0:
+        return None
+    hz_step = abs(ppm[1] - ppm[0]) * mhz
+    best, best_score = None, 0.0
+    for peak in peaks:
+        index = int(inside[peak])
+        height = float(values[index])
+
+        def line_near(hz_low: float, hz_high: float) -> float:
+            low, high = int(round(hz_low / hz_step)), int(round(hz_high / hz_step)) + 1
+            left = values[max(index - high, 0):max(index - low + 1, 0)]
+            right = values[index + low:index + high]
+            return float(max(left.max(initial=0.0), right.max(initial=0.0)))
+
+        score = height * np.exp(-((ppm[index] - centre) / (window / 3.0)) ** 2)
+        if pattern == "quint":
+            if line_near(1.0, 3.0) < 0.3 * height:
+                continue
+        elif pattern == "s" and line_near(5.0, 9.0) > 0.3 * height:
+            continue  # a line of a sample multiplet, not a singlet
+        if score > best_score:
+            best, best_score = index, score
+    if best is None:
+        return None
+    if 0 < best < values.size - 1:  # parabolic apex
+        a, b, c = values[best - 1], values[best], values[best + 1]
+        denominator = a - 2 * b + c
+        offset = 0.5 * (a - c) / denominator if denominator else 0.0
+        return float(ppm[best] + offset * (ppm[1] - ppm[0]))
+    return float(ppm[best])
+
+
+def reference_axis(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float,
+                   params: NMRParams, sigma: float) -> tuple[np.ndarray, dict]:
+    """Shift the axis so TMS (DSS in D2O) sits at 0, or the solvent residual at
+    its literature shift.
+
+    Both are looked for. When they imply different corrections (by more than
+    0.02 ppm) one of them is not what it seems (silicone grease near 0.07, a
+    sample line near 7.26); the vendor axis is rarely off by much, so the
+    candidate that needs the smaller correction is trusted.
+    """
+    if params.reference == "none":
+        return ppm, {"method": "none", "reason": "no reference requested"}
+    window = params.reference_window_ppm
+    found = []
+    if params.reference in ("auto", "tms"):
+        for entry in entries_for(solvent or "CDCl3", "tms") + entries_for(solvent or "CDCl3", "dss"):
+            position = _reference_line(ppm, values, entry.shift_ppm, window, sigma, mhz, "s")
+            # An internal standard is added to be seen: a line under 1 % of the
+            # tallest is grease or an impurity, not TMS.
+            if position is not None and values[int(np.argmin(np.abs(ppm - position)))] >= 0.01 * values.max():
+                found.append((entry, position))
+                break
+    if params.reference in ("auto", "solvent") and solvent:
+        for entry in entries_for(solvent, "residual"):
+            position = _reference_line(ppm, values, entry.shift_ppm, window, sigma, mhz, entry.multiplicity)
+            if position is not None:
+                found.append((entry, position))
+                break
+    if not found:
+        return ppm, {"method": "none", "reason": f"no TMS or {solvent or 'solvent'} residual found within "
+                                                  f"{window} ppm of its literature shift"}
+    chosen = found[0]
+    if len(found) == 2:
+        (tms, tms_at), (residual, residual_at) = found
+        if abs((tms.shift_ppm - tms_at) - (residual.shift_ppm - residual_at)) > 0.02:
+            tms_shift, residual_shift = abs(tms.shift_ppm - tms_at), abs(residual.shift_ppm - residual_at)
+            chosen = found[0] if tms_shift <= residual_shift else found[1]
+    entry, position = chosen
+    correction = entry.shift_ppm - position
+    is_tms = entry.compound in ("tms", "dss")
+    return ppm + correction, {
+        "method": "tms" if is_tms else "solvent residual",
+        "compound": entry.group if is_tms else f"{solvent} residual ({entry.group})",
+        "literature_ppm": entry.shift_ppm, "observed_ppm": round(position, 4),
+        "correction_ppm": round(correction, 4),
+        "candidates": [{"compound": e.compound, "observed_ppm": round(at, 4)} for e, at in found],
+    }
+
+
+def infer_solvent(ppm: np.ndarray, values: np.ndarray, mhz: float, sigma: float) -> str | None:
+    """For files that do not name their solvent: the one whose residual line is seen
+    within 0.03 ppm on a TMS-referenced axis."""
+    from .solvents import shift_table
+
+    for entry in shift_table()[0]:
+        if entry.compound == "residual" and entry.solvent != "D2O":
+            if _reference_line(ppm, values, entry.shift_ppm, 0.03, sigma, mhz, entry.multiplicity) is not None:
+                return entry.solvent
+    return None
+
+
+def find_residual(ppm: np.ndarray, values: np.ndarray, solvent: str, mhz: float, sigma: float,
+                  window: float = 0.03) -> float | None:
+    """Observed shift of the solvent residual on a referenced axis (None if not
+    seen): a measurement, so a residual sitting beside sample lines counts."""
+    for entry in entries_for(solvent, "residual"):
+        pattern = entry.multiplicity if entry.multiplicity == "quint" else "any"
+        found = _reference_line(ppm, values, entry.shift_ppm, window, sigma, mhz, pattern)
+        if found is not None:
+            return found
+    return None
+
+
+def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
+    coarse, _ = fft_spectrum(data, min(params.phase_points, size), params.line_broadening_hz * 4, mirrored)
+    p0, p1 = auto_phase(coarse)
+    spectrum, ppm = fft_spectrum(data, size, params.line_broadening_hz, mirrored)
+    values, _baseline = baseline_correct(phase(spectrum, p0, p1).real, params.baseline_order)
+    return ppm, values, p0, p1
+
+
+def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
+    params = (params or NMRParams()).validated()
+    solvent = canonical_solvent(data.solvent)
+    steps: dict = {"spectrometer_mhz": data.spectrometer_mhz, "source": data.format}
+    if data.fid is not None:
+        size = zero_fill_size(data.fid.size, params)
+        orientations = (False, True) if params.reference != "none" else (False,)
+        for mirrored in orientations:
+            ppm, values, p0, p1 = _transform(data, size, params, mirrored)
+            sigma = noise_sigma(values)
+            referenced, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)
+            if reference["method"] != "none":
+                break
+            if not mirrored:  # keep the conventional orientation if neither finds a reference
+                kept = (ppm, values, p0, p1, referenced, reference)
+        else:
+            ppm, values, p0, p1, referenced, reference = kept
+            mirrored = False
+        ppm = referenced
+        steps.update(apodization=f"exponential {params.line_broadening_hz} Hz", zero_filled_to=size,
+                     fid_points=int(data.fid.size), phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
+                     phase_method="automatic: least negative intensity from line-phase and ACME starts",
+                     orientation="mirrored: the file stores the conjugate FID" if mirrored else "as stored")
+    else:
+        ppm, values = data.ppm.copy(), data.spectrum.copy()
+        steps.update(phase_method="as processed by the vendor software",
+                     phase_deg={"p0": data.first_phase_deg[0], "p1": data.first_phase_deg[1]}
+                     if data.first_phase_deg else None)
+        values, _baseline = baseline_correct(values, params.baseline_order)
+        sigma = noise_sigma(values)
+        ppm, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)
+    steps["baseline"] = f"polynomial order {params.baseline_order} through signal-free points"
+    sigma = noise_sigma(values)
+    if solvent is None and reference.get("method") == "tms":
+        solvent = infer_solvent(ppm, values, data.spectrometer_mhz, sigma)
+        if solvent:
+            reference["solvent_inferred"] = f"{solvent} (its residual line is where the literature puts it)"
+    steps["params"] = asdict(params)
+    return ProcessedNMR(ppm=ppm, intensity=values, noise=sigma, solvent=solvent, steps=steps, reference=reference)

@@ -1,0 +1,126 @@
+"""Real NMR datasets (../shared/realdata): every reader, automatic processing and
+referencing, checked against the MANIFEST's facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from specqc.errors import InputError
+from specqc.nmr.process import find_residual, process
+from specqc.readers import read
+
+# dataset -> (format, solvent after processing, literature residual or None if not to assert)
+DATASETS = {
+    "nmr-bruker/aspirin-1h-raw": ("bruker", "CDCl3", None),
+    "nmr-bruker/aspirin-1h-processed": ("bruker-processed", "CDCl3", None),
+    "nmr-bruker/strychnine-1h/10": ("bruker", "CDCl3", 7.26),
+    "nmr-bruker/naphthoic-acid-1h/1": ("bruker", "acetone-d6", 2.05),
+    "nmr-varian/tha-1h-cdcl3/1H.fid": ("varian", "CDCl3", 7.26),
+    "nmr-varian/hop-extract-1h-cd3od/proton.fid": ("varian", "CD3OD", 3.31),
+    "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid": ("varian", "D2O", 4.79),
+    "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.dx": ("jcamp", "CDCl3", None),
+    "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx": ("jcamp", "CDCl3", None),
+    "nmr-jcamp/p-tolylpropanamide-1h-cdcl3/1h.dx": ("jcamp", "CDCl3", 7.26),
+    "nmr-jcamp/menthol-1h-dmso/1h.dx": ("jcamp", "DMSO-d6", 2.50),
+    "nmr-jcamp/butyl-acrylate-1h-cdcl3/1h.dx": ("jcamp", "CDCl3", None),
+    "nmr-jcamp/estragole-1h-cdcl3-partial/1h.dx": ("jcamp", "CDCl3", 7.26),
+    "nmr-jcamp/indometacin-1h-dmso/1h.dx": ("jcamp", "DMSO-d6", 2.50),
+    "nmr-jcamp/varian-gemini300-1h-cdcl3/1h.jdx": ("jcamp", "CDCl3", 7.26),
+    "nmr-jcamp/ibuprofen-1h-60mhz-nanalysis/1h.jdx": ("jcamp", "CDCl3", None),
+}
+
+
+@pytest.fixture(scope="module")
+def processed(request):
+    from conftest import REALDATA
+
+    if not REALDATA.is_dir():
+        pytest.skip("../shared/realdata is not present")
+    cache = {}
+
+    def get(relative):
+        if relative not in cache:
+            data = read(REALDATA / relative)
+            cache[relative] = (data, process(data))
+        return cache[relative]
+    return get
+
+
+@pytest.mark.parametrize("relative", sorted(DATASETS))
+def test_reads_processes_and_places_the_solvent_residual(processed, relative):
+    expected_format, solvent, residual = DATASETS[relative]
+    data, result = processed(relative)
+    assert data.format == expected_format and data.nucleus == "1H"
+    assert result.solvent == solvent
+    assert np.all(np.diff(result.ppm) < 0) and np.isfinite(result.intensity).all()
+    if residual is not None:
+        observed = find_residual(result.ppm, result.intensity, solvent, data.spectrometer_mhz, result.noise)
+        assert observed is not None and abs(observed - residual) <= 0.02, (relative, observed, result.reference)
+
+
+def _tallest(result, low, high):
+    inside = (result.ppm > low) & (result.ppm < high)
+    return float(result.ppm[inside][np.argmax(result.intensity[inside])])
+
+
+def test_bruker_raw_processed_and_jcamp_aspirin_agree(processed):
+    # MANIFEST: the CH3 singlet at 2.294 ppm in the fid, the 1r and the JCAMP export
+    # (on the vendor axis; all three are referenced the same way here)
+    positions = [_tallest(processed(r)[1], 1.5, 3.0) for r in (
+        "nmr-bruker/aspirin-1h-raw", "nmr-bruker/aspirin-1h-processed",
+        "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.dx", "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx")]
+    assert max(positions) - min(positions) < 0.003, positions
+
+
+def test_automatic_phase_gives_absorption_lines(processed):
+    # Phased spectra have positive lines and little negative area.
+    for relative in ("nmr-varian/tha-1h-cdcl3/1H.fid", "nmr-varian/hop-extract-1h-cd3od/proton.fid",
+                     "nmr-jcamp/ibuprofen-1h-60mhz-nanalysis/1h.jdx",
+                     "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid"):
+        _data, result = processed(relative)
+        values = result.intensity
+        negative = -values[values < -5 * result.noise].sum()
+        positive = values[values > 5 * result.noise].sum()
+        assert negative < 0.05 * positive, (relative, negative / positive)
+
+
+def test_manifest_lines_are_where_they_should_be(processed):
+    assert _tallest(processed("nmr-bruker/strychnine-1h/10")[1], 8.0, 8.2) == pytest.approx(8.088, abs=0.015)
+    assert _tallest(processed("nmr-bruker/naphthoic-acid-1h/1")[1], 9.0, 9.2) == pytest.approx(9.087, abs=0.04)
+    hop = processed("nmr-varian/hop-extract-1h-cd3od/proton.fid")[1]
+    assert hop.steps["orientation"].startswith("mirrored")
+    assert _tallest(hop, 4.6, 5.1) == pytest.approx(4.864, abs=0.02)  # HOD
+    gemini = processed("nmr-jcamp/varian-gemini300-1h-cdcl3/1h.jdx")[1]
+    assert "solvent_inferred" in gemini.reference  # the file names no solvent
+
+
+def test_13c_dataset_is_not_supported_yet(realdata):
+    with pytest.raises(InputError, match="13C NMR is not supported yet"):
+        read(realdata / "nmr-varian/tha-13c-cdcl3/13C.fid")
+
+
+def test_parent_folder_with_one_experiment_resolves_and_with_two_is_ambiguous(realdata, tmp_path):
+    assert read(realdata / "nmr-bruker/strychnine-1h").metadata["experiment"] == "10"
+    import shutil
+
+    for name in ("1", "2"):
+        shutil.copytree(realdata / "nmr-bruker/aspirin-1h-raw/1", tmp_path / name)
+    with pytest.raises(InputError, match=r"several Bruker experiments \(1, 2\)"):
+        read(tmp_path)
+
+
+def test_zipped_experiment_reads_and_hostile_zip_is_refused(realdata, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "aspirin.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for item in (realdata / "nmr-bruker/aspirin-1h-raw/1").rglob("*"):
+            if item.is_file():
+                zipped.write(item, f"aspirin/1/{item.relative_to(realdata / 'nmr-bruker/aspirin-1h-raw/1')}")
+    assert read(archive).format == "bruker"
+    hostile = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(hostile, "w") as zipped:
+        zipped.writestr("../../escape/acqus", "##TITLE= x\n")
+    with pytest.raises(InputError, match="outside the archive"):
+        read(hostile)
