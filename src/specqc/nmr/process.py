@@ -321,6 +321,24 @@ def find_residual(ppm: np.ndarray, values: np.ndarray, solvent: str, mhz: float,
     return None
 
 
+def _solvent_lines_seen(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float,
+                        sigma: float) -> tuple[int, float]:
+    """How many of the solvent's own lines are where the literature puts them,
+    and how tall they are relative to the tallest line (busy spectra have some
+    line near any shift; the solvent's real lines are usually strong)."""
+    if solvent is None:
+        return (0, 0.0)
+    seen, height = 0, 0.0
+    top = float(values.max()) or 1.0
+    for entry in entries_for(solvent, "residual") + entries_for(solvent, "water"):
+        pattern = entry.multiplicity if entry.multiplicity == "quint" else "any"
+        found = _reference_line(ppm, values, entry.shift_ppm, 0.05, sigma, mhz, pattern)
+        if found is not None:
+            seen += 1
+            height += float(values[int(np.argmin(np.abs(ppm - found)))]) / top
+    return (seen, round(height, 3))
+
+
 def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
     coarse, _ = fft_spectrum(data, min(params.phase_points, size), params.line_broadening_hz * 4, mirrored)
     p0, p1 = auto_phase(coarse)
@@ -335,18 +353,18 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
     steps: dict = {"spectrometer_mhz": data.spectrometer_mhz, "source": data.format}
     if data.fid is not None:
         size = zero_fill_size(data.fid.size, params)
-        orientations = (False, True) if params.reference != "none" else (False,)
-        for mirrored in orientations:
+        # Files differ in their quadrature sign convention. The orientation in
+        # which more of the solvent's own lines (residual, water) sit where the
+        # literature puts them is the right one; the stored one wins ties.
+        candidates = []
+        for mirrored in ((False, True) if params.reference != "none" else (False,)):
             ppm, values, p0, p1 = _transform(data, size, params, mirrored)
             sigma = noise_sigma(values)
             referenced, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)
-            if reference["method"] != "none":
-                break
-            if not mirrored:  # keep the conventional orientation if neither finds a reference
-                kept = (ppm, values, p0, p1, referenced, reference)
-        else:
-            ppm, values, p0, p1, referenced, reference = kept
-            mirrored = False
+            score = _solvent_lines_seen(referenced, values, solvent, data.spectrometer_mhz, sigma) \
+                if reference["method"] != "none" else (-1, 0.0)
+            candidates.append((score, -int(mirrored), mirrored, values, p0, p1, referenced, reference))
+        _score, _rank, mirrored, values, p0, p1, referenced, reference = max(candidates, key=lambda c: c[:2])
         ppm = referenced
         steps.update(apodization=f"exponential {params.line_broadening_hz} Hz", zero_filled_to=size,
                      fid_points=int(data.fid.size), phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
