@@ -17,7 +17,7 @@ class NMRParams:
     line_broadening_hz: float = 0.3
     min_points: int = 32768
     max_points: int = 262144
-    phase_points: int = 16384  # phase is optimised on a coarser FFT, then applied
+    phase_points: int = 4096  # phase is optimised on a coarser FFT, then applied
     baseline_order: int = 3
     reference: str = "auto"  # auto | tms | solvent | none
     reference_window_ppm: float = 0.15
@@ -143,8 +143,10 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
                                           w=np.sqrt(weights[order]))
             starts.append((np.rad2deg(intercept), np.rad2deg(slope)))
     acme = minimize(lambda x: acme_score(phase(values, x[0], x[1])), x0=[starts[-1][0], 0.0],
-                    method="Nelder-Mead", options={"xatol": 0.1, "fatol": 1e-7, "maxiter": 300})
+                    method="Nelder-Mead", options={"xatol": 0.1, "fatol": 1e-7, "maxiter": 200})
     starts.append(tuple(acme.x))
+    # refine only the three most promising starts
+    starts = sorted(starts, key=lambda x: negative_fraction(phase(values, x[0], x[1])))[:3]
     best = (np.inf, 0.0, 0.0)
     for p0, p1 in starts:
         result = minimize(lambda x: negative_fraction(phase(values, x[0], x[1])), x0=[p0, p1],
