@@ -341,6 +341,13 @@ def _solvent_lines_seen(ppm: np.ndarray, values: np.ndarray, solvent: str | None
     return (seen, round(height, 3))
 
 
+def _orientation_doubtful(ppm: np.ndarray, values: np.ndarray, score: tuple[int, float]) -> bool:
+    """Worth trying the mirrored transform: solvent lines missing, or the tallest
+    line where 1H spectra rarely have theirs."""
+    tallest = float(ppm[int(np.argmax(values))])
+    return score[0] < 2 or not (-0.5 <= tallest <= 10.0)
+
+
 def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
     coarse, _ = fft_spectrum(data, min(params.phase_points, size), params.line_broadening_hz * 4, mirrored)
     p0, p1 = auto_phase(coarse)
@@ -366,6 +373,8 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
             score = _solvent_lines_seen(referenced, values, solvent, data.spectrometer_mhz, sigma) \
                 if reference["method"] != "none" else (-1, 0.0)
             candidates.append((score, -int(mirrored), mirrored, values, p0, p1, referenced, reference))
+            if not mirrored and not _orientation_doubtful(referenced, values, score):
+                break
         _score, _rank, mirrored, values, p0, p1, referenced, reference = max(candidates, key=lambda c: c[:2])
         ppm = referenced
         steps.update(apodization=f"exponential {params.line_broadening_hz} Hz", zero_filled_to=size,
