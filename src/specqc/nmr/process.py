@@ -103,7 +103,8 @@ def peak_phases(spectrum: np.ndarray, max_peaks: int = 16) -> tuple[np.ndarray, 
 
 def negative_fraction(values: np.ndarray) -> float:
     """Share of the spectrum's power below its median: ~0 for pure absorption."""
-    real = values.real - np.median(values.real)
+    real = values.real
+    real = real - np.median(real[::16])  # a strided median is as good an offset, 16x cheaper
     negative = real[real < 0]
     return float(np.dot(negative, negative) / (np.dot(real, real) + 1e-300))
 
