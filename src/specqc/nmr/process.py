@@ -203,6 +203,14 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
     return values - fit, fit
 
 
+def _tallest_between(values: np.ndarray, index: int, near: float, far: float) -> float:
+    """Tallest value between ``near`` and ``far`` points away from ``index``, either side."""
+    low, high = int(round(near)), int(round(far)) + 1
+    left = values[max(index - high, 0):max(index - low + 1, 0)]
+    right = values[index + low:index + high]
+    return float(max(left.max(initial=0.0), right.max(initial=0.0)))
+
+
 def _reference_line(ppm: np.ndarray, values: np.ndarray, centre: float, window: float,
                     sigma: float, mhz: float, pattern: str) -> float | None:
     """Position of a reference line near ``centre``.
@@ -226,18 +234,11 @@ def _reference_line(ppm: np.ndarray, values: np.ndarray, centre: float, window: 
     for peak in peaks:
         index = int(inside[peak])
         height = float(values[index])
-
-        def line_near(hz_low: float, hz_high: float) -> float:
-            low, high = int(round(hz_low / hz_step)), int(round(hz_high / hz_step)) + 1
-            left = values[max(index - high, 0):max(index - low + 1, 0)]
-            right = values[index + low:index + high]
-            return float(max(left.max(initial=0.0), right.max(initial=0.0)))
-
         score = height * np.exp(-((ppm[index] - centre) / (window / 3.0)) ** 2)
         if pattern == "quint":
-            if line_near(1.0, 3.0) < 0.3 * height:
+            if _tallest_between(values, index, 1.0 / hz_step, 3.0 / hz_step) < 0.3 * height:
                 continue
-        elif pattern == "s" and line_near(5.0, 9.0) > 0.3 * height:
+        elif pattern == "s" and _tallest_between(values, index, 5.0 / hz_step, 9.0 / hz_step) > 0.3 * height:
             continue  # a line of a sample multiplet, not a singlet
         if score > best_score:
             best, best_score = index, score

@@ -38,3 +38,13 @@ def quiet_library_warnings(sink: list[str]):
         warnings.simplefilter("always")
         yield
     sink.extend(" ".join(str(w.message).split()) for w in caught)
+
+
+def library_read(description: str, reader, *args, warnings: list[str], **kwargs):
+    """Call an nmrglue reader; its warnings go to ``warnings`` and any failure
+    becomes an InputError that says what could not be read."""
+    try:
+        with quiet_library_warnings(warnings):
+            return reader(*args, **kwargs)
+    except Exception as exc:  # nmrglue raises many kinds on malformed files
+        raise InputError(f"{description} ({' '.join(str(exc).split())[:160]})") from exc

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
-from ..nmr_common import normalise_nucleus, quiet_library_warnings, require_supported
+from ..nmr_common import library_read, normalise_nucleus, quiet_library_warnings, require_supported
 
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
@@ -109,11 +109,8 @@ def _read_folder(path: Path, source: str) -> NMRData:
 def _processed(pdata: Path, experiment: Path, source: str, warnings: list[str]) -> NMRData:
     import nmrglue as ng
 
-    try:
-        with quiet_library_warnings(warnings):
-            dic, data = ng.bruker.read_pdata(str(pdata), scale_data=True)
-    except Exception as exc:
-        raise InputError(f"cannot read Bruker processed data ({' '.join(str(exc).split())[:160]})") from exc
+    dic, data = library_read("cannot read Bruker processed data", ng.bruker.read_pdata, str(pdata),
+                             scale_data=True, warnings=warnings)
     procs = dic.get("procs", {})
     acqus = dic.get("acqus", {}) or _acqus_of(experiment)
     nucleus = normalise_nucleus(acqus.get("NUC1", "") or procs.get("AXNUC", ""))

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
-from ..nmr_common import normalise_nucleus, quiet_library_warnings, require_supported
+from ..nmr_common import library_read, normalise_nucleus, require_supported
 
 
 def _first(dic: dict, *keys: str) -> str:
@@ -38,11 +38,7 @@ def read(path: Path) -> NMRData:
     path = Path(path)
     warnings: list[str] = []
     try:
-        try:
-            with quiet_library_warnings(warnings):
-                dic, data = ng.jcampdx.read(str(path))
-        except Exception as exc:
-            raise InputError(f"not a readable JCAMP-DX file ({' '.join(str(exc).split())[:160]})") from exc
+        dic, data = library_read("not a readable JCAMP-DX file", ng.jcampdx.read, str(path), warnings=warnings)
         datatype = _first(dic, "DATATYPE", "DATA TYPE").upper()
         if "NMR" not in datatype:
             raise InputError(f"JCAMP-DX data type {datatype or 'missing'!r} is not an NMR spectrum or FID")

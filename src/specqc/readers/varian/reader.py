@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
-from ..nmr_common import normalise_nucleus, quiet_library_warnings, require_supported
+from ..nmr_common import library_read, normalise_nucleus, require_supported
 
 
 def folder_match(path: Path) -> bool:
@@ -35,11 +35,7 @@ def read(path: Path) -> NMRData:
     path = Path(path)
     warnings: list[str] = []
     try:
-        try:
-            with quiet_library_warnings(warnings):
-                dic, data = ng.varian.read(str(path))
-        except Exception as exc:
-            raise InputError(f"cannot read Varian data ({' '.join(str(exc).split())[:160]})") from exc
+        dic, data = library_read("cannot read Varian data", ng.varian.read, str(path), warnings=warnings)
         procpar = dic.get("procpar", {})
         nucleus = normalise_nucleus(str(_value(procpar, "tn", "")))
         data = np.asarray(data)
