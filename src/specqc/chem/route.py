@@ -23,7 +23,6 @@ ROLES = (
     "linear-precursor", "dialkylated", "piperazine", "oligomer", "hydrolysis",
 )
 REACTION_TYPES = ("n-alkylation", "n-acylation", "boc-removal", "ring-closure", "salt-formation")
-STAGE_ROLES = ("main", "impurity", "not-applicable")
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,6 @@ def monoisotopic_mass(formula: str) -> float:
 
 
 @lru_cache(maxsize=4096)
-def isotope_pattern(formula: str, peaks: int = 3) -> tuple[float, ...]:
-    """Relative abundances of M, M+1, M+2… normalised to the monoisotopic peak."""
-    return tuple(abundance for abundance, _offset in isotope_peaks(formula, peaks))
-
-
-@lru_cache(maxsize=4096)
 def isotope_peaks(formula: str, peaks: int = 3) -> tuple[tuple[float, float], ...]:
     """(relative abundance, mass offset from M) per nominal isotope peak.
 

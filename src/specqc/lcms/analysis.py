@@ -113,8 +113,6 @@ class LCMSResult:
     notes: list[str]
     scans: int
     rt_range_min: tuple[float, float] | None
-    tic: tuple[np.ndarray, np.ndarray] | None = None  # for plots
-    eics: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -> LCMSResult:
@@ -185,13 +183,6 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
     _relative_areas(results, ambiguous_groups, unexplained)
     unexplained.sort(key=lambda p: -p.area)
 
-    eics = {}
-    for result in results.values():
-        for feature in result.features:
-            tol = tolerance.da(feature.target.mz)
-            eics[f"{result.species_id} {feature.target.ion}"] = (
-                rt, matrix.eic(feature.target.mz - tol, feature.target.mz + tol))
-    tic = (rt, np.array([c[1].sum() for c in centroids]))
     return LCMSResult(
         source_path=run.source_path, polarity=polarity, resolution=resolution, tolerance=tolerance,
         species=[results[s.id] for s in route.species],
@@ -199,7 +190,6 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
         params=effective,
         notes=notes,
         scans=len(spectra), rt_range_min=(float(rt.min()), float(rt.max())),
-        tic=tic, eics=eics,
     )
 
 

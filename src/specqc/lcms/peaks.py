@@ -20,10 +20,6 @@ class ChromPeak:
     area: float  # intensity x seconds, above baseline
     sn: float
 
-    @property
-    def fwhm_guess_min(self) -> float:
-        return max((self.end_rt - self.start_rt) / 2.5, 1e-6)
-
 
 def rolling_baseline(values: np.ndarray, window: int) -> np.ndarray:
     """Moving minimum then moving mean: follows slow drift and chemical

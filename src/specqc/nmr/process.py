@@ -39,10 +39,6 @@ class ProcessedNMR:
     steps: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
 
-    @property
-    def hz_per_point(self) -> float:
-        return abs(self.ppm[0] - self.ppm[1]) * self.steps["spectrometer_mhz"]
-
 
 def zero_fill_size(points: int, params: NMRParams) -> int:
     size = 1 << int(np.ceil(np.log2(max(points, 2) * 2)))

@@ -56,11 +56,3 @@ def canonical_solvent(name: str) -> str | None:
 def entries_for(solvent: str, compound: str | None = None) -> list[ShiftEntry]:
     return [e for e in shift_table()[0]
             if e.solvent == solvent and (compound is None or e.compound == compound)]
-
-
-def process_solvents(solvent: str) -> list[str]:
-    names = []
-    for entry in entries_for(solvent):
-        if entry.compound not in ("residual", "water", "tms", "dss") and entry.compound not in names:
-            names.append(entry.compound)
-    return names
