@@ -110,8 +110,10 @@ def _render_text(report: dict, width: int | None, color: bool) -> str:
 
     from .report.text import render
 
+    import io
+
     console = Console(width=width or 120, record=True, force_terminal=color and sys.stdout.isatty(),
-                      file=open(os.devnull, "w"))
+                      file=io.StringIO())
     console.print(render(report))
     return console.export_text(styles=color and sys.stdout.isatty())
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chem.ions import ion_mz, target_ions
+from ..chem.ions import ion_formula, ion_mz, target_ions
 from ..chem.route import Route
 from ..chem.species import isotope_peaks
+from ..reference import adduct_table
 
 DEFAULT_ION_SHARES = {
     "[M+H]+": 1.0, "[M+Na]+": 0.10, "[M+K]+": 0.025, "[M+NH4]+": 0.04,
@@ -91,20 +92,12 @@ def _ion_list(route: Route, component: Component, polarity: str, max_amount: flo
             if share > 0:
                 out.append((ion.mz, ion.charge, share, ion.isotopes, ion.isotope_offsets))
         return out
-    formula = component.formula
-    sign = 1 if polarity == "positive" else -1
-    ion_formula = _adjust(formula, "H", sign)
-    pattern = isotope_peaks(ion_formula, 4)
-    return [(ion_mz(ion_formula, sign), sign, 1.0, tuple(a for a, _ in pattern), tuple(o for _, o in pattern))]
-
-
-def _adjust(formula: str, element: str, delta: int) -> str:
-    import re
-
-    counts = {e: int(n or 1) for e, n in re.findall(r"([A-Z][a-z]?)(\d*)", formula)}
-    counts[element] = counts.get(element, 0) + delta
-    order = ["C", "H"] + sorted(e for e in counts if e not in ("C", "H"))
-    return "".join(f"{e}{counts[e] if counts[e] != 1 else ''}" for e in order if counts.get(e, 0) > 0)
+    # unknowns give only the primary ion of the polarity ([M+H]+ or [M-H]-)
+    rule = next(r for r in adduct_table()[0] if r.polarity == polarity and r.kind == "primary")
+    formula = ion_formula(component.formula, rule)
+    pattern = isotope_peaks(formula, 4)
+    return [(ion_mz(formula, rule.charge), rule.charge, 1.0, tuple(a for a, _ in pattern),
+             tuple(o for _, o in pattern))]
 
 
 def simulate(route: Route, components: list[Component], settings: RunSettings):

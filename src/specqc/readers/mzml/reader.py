@@ -12,6 +12,7 @@ import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
+from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
 
 
@@ -118,7 +119,7 @@ def read(path: Path) -> LCMSRun:
         raise InputError("not a file", path)
     if path.stat().st_size == 0:
         raise InputError("file is empty", path)
-    kind = "mzxml" if path.suffix.lower() == ".mzxml" or b"<mzXML" in path.open("rb").read(4096) else "mzml"
+    kind = "mzxml" if path.suffix.lower() == ".mzxml" or _sniff_mzxml(path, _head(path)) else "mzml"
     warnings: list[str] = []
     experiment = load_experiment(path, kind, warnings)
     try:
