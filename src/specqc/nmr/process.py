@@ -267,7 +267,7 @@ def reference_axis(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz
             position = _reference_line(ppm, values, entry.shift_ppm, window, sigma, mhz, "s")
             # An internal standard is added to be seen: a line under 1 % of the
             # tallest is grease or an impurity, not TMS.
-            if position is not None and values[int(np.argmin(np.abs(ppm - position)))] >= 0.01 * values.max():
+            if position is not None and _height_at(ppm, values, position) >= 0.01 * values.max():
                 found.append((entry, position))
                 break
     if params.reference in ("auto", "solvent") and solvent:
@@ -314,11 +314,22 @@ def find_residual(ppm: np.ndarray, values: np.ndarray, solvent: str, mhz: float,
     """Observed shift of the solvent residual on a referenced axis (None if not
     seen): a measurement, so a residual sitting beside sample lines counts."""
     for entry in entries_for(solvent, "residual"):
-        pattern = entry.multiplicity if entry.multiplicity == "quint" else "any"
-        found = _reference_line(ppm, values, entry.shift_ppm, window, sigma, mhz, pattern)
+        found = _measure_solvent_line(ppm, values, entry, window, sigma, mhz)
         if found is not None:
             return found
     return None
+
+
+def _measure_solvent_line(ppm: np.ndarray, values: np.ndarray, entry, window: float, sigma: float,
+                          mhz: float) -> float | None:
+    """Where a solvent line is on a referenced axis. Only a quintet keeps its
+    pattern check: a singlet residual or water may sit beside sample lines."""
+    pattern = entry.multiplicity if entry.multiplicity == "quint" else "any"
+    return _reference_line(ppm, values, entry.shift_ppm, window, sigma, mhz, pattern)
+
+
+def _height_at(ppm: np.ndarray, values: np.ndarray, position: float) -> float:
+    return float(values[int(np.argmin(np.abs(ppm - position)))])
 
 
 def _solvent_lines_seen(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float,
@@ -331,11 +342,10 @@ def _solvent_lines_seen(ppm: np.ndarray, values: np.ndarray, solvent: str | None
     seen, height = 0, 0.0
     top = float(values.max()) or 1.0
     for entry in entries_for(solvent, "residual") + entries_for(solvent, "water"):
-        pattern = entry.multiplicity if entry.multiplicity == "quint" else "any"
-        found = _reference_line(ppm, values, entry.shift_ppm, 0.05, sigma, mhz, pattern)
+        found = _measure_solvent_line(ppm, values, entry, 0.05, sigma, mhz)
         if found is not None:
             seen += 1
-            height += float(values[int(np.argmin(np.abs(ppm - found)))]) / top
+            height += _height_at(ppm, values, found) / top
     return (seen, round(height, 3))
 
 
@@ -370,10 +380,10 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
             referenced, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)
             score = _solvent_lines_seen(referenced, values, solvent, data.spectrometer_mhz, sigma) \
                 if reference["method"] != "none" else (-1, 0.0)
-            candidates.append((score, -int(mirrored), mirrored, values, p0, p1, referenced, reference))
+            candidates.append((score, -int(mirrored), mirrored, values, sigma, p0, p1, referenced, reference))
             if not mirrored and not _orientation_doubtful(referenced, values, score):
                 break
-        _score, _rank, mirrored, values, p0, p1, referenced, reference = max(candidates, key=lambda c: c[:2])
+        _score, _rank, mirrored, values, sigma, p0, p1, referenced, reference = max(candidates, key=lambda c: c[:2])
         ppm = referenced
         steps.update(apodization=f"exponential {params.line_broadening_hz} Hz", zero_filled_to=size,
                      fid_points=int(data.fid.size), phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
@@ -388,7 +398,6 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
         sigma = noise_sigma(values)
         ppm, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)
     steps["baseline"] = f"polynomial order {params.baseline_order} through signal-free points"
-    sigma = noise_sigma(values)
     if solvent is None and reference.get("method") == "tms":
         solvent = infer_solvent(ppm, values, data.spectrometer_mhz, sigma)
         if solvent:
