@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+
+from _harness import best_of
 
 ROUTE, STAGE = "diazepan-2-one", "cyclization"
 
@@ -105,14 +105,7 @@ def targets_for(path: Path) -> tuple[list[dict], float]:
 
 
 def measure(task: str, path: Path, repeat: int, extra: list[str]) -> dict:
-    best = None
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", WORKER, task, str(path), *extra],
-                             capture_output=True, text=True, check=True)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        if best is None or result["seconds"] < best["seconds"]:
-            best = result
-    return best
+    return best_of(WORKER, [task, str(path), *extra], repeat)
 
 
 def main() -> None:

@@ -15,10 +15,10 @@ Goal: within 3x the floor.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
+
+from _harness import best_of
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "nmr-bruker" / "strychnine-1h" / "10"
 
@@ -46,14 +46,7 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 
 
 def measure(task: str, path: Path, repeat: int) -> dict:
-    best = None
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", WORKER, task, str(path)],
-                             capture_output=True, text=True, check=True)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        if best is None or result["seconds"] < best["seconds"]:
-            best = result
-    return best
+    return best_of(WORKER, [task, str(path)], repeat)
 
 
 def main() -> None:
