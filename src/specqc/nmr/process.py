@@ -357,7 +357,11 @@ def _orientation_doubtful(ppm: np.ndarray, values: np.ndarray, score: tuple[int,
 
 
 def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
-    coarse, _ = fft_spectrum(data, min(params.phase_points, size), params.line_broadening_hz * 4, mirrored)
+    coarse_size = min(params.phase_points, size)
+    # The coarse FID is cut short; enough line broadening to let it decay to
+    # 1 % by the cut keeps truncation wiggles (negative lobes) out of the phase fit.
+    decay_lb = np.log(100.0) / (np.pi * min(coarse_size, data.fid.size) / data.sweep_width_hz)
+    coarse, _ = fft_spectrum(data, coarse_size, max(params.line_broadening_hz * 4, decay_lb), mirrored)
     p0, p1 = auto_phase(coarse)
     spectrum, ppm = fft_spectrum(data, size, params.line_broadening_hz, mirrored)
     values, _baseline = baseline_correct(phase(spectrum, p0, p1).real, params.baseline_order)

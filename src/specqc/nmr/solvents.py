@@ -56,3 +56,36 @@ def canonical_solvent(name: str) -> str | None:
 def entries_for(solvent: str, compound: str | None = None) -> list[ShiftEntry]:
     return [e for e in shift_table()[0]
             if e.solvent == solvent and (compound is None or e.compound == compound)]
+
+
+@dataclass(frozen=True)
+class SolventLimit:
+    compound: str
+    molar_mass: float
+    ich_class: str  # "1", "2", "3" or "" (no ICH limit)
+    limit_ppm: float | None
+
+
+@lru_cache(maxsize=1)
+def ich_limits() -> tuple[dict[str, SolventLimit], str]:
+    """ICH Q3C class, concentration limit and molar mass per compound of the shift table."""
+    from ..chem.species import mol_from_smiles
+
+    from rdkit.Chem import Descriptors
+
+    data = read_data_file("ich_q3c.csv")
+    limits = {}
+    for line_no, row in enumerate(csv.DictReader(io.StringIO(data.body)), start=2):
+        where = f"data/ich_q3c.csv row {line_no}"
+        try:
+            mol = mol_from_smiles(row["smiles"], where)
+            limit = float(row["limit_ppm"]) if row["limit_ppm"].strip() else None
+        except Exception as exc:
+            raise ReferenceDataError(f"{where}: {exc}") from exc
+        if row["ich_class"] not in ("", "1", "2", "3") or (limit is not None and limit <= 0):
+            raise ReferenceDataError(f"{where}: bad ICH class or limit")
+        limits[row["compound"]] = SolventLimit(row["compound"], Descriptors.MolWt(mol), row["ich_class"], limit)
+    unknown = {e.compound for e in shift_table()[0]} - set(limits) - {"residual", "tms", "dss"}
+    if unknown:
+        raise ReferenceDataError(f"data/ich_q3c.csv: no row for {', '.join(sorted(unknown))}")
+    return limits, data.version

@@ -1,0 +1,356 @@
+"""Quantification of 1H spectra by fitting reference line shapes.
+
+Every compound that may be in the tube (route species with reference data,
+process solvents, water, the solvent residual) is one column of a linear model:
+the sum of its multiplets, each a set of Lorentzian lines whose areas are the
+signal's proton count. Non-negative least squares (scipy.optimize.nnls) gives
+each compound's amount in moles (relative units), so overlapped signals are
+shared out by shape instead of being integrated twice.
+
+Predicted shifts are only approximately right, so before the fit each
+multiplet is placed where its pattern best matches the spectrum within a
+tolerance (a cosine match over the multiplet's lines); after a first fit the
+placement is repeated against the spectrum minus every other compound. Lines
+nothing explains become free columns, so an unknown impurity under a signal
+does not inflate the compound it overlaps.
+
+A compound is reported only when its signals are really there: strong enough
+(height over noise), and every signal of it that is not buried under another
+compound carries its share of the intensity. The 13C satellites of a strong
+compound look like small multiplets 60-85 Hz either side of its signals, so
+they are part of its model (1J(CH) found per signal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lineshape import multiplet_extent_hz, multiplet_shape
+
+DETECTION_SNR = 5.0  # model height over noise sigma for a compound to count
+SUPPORT_MIN = 0.6  # a free-standing signal must show this share of its expected intensity
+OVERLAP_LIMIT = 0.5  # share of a signal's window explained by others above which it cannot testify
+UNKNOWN_LINE_SNR = 8.0
+MISMATCH_SHARE = 0.05
+ALWAYS_FITTED = ("residual", "tms", "dss")  # present by construction, never reported
+J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
+C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
+
+
+@dataclass
+class FitSignal:
+    group: str
+    reference_ppm: float
+    multiplicity: str
+    protons: int
+    j_hz: float = 0.0
+    width_hz: float = 0.0
+    tolerance_ppm: float = 0.05
+    diagnostic: bool = False
+    observed_ppm: float | None = None
+    extra_width_hz: float = 0.0  # chosen during placement (exchange-broadened water)
+    satellite_j_hz: float | None = None  # 1J(13C,1H) once the compound is strong enough to show satellites
+    reference_j_hz: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.reference_j_hz = self.j_hz
+
+
+@dataclass
+class FitComponent:
+    key: str
+    kind: str  # species | solvent | water | residual | tms
+    name: str
+    signals: list[FitSignal]
+    source: str = ""
+    broad_allowed: bool = False
+
+
+@dataclass
+class SignalResult:
+    group: str
+    reference_ppm: float
+    observed_ppm: float
+    multiplicity: str
+    j_hz: float
+    protons: int
+    overlap: float  # share of the window's fitted intensity due to other compounds
+    overlapped_with: list[str]
+    support: float | None  # observed / expected intensity, None when overlapped or too weak
+
+
+@dataclass
+class ComponentResult:
+    component: FitComponent
+    amount: float  # moles, relative units (area per proton)
+    snr: float
+    detected: bool
+    reason: str
+    signals: list[SignalResult] = field(default_factory=list)
+
+
+@dataclass
+class FitResult:
+    components: list[ComponentResult]
+    model: np.ndarray
+    unknown_lines_ppm: list[float]
+    fwhm_hz: float
+
+
+def salt_molar_mass(species, counterion: str) -> tuple[float, str]:
+    """Molar mass of the isolated form: the free base, or its salt with one
+    counter-ion per basic amine."""
+    import pyopenms as oms
+
+    base = oms.EmpiricalFormula(species.formula).getAverageWeight()
+    if not counterion:
+        return base, f"{species.formula} (free base)"
+    equivalents = max(species.basic_amines, 1)
+    mass = base + equivalents * oms.EmpiricalFormula(counterion).getAverageWeight()
+    label = f"{species.formula}·{'' if equivalents == 1 else equivalents}{counterion}"
+    return mass, label
+
+
+class _Axis:
+    def __init__(self, ppm: np.ndarray, mhz: float):
+        self.ppm, self.mhz = ppm, mhz
+        self.step = float(ppm[0] - ppm[1])
+
+    def index(self, position: float) -> int:
+        return int(round((self.ppm[0] - position) / self.step))
+
+    def window(self, centre: float, half_ppm: float) -> tuple[int, int]:
+        low = max(self.index(centre + half_ppm), 0)
+        high = min(self.index(centre - half_ppm) + 1, self.ppm.size)
+        return low, max(high, low)
+
+
+def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float) -> tuple[int, np.ndarray]:
+    """(first index, unit-area-per-proton x protons values) of one multiplet."""
+    width = signal.width_hz + signal.extra_width_hz
+    half = multiplet_extent_hz(signal.multiplicity, signal.j_hz, width, fwhm_hz) / axis.mhz
+    low, high = axis.window(centre, half)
+    values = multiplet_shape(axis.ppm[low:high], centre, signal.multiplicity, signal.j_hz, width, fwhm_hz,
+                             axis.mhz) * signal.protons
+    if signal.satellite_j_hz:
+        # the 13C satellites sit outside the multiplet's own window: widen it to hold them
+        reach = signal.satellite_j_hz / 2 / axis.mhz
+        wide_low, wide_high = axis.window(centre, half + reach)
+        wide = np.zeros(wide_high - wide_low)
+        wide[low - wide_low:low - wide_low + values.size] = values * (1 - 2 * C13_SATELLITE_SHARE)
+        for side in (-1, 1):
+            wide += C13_SATELLITE_SHARE * signal.protons * multiplet_shape(
+                axis.ppm[wide_low:wide_high], centre + side * reach, signal.multiplicity, signal.j_hz, width,
+                fwhm_hz, axis.mhz)
+        return wide_low, wide
+    return low, values
+
+
+def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, broad: bool) -> None:
+    """Move the multiplet to where its pattern best matches ``target`` within its
+    tolerance, letting J vary a little (tables give J to a few tenths of a Hz)
+    and, for exchange-broadened lines, the width."""
+    widths = tuple(fwhm_hz * f for f in (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)) if broad else (signal.extra_width_hz,)
+    couplings = signal.reference_j_hz + J_STEPS_HZ if signal.reference_j_hz > 0 else (signal.j_hz,)
+    best = (-np.inf, signal.reference_ppm, signal.extra_width_hz, signal.j_hz)
+    shift_points = max(int(signal.tolerance_ppm / axis.step), 1)
+    satellite_j = signal.satellite_j_hz
+    signal.satellite_j_hz = None  # satellites are placed separately, after the multiplet
+    for extra in widths:
+        for j_hz in couplings:
+            signal.extra_width_hz, signal.j_hz = extra, float(j_hz)
+            low, template = _signal_shape(axis, signal, signal.reference_ppm, fwhm_hz)
+            start, stop = low - shift_points, low + template.size + shift_points
+            if template.size < 3 or start < 0 or stop > target.size:
+                continue
+            segment = np.clip(target[start:stop], 0.0, None)
+            dots = np.correlate(segment, template, mode="valid")
+            squares = np.concatenate(([0.0], np.cumsum(segment ** 2)))
+            norms = np.sqrt(squares[template.size:] - squares[:-template.size]) * np.linalg.norm(template)
+            offsets = (np.arange(dots.size) - shift_points) / shift_points
+            score = dots / np.maximum(norms, 1e-300) - 0.1 * offsets ** 2
+            k = int(np.argmax(score))
+            if score[k] > best[0]:
+                offset = float(k)
+                if 0 < k < score.size - 1:  # parabolic vertex: lines are placed to a fraction of a point
+                    curvature = score[k - 1] - 2 * score[k] + score[k + 1]
+                    offset += 0.5 * (score[k - 1] - score[k + 1]) / curvature if curvature < 0 else 0.0
+                best = (float(score[k]), signal.reference_ppm - (offset - shift_points) * axis.step, extra,
+                        float(j_hz))
+    signal.observed_ppm, signal.extra_width_hz, signal.j_hz = best[1], best[2], best[3]
+    signal.satellite_j_hz = satellite_j
+
+
+def _column(axis: _Axis, component: FitComponent, fwhm_hz: float) -> np.ndarray:
+    column = np.zeros(axis.ppm.size)
+    for signal in component.signals:
+        low, values = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
+        column[low:low + values.size] += values
+    return column
+
+
+def _lorentz_column(axis: _Axis, centre: float, fwhm_hz: float) -> np.ndarray:
+    from .lineshape import lorentzian
+
+    column = np.zeros(axis.ppm.size)
+    low, high = axis.window(centre, 12 * fwhm_hz / axis.mhz)
+    column[low:high] = lorentzian(axis.ppm[low:high], centre, fwhm_hz / axis.mhz)
+    return column
+
+
+def estimate_fwhm_hz(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float) -> float:
+    """Typical line width: the median half-height width of the ten tallest lines."""
+    from scipy.signal import find_peaks, peak_widths
+
+    peaks, _ = find_peaks(values, height=50 * sigma, prominence=30 * sigma)
+    if peaks.size == 0:
+        return 1.0
+    peaks = peaks[np.argsort(values[peaks])[::-1][:10]]
+    widths = peak_widths(values, peaks, rel_height=0.5)[0] * abs(ppm[1] - ppm[0]) * mhz
+    return float(np.clip(np.median(widths), 0.3, 6.0))
+
+
+def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float,
+                   components: list[FitComponent], fwhm_hz: float | None = None) -> FitResult:
+    from scipy.optimize import nnls
+    from scipy.signal import find_peaks
+
+    axis = _Axis(ppm, mhz)
+    fwhm_hz = fwhm_hz or estimate_fwhm_hz(ppm, values, sigma, mhz)
+    for component in components:
+        for signal in component.signals:
+            _place(axis, values, signal, fwhm_hz, component.broad_allowed)
+    columns = [_column(axis, c, fwhm_hz) for c in components]
+    amounts = _solve(columns, values, _rows(columns), nnls)
+    for _ in range(2):
+        # place each compound against what the others leave; give strong ones their 13C satellites
+        model = sum(a * c for a, c in zip(amounts, columns))
+        for index, component in enumerate(components):
+            rest = values - (model - amounts[index] * columns[index])
+            for signal in component.signals:
+                _place(axis, rest, signal, fwhm_hz, component.broad_allowed)
+            if amounts[index] * columns[index].max() * C13_SATELLITE_SHARE > 3 * sigma:
+                _place_satellites(axis, rest, component, amounts[index], fwhm_hz)
+            columns[index] = _column(axis, component, fwhm_hz)
+        amounts = _solve(columns, values, _rows(columns), nnls)
+    model = sum(a * c for a, c in zip(amounts, columns))
+    # Lines nothing explains are reported, and fitted to the residual only,
+    # so they can be named where they overlap a compound but never take its intensity.
+    residual = values - model
+    peaks, _ = find_peaks(residual, height=UNKNOWN_LINE_SNR * sigma, prominence=UNKNOWN_LINE_SNR * sigma,
+                          distance=max(int(fwhm_hz / mhz / axis.step), 2))
+    # near a strong line, a residual of a few per cent is line-shape mismatch, not a compound
+    peaks = peaks[(ppm[peaks] > -1.0) & (ppm[peaks] < 14.0) & (residual[peaks] > MISMATCH_SHARE * model[peaks])]
+    unknown_at = [float(ppm[p]) for p in peaks[np.argsort(residual[peaks])[::-1][:60]]]
+    unknown_model = np.zeros(ppm.size)
+    if unknown_at:
+        unknown_columns = [_lorentz_column(axis, at, fwhm_hz) for at in unknown_at]
+        unknown_amounts = _solve(unknown_columns, residual, _rows(unknown_columns), nnls)
+        unknown_model = sum(a * c for a, c in zip(unknown_amounts, unknown_columns))
+    results = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
+    # Candidates that are not there still take a little intensity where they
+    # overlap real compounds; fit again with only what was found.
+    kept = [i for i, r in enumerate(results) if r.detected or components[i].kind in ALWAYS_FITTED]
+    if len(kept) < len(components):
+        kept_amounts = _solve([columns[i] for i in kept], values, _rows([columns[i] for i in kept]), nnls)
+        amounts = [0.0] * len(components)
+        for i, amount in zip(kept, kept_amounts):
+            amounts[i] = amount
+        model = sum(a * c for a, c in zip(amounts, columns))
+        final = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
+        results = [final[i] if i in kept else results[i] for i in range(len(components))]
+    return FitResult(results, model, sorted(unknown_at, reverse=True), fwhm_hz)
+
+
+def _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model) -> list:
+    model = sum(a * c for a, c in zip(amounts, columns))
+    return [_judge(axis, values, sigma, fwhm_hz, component, float(amounts[index]), columns[index],
+                   model - amounts[index] * columns[index] + unknown_model, components, amounts, columns,
+                   unknown_model) for index, component in enumerate(components)]
+
+
+def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, amount: float,
+                      fwhm_hz: float) -> None:
+    """One-bond 13C-1H coupling of each signal, from where its satellite pair fits best."""
+    for signal in component.signals:
+        signal.satellite_j_hz = None
+        low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
+        best = (0.0, None)
+        for j_ch in np.arange(120.0, 170.5, 0.5):
+            offset = int(round(j_ch / 2 / axis.mhz / axis.step))
+            score = 0.0
+            for start in (low - offset, low + offset):
+                if start < 0 or start + shape.size > target.size:
+                    break
+                score += float(np.dot(target[start:start + shape.size], shape))
+            else:
+                if score > best[0]:
+                    best = (score, float(j_ch))
+        signal.satellite_j_hz = best[1]
+
+
+def _rows(columns: list[np.ndarray]) -> np.ndarray:
+    """Points where any column has weight: the fit looks only there."""
+    rows = np.zeros(columns[0].size, dtype=bool)
+    for column in columns:
+        rows |= column > 1e-6 * max(column.max(), 1e-300)
+    return rows
+
+
+def _solve(columns, values, rows, nnls) -> list[float]:
+    matrix = np.column_stack([c[rows] for c in columns])
+    scale = np.linalg.norm(matrix, axis=0)
+    scale[scale == 0] = 1.0
+    solution, _ = nnls(matrix / scale, values[rows], maxiter=50 * matrix.shape[1])
+    return list(solution / scale)
+
+
+def _judge(axis, values, sigma, fwhm_hz, component, amount, column, others, components, amounts, columns,
+           unknown_model) -> ComponentResult:
+    snr = float(amount * column.max() / sigma) if amount > 0 else 0.0
+    signals = []
+    for signal in component.signals:
+        low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
+        high = low + shape.size
+        own = amount * shape
+        other = others[low:high]
+        # shares weighted by the signal's own shape: what counts is what lies under its lines
+        weight = shape / shape.sum()
+        own_sum = float(np.dot(weight, own))
+        other_sum = float(np.dot(weight, np.clip(other, 0, None)))
+        overlap = other_sum / (own_sum + other_sum) if own_sum + other_sum > 0 else 1.0
+        names = []
+        for j, partner in enumerate(components):
+            if partner is not component and amounts[j] > 0:
+                share = float(np.dot(weight, amounts[j] * columns[j][low:high]))
+                if share > 0.1 * max(own_sum, 1e-300) and share > 3 * sigma:
+                    names.append(partner.name)
+        if float(np.dot(weight, unknown_model[low:high])) > max(0.1 * own_sum, 3 * sigma):
+            names.append("unassigned lines")
+        support = None
+        expected_height = amount * shape.max() if amount > 0 else 0.0
+        if overlap < OVERLAP_LIMIT and expected_height >= DETECTION_SNR * sigma:
+            target = values[low:high] - np.clip(other, 0, None)
+            support = float(np.dot(target, shape) / np.dot(shape, shape)) / amount
+        signals.append(SignalResult(signal.group, signal.reference_ppm, round(float(signal.observed_ppm), 4),
+                                    signal.multiplicity, signal.j_hz, signal.protons, round(overlap, 3), names,
+                                    None if support is None else round(support, 3)))
+    detected, reason = _verdict(component, snr, signals)
+    return ComponentResult(component, amount, round(snr, 1), detected, reason, signals)
+
+
+def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -> tuple[bool, str]:
+    if snr < DETECTION_SNR:
+        return False, f"below detection (S/N {snr:.1f} < {DETECTION_SNR:g})"
+    testified = [s for s in signals if s.support is not None]
+    if not testified:
+        names = sorted({n for s in signals for n in s.overlapped_with})
+        return False, "every signal is overlapped" + (f" (by {', '.join(names)})" if names else "") + \
+            ": presence cannot be confirmed"
+    missing = [s for s in testified if s.support < SUPPORT_MIN]
+    if missing:
+        listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f} ({s.support:.0%} of expected)" for s in missing)
+        return False, f"signals missing: {listed}"
+    return True, "signals present: " + ", ".join(f"{s.group} {s.observed_ppm:.3f}" for s in testified)
