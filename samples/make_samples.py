@@ -1,12 +1,16 @@
-"""Regenerate samples/lcms/*.mzML and their ground truth with specqc's simulator.
+"""Regenerate samples/lcms/*.mzML, samples/nmr/*/ (Bruker raw experiments) and
+their ground truth with specqc's simulators.
 
     python samples/make_samples.py            # all samples
     python samples/make_samples.py NAME ...   # some
 
-Each sample is one stage of one route with one failure mode (or none). The
-truth file records each component's true share of the ion signal and the
-status an analysis must report for every species that is present or must be
-reported ambiguous; any species not listed must be reported not detected.
+Each sample is one stage of one route with one failure mode (or none). An
+LC-MS truth file records each component's true share of the ion signal and
+the status an analysis must report for every species that is present or must
+be reported ambiguous; any species not listed must be reported not detected.
+An NMR truth file records each compound's molar ratio to the main component,
+each process solvent's ppm w/w, and which species and solvents an analysis must
+find (nothing else may be reported).
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ from pathlib import Path
 from specqc.chem.route import load_route
 from specqc.simulate.lcms import Component as C
 from specqc.simulate.lcms import RunSettings, settings_dict, simulate, write_mzml, write_truth
+from specqc.simulate import nmr as nmr_sim
+from specqc.simulate.nmr import NMRComponent as N
+from specqc.simulate.nmr import NMRSettings, Signal
 
 HERE = Path(__file__).resolve().parent / "lcms"
+NMR_HERE = Path(__file__).resolve().parent / "nmr"
 HR = RunSettings(resolution="high", mode="centroid", n_scans=240, noise_peaks_per_scan=20, mz_range=(50.0, 1000.0),
                  background_ions=20)
 HR_PROFILE = replace(HR, mode="profile", n_scans=200, noise_peaks_per_scan=10, background_ions=10)
@@ -122,7 +130,71 @@ SCENARIOS = {
 }
 
 
+# The salt (1,4-diazepan-2-one hydrochloride) in DMSO-d6, as a QC lab runs it:
+# the residual quintet, water from the solvent and the salt, 13C satellites.
+SALT = NMRSettings(solvent="DMSO-d6", form="hydrochloride")
+SALT_BASE = [N("diazepan-2-one", 1.0, satellites=True), N("residual", 0.9, "residual")]
+WATER = N("water", 0.35, "water", extra_width_hz=3.0)
+ACETONE = N("acetone (not a route solvent)", 0.002, "unknown", signals=(Signal(2.09, "s", 6),))
+
+# name: (route, stage, settings, components, expected species, expected solvents, description)
+NMR_SCENARIOS = {
+    "dz-salt-nmr-clean": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=0.06), [
+        *SALT_BASE, WATER, N("diethyl ether", 0.004, "solvent"), ACETONE,
+    ], ["diazepan-2-one"], ["diethyl ether"],
+        "clean salt: a trace of ether below its ICH limit, an acetone line nothing on the route explains"),
+    "dz-salt-nmr-ether": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=-0.05), [
+        *SALT_BASE, WATER, N("diethyl ether", 0.03, "solvent"),
+    ], ["diazepan-2-one"], ["diethyl ether"], "salt precipitated from ether and not dried enough"),
+    "dz-salt-nmr-dioxane": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=0.11), [
+        *SALT_BASE, WATER, N("1,4-dioxane", 0.008, "solvent"),
+    ], ["diazepan-2-one"], ["1,4-dioxane"], "salt from HCl in dioxane: dioxane above its Class 2 limit"),
+    "dz-salt-nmr-wet": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=0.03), [
+        *SALT_BASE, N("water", 2.5, "water", extra_width_hz=6.0, signals=(Signal(3.40, "s", 2),)),
+    ], ["diazepan-2-one"], [], "hygroscopic salt left open to air: water moved downfield and broadened"),
+    "dz-salt-nmr-boc-left": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=-0.08), [
+        *SALT_BASE, WATER, N("boc-aminopropyl-glycinate", 0.04),
+    ], ["diazepan-2-one", "boc-aminopropyl-glycinate"], [], "incomplete deprotection carried through"),
+    "dz-salt-nmr-ester-left": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=0.09), [
+        *SALT_BASE, WATER, N("aminopropyl-glycinate", 0.06),
+    ], ["diazepan-2-one", "aminopropyl-glycinate"], [],
+        "uncyclized ethyl ester: ethyl quartet and triplet without an acetyl singlet"),
+    "dz-salt-nmr-ethyl-acetate": ("diazepan-2-one", "salt", replace(SALT, axis_error_ppm=-0.02), [
+        *SALT_BASE, WATER, N("ethyl acetate", 0.02, "solvent"),
+    ], ["diazepan-2-one"], ["ethyl acetate"],
+        "ethyl acetate from the work-up: ethyl signals with the acetyl singlet, not an ester of the route"),
+    "dz-cyclization-nmr-ester": ("diazepan-2-one", "cyclization",
+                                 NMRSettings(solvent="CDCl3", form="free base", axis_error_ppm=0.05), [
+        N("diazepan-2-one", 1.0, satellites=True), N("residual", 0.15, "residual"), N("tms", 0.01, "tms"),
+        N("water", 0.2, "water", extra_width_hz=2.0), N("aminopropyl-glycinate", 0.12),
+    ], ["diazepan-2-one", "aminopropyl-glycinate"], [],
+        "crude lactam in CDCl3 with TMS: linear ester left by an incomplete cyclization"),
+}
+
+
+def make_nmr(name: str) -> None:
+    route_id, stage, settings, components, species, solvents, description = NMR_SCENARIOS[name]
+    route = load_route(route_id)
+    settings = replace(settings, seed=_seed(name))
+    fid, truth = nmr_sim.simulate(route, components, settings)
+    nmr_sim.write_bruker(NMR_HERE / name / "1", fid, settings)
+    counterion = "HCl" if settings.form == "hydrochloride" else ""
+    main = route.stage(stage).main[0]
+    for component in truth["components"]:
+        if component["kind"] == "solvent":
+            component["ppm_w_w"] = round(nmr_sim.ppm_w_w(route, main, component["name"], component["mol_ratio"],
+                                                         counterion))
+    nmr_sim.write_truth(NMR_HERE / f"{name}.truth.json", truth, {
+        "sample": name, "route": route_id, "stage": stage, "description": description,
+        "settings": nmr_sim.settings_dict(settings),
+        "expected": {"species": sorted(species), "solvents": sorted(solvents)},
+    })
+
+
 def make(name: str) -> None:
+    if name in NMR_SCENARIOS:
+        make_nmr(name)
+        return
     route_id, stage, settings, components, expected, description = SCENARIOS[name]
     route = load_route(route_id)
     settings = replace(settings, seed=_seed(name))
@@ -145,7 +217,7 @@ def _seed(name: str) -> int:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(SCENARIOS)
+    names = sys.argv[1:] or [*SCENARIOS, *NMR_SCENARIOS]
     for sample in names:
         make(sample)
         print(f"wrote {sample}")

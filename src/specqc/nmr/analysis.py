@@ -18,7 +18,8 @@ from .solvents import entries_for, ich_limits
 
 # search windows around the tabulated shift, after referencing
 TOLERANCE_PPM = {"prediction": 0.10, "literature": 0.05, "measurement": 0.04,
-                 "solvent": 0.03, "water": 0.15, "residual": 0.01, "tms": 0.01}
+                 "solvent": 0.02, "water": 0.15, "residual": 0.01, "tms": 0.01}
+EXCHANGEABLE_WINDOW_PPM = 0.4
 METHOD = "line-shape fit (non-negative least squares of reference multiplets)"
 NOT_FITTED = ("residual", "tms", "dss")
 
@@ -169,6 +170,8 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     multiplets = group_multiplets(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz, fwhm)
     if fit:
         _assign(multiplets, fit, processed, main_amount)
+        _label_exchangeable(multiplets, species, route, solvent, form)
+        _label_satellites(multiplets, data.spectrometer_mhz)
     return NMRResult(
         source_path=data.source_path, processed=processed, solvent=solvent, main_species=main_id,
         main_amount=main_amount, salt_basis={"form": salt_label, "molar_mass": round(molar_mass, 2)},
@@ -221,3 +224,34 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main_amou
         if main_amount:
             multiplet.integral_h = round(multiplet.area / main_amount, 2)
     del np
+
+
+def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route,
+                        solvent: str, form: str) -> None:
+    """NH/OH lines are not fitted (their shift and width follow exchange), but a
+    chemist expects them named: the nearest exchangeable signal of a species found."""
+    references = reference_set(route.id, frozenset(s.id for s in route.species))
+    candidates = []
+    for result in species:
+        entry = references.for_species(result.species_id, solvent, form) if result.detected else None
+        candidates += [(result.species_id, s) for s in (entry.signals if entry else ()) if s.exchangeable]
+    for multiplet in multiplets:
+        if multiplet.assignment or not candidates:
+            continue
+        species_id, signal = min(candidates, key=lambda c: abs(c[1].shift_ppm - multiplet.shift_ppm))
+        if abs(signal.shift_ppm - multiplet.shift_ppm) <= EXCHANGEABLE_WINDOW_PPM:
+            multiplet.assignment.append(f"{species_id} {signal.group} (exchangeable)")
+
+
+def _label_satellites(multiplets: list[Multiplet], mhz: float) -> None:
+    """An unassigned small multiplet 60-85 Hz from a line 50-1000 times taller
+    with the same pattern is that line's 13C satellite."""
+    for multiplet in multiplets:
+        if multiplet.assignment:
+            continue
+        for parent in multiplets:
+            distance_hz = abs(parent.shift_ppm - multiplet.shift_ppm) * mhz
+            if parent.multiplicity == multiplet.multiplicity and 60 <= distance_hz <= 85 \
+                    and 50 <= parent.height / max(multiplet.height, 1e-300) <= 1000:
+                multiplet.assignment.append(f"13C satellite of {parent.shift_ppm:.3f}")
+                break

@@ -183,10 +183,14 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
     signal.satellite_j_hz = satellite_j
 
 
-def _column(axis: _Axis, component: FitComponent, fwhm_hz: float) -> np.ndarray:
+def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True) -> np.ndarray:
     column = np.zeros(axis.ppm.size)
     for signal in component.signals:
+        kept = signal.satellite_j_hz
+        if not satellites:
+            signal.satellite_j_hz = None
         low, values = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
+        signal.satellite_j_hz = kept
         column[low:low + values.size] += values
     return column
 
@@ -227,12 +231,19 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
     for _ in range(2):
         # place each compound against what the others leave; give strong ones their 13C satellites
         model = sum(a * c for a, c in zip(amounts, columns))
+        # Satellites are looked for against the strong compounds only: a weak
+        # candidate placed on a satellite line must not hide it.
+        strong = [i for i in range(len(components))
+                  if amounts[i] * columns[i].max() * C13_SATELLITE_SHARE > 3 * sigma]
+        # (their own lines included, so a multiplet's outer line is not taken for a satellite)
+        without_satellites = values - sum((amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False)
+                                           for i in strong), np.zeros(ppm.size))
         for index, component in enumerate(components):
             rest = values - (model - amounts[index] * columns[index])
             for signal in component.signals:
                 _place(axis, rest, signal, fwhm_hz, component.broad_allowed)
-            if amounts[index] * columns[index].max() * C13_SATELLITE_SHARE > 3 * sigma:
-                _place_satellites(axis, rest, component, amounts[index], fwhm_hz)
+            if index in strong:
+                _place_satellites(axis, without_satellites, component, fwhm_hz)
             columns[index] = _column(axis, component, fwhm_hz)
         amounts = _solve(columns, values, _rows(columns), nnls)
     model = sum(a * c for a, c in zip(amounts, columns))
@@ -271,8 +282,7 @@ def _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unkno
                    unknown_model) for index, component in enumerate(components)]
 
 
-def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, amount: float,
-                      fwhm_hz: float) -> None:
+def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, fwhm_hz: float) -> None:
     """One-bond 13C-1H coupling of each signal, from where its satellite pair fits best."""
     for signal in component.signals:
         signal.satellite_j_hz = None
@@ -332,8 +342,12 @@ def _judge(axis, values, sigma, fwhm_hz, component, amount, column, others, comp
         support = None
         expected_height = amount * shape.max() if amount > 0 else 0.0
         if overlap < OVERLAP_LIMIT and expected_height >= DETECTION_SNR * sigma:
+            # the signal's own shape on a local offset: the tails of a big broad
+            # line (wet samples) lift the baseline and must not count as the signal
             target = values[low:high] - np.clip(other, 0, None)
-            support = float(np.dot(target, shape) / np.dot(shape, shape)) / amount
+            design = np.column_stack([shape, np.ones(shape.size)])
+            coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
+            support = float(coefficients[0]) / amount
         signals.append(SignalResult(signal.group, signal.reference_ppm, round(float(signal.observed_ppm), 4),
                                     signal.multiplicity, signal.j_hz, signal.protons, round(overlap, 3), names,
                                     None if support is None else round(support, 3)))
@@ -349,6 +363,10 @@ def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -
         names = sorted({n for s in signals for n in s.overlapped_with})
         return False, "every signal is overlapped" + (f" (by {', '.join(names)})" if names else "") + \
             ": presence cannot be confirmed"
+    diagnostic = [s for s, reference in zip(signals, component.signals) if reference.diagnostic]
+    if diagnostic and not any(s.support is not None and s.support >= SUPPORT_MIN for s in diagnostic):
+        listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f}" for s in diagnostic)
+        return False, f"diagnostic signal not seen on its own ({listed}): presence cannot be confirmed"
     missing = [s for s in testified if s.support < SUPPORT_MIN]
     if missing:
         listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f} ({s.support:.0%} of expected)" for s in missing)
