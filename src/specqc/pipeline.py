@@ -11,6 +11,8 @@ from .chem.route import Route, Stage, load_route
 from .errors import InputError, SpecqcError, with_path
 from .lcms.analysis import LCMSResult, analyze_lcms
 from .lcms.params import LCMSParams
+from .nmr.analysis import NMRResult, analyze_nmr
+from .nmr.process import NMRParams
 from .provenance import sha256_of
 from .readers import find_reader
 
@@ -29,20 +31,22 @@ class Analysis:
     stage: Stage
     inputs: list[InputRecord]
     lcms: list[LCMSResult] = field(default_factory=list)
+    nmr: list[NMRResult] = field(default_factory=list)
     params: dict = field(default_factory=dict)
     specqc_version: str = __version__
 
 
 def analyze(paths: list[str | Path], route_ref: str, stage_id: str, *,
-            lcms_params: LCMSParams | None = None, input_format: str | None = None,
-            progress=None) -> Analysis:
+            lcms_params: LCMSParams | None = None, nmr_params: NMRParams | None = None,
+            input_format: str | None = None, progress=None) -> Analysis:
     """Analyse the measurements of one sample at one stage of a route."""
     if not paths:
         raise InputError("no input given")
     route = load_route(route_ref)
     stage = route.stage(stage_id)
     lcms_params = (lcms_params or LCMSParams()).validated()
-    analysis = Analysis(route=route, stage=stage, inputs=[], params={"lcms": lcms_params.as_dict()})
+    nmr_params = (nmr_params or NMRParams()).validated()
+    analysis = Analysis(route=route, stage=stage, inputs=[], params={})
     for path in paths:
         path = Path(path)
         entry = find_reader(path, input_format)
@@ -51,6 +55,8 @@ def analyze(paths: list[str | Path], route_ref: str, stage_id: str, *,
             record = InputRecord(str(path), sha256_of(path), entry.technique, entry.name)
             if entry.technique == "lcms":
                 analysis.lcms.append(analyze_lcms(model, route, stage, lcms_params))
+            elif entry.technique == "nmr":
+                analysis.nmr.append(analyze_nmr(model, route, stage, nmr_params))
             else:
                 raise InputError(f"{entry.technique} analysis is not available for this input")
         except SpecqcError as exc:
@@ -60,4 +66,6 @@ def analyze(paths: list[str | Path], route_ref: str, stage_id: str, *,
             progress(path)
     if analysis.lcms:
         analysis.params["lcms"] = analysis.lcms[0].params
+    if analysis.nmr:
+        analysis.params["nmr"] = analysis.nmr[0].params
     return analysis

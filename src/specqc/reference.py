@@ -107,6 +107,12 @@ def adduct_table() -> tuple[tuple[AdductRule, ...], str]:
     return tuple(rules), data.version
 
 
-def reference_versions() -> dict[str, str]:
+def reference_versions(include_nmr: bool = False) -> dict[str, str]:
     """Versions of the reference tables used in an analysis (for report provenance)."""
-    return {"adducts.csv": adduct_table()[1]}
+    versions = {"adducts.csv": adduct_table()[1]}
+    if include_nmr:
+        from .nmr.solvents import ich_limits, shift_table
+
+        versions.update({"nmr_solvents.csv": shift_table()[1], "ich_q3c.csv": ich_limits()[1],
+                         "solvent_aliases.csv": read_data_file("solvent_aliases.csv").version})
+    return versions

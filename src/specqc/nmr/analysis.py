@@ -100,7 +100,8 @@ def _table_components(solvent: str) -> list[FitComponent]:
         tolerance = TOLERANCE_PPM.get(kind, TOLERANCE_PPM["solvent"]) if kind != "dss" else TOLERANCE_PPM["tms"]
         signals = [FitSignal(e.group, e.shift_ppm, e.multiplicity, e.protons, e.j_hz,
                              20.0 if e.multiplicity == "m" else 0.0, tolerance) for e in entries]
-        components.append(FitComponent(f"{kind}:{compound}", kind, compound, signals,
+        name = {"residual": f"{solvent} residual", "tms": "TMS", "dss": "DSS"}.get(kind, compound)
+        components.append(FitComponent(f"{kind}:{compound}", kind, name, signals,
                                        "Fulmer et al. 2010", broad_allowed=kind == "water"))
     return components
 
@@ -221,8 +222,18 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main_amou
             share = float(column[inside].sum() * step) / total
             if share >= 0.25:
                 multiplet.assignment.append(f"{component.name} ({share:.0%})" if share < 0.9 else component.name)
-        if main_amount:
-            multiplet.integral_h = round(multiplet.area / main_amount, 2)
+    # Integrals are scaled the way a chemist sets them: the main component's
+    # diagnostic signal reads its proton count.
+    main = next((r for r in fit.components if r.component.kind == "species" and r.amount == main_amount), None)
+    per_proton = main_amount
+    if main is not None:
+        anchor = next((s for s in main.component.signals if s.diagnostic), main.component.signals[0])
+        holder = next((m for m in multiplets if m.range_ppm[1] <= anchor.observed_ppm <= m.range_ppm[0]), None)
+        if holder is not None and holder.assignment == [main.component.name]:
+            per_proton = holder.area / anchor.protons
+    if per_proton:
+        for multiplet in multiplets:
+            multiplet.integral_h = round(multiplet.area / per_proton, 2)
     del np
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PICK_SNR = 6.0
+PICK_SNR = 8.0
+PROTON_WINDOW_PPM = (-1.0, 14.0)  # where 1H signals of organic compounds fall
 MAX_COUPLING_HZ = 9.0  # lines closer than this belong to one multiplet
 SPACING_TOLERANCE_HZ = 0.6
 PATTERNS = {2: ("d", (1, 1)), 3: ("t", (1, 2, 1)), 4: ("q", (1, 3, 3, 1)), 5: ("quint", (1, 4, 6, 4, 1))}
@@ -56,6 +57,7 @@ def classify(lines_hz: np.ndarray, heights: np.ndarray) -> tuple[str, float | No
 def group_multiplets(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float,
                      fwhm_hz: float) -> list[Multiplet]:
     peaks = pick_lines(ppm, values, sigma, fwhm_hz, mhz)
+    peaks = peaks[(ppm[peaks] >= PROTON_WINDOW_PPM[0]) & (ppm[peaks] <= PROTON_WINDOW_PPM[1])]
     if peaks.size == 0:
         return []
     order = np.argsort(ppm[peaks])[::-1]

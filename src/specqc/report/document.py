@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from ..lcms.analysis import LCMSResult, SpeciesResult
+from ..nmr.analysis import NMRResult, NMRSpeciesResult
 from ..pipeline import Analysis
 from ..reference import reference_versions
 
@@ -61,12 +62,82 @@ def _best_result(species_id: str, runs: list[LCMSResult]) -> tuple[SpeciesResult
     return best, best_run
 
 
+def _nmr_species(species_id: str, spectra: list[NMRResult]) -> tuple[NMRSpeciesResult | None, NMRResult | None]:
+    found = [(r, spectrum) for spectrum in spectra for r in spectrum.species if r.species_id == species_id]
+    found.sort(key=lambda pair: not pair[0].detected)
+    return found[0] if found else (None, None)
+
+
+def _species_nmr_block(result: NMRSpeciesResult | None, spectrum: NMRResult | None) -> dict | None:
+    if result is None:
+        return None
+    return {
+        "detected": result.detected,
+        "mol_ratio": _round(result.mol_ratio, 5),
+        "mol_pct": _round(None if result.mol_ratio is None else 100 * result.mol_ratio, 2),
+        "method": "line-shape fit (NNLS)" if result.detected else None,
+        "finding": result.reason,
+        "snr": result.snr,
+        "reference": {"solvent": spectrum.solvent, "form": result.form, "source": result.source},
+        "signals": result.signals,
+        "source": spectrum.source_path,
+    }
+
+
+def _combined_status(lcms: SpeciesResult | None, nmr: NMRSpeciesResult | None) -> tuple[str, list[str]]:
+    """One status from every technique that looked; the evidence says which saw it."""
+    evidence = []
+    if lcms is not None and lcms.status == "detected":
+        evidence.append("lcms")
+    if nmr is not None and nmr.detected:
+        evidence.append("nmr")
+    if evidence:
+        return "detected", evidence
+    if lcms is not None:
+        return lcms.status, []
+    return ("not-detected" if nmr is not None else "not-assessed"), []
+
+
+def nmr_block(spectrum: NMRResult) -> dict:
+    processed = spectrum.processed
+    return {
+        "source": spectrum.source_path,
+        "solvent": spectrum.solvent,
+        "spectrometer_mhz": spectrum.metadata["spectrometer_mhz"],
+        "metadata": spectrum.metadata,
+        "reference": processed.reference,
+        "processing": processed.steps,
+        "noise_sigma": _round(processed.noise, 2),
+        "line_width_hz": spectrum.fwhm_hz,
+        "main_component": spectrum.main_species,
+        "quantification": {
+            "method": "non-negative least-squares fit of reference multiplets (13C satellites included)",
+            "amount_basis": f"molar ratio to {spectrum.main_species}",
+            "ppm_w_w_basis": spectrum.salt_basis,
+        },
+        "residual_solvents": [{
+            "name": s.name, "mol_ratio": _round(s.mol_ratio, 5), "ppm_w_w": s.ppm_w_w,
+            "ich_class": s.ich_class or None, "limit_ppm": s.limit_ppm, "exceeds": s.exceeds,
+            "method": "line-shape fit (NNLS)", "finding": s.reason, "signals": s.signals,
+        } for s in spectrum.solvents if s.detected],
+        "solvents_not_found": [s.name for s in spectrum.solvents if not s.detected],
+        "water": spectrum.water,
+        "signals": [{
+            "shift_ppm": m.shift_ppm, "multiplicity": m.multiplicity, "j_hz": m.j_hz,
+            "integral_h": m.integral_h, "snr": m.snr, "range_ppm": list(m.range_ppm),
+            "assignment": m.assignment,
+        } for m in spectrum.multiplets],
+        "notes": spectrum.notes,
+    }
+
+
 def build_report(analysis: Analysis) -> dict:
     route, stage = analysis.route, analysis.stage
     species_entries = []
     for species in route.species:
         result, run = _best_result(species.id, analysis.lcms)
-        status = result.status if result else "not-assessed"
+        nmr_result, spectrum = _nmr_species(species.id, analysis.nmr)
+        status, evidence = _combined_status(result, nmr_result)
         species_entries.append({
             "id": species.id,
             "name": species.name,
@@ -81,7 +152,8 @@ def build_report(analysis: Analysis) -> dict:
             "ambiguous_with": result.ambiguous_with if result else [],
             "lcms": _lcms_block(result) if result else None,
             "lcms_source": run.source_path if (result and result.status != "not-detected") else None,
-            "nmr": None,
+            "nmr": _species_nmr_block(nmr_result, spectrum),
+            "evidence": evidence,
         })
     unexplained = [{
         "rt_min": _round(p.rt_min, 3), "mz": _round(p.mz, 4), "area": _round(p.area, 1),
@@ -112,40 +184,79 @@ def build_report(analysis: Analysis) -> dict:
         } for run in analysis.lcms],
         "species": species_entries,
         "unexplained_peaks": unexplained,
-        "nmr": None,
+        "nmr": nmr_block(analysis.nmr[0]) if analysis.nmr else None,
+        "nmr_additional": [nmr_block(spectrum) for spectrum in analysis.nmr[1:]],
         "diagnoses": [],
         "qc": {"verdict": verdict, "checks": checks},
         "parameters": analysis.params,
-        "reference_data": {**reference_versions(), f"route:{route.id}": route.version},
+        "reference_data": _reference_data(analysis),
     }
+
+
+def _reference_data(analysis: Analysis) -> dict:
+    route = analysis.route
+    versions = {**reference_versions(include_nmr=bool(analysis.nmr)), f"route:{route.id}": route.version}
+    if analysis.nmr:
+        from ..nmr.references import reference_set
+
+        versions[f"reference_spectra:{route.id}"] = reference_set(
+            route.id, frozenset(s.id for s in route.species)).version
+    return versions
 
 
 def _qc_checks(species_entries: list[dict], analysis: Analysis) -> list[dict]:
     """Stage-level checks the species evidence supports on its own."""
-    if not analysis.lcms or all(run.polarity is None for run in analysis.lcms):
+    has_ms = any(run.polarity is not None for run in analysis.lcms)
+    if not has_ms and not analysis.nmr:
         return [{"id": "main-component-present", "status": "not-assessed",
-                 "detail": "no MS1 data to assess species"}]
+                 "detail": "no MS1 or NMR data to assess species"}]
     checks = []
     for entry in species_entries:
         if entry["stage_role"] != "main":
             continue
         if entry["status"] == "detected":
-            status, detail = "pass", f"{entry['name']} detected at {entry['lcms']['rt_min']} min"
+            seen = []
+            if "lcms" in entry["evidence"]:
+                seen.append(f"MS at {entry['lcms']['rt_min']} min")
+            if "nmr" in entry["evidence"]:
+                seen.append("1H NMR signals")
+            status, detail = "pass", f"{entry['name']} found ({', '.join(seen)})"
         elif entry["status"] == "ambiguous":
             status, detail = "not-assessed", (f"{entry['name']}: signal shared with "
                                               f"{', '.join(entry['ambiguous_with'])}")
+        elif entry["status"] == "not-assessed":
+            status, detail = "not-assessed", f"no data that can show {entry['name']}"
         else:
-            status, detail = "fail", f"no ion of {entry['name']} found"
+            status, detail = "fail", f"{entry['name']} not found"
         checks.append({"id": "main-component-present", "status": status, "detail": detail})
-    found = [e for e in species_entries if e["stage_role"] == "impurity" and e["status"] == "detected"
-             and (e["lcms"]["relative_area_pct"] or 0) >= IMPURITY_REPORT_THRESHOLD_PCT]
+    found = []
+    for entry in species_entries:
+        if entry["stage_role"] != "impurity" or entry["status"] != "detected":
+            continue
+        if "lcms" in entry["evidence"] and (entry["lcms"]["relative_area_pct"] or 0) >= IMPURITY_REPORT_THRESHOLD_PCT:
+            found.append(f"{entry['name']} {entry['lcms']['relative_area_pct']:.2f} % (MS area, semi-quantitative)")
+        if "nmr" in entry["evidence"]:
+            found.append(f"{entry['name']} {entry['nmr']['mol_pct']} mol % (1H NMR)")
     checks.append({
         "id": "route-impurities-absent",
         "status": "fail" if found else "pass",
-        "detail": ("; ".join(f"{e['name']} {e['lcms']['relative_area_pct']:.2f} % (MS area, semi-quantitative)"
-                             for e in found) or "no route impurity above "
-                   f"{IMPURITY_REPORT_THRESHOLD_PCT} % MS area"),
+        "detail": "; ".join(found) or ("no route impurity above "
+                                       f"{IMPURITY_REPORT_THRESHOLD_PCT} % MS area" if has_ms else "")
+        + ("" if found or not analysis.nmr else ("; " if has_ms else "") + "no route impurity seen by 1H NMR"),
     })
+    if analysis.nmr:
+        spectrum = analysis.nmr[0]
+        over = [s for s in spectrum.solvents if s.detected and s.exceeds]
+        if spectrum.main_amount is None:
+            checks.append({"id": "residual-solvents-within-ich-q3c", "status": "not-assessed",
+                           "detail": "main component not quantified by NMR"})
+        else:
+            checks.append({
+                "id": "residual-solvents-within-ich-q3c",
+                "status": "fail" if over else "pass",
+                "detail": "; ".join(f"{s.name} {s.ppm_w_w:.0f} ppm > {s.limit_ppm:.0f} ppm (ICH Q3C class "
+                                    f"{s.ich_class})" for s in over) or "no process solvent above its ICH Q3C limit",
+            })
     return checks
 
 

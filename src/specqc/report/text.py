@@ -28,8 +28,9 @@ def render(report: dict) -> Group:
         parts.append(Text(f"route check: {warning}", style="bold yellow"))
 
     table = Table(title="Species", title_justify="left", show_lines=False)
-    for column in ("species", "role", "stage", "status", "RT min", "ion", "ppm", "area %", "S/N"):
-        table.add_column(column, justify="right" if column in ("RT min", "ppm", "area %", "S/N") else "left")
+    numeric = ("RT min", "ppm", "area %", "S/N", "NMR mol %")
+    for column in ("species", "role", "stage", "status", "RT min", "ion", "ppm", "area %", "S/N", "NMR mol %"):
+        table.add_column(column, justify="right" if column in numeric else "left")
     for entry in sorted(report["species"], key=_species_order):
         lcms = entry.get("lcms") or {}
         ions = lcms.get("ions") or []
@@ -43,9 +44,11 @@ def render(report: dict) -> Group:
             Text(status, style=STATUS_STYLE.get(entry["status"], "")),
             _fmt(lcms.get("rt_min"), "{:.2f}"), lead.get("ion", ""),
             _fmt(lead.get("ppm_error"), "{:+.1f}"), _fmt(lcms.get("relative_area_pct"), "{:.2f}"),
-            _fmt(lcms.get("sn"), "{:.0f}"),
+            _fmt(lcms.get("sn"), "{:.0f}"), _fmt((entry.get("nmr") or {}).get("mol_pct"), "{:.2f}"),
         )
     parts.append(table)
+    if report.get("nmr"):
+        parts.extend(_nmr_parts(report["nmr"]))
     if report["unexplained_peaks"]:
         other = Table(title="Largest unexplained peaks", title_justify="left")
         for column in ("RT min", "m/z", "area %", "S/N", "note"):
@@ -63,6 +66,36 @@ def render(report: dict) -> Group:
                        check["detail"])
     parts.append(checks)
     return Group(*parts)
+
+
+def _nmr_parts(nmr: dict) -> list:
+    reference = nmr["reference"]
+    where = (f"referenced to {reference['compound']} ({reference['correction_ppm']:+.3f} ppm)"
+             if reference.get("method") not in (None, "none") else f"not referenced: {reference.get('reason', '')}")
+    parts = [Text(f"{nmr['source']}: 1H {nmr['spectrometer_mhz']:.0f} MHz in {nmr['solvent'] or 'unknown solvent'}, "
+                  f"{where}", style="dim")]
+    parts += [Text(f"  note: {note}", style="yellow") for note in nmr["notes"]]
+    solvents = Table(title="Residual solvents and water (1H NMR)", title_justify="left")
+    for column in ("compound", "mol/mol", "ppm w/w", "ICH class", "limit ppm", ""):
+        solvents.add_column(column)
+    for entry in nmr["residual_solvents"]:
+        solvents.add_row(entry["name"], _fmt(entry["mol_ratio"], "{:.4f}"), _fmt(entry["ppm_w_w"], "{:.0f}"),
+                         entry["ich_class"] or "", _fmt(entry["limit_ppm"], "{:.0f}"),
+                         Text("above limit", style="bold red") if entry["exceeds"] else Text("ok", style="green"))
+    water = nmr["water"]
+    solvents.add_row("water", _fmt(water.get("mol_ratio"), "{:.3f}"), "", "", "",
+                     water.get("note") or water.get("reason") or "")
+    parts.append(solvents)
+    signals = Table(title="1H signals", title_justify="left")
+    for column in ("δ ppm", "mult.", "J Hz", "∫ H", "S/N", "assignment"):
+        signals.add_column(column)
+    for signal in nmr["signals"]:
+        if signal["snr"] < 20:
+            continue
+        signals.add_row(f"{signal['shift_ppm']:.3f}", signal["multiplicity"], _fmt(signal["j_hz"], "{:.1f}"),
+                        _fmt(signal["integral_h"], "{:.2f}"), f"{signal['snr']:.0f}", ", ".join(signal["assignment"]))
+    parts.append(signals)
+    return parts
 
 
 def _species_order(entry: dict):

@@ -180,6 +180,11 @@ def write_bruker(folder: Path, fid: np.ndarray, settings: NMRSettings) -> None:
         "SW": settings.sweep_width_ppm, "SW_h": settings.sweep_width_ppm * mhz, "TD": 2 * fid.size,
         "TE": settings.temperature_k, "BYTORDP": 0,
     }
+    (folder / "pulseprogram").write_text(
+        "# 1 \"/opt/topspin/exp/stan/nmr/lists/pp/zg30\"\n;zg30\n;avance-version (12/01/11)\n"
+        ";1D sequence using 30 degree flip angle\n#include <Avance.incl>\n"
+        "1 ze\n2 30m\n  d1\n  p1*0.33 ph1\n  go=2 ph31\n  30m mc #0 to 2 F0(zd)\nexit\n"
+        "ph1=0 2 2 0 1 3 3 1\nph31=0 2 2 0 1 3 3 1\n", encoding="utf-8")
     dic = {"acqus": acqus}
     ng.bruker.write(str(folder), dic, interleaved.view(np.int32), overwrite=True, write_prog=False,
                     write_procs=False, bin_file=str(folder / "fid"), big=False, isfloat=False)
