@@ -49,7 +49,7 @@ def classify(lines_hz: np.ndarray, heights: np.ndarray) -> tuple[str, float | No
         ratios = heights / heights.sum()
         expected_ratios = np.asarray(expected, dtype=float) / sum(expected)
         if np.ptp(spacings) <= SPACING_TOLERANCE_HZ and np.all(np.abs(ratios - expected_ratios)
-                                                              <= 0.35 * expected_ratios + 0.03):
+                                                              <= 0.25 * expected_ratios + 0.02):
             return name, float(np.mean(spacings))
     return "m", None
 

@@ -29,11 +29,12 @@ import numpy as np
 
 from .lineshape import multiplet_extent_hz, multiplet_shape
 
-DETECTION_SNR = 5.0  # model height over noise sigma for a compound to count
+DETECTION_SNR = 10.0  # model height over noise sigma for a compound to count (quantitation limit)
 SUPPORT_MIN = 0.6  # a free-standing signal must show this share of its expected intensity
 OVERLAP_LIMIT = 0.5  # share of a signal's window explained by others above which it cannot testify
 UNKNOWN_LINE_SNR = 8.0
 MISMATCH_SHARE = 0.05
+SAME_LINE_PPM = 0.01
 ALWAYS_FITTED = ("residual", "tms", "dss")  # present by construction, never reported
 J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
@@ -89,6 +90,7 @@ class ComponentResult:
     detected: bool
     reason: str
     signals: list[SignalResult] = field(default_factory=list)
+    overlapped: bool = False  # not confirmed only because every signal lies under other compounds
 
 
 @dataclass
@@ -260,19 +262,43 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
         unknown_columns = [_lorentz_column(axis, at, fwhm_hz) for at in unknown_at]
         unknown_amounts = _solve(unknown_columns, residual, _rows(unknown_columns), nnls)
         unknown_model = sum(a * c for a, c in zip(unknown_amounts, unknown_columns))
-    results = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
     # Candidates that are not there still take a little intensity where they
-    # overlap real compounds; fit again with only what was found.
-    kept = [i for i, r in enumerate(results) if r.detected or components[i].kind in ALWAYS_FITTED]
-    if len(kept) < len(components):
+    # overlap real compounds. Drop those whose signals are missing, fit again
+    # (a compound that only looked overlapped gets a second look), and finally
+    # fit with only what was found.
+    results = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
+    kept = list(range(len(components)))
+    for final_round in (False, True):
+        keep = [i for i in kept if results[i].detected or components[i].kind in ALWAYS_FITTED]
+        if not final_round:
+            keep = sorted(keep + _second_look([i for i in kept if results[i].overlapped], components))
+        if keep == kept:
+            continue
+        kept = keep
         kept_amounts = _solve([columns[i] for i in kept], values, _rows([columns[i] for i in kept]), nnls)
         amounts = [0.0] * len(components)
         for i, amount in zip(kept, kept_amounts):
             amounts[i] = amount
         model = sum(a * c for a, c in zip(amounts, columns))
-        final = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
-        results = [final[i] if i in kept else results[i] for i in range(len(components))]
+        rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
+        results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
     return FitResult(results, model, sorted(unknown_at, reverse=True), fwhm_hz)
+
+
+def _second_look(candidates: list[int], components: list[FitComponent]) -> list[int]:
+    """Unconfirmed candidates worth a refit. Two of them placed on the same line
+    cannot both be there: the one sitting closer to its tabulated shifts wins."""
+    def misplacement(i: int) -> float:
+        signals = components[i].signals
+        return sum(abs(s.observed_ppm - s.reference_ppm) / s.tolerance_ppm for s in signals) / len(signals)
+
+    chosen: list[int] = []
+    for i in sorted(candidates, key=misplacement):
+        lines = [s.observed_ppm for s in components[i].signals]
+        if not any(abs(a - s.observed_ppm) < SAME_LINE_PPM for j in chosen for s in components[j].signals
+                   for a in lines):
+            chosen.append(i)
+    return chosen
 
 
 def _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model) -> list:
@@ -352,7 +378,8 @@ def _judge(axis, values, sigma, fwhm_hz, component, amount, column, others, comp
                                     signal.multiplicity, signal.j_hz, signal.protons, round(overlap, 3), names,
                                     None if support is None else round(support, 3)))
     detected, reason = _verdict(component, snr, signals)
-    return ComponentResult(component, amount, round(snr, 1), detected, reason, signals)
+    overlapped = not detected and snr >= DETECTION_SNR and all(s.support is None for s in signals)
+    return ComponentResult(component, amount, round(snr, 1), detected, reason, signals, overlapped)
 
 
 def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -> tuple[bool, str]:

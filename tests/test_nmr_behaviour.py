@@ -1,0 +1,139 @@
+"""NMR analysis behaviour beyond the shipped samples: random phases and axis
+errors, reference-data checks, line shapes, and NMR through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+from conftest import ROOT, SAMPLES
+
+from specqc.chem.route import load_route
+from specqc.errors import ReferenceDataError
+from specqc.nmr.lineshape import multiplet_lines, multiplet_shape
+from specqc.nmr.peaks import classify
+from specqc.nmr.references import parse_reference_set
+from specqc.nmr.solvents import ich_limits
+from specqc.pipeline import analyze
+from specqc.report.document import build_report
+from specqc.simulate.nmr import NMRComponent, NMRSettings, simulate, write_bruker
+
+ROUTE = load_route("diazepan-2-one")
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_random_receiver_phase_and_axis_error_do_not_change_the_numbers(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    settings = NMRSettings(seed=seed, axis_error_ppm=float(rng.uniform(-0.12, 0.12)),
+                           first_order_delay_points=float(rng.uniform(-0.2, 0.2)))
+    components = [NMRComponent("diazepan-2-one", 1.0, satellites=True), NMRComponent("residual", 0.9, "residual"),
+                  NMRComponent("water", 0.5, "water", extra_width_hz=3.0),
+                  NMRComponent("1,4-dioxane", 0.01, "solvent"), NMRComponent("aminopropyl-glycinate", 0.05)]
+    fid, truth = simulate(ROUTE, components, settings)
+    write_bruker(tmp_path / "1", fid, settings)
+    report = build_report(analyze([tmp_path], "diazepan-2-one", "salt"))
+    nmr = report["nmr"]
+    assert nmr["reference"]["correction_ppm"] == pytest.approx(-settings.axis_error_ppm, abs=0.005)
+    assert [s["name"] for s in nmr["residual_solvents"]] == ["1,4-dioxane"]
+    assert nmr["residual_solvents"][0]["mol_ratio"] == pytest.approx(0.01, rel=0.15)
+    linear = next(s for s in report["species"] if s["id"] == "aminopropyl-glycinate")
+    assert linear["nmr"]["mol_ratio"] == pytest.approx(0.05, rel=0.15)
+    assert nmr["water"]["mol_ratio"] == pytest.approx(0.5, rel=0.15)
+    assert truth["phase0_deg"] != 0
+
+
+def test_multiplet_lines_follow_pascal_and_shapes_have_unit_area():
+    assert [round(w, 4) for _, w in multiplet_lines("q", 7.0)] == [0.125, 0.375, 0.375, 0.125]
+    assert [o for o, _ in multiplet_lines("t", 7.0)] == [-7.0, 0.0, 7.0]
+    ppm = np.linspace(5.0, -5.0, 200001)
+    shape = multiplet_shape(ppm, 0.0, "quint", 6.0, 0.0, 1.0, 400.0)
+    assert shape.sum() * (ppm[0] - ppm[1]) == pytest.approx(1.0, rel=0.01)
+
+
+def test_pattern_classification_needs_equal_spacing_and_binomial_heights():
+    assert classify(np.array([0.0, 7.0, 14.0]), np.array([1.0, 2.0, 1.0])) == ("t", 7.0)
+    assert classify(np.array([0.0, 7.0, 14.0]), np.array([1.0, 1.0, 1.0]))[0] == "m"
+    assert classify(np.array([0.0, 5.0, 14.0]), np.array([1.0, 2.0, 1.0]))[0] == "m"
+
+
+def test_reference_data_is_checked_when_loaded():
+    species = frozenset(s.id for s in ROUTE.species)
+    good = '''schema = "specqc.reference-spectra/1"
+[[compounds]]
+species = "diazepan-2-one"
+solvent = "DMSO"
+form = "hydrochloride"
+source = "measurement: 400 MHz, in-house"
+signals = [{ group = "C3-H2", shift_ppm = 3.74, multiplicity = "s", protons = 2 }]
+'''
+    parsed = parse_reference_set(good, "test.toml", "1", species)
+    assert parsed.compounds[0].solvent == "DMSO-d6"
+    for broken, message in ((good.replace("diazepan-2-one", "no-such-species"), "not a species"),
+                            (good.replace('"s", protons', '"sept", protons'), "bad multiplicity"),
+                            (good.replace('"s", protons', '"t", protons'), "needs j_hz"),
+                            (good.replace("measurement:", "guess:"), "source must start"),
+                            (good.replace("DMSO", "benzene-d6"), "unknown solvent")):
+        with pytest.raises(ReferenceDataError, match=message):
+            parse_reference_set(broken, "test.toml", "1", species)
+
+
+def test_every_shipped_reference_entry_states_its_source_and_matches_route_species():
+    from specqc.nmr.references import available_routes, reference_set
+
+    assert set(available_routes()) == {"diazepan-2-one", "cyclobutylcarbonyl-diazepane"}
+    for route_id in available_routes():
+        route = load_route(route_id)
+        references = reference_set(route_id, frozenset(s.id for s in route.species))
+        assert references.compounds and all(c.source_kind in ("literature", "prediction", "measurement")
+                                            for c in references.compounds)
+
+
+def test_ich_table_covers_every_process_solvent_with_its_class():
+    limits, version = ich_limits()
+    assert version == "1"
+    assert limits["1,4-dioxane"].ich_class == "2" and limits["1,4-dioxane"].limit_ppm == 380
+    assert limits["toluene"].limit_ppm == 890 and limits["tetrahydrofuran"].limit_ppm == 720
+    assert {limits[n].limit_ppm for n in ("diethyl ether", "ethyl acetate", "MTBE")} == {5000}
+    assert limits["diethyl ether"].molar_mass == pytest.approx(74.12, abs=0.01)
+
+
+def test_every_source_package_is_installed():
+    configured = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    present = {".".join(p.parent.relative_to(ROOT / "src").parts) for p in (ROOT / "src").rglob("__init__.py")}
+    assert present | {"specqc.reference_spectra"} == configured
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+def test_cli_combines_lcms_and_nmr_of_one_sample():
+    result = _cli("analyze", SAMPLES / "lcms" / "dz-salt-clean.mzML", SAMPLES / "nmr" / "dz-salt-nmr-clean",
+                  "--route", "diazepan-2-one", "--stage", "salt", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [i["technique"] for i in report["inputs"]] == ["lcms", "nmr"]
+    product = next(s for s in report["species"] if s["id"] == "diazepan-2-one")
+    assert product["evidence"] == ["lcms", "nmr"] and product["nmr"]["mol_pct"] == 100.0
+    assert "nmr" in report["parameters"] and "lcms" in report["parameters"]
+    assert report["reference_data"]["ich_q3c.csv"] == "1"
+
+
+def test_cli_text_view_shows_solvents_against_their_limits():
+    result = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-dioxane", "--route", "diazepan-2-one",
+                  "--stage", "salt")
+    assert result.returncode == 0, result.stderr
+    assert "1,4-dioxane" in result.stdout and "above limit" in result.stdout and "FAIL" in result.stdout
+
+
+def test_nmr_report_is_deterministic(tmp_path):
+    first = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-wet", "--route", "diazepan-2-one", "--stage", "salt",
+                 "--format", "json")
+    second = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-wet", "--route", "diazepan-2-one", "--stage", "salt",
+                  "--format", "json")
+    assert first.returncode == 0 and first.stdout == second.stdout
