@@ -124,3 +124,17 @@ def test_zipped_experiment_reads_and_hostile_zip_is_refused(realdata, tmp_path):
         zipped.writestr("../../escape/acqus", "##TITLE= x\n")
     with pytest.raises(InputError, match="outside the archive"):
         read(hostile)
+
+
+@pytest.mark.parametrize("relative", sorted(DATASETS))
+def test_full_analysis_runs_on_every_real_dataset(realdata, relative):
+    # real spectra of other compounds: the analysis must run, place the solvent,
+    # and claim none of the route's species
+    from specqc.chem.route import load_route
+    from specqc.nmr.analysis import analyze_nmr
+
+    route = load_route("diazepan-2-one")
+    result = analyze_nmr(read(realdata / relative), route, route.stage("salt"))
+    assert result.solvent == DATASETS[relative][1]
+    assert result.multiplets and all(m.snr >= 8 for m in result.multiplets)
+    assert not [s.species_id for s in result.species if s.detected and s.stage_role == "impurity"]

@@ -193,6 +193,8 @@ def _water_entry(results: dict, solvent: str | None, ratio) -> dict:
     if water is None:
         return {"mol_ratio": None, "reason": f"in {solvent} water exchanges with the solvent's deuterium "
                                              "and cannot be measured"}
+    if not water.signals:
+        return {"mol_ratio": None, "reason": water.reason}
     entry = {"mol_ratio": ratio(water), "detected": water.detected, "observed_ppm": water.signals[0].observed_ppm,
              "method": METHOD, "reason": water.reason,
              "note": "includes the water of the deuterated solvent itself"}

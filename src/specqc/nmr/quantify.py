@@ -24,6 +24,7 @@ they are part of its model (1J(CH) found per signal).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 
@@ -35,6 +36,7 @@ OVERLAP_LIMIT = 0.5  # share of a signal's window explained by others above whic
 UNKNOWN_LINE_SNR = 8.0
 MISMATCH_SHARE = 0.05
 SAME_LINE_PPM = 0.01
+RANGE_MARGIN_PPM = 0.2
 ALWAYS_FITTED = ("residual", "tms", "dss")  # present by construction, never reported
 J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
@@ -225,6 +227,10 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
 
     axis = _Axis(ppm, mhz)
     fwhm_hz = fwhm_hz or estimate_fwhm_hz(ppm, values, sigma, mhz)
+    outside = _outside_range(ppm, components)
+    components = [c for c in components if c.signals]
+    if not components:
+        return FitResult(outside, np.zeros(ppm.size), [], fwhm_hz)
     for component in components:
         for signal in component.signals:
             _place(axis, values, signal, fwhm_hz, component.broad_allowed)
@@ -282,7 +288,7 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
         model = sum(a * c for a, c in zip(amounts, columns))
         rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
-    return FitResult(results, model, sorted(unknown_at, reverse=True), fwhm_hz)
+    return FitResult(results + outside, model, sorted(unknown_at, reverse=True), fwhm_hz)
 
 
 def _second_look(candidates: list[int], components: list[FitComponent]) -> list[int]:
@@ -306,6 +312,19 @@ def _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unkno
     return [_judge(axis, values, sigma, fwhm_hz, component, float(amounts[index]), columns[index],
                    model - amounts[index] * columns[index] + unknown_model, components, amounts, columns,
                    unknown_model) for index, component in enumerate(components)]
+
+
+def _outside_range(ppm: np.ndarray, components: list[FitComponent]) -> list[ComponentResult]:
+    """Drop signals the recorded window does not cover (partial spectra); a
+    compound left with none is reported as not assessable."""
+    low, high = float(ppm.min()) + RANGE_MARGIN_PPM, float(ppm.max()) - RANGE_MARGIN_PPM
+    results = []
+    for component in components:
+        component.signals = [s for s in component.signals if low <= s.reference_ppm <= high]
+        if not component.signals:
+            results.append(ComponentResult(component, 0.0, 0.0, False,
+                                           f"its signals lie outside the recorded range ({low:.2f}-{high:.2f} ppm)"))
+    return results
 
 
 def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, fwhm_hz: float) -> None:
@@ -394,6 +413,10 @@ def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -
     if diagnostic and not any(s.support is not None and s.support >= SUPPORT_MIN for s in diagnostic):
         listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f}" for s in diagnostic)
         return False, f"diagnostic signal not seen on its own ({listed}): presence cannot be confirmed"
+    for first, second in combinations(testified, 2):
+        if abs(first.observed_ppm - second.observed_ppm) < SAME_LINE_PPM < abs(first.reference_ppm - second.reference_ppm):
+            return False, (f"{first.group} and {second.group} fall on one line at {first.observed_ppm:.3f} ppm: "
+                           "not this compound's pattern")
     missing = [s for s in testified if s.support < SUPPORT_MIN]
     if missing:
         listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f} ({s.support:.0%} of expected)" for s in missing)
