@@ -199,13 +199,11 @@ def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bo
     return column
 
 
-def _lorentz_column(axis: _Axis, centre: float, fwhm_hz: float) -> np.ndarray:
+def _add_lorentzian(axis: _Axis, target: np.ndarray, centre: float, fwhm_hz: float, area: float) -> None:
     from .lineshape import lorentzian
 
-    column = np.zeros(axis.ppm.size)
     low, high = axis.window(centre, 12 * fwhm_hz / axis.mhz)
-    column[low:high] = lorentzian(axis.ppm[low:high], centre, fwhm_hz / axis.mhz)
-    return column
+    target[low:high] += area * lorentzian(axis.ppm[low:high], centre, fwhm_hz / axis.mhz)
 
 
 def estimate_fwhm_hz(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float) -> float:
@@ -262,12 +260,12 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
                           distance=max(int(fwhm_hz / mhz / axis.step), 2))
     # near a strong line, a residual of a few per cent is line-shape mismatch, not a compound
     peaks = peaks[(ppm[peaks] > -1.0) & (ppm[peaks] < 14.0) & (residual[peaks] > MISMATCH_SHARE * model[peaks])]
-    unknown_at = [float(ppm[p]) for p in peaks[np.argsort(residual[peaks])[::-1][:60]]]
+    peaks = peaks[np.argsort(residual[peaks])[::-1][:60]]
+    unknown_at = [float(ppm[p]) for p in peaks]
     unknown_model = np.zeros(ppm.size)
-    if unknown_at:
-        unknown_columns = [_lorentz_column(axis, at, fwhm_hz) for at in unknown_at]
-        unknown_amounts = _solve(unknown_columns, residual, _rows(unknown_columns), nnls)
-        unknown_model = sum(a * c for a, c in zip(unknown_amounts, unknown_columns))
+    for peak in peaks:
+        # a Lorentzian of the residual's height (area = height x pi x half-width)
+        _add_lorentzian(axis, unknown_model, float(ppm[peak]), fwhm_hz, residual[peak] * np.pi * fwhm_hz / mhz / 2)
     # Candidates that are not there still take a little intensity where they
     # overlap real compounds. Drop those whose signals are missing, fit again
     # (a compound that only looked overlapped gets a second look), and finally
