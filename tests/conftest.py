@@ -13,22 +13,46 @@ SAMPLES = ROOT / "samples"
 REALDATA = ROOT.parent / "shared" / "realdata"
 
 
-def lcms_samples() -> list[str]:
-    return sorted(p.name[: -len(".truth.json")] for p in (SAMPLES / "lcms").glob("*.truth.json"))
+def _names(kind: str) -> list[str]:
+    return sorted(p.name[: -len(".truth.json")] for p in (SAMPLES / kind).glob("*.truth.json"))
 
 
-def truth_of(name: str) -> dict:
-    return json.loads((SAMPLES / "lcms" / f"{name}.truth.json").read_text(encoding="utf-8"))
+def _truth(kind: str, name: str) -> dict:
+    return json.loads((SAMPLES / kind / f"{name}.truth.json").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=None)
-def report_of(name: str) -> dict:
+def _report(kind: str, name: str) -> dict:
     from specqc.pipeline import analyze
     from specqc.report.document import build_report
 
-    truth = truth_of(name)
-    analysis = analyze([SAMPLES / "lcms" / f"{name}.mzML"], truth["route"], truth["stage"])
-    return build_report(analysis)
+    truth = _truth(kind, name)
+    path = SAMPLES / kind / (f"{name}.mzML" if kind == "lcms" else name)
+    return build_report(analyze([path], truth["route"], truth["stage"]))
+
+
+def lcms_samples() -> list[str]:
+    return _names("lcms")
+
+
+def truth_of(name: str) -> dict:
+    return _truth("lcms", name)
+
+
+def report_of(name: str) -> dict:
+    return _report("lcms", name)
+
+
+def nmr_samples() -> list[str]:
+    return _names("nmr")
+
+
+def nmr_truth_of(name: str) -> dict:
+    return _truth("nmr", name)
+
+
+def nmr_report_of(name: str) -> dict:
+    return _report("nmr", name)
 
 
 @pytest.fixture
@@ -37,19 +61,3 @@ def realdata() -> Path:
         pytest.skip("../shared/realdata is not present")
     return REALDATA
 
-
-def nmr_samples() -> list[str]:
-    return sorted(p.name[: -len(".truth.json")] for p in (SAMPLES / "nmr").glob("*.truth.json"))
-
-
-def nmr_truth_of(name: str) -> dict:
-    return json.loads((SAMPLES / "nmr" / f"{name}.truth.json").read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=None)
-def nmr_report_of(name: str) -> dict:
-    from specqc.pipeline import analyze
-    from specqc.report.document import build_report
-
-    truth = nmr_truth_of(name)
-    return build_report(analyze([SAMPLES / "nmr" / name], truth["route"], truth["stage"]))

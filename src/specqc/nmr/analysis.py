@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+
 from ..chem.route import Route, Stage
 from ..errors import InputError
 from ..model import NMRData
 from .peaks import Multiplet, group_multiplets
 from .process import NMRParams, ProcessedNMR, process
-from .quantify import ComponentResult, FitComponent, FitSignal, fit_components, salt_molar_mass
+from .quantify import (ALWAYS_FITTED, ComponentResult, FitComponent, FitSignal, component_model, estimate_fwhm_hz, fit_components,
+                       salt_molar_mass)
 from .references import reference_set
 from .solvents import entries_for, ich_limits
 
@@ -21,7 +23,6 @@ TOLERANCE_PPM = {"prediction": 0.10, "literature": 0.05, "measurement": 0.04,
                  "solvent": 0.02, "water": 0.15, "residual": 0.01, "tms": 0.01}
 EXCHANGEABLE_WINDOW_PPM = 0.4
 METHOD = "line-shape fit (non-negative least squares of reference multiplets)"
-NOT_FITTED = ("residual", "tms", "dss")
 
 
 @dataclass
@@ -136,8 +137,6 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     elif not species_components:
         notes.append(f"no reference NMR data for this stage's species in {solvent}")
     components = species_components + table_components
-    from .quantify import estimate_fwhm_hz
-
     fwhm = estimate_fwhm_hz(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz)
     fit = fit_components(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz,
                          components, fwhm) if components else None
@@ -204,17 +203,13 @@ def _water_entry(results: dict, solvent: str | None, ratio) -> dict:
 def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main_amount: float | None) -> None:
     """Label each multiplet with the compounds whose fitted lines make up most of
     it, and scale its integral to protons of the main component."""
-    import numpy as np
-
-    from .quantify import _Axis, _column
-
     ppm = processed.ppm
-    axis = _Axis(ppm, processed.steps["spectrometer_mhz"])
     contributions = []
     for result in fit.components:
-        if result.amount <= 0 or not (result.detected or result.component.kind in NOT_FITTED):
+        if result.amount <= 0 or not (result.detected or result.component.kind in ALWAYS_FITTED):
             continue
-        contributions.append((result.component, result.amount * _column(axis, result.component, fit.fwhm_hz)))
+        contributions.append((result.component, result.amount * component_model(
+            ppm, processed.steps["spectrometer_mhz"], result.component, fit.fwhm_hz)))
     step = abs(ppm[1] - ppm[0])
     for multiplet in multiplets:
         high, low = multiplet.range_ppm
@@ -236,7 +231,6 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main_amou
     if per_proton:
         for multiplet in multiplets:
             multiplet.integral_h = round(multiplet.area / per_proton, 2)
-    del np
 
 
 def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route,

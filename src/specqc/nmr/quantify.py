@@ -199,6 +199,11 @@ def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bo
     return column
 
 
+def component_model(ppm: np.ndarray, mhz: float, component: FitComponent, fwhm_hz: float) -> np.ndarray:
+    """A placed compound's model per unit amount, on the whole axis."""
+    return _column(_Axis(ppm, mhz), component, fwhm_hz)
+
+
 def _add_lorentzian(axis: _Axis, target: np.ndarray, centre: float, fwhm_hz: float, area: float) -> None:
     from .lineshape import lorentzian
 
