@@ -36,6 +36,7 @@ OVERLAP_LIMIT = 0.5  # share of a signal's window explained by others above whic
 UNKNOWN_LINE_SNR = 8.0
 MISMATCH_SHARE = 0.05
 SAME_LINE_PPM = 0.01
+PLACEMENT_FLOOR_SNR = 3.0  # below this nothing in a window is worth matching a pattern to
 RANGE_MARGIN_PPM = 0.2
 ALWAYS_FITTED = ("residual", "tms", "dss")  # present by construction, never reported
 J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
@@ -152,10 +153,18 @@ def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float)
     return low, values
 
 
-def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, broad: bool) -> None:
+def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, broad: bool,
+           floor: float) -> None:
     """Move the multiplet to where its pattern best matches ``target`` within its
     tolerance, letting J vary a little (tables give J to a few tenths of a Hz)
-    and, for exchange-broadened lines, the width."""
+    and, for exchange-broadened lines, the width. Where nothing stands above
+    ``floor`` there is nothing to match: the tabulated position is kept."""
+    reach = signal.tolerance_ppm + multiplet_extent_hz(signal.multiplicity, signal.reference_j_hz,
+                                                       signal.width_hz, fwhm_hz) / axis.mhz
+    low, high = axis.window(signal.reference_ppm, reach)
+    if high <= low or target[low:high].max() < floor:
+        signal.observed_ppm = signal.reference_ppm if signal.observed_ppm is None else signal.observed_ppm
+        return
     widths = tuple(fwhm_hz * f for f in (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)) if broad else (signal.extra_width_hz,)
     couplings = signal.reference_j_hz + J_STEPS_HZ if signal.reference_j_hz > 0 else (signal.j_hz,)
     best = (-np.inf, signal.reference_ppm, signal.extra_width_hz, signal.j_hz)
@@ -236,7 +245,7 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
         return FitResult(outside, np.zeros(ppm.size), [], fwhm_hz)
     for component in components:
         for signal in component.signals:
-            _place(axis, values, signal, fwhm_hz, component.broad_allowed)
+            _place(axis, values, signal, fwhm_hz, component.broad_allowed, PLACEMENT_FLOOR_SNR * sigma)
     columns = [_column(axis, c, fwhm_hz) for c in components]
     amounts = _solve(columns, values, _rows(columns), nnls)
     for _ in range(2):
@@ -252,7 +261,7 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
         for index, component in enumerate(components):
             rest = values - (model - amounts[index] * columns[index])
             for signal in component.signals:
-                _place(axis, rest, signal, fwhm_hz, component.broad_allowed)
+                _place(axis, rest, signal, fwhm_hz, component.broad_allowed, PLACEMENT_FLOOR_SNR * sigma)
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
             columns[index] = _column(axis, component, fwhm_hz)
