@@ -182,7 +182,7 @@ def make_nmr(name: str) -> None:
     main = route.stage(stage).main[0]
     for component in truth["components"]:
         if component["kind"] == "solvent":
-            component["ppm_w_w"] = round(nmr_sim.ppm_w_w(route, main, component["name"], component["mol_ratio"],
+            component["ppm_w_w"] = round(nmr_sim.truth_ppm_w_w(route, main, component["name"], component["mol_ratio"],
                                                          counterion))
     nmr_sim.write_truth(NMR_HERE / f"{name}.truth.json", truth, {
         "sample": name, "route": route_id, "stage": stage, "description": description,

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-
 from ..chem.route import Route, Stage
 from ..errors import InputError
 from ..model import NMRData
 from .peaks import Multiplet, group_multiplets
 from .process import NMRParams, ProcessedNMR, process
-from .quantify import (ALWAYS_FITTED, ComponentResult, FitComponent, FitSignal, component_model, estimate_fwhm_hz, fit_components,
-                       salt_molar_mass)
+from .quantify import (ALWAYS_FITTED, ComponentResult, FitComponent, FitSignal, component_model, estimate_fwhm_hz,
+                       fit_components, ppm_w_w, salt_molar_mass)
 from .references import reference_set
 from .solvents import entries_for, ich_limits
 
 # search windows around the tabulated shift, after referencing
 TOLERANCE_PPM = {"prediction": 0.10, "literature": 0.05, "measurement": 0.04,
-                 "solvent": 0.02, "water": 0.15, "residual": 0.01, "tms": 0.01}
+                 "solvent": 0.02, "water": 0.15, "residual": 0.01, "tms": 0.01, "dss": 0.01}
 EXCHANGEABLE_WINDOW_PPM = 0.4
 METHOD = "line-shape fit (non-negative least squares of reference multiplets)"
 
@@ -64,7 +63,6 @@ class NMRResult:
     solvents: list[SolventResult]
     water: dict
     multiplets: list[Multiplet]
-    unknown_lines_ppm: list[float]
     metadata: dict
     notes: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
@@ -98,9 +96,8 @@ def _table_components(solvent: str) -> list[FitComponent]:
         if compound == "water" and {e.shift_ppm for e in entries} <= residual_shifts:
             continue  # D2O: the water line is the residual HDO line
         kind = compound if compound in ("water", "residual", "tms", "dss") else "solvent"
-        tolerance = TOLERANCE_PPM.get(kind, TOLERANCE_PPM["solvent"]) if kind != "dss" else TOLERANCE_PPM["tms"]
-        signals = [FitSignal(e.group, e.shift_ppm, e.multiplicity, e.protons, e.j_hz,
-                             20.0 if e.multiplicity == "m" else 0.0, tolerance) for e in entries]
+        signals = [FitSignal(e.group, e.shift_ppm, e.multiplicity, e.protons, e.j_hz, e.width_hz,
+                             TOLERANCE_PPM[kind]) for e in entries]
         name = {"residual": f"{solvent} residual", "tms": "TMS", "dss": "DSS"}.get(kind, compound)
         components.append(FitComponent(f"{kind}:{compound}", kind, name, signals,
                                        "Fulmer et al. 2010", broad_allowed=kind == "water"))
@@ -161,7 +158,7 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
             continue
         limit = limits[r.component.name]
         mol_ratio = ratio(r)
-        ppm = None if mol_ratio is None else round(mol_ratio * limit.molar_mass / molar_mass * 1e6, 0)
+        ppm = None if mol_ratio is None else round(ppm_w_w(mol_ratio, limit.molar_mass, molar_mass), 0)
         solvents.append(SolventResult(
             r.component.name, r.detected, mol_ratio, ppm, limit.ich_class, limit.limit_ppm,
             None if ppm is None or limit.limit_ppm is None else ppm > limit.limit_ppm, r.reason,
@@ -169,14 +166,13 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     water = _water_entry(results, solvent, ratio)
     multiplets = group_multiplets(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz, fwhm)
     if fit:
-        _assign(multiplets, fit, processed, main_amount)
+        _assign(multiplets, fit, processed, main if main_amount else None)
         _label_exchangeable(multiplets, species, route, solvent, form)
         _label_satellites(multiplets, data.spectrometer_mhz)
     return NMRResult(
         source_path=data.source_path, processed=processed, solvent=solvent, main_species=main_id,
         main_amount=main_amount, salt_basis={"form": salt_label, "molar_mass": round(molar_mass, 2)},
         fwhm_hz=round(fwhm, 2), species=species, solvents=solvents, water=water, multiplets=multiplets,
-        unknown_lines_ppm=[round(x, 4) for x in (fit.unknown_lines_ppm if fit else [])],
         metadata={"nucleus": data.nucleus, "spectrometer_mhz": round(data.spectrometer_mhz, 4),
                   "temperature_k": data.temperature_k, "pulse_program": data.pulse_program,
                   "acquisition_date": data.acquisition_date, "format": data.format,
@@ -200,7 +196,7 @@ def _water_entry(results: dict, solvent: str | None, ratio) -> dict:
     return entry
 
 
-def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main_amount: float | None) -> None:
+def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: ComponentResult | None) -> None:
     """Label each multiplet with the compounds whose fitted lines make up most of
     it, and scale its integral to protons of the main component."""
     ppm = processed.ppm
@@ -221,16 +217,15 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main_amou
                 multiplet.assignment.append(f"{component.name} ({share:.0%})" if share < 0.9 else component.name)
     # Integrals are scaled the way a chemist sets them: the main component's
     # diagnostic signal reads its proton count.
-    main = next((r for r in fit.components if r.component.kind == "species" and r.amount == main_amount), None)
-    per_proton = main_amount
-    if main is not None:
-        anchor = next((s for s in main.component.signals if s.diagnostic), main.component.signals[0])
-        holder = next((m for m in multiplets if m.range_ppm[1] <= anchor.observed_ppm <= m.range_ppm[0]), None)
-        if holder is not None and holder.assignment == [main.component.name]:
-            per_proton = holder.area / anchor.protons
-    if per_proton:
-        for multiplet in multiplets:
-            multiplet.integral_h = round(multiplet.area / per_proton, 2)
+    if main is None:
+        return
+    per_proton = main.amount
+    anchor = next((s for s in main.component.signals if s.diagnostic), main.component.signals[0])
+    holder = next((m for m in multiplets if m.range_ppm[1] <= anchor.observed_ppm <= m.range_ppm[0]), None)
+    if holder is not None and holder.assignment == [main.component.name]:
+        per_proton = holder.area / anchor.protons
+    for multiplet in multiplets:
+        multiplet.integral_h = round(multiplet.area / per_proton, 2)
 
 
 def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route,

@@ -11,8 +11,8 @@ Predicted shifts are only approximately right, so before the fit each
 multiplet is placed where its pattern best matches the spectrum within a
 tolerance (a cosine match over the multiplet's lines); after a first fit the
 placement is repeated against the spectrum minus every other compound. Lines
-nothing explains become free columns, so an unknown impurity under a signal
-does not inflate the compound it overlaps.
+nothing explains are modelled from the residual alone: they can be named where
+they overlap a compound but never take its intensity.
 
 A compound is reported only when its signals are really there: strong enough
 (height over noise), and every signal of it that is not buried under another
@@ -28,7 +28,8 @@ from itertools import combinations
 
 import numpy as np
 
-from .lineshape import multiplet_extent_hz, multiplet_shape
+from .lineshape import lorentzian, multiplet_extent_hz, multiplet_shape
+from .peaks import PROTON_WINDOW_PPM
 
 DETECTION_SNR = 10.0  # model height over noise sigma for a compound to count (quantitation limit)
 SUPPORT_MIN = 0.6  # a free-standing signal must show this share of its expected intensity
@@ -100,7 +101,6 @@ class ComponentResult:
 class FitResult:
     components: list[ComponentResult]
     model: np.ndarray
-    unknown_lines_ppm: list[float]
     fwhm_hz: float
 
 
@@ -118,6 +118,12 @@ def salt_molar_mass(species, counterion: str) -> tuple[float, str]:
     return mass, label
 
 
+def ppm_w_w(mol_ratio: float, solvent_molar_mass: float, isolated_molar_mass: float) -> float:
+    """Residual solvent in ppm by weight of the isolated material, from its
+    molar ratio to the main component."""
+    return mol_ratio * solvent_molar_mass / isolated_molar_mass * 1e6
+
+
 class _Axis:
     def __init__(self, ppm: np.ndarray, mhz: float):
         self.ppm, self.mhz = ppm, mhz
@@ -132,14 +138,16 @@ class _Axis:
         return low, max(high, low)
 
 
-def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float) -> tuple[int, np.ndarray]:
-    """(first index, unit-area-per-proton x protons values) of one multiplet."""
+def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
+                  satellites: bool = True) -> tuple[int, np.ndarray]:
+    """(first index, unit-area-per-proton x protons values) of one multiplet,
+    with its 13C satellites once they have been placed (unless ``satellites`` is off)."""
     width = signal.width_hz + signal.extra_width_hz
     half = multiplet_extent_hz(signal.multiplicity, signal.j_hz, width, fwhm_hz) / axis.mhz
     low, high = axis.window(centre, half)
     values = multiplet_shape(axis.ppm[low:high], centre, signal.multiplicity, signal.j_hz, width, fwhm_hz,
                              axis.mhz) * signal.protons
-    if signal.satellite_j_hz:
+    if satellites and signal.satellite_j_hz:
         # the 13C satellites sit outside the multiplet's own window: widen it to hold them
         reach = signal.satellite_j_hz / 2 / axis.mhz
         wide_low, wide_high = axis.window(centre, half + reach)
@@ -169,12 +177,11 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
     couplings = signal.reference_j_hz + J_STEPS_HZ if signal.reference_j_hz > 0 else (signal.j_hz,)
     best = (-np.inf, signal.reference_ppm, signal.extra_width_hz, signal.j_hz)
     shift_points = max(int(signal.tolerance_ppm / axis.step), 1)
-    satellite_j = signal.satellite_j_hz
-    signal.satellite_j_hz = None  # satellites are placed separately, after the multiplet
     for extra in widths:
         for j_hz in couplings:
             signal.extra_width_hz, signal.j_hz = extra, float(j_hz)
-            low, template = _signal_shape(axis, signal, signal.reference_ppm, fwhm_hz)
+            # satellites are placed separately, after the multiplet
+            low, template = _signal_shape(axis, signal, signal.reference_ppm, fwhm_hz, satellites=False)
             start, stop = low - shift_points, low + template.size + shift_points
             if template.size < 3 or start < 0 or stop > target.size:
                 continue
@@ -193,17 +200,12 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
                 best = (float(score[k]), signal.reference_ppm - (offset - shift_points) * axis.step, extra,
                         float(j_hz))
     signal.observed_ppm, signal.extra_width_hz, signal.j_hz = best[1], best[2], best[3]
-    signal.satellite_j_hz = satellite_j
 
 
 def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True) -> np.ndarray:
     column = np.zeros(axis.ppm.size)
     for signal in component.signals:
-        kept = signal.satellite_j_hz
-        if not satellites:
-            signal.satellite_j_hz = None
-        low, values = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
-        signal.satellite_j_hz = kept
+        low, values = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites)
         column[low:low + values.size] += values
     return column
 
@@ -214,8 +216,6 @@ def component_model(ppm: np.ndarray, mhz: float, component: FitComponent, fwhm_h
 
 
 def _add_lorentzian(axis: _Axis, target: np.ndarray, centre: float, fwhm_hz: float, area: float) -> None:
-    from .lineshape import lorentzian
-
     low, high = axis.window(centre, 12 * fwhm_hz / axis.mhz)
     target[low:high] += area * lorentzian(axis.ppm[low:high], centre, fwhm_hz / axis.mhz)
 
@@ -234,7 +234,6 @@ def estimate_fwhm_hz(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: flo
 
 def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float,
                    components: list[FitComponent], fwhm_hz: float | None = None) -> FitResult:
-    from scipy.optimize import nnls
     from scipy.signal import find_peaks
 
     axis = _Axis(ppm, mhz)
@@ -242,12 +241,12 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
     outside = _outside_range(ppm, components)
     components = [c for c in components if c.signals]
     if not components:
-        return FitResult(outside, np.zeros(ppm.size), [], fwhm_hz)
+        return FitResult(outside, np.zeros(ppm.size), fwhm_hz)
     for component in components:
         for signal in component.signals:
             _place(axis, values, signal, fwhm_hz, component.broad_allowed, PLACEMENT_FLOOR_SNR * sigma)
     columns = [_column(axis, c, fwhm_hz) for c in components]
-    amounts = _solve(columns, values, _rows(columns), nnls)
+    amounts = _solve(columns, values, _rows(columns))
     for _ in range(2):
         # place each compound against what the others leave; give strong ones their 13C satellites
         model = sum(a * c for a, c in zip(amounts, columns))
@@ -265,7 +264,7 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
             columns[index] = _column(axis, component, fwhm_hz)
-        amounts = _solve(columns, values, _rows(columns), nnls)
+        amounts = _solve(columns, values, _rows(columns))
     model = sum(a * c for a, c in zip(amounts, columns))
     # Lines nothing explains are reported, and fitted to the residual only,
     # so they can be named where they overlap a compound but never take its intensity.
@@ -273,9 +272,9 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
     peaks, _ = find_peaks(residual, height=UNKNOWN_LINE_SNR * sigma, prominence=UNKNOWN_LINE_SNR * sigma,
                           distance=max(int(fwhm_hz / mhz / axis.step), 2))
     # near a strong line, a residual of a few per cent is line-shape mismatch, not a compound
-    peaks = peaks[(ppm[peaks] > -1.0) & (ppm[peaks] < 14.0) & (residual[peaks] > MISMATCH_SHARE * model[peaks])]
+    low, high = PROTON_WINDOW_PPM
+    peaks = peaks[(ppm[peaks] > low) & (ppm[peaks] < high) & (residual[peaks] > MISMATCH_SHARE * model[peaks])]
     peaks = peaks[np.argsort(residual[peaks])[::-1][:60]]
-    unknown_at = [float(ppm[p]) for p in peaks]
     unknown_model = np.zeros(ppm.size)
     for peak in peaks:
         # a Lorentzian of the residual's height (area = height x pi x half-width)
@@ -293,14 +292,14 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
         if keep == kept:
             continue
         kept = keep
-        kept_amounts = _solve([columns[i] for i in kept], values, _rows([columns[i] for i in kept]), nnls)
+        kept_amounts = _solve([columns[i] for i in kept], values, _rows([columns[i] for i in kept]))
         amounts = [0.0] * len(components)
         for i, amount in zip(kept, kept_amounts):
             amounts[i] = amount
         model = sum(a * c for a, c in zip(amounts, columns))
         rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
-    return FitResult(results + outside, model, sorted(unknown_at, reverse=True), fwhm_hz)
+    return FitResult(results + outside, model, fwhm_hz)
 
 
 def _second_look(candidates: list[int], components: list[FitComponent]) -> list[int]:
@@ -342,8 +341,7 @@ def _outside_range(ppm: np.ndarray, components: list[FitComponent]) -> list[Comp
 def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, fwhm_hz: float) -> None:
     """One-bond 13C-1H coupling of each signal, from where its satellite pair fits best."""
     for signal in component.signals:
-        signal.satellite_j_hz = None
-        low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
+        low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites=False)
         best = (0.0, None)
         for j_ch in np.arange(120.0, 170.5, 0.5):
             offset = int(round(j_ch / 2 / axis.mhz / axis.step))
@@ -366,7 +364,9 @@ def _rows(columns: list[np.ndarray]) -> np.ndarray:
     return rows
 
 
-def _solve(columns, values, rows, nnls) -> list[float]:
+def _solve(columns, values, rows) -> list[float]:
+    from scipy.optimize import nnls
+
     matrix = np.column_stack([c[rows] for c in columns])
     scale = np.linalg.norm(matrix, axis=0)
     scale[scale == 0] = 1.0
@@ -426,7 +426,8 @@ def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -
         listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f}" for s in diagnostic)
         return False, f"diagnostic signal not seen on its own ({listed}): presence cannot be confirmed"
     for first, second in combinations(testified, 2):
-        if abs(first.observed_ppm - second.observed_ppm) < SAME_LINE_PPM < abs(first.reference_ppm - second.reference_ppm):
+        collapsed = abs(first.observed_ppm - second.observed_ppm) < SAME_LINE_PPM
+        if collapsed and abs(first.reference_ppm - second.reference_ppm) > SAME_LINE_PPM:
             return False, (f"{first.group} and {second.group} fall on one line at {first.observed_ppm:.3f} ppm: "
                            "not this compound's pattern")
     missing = [s for s in testified if s.support < SUPPORT_MIN]

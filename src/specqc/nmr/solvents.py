@@ -11,6 +11,7 @@ from functools import lru_cache
 from ..errors import ReferenceDataError
 from ..reference import read_data_file
 
+UNRESOLVED_WIDTH_HZ = 20.0
 MULTIPLICITIES = {"s": 1, "d": 2, "t": 3, "q": 4, "quint": 5, "m": 0}
 
 
@@ -23,6 +24,12 @@ class ShiftEntry:
     multiplicity: str
     protons: int
     j_hz: float
+
+    @property
+    def width_hz(self) -> float:
+        """Spread of an unresolved multiplet (the table gives none; this is typical
+        of the CH2 envelopes of THF or hexanes at 400 MHz)."""
+        return UNRESOLVED_WIDTH_HZ if self.multiplicity == "m" else 0.0
 
 
 @lru_cache(maxsize=1)

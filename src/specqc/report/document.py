@@ -237,13 +237,13 @@ def _qc_checks(species_entries: list[dict], analysis: Analysis) -> list[dict]:
             found.append(f"{entry['name']} {entry['lcms']['relative_area_pct']:.2f} % (MS area, semi-quantitative)")
         if "nmr" in entry["evidence"]:
             found.append(f"{entry['name']} {entry['nmr']['mol_pct']} mol % (1H NMR)")
-    checks.append({
-        "id": "route-impurities-absent",
-        "status": "fail" if found else "pass",
-        "detail": "; ".join(found) or ("no route impurity above "
-                                       f"{IMPURITY_REPORT_THRESHOLD_PCT} % MS area" if has_ms else "")
-        + ("" if found or not analysis.nmr else ("; " if has_ms else "") + "no route impurity seen by 1H NMR"),
-    })
+    clear = []
+    if has_ms:
+        clear.append(f"no route impurity above {IMPURITY_REPORT_THRESHOLD_PCT} % MS area")
+    if analysis.nmr:
+        clear.append("no route impurity seen by 1H NMR")
+    checks.append({"id": "route-impurities-absent", "status": "fail" if found else "pass",
+                   "detail": "; ".join(found or clear)})
     if analysis.nmr:
         spectrum = analysis.nmr[0]
         over = [s for s in spectrum.solvents if s.detected and s.exceeds]

@@ -92,8 +92,7 @@ def components_signals(route: Route, components: list[NMRComponent], settings: N
             entries = entries_for(settings.solvent, compound)
             if not entries:
                 raise ValueError(f"no shift-table entry for {compound} in {settings.solvent}")
-            signals = tuple(Signal(e.shift_ppm, e.multiplicity, e.protons, e.j_hz,
-                                   20.0 if e.multiplicity == "m" else 0.0) for e in entries)
+            signals = tuple(Signal(e.shift_ppm, e.multiplicity, e.protons, e.j_hz, e.width_hz) for e in entries)
         filled.append(NMRComponent(component.name, component.mol_ratio, component.kind, signals,
                                    component.extra_width_hz, component.satellites))
     return filled
@@ -149,13 +148,13 @@ def simulate(route: Route, components: list[NMRComponent], settings: NMRSettings
     return fid, truth
 
 
-def ppm_w_w(route: Route, main_id: str, solvent_name: str, mol_ratio: float, counterion: str) -> float:
+def truth_ppm_w_w(route: Route, main_id: str, solvent_name: str, mol_ratio: float, counterion: str) -> float:
     """The truth's ppm w/w, by the same definition a chemist uses."""
-    from ..nmr.quantify import salt_molar_mass
+    from ..nmr.quantify import ppm_w_w, salt_molar_mass
 
     limits, _ = ich_limits()
-    return mol_ratio * limits[solvent_name].molar_mass / salt_molar_mass(route.species_by_id(main_id),
-                                                                         counterion)[0] * 1e6
+    isolated = salt_molar_mass(route.species_by_id(main_id), counterion)[0]
+    return ppm_w_w(mol_ratio, limits[solvent_name].molar_mass, isolated)
 
 
 def write_bruker(folder: Path, fid: np.ndarray, settings: NMRSettings) -> None:
