@@ -8,6 +8,8 @@ Each sample is one stage of one route with one failure mode (or none). An
 LC-MS truth file records each component's true share of the ion signal and
 the status an analysis must report for every species that is present or must
 be reported ambiguous; any species not listed must be reported not detected.
+Every truth file also gives the QC verdict and the exact set of diagnoses
+(`qc`). samples/sets/ names several files of one sample analysed together.
 An NMR truth file records each compound's molar ratio to the main component,
 each process solvent's ppm w/w, and which species and solvents an analysis must
 find (nothing else may be reported).
@@ -87,6 +89,21 @@ SCENARIOS = {
         C(1.1, 8.0e6, "diazepan-2-one"),
         C(2.2, 2.5e4, formula="C9H11NO3"),
     ], {"diazepan-2-one": "detected"}, "clean final salt, unit-resolution profile data"),
+    "dz-cyclization-failed": ("diazepan-2-one", "cyclization", UNIT, [
+        C(1.6, 5.0e6, "aminopropyl-glycinate"),
+        C(2.0, 1.5e6, "linear-dimer"),
+        C(2.4, 6.0e5, "linear-trimer"),
+    ], {"aminopropyl-glycinate": "detected", "linear-dimer": "detected", "linear-trimer": "detected"},
+        "no lactam at all: triethylamine in ethanol at 0.5 M gave only precursor and chains"),
+    "dz-cyclization-hydrolysis": ("diazepan-2-one", "cyclization", HR, [
+        C(1.1, 8.0e6, "diazepan-2-one"),
+        C(0.8, 6.0e5, "hydrolysed-aminopropyl-glycinate"),
+    ], {"diazepan-2-one": "detected", "hydrolysed-aminopropyl-glycinate": "detected"},
+        "lactam formed, but wet t-BuOK turned some ester into the amino acid"),
+    "dz-salt-lowpurity": ("diazepan-2-one", "salt", UNIT_PROFILE, [
+        C(1.1, 8.0e6, "diazepan-2-one"),
+        C(2.2, 4.0e5, formula="C9H11NO3"),
+    ], {"diazepan-2-one": "detected"}, "final salt with an unknown (not a route species) at about 5 % of the ion signal"),
     "cb-ring-formation-clean": ("cyclobutylcarbonyl-diazepane", "ring-formation", HR, [
         C(0.9, 8.0e6, "homopiperazine"),
     ], {"homopiperazine": "detected"}, "clean [4+3] ring formation"),
@@ -124,6 +141,9 @@ SCENARIOS = {
         C(2.9, 1.5e6, "hydrolysed-cyclobutanecarbonyl-chloride"),
     ], {"cyclobutylcarbonyl-diazepane": "detected", "hydrolysed-cyclobutanecarbonyl-chloride": "detected"},
         "negative-mode run: the hydrolysed acid chloride as [M-H]-"),
+    "cb-acylation-clean": ("cyclobutylcarbonyl-diazepane", "acylation", HR, [
+        C(2.6, 8.0e6, "cyclobutylcarbonyl-diazepane"),
+    ], {"cyclobutylcarbonyl-diazepane": "detected"}, "clean mono-acylation"),
     "cb-final-clean": ("cyclobutylcarbonyl-diazepane", "final", HR_PROFILE, [
         C(2.6, 9.0e6, "cyclobutylcarbonyl-diazepane"),
     ], {"cyclobutylcarbonyl-diazepane": "detected"}, "clean final product, high-resolution profile data"),
@@ -169,7 +189,81 @@ NMR_SCENARIOS = {
         N("water", 0.2, "water", extra_width_hz=2.0), N("aminopropyl-glycinate", 0.12),
     ], ["diazepan-2-one", "aminopropyl-glycinate"], [],
         "crude lactam in CDCl3 with TMS: linear ester left by an incomplete cyclization"),
+    "cb-final-nmr-clean": ("cyclobutylcarbonyl-diazepane", "final",
+                           NMRSettings(solvent="CDCl3", form="free base", axis_error_ppm=-0.04), [
+        N("cyclobutylcarbonyl-diazepane", 1.0, satellites=True), N("residual", 0.12, "residual"),
+        N("tms", 0.01, "tms"), N("water", 0.15, "water", extra_width_hz=2.0),
+        N("ethyl acetate", 0.004, "solvent"),
+    ], ["cyclobutylcarbonyl-diazepane"], ["ethyl acetate"],
+        "final amide in CDCl3: a trace of ethyl acetate from the extraction, below its limit"),
 }
+
+# What the QC of each sample must conclude: (verdict, diagnoses). Exactly these
+# diagnoses, no others. MS alone cannot confirm identity at the final stage
+# (the guide asks for NMR and MS), so a clean final run on its own is inconclusive.
+QC_EXPECTED = {
+    "dz-alkylation-clean": ("pass", []),
+    "dz-alkylation-overalkylation": ("fail", ["over-alkylation", "incomplete-alkylation"]),
+    "dz-alkylation-incomplete": ("fail", ["incomplete-alkylation"]),
+    "dz-deprotection-clean": ("pass", []),
+    "dz-deprotection-boc-left": ("fail", ["incomplete-deprotection"]),
+    "dz-cyclization-clean": ("pass", []),
+    "dz-cyclization-oligomers": ("fail", ["incomplete-cyclization", "oligomerization", "ester-hydrolysis"]),
+    "dz-cyclization-isobar": ("pass", []),
+    "dz-cyclization-piperazine": ("fail", ["piperazine-formation"]),
+    "dz-cyclization-failed": ("fail", ["product-not-found", "incomplete-cyclization", "oligomerization"]),
+    "dz-cyclization-hydrolysis": ("pass", ["ester-hydrolysis"]),
+    "dz-salt-clean": ("inconclusive", []),
+    "dz-salt-lowpurity": ("fail", ["low-purity"]),
+    "cb-ring-formation-clean": ("pass", []),
+    "cb-ring-formation-oligomers": ("fail", ["incomplete-cyclization", "oligomerization", "piperazine-formation"]),
+    "cb-acylation-clean": ("pass", []),
+    "cb-acylation-bis": ("fail", ["over-acylation", "incomplete-alkylation"]),
+    "cb-acylation-unit-ambiguous": ("fail", ["over-acylation"]),
+    "cb-acylation-hr-resolved": ("fail", ["incomplete-alkylation"]),
+    "cb-acylation-negative": ("pass", ["ester-hydrolysis"]),
+    "cb-final-clean": ("inconclusive", []),
+    "dz-salt-nmr-clean": ("inconclusive", []),
+    "dz-salt-nmr-ether": ("fail", ["residual-solvent"]),
+    "dz-salt-nmr-dioxane": ("fail", ["residual-solvent"]),
+    "dz-salt-nmr-wet": ("fail", ["water-uptake"]),
+    "dz-salt-nmr-boc-left": ("fail", ["incomplete-deprotection", "low-purity"]),
+    "dz-salt-nmr-ester-left": ("fail", ["incomplete-cyclization", "low-purity"]),
+    "dz-salt-nmr-ethyl-acetate": ("fail", ["residual-solvent"]),
+    "dz-cyclization-nmr-ester": ("fail", ["incomplete-cyclization"]),
+    "cb-final-nmr-clean": ("inconclusive", []),
+}
+
+# Several files of one sample analysed together: name -> (route, stage, inputs under
+# samples/, verdict, diagnoses, description).
+SETS = {
+    "dz-salt-complete-clean": ("diazepan-2-one", "salt", ["lcms/dz-salt-clean.mzML", "nmr/dz-salt-nmr-clean"],
+                               "pass", [], "final salt with LC-MS and 1H NMR: identity, purity, salt, solvents"),
+    "cb-final-complete-clean": ("cyclobutylcarbonyl-diazepane", "final",
+                                ["lcms/cb-final-clean.mzML", "nmr/cb-final-nmr-clean"], "pass", [],
+                                "final amide with LC-MS and 1H NMR"),
+    "dz-salt-disagreement": ("diazepan-2-one", "salt", ["lcms/dz-salt-clean.mzML", "nmr/dz-salt-nmr-boc-left"],
+                             "fail", ["incomplete-deprotection", "low-purity"],
+                             "the NMR sees 4 mol % Boc intermediate that the LC-MS run does not"),
+}
+SETS_HERE = Path(__file__).resolve().parent / "sets"
+
+
+def _qc_truth(name: str) -> dict:
+    verdict, diagnoses = QC_EXPECTED[name]
+    return {"verdict": verdict, "diagnoses": sorted(diagnoses)}
+
+
+def make_set(name: str) -> None:
+    import json
+
+    route_id, stage, inputs, verdict, diagnoses, description = SETS[name]
+    SETS_HERE.mkdir(exist_ok=True)
+    document = {"schema": "specqc.truth/1", "sample": name, "route": route_id, "stage": stage,
+                "description": description, "inputs": inputs,
+                "qc": {"verdict": verdict, "diagnoses": sorted(diagnoses)}}
+    (SETS_HERE / f"{name}.truth.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n",
+                                                  encoding="utf-8")
 
 
 def make_nmr(name: str) -> None:
@@ -187,13 +281,16 @@ def make_nmr(name: str) -> None:
     nmr_sim.write_truth(NMR_HERE / f"{name}.truth.json", truth, {
         "sample": name, "route": route_id, "stage": stage, "description": description,
         "settings": nmr_sim.settings_dict(settings),
-        "expected": {"species": sorted(species), "solvents": sorted(solvents)},
+        "expected": {"species": sorted(species), "solvents": sorted(solvents)}, "qc": _qc_truth(name),
     })
 
 
 def make(name: str) -> None:
     if name in NMR_SCENARIOS:
         make_nmr(name)
+        return
+    if name in SETS:
+        make_set(name)
         return
     route_id, stage, settings, components, expected, description = SCENARIOS[name]
     route = load_route(route_id)
@@ -206,7 +303,7 @@ def make(name: str) -> None:
         statuses[species_id] = {"status": status, "ambiguous_with": partners}
     write_truth(HERE / f"{name}.truth.json", truth, {
         "sample": name, "route": route_id, "stage": stage, "description": description,
-        "settings": settings_dict(settings), "expected": statuses,
+        "settings": settings_dict(settings), "expected": statuses, "qc": _qc_truth(name),
     })
 
 
@@ -217,7 +314,7 @@ def _seed(name: str) -> int:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or [*SCENARIOS, *NMR_SCENARIOS]
+    names = sys.argv[1:] or [*SCENARIOS, *NMR_SCENARIOS, *SETS]
     for sample in names:
         make(sample)
         print(f"wrote {sample}")

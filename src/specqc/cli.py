@@ -75,9 +75,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--route", "route_ref", required=True, help="Built-in route id or route file path.")
-@click.option("--stage", "stage_id", required=True, help="Stage id of the route.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+@click.option("--route", "route_ref", help="Built-in route id or route file path (default: from a sidecar "
+              "JSON or the config).")
+@click.option("--stage", "stage_id", help="Stage id of the route (default: from a sidecar JSON or the file name).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="TOML file overriding thresholds and the file-name pattern.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "html"]), default="text",
               show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
@@ -85,18 +88,25 @@ def main() -> None:
 @click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
               show_default=True)
 @click.option("--input-format", help="Force the reader (e.g. mzml, mzxml).")
-def analyze(paths, route_ref, stage_id, output_format, output, force, tolerance, polarity, input_format):
+def analyze(paths, route_ref, stage_id, config_path, output_format, output, force, tolerance, polarity,
+            input_format):
     """Analyse the instrument files of one sample at one stage."""
+    from .config import load_settings
     from .lcms.params import LCMSParams
     from .pipeline import analyze as run_analysis
     from .report.document import build_report, to_json
 
+    settings = load_settings(config_path)
     params = LCMSParams().with_overrides(tolerance=tolerance, polarity=polarity)
-    analysis = run_analysis(list(paths), route_ref, stage_id, lcms_params=params,
+    analysis = run_analysis(list(paths), route_ref, stage_id, settings=settings, lcms_params=params,
                             input_format=input_format)
     report = build_report(analysis)
     if output_format == "json":
         text = to_json(report)
+    elif output_format == "html":
+        from .report.html import render_html
+
+        text = render_html(report, analysis)
     else:
         text = _render_text(report, width=None if output is None else 120, color=output is None)
     if output is not None:

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from . import __version__
 from .chem.route import Route, Stage, load_route
-from .errors import InputError, SpecqcError, with_path
+from .config import Settings, load_settings
+from .errors import ConfigError, InputError, SpecqcError, with_path
 from .lcms.analysis import LCMSResult, analyze_lcms
 from .lcms.params import LCMSParams
 from .nmr.analysis import NMRResult, analyze_nmr
 from .nmr.process import NMRParams
 from .provenance import sha256_of
 from .readers import find_reader
+from .sampleinfo import SampleInfo, identify
 
 
 @dataclass
@@ -33,22 +35,39 @@ class Analysis:
     lcms: list[LCMSResult] = field(default_factory=list)
     nmr: list[NMRResult] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    settings: Settings | None = None
+    sample: SampleInfo | None = None
     specqc_version: str = __version__
 
 
-def analyze(paths: list[str | Path], route_ref: str, stage_id: str, *,
-            lcms_params: LCMSParams | None = None, nmr_params: NMRParams | None = None,
-            input_format: str | None = None, progress=None) -> Analysis:
+def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | None,
+                   settings: Settings) -> SampleInfo:
+    """Route and stage from the caller, a sidecar or the file name; an error if none says."""
+    info = identify(paths, route_ref, stage_id, settings.name_pattern, settings.default_route,
+                    stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages])
+    if info.route is None:
+        raise ConfigError("no route: give --route, a sidecar JSON with \"route\", or [sample] route in the config")
+    if info.stage is None:
+        raise ConfigError(f"no stage: give --stage, a sidecar JSON with \"stage\", or a file name holding one "
+                          f"stage id of route {info.route}")
+    return info
+
+
+def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str | None = None, *,
+            settings: Settings | None = None, lcms_params: LCMSParams | None = None,
+            nmr_params: NMRParams | None = None, input_format: str | None = None, progress=None) -> Analysis:
     """Analyse the measurements of one sample at one stage of a route."""
     if not paths:
         raise InputError("no input given")
-    route = load_route(route_ref)
-    stage = route.stage(stage_id)
+    paths = [Path(p) for p in paths]
+    settings = settings or load_settings()
+    sample = resolve_sample(paths, route_ref, stage_id, settings)
+    route = load_route(sample.route)
+    stage = route.stage(sample.stage)
     lcms_params = (lcms_params or LCMSParams()).validated()
     nmr_params = (nmr_params or NMRParams()).validated()
-    analysis = Analysis(route=route, stage=stage, inputs=[], params={})
+    analysis = Analysis(route=route, stage=stage, inputs=[], params={}, settings=settings, sample=sample)
     for path in paths:
-        path = Path(path)
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path)
@@ -68,4 +87,5 @@ def analyze(paths: list[str | Path], route_ref: str, stage_id: str, *,
         analysis.params["lcms"] = analysis.lcms[0].params
     if analysis.nmr:
         analysis.params["nmr"] = analysis.nmr[0].params
+    analysis.params["qc"] = settings.effective()
     return analysis

@@ -66,6 +66,7 @@ class NMRResult:
     metadata: dict
     notes: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    exchangeable: list[dict] = field(default_factory=list)  # N-H/O-H lines named from the references
 
 
 def _species_components(route: Route, stage: Stage, solvent: str, form: str) -> tuple[list[FitComponent], dict]:
@@ -165,9 +166,10 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
             _signal_entries(r)))
     water = _water_entry(results, solvent, ratio)
     multiplets = group_multiplets(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz, fwhm)
+    exchangeable = []
     if fit:
         _assign(multiplets, fit, processed, main if main_amount else None)
-        _label_exchangeable(multiplets, species, route, solvent, form)
+        exchangeable = _label_exchangeable(multiplets, species, route, solvent, form)
         _label_satellites(multiplets, data.spectrometer_mhz)
     return NMRResult(
         source_path=data.source_path, processed=processed, solvent=solvent, main_species=main_id,
@@ -178,7 +180,7 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
                   "acquisition_date": data.acquisition_date, "format": data.format,
                   "solvent_in_file": data.solvent,
                   "reader_warnings": data.metadata.get("reader_warnings", [])},
-        notes=notes, params=asdict(params))
+        notes=notes, params=asdict(params), exchangeable=exchangeable)
 
 
 def _water_entry(results: dict, solvent: str | None, ratio) -> dict:
@@ -229,20 +231,25 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
 
 
 def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route,
-                        solvent: str, form: str) -> None:
+                        solvent: str, form: str) -> list[dict]:
     """NH/OH lines are not fitted (their shift and width follow exchange), but a
-    chemist expects them named: the nearest exchangeable signal of a species found."""
+    chemist expects them named: the nearest exchangeable signal of a species found.
+    Returns what was named, for checks such as salt formation (an ammonium N-H)."""
     references = reference_set(route.id, frozenset(s.id for s in route.species))
     candidates = []
     for result in species:
         entry = references.for_species(result.species_id, solvent, form) if result.detected else None
         candidates += [(result.species_id, s) for s in (entry.signals if entry else ()) if s.exchangeable]
+    named = []
     for multiplet in multiplets:
         if multiplet.assignment or not candidates:
             continue
         species_id, signal = min(candidates, key=lambda c: abs(c[1].shift_ppm - multiplet.shift_ppm))
         if abs(signal.shift_ppm - multiplet.shift_ppm) <= EXCHANGEABLE_WINDOW_PPM:
             multiplet.assignment.append(f"{species_id} {signal.group} (exchangeable)")
+            named.append({"species": species_id, "group": signal.group, "reference_ppm": signal.shift_ppm,
+                          "observed_ppm": multiplet.shift_ppm, "snr": multiplet.snr})
+    return named
 
 
 def _label_satellites(multiplets: list[Multiplet], mhz: float) -> None:

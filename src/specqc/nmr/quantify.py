@@ -400,8 +400,11 @@ def _judge(axis, values, sigma, fwhm_hz, component, amount, column, others, comp
         expected_height = amount * shape.max() if amount > 0 else 0.0
         if overlap < OVERLAP_LIMIT and expected_height >= DETECTION_SNR * sigma:
             # the signal's own shape on a local offset: the tails of a big broad
-            # line (wet samples) lift the baseline and must not count as the signal
-            target = values[low:high] - np.clip(other, 0, None)
+            # line (wet samples) lift the baseline and must not count as the signal;
+            # the compound's other signals nearby are taken off too (broad ring-CH2
+            # multiplets a few tens of Hz apart would otherwise tilt the offset)
+            siblings = amount * column[low:high] - own
+            target = values[low:high] - np.clip(other, 0, None) - siblings
             design = np.column_stack([shape, np.ones(shape.size)])
             coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
             support = float(coefficients[0]) / amount

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 
-from ..lcms.analysis import LCMSResult, SpeciesResult
+from ..config import default_settings
+from ..diagnose.evidence import best_ms_result, combined_status, gather, nmr_species_result
+from ..diagnose.knowledge import catalogue, qc_table
+from ..diagnose.rules import assess
+from ..lcms.analysis import SpeciesResult
 from ..nmr.analysis import NMRResult, NMRSpeciesResult
 from ..pipeline import Analysis
 from ..reference import reference_versions
 
 SCHEMA = "specqc.report/1"
-IMPURITY_REPORT_THRESHOLD_PCT = 0.1
 
 
 def _round(value, digits=4):
@@ -49,25 +52,6 @@ def _lcms_block(result: SpeciesResult) -> dict | None:
     }
 
 
-def _best_result(species_id: str, runs: list[LCMSResult]) -> tuple[SpeciesResult | None, LCMSResult | None]:
-    best, best_run = None, None
-    rank = {"detected": 2, "ambiguous": 1, "not-detected": 0}
-    for run in runs:
-        for result in run.species:
-            if result.species_id != species_id:
-                continue
-            key = (rank[result.status], result.sn or 0.0)
-            if best is None or key > (rank[best.status], best.sn or 0.0):
-                best, best_run = result, run
-    return best, best_run
-
-
-def _nmr_species(species_id: str, spectra: list[NMRResult]) -> tuple[NMRSpeciesResult | None, NMRResult | None]:
-    found = [(r, spectrum) for spectrum in spectra for r in spectrum.species if r.species_id == species_id]
-    found.sort(key=lambda pair: not pair[0].detected)
-    return found[0] if found else (None, None)
-
-
 def _species_nmr_block(result: NMRSpeciesResult | None, spectrum: NMRResult | None) -> dict | None:
     if result is None:
         return None
@@ -82,20 +66,6 @@ def _species_nmr_block(result: NMRSpeciesResult | None, spectrum: NMRResult | No
         "signals": result.signals,
         "source": spectrum.source_path,
     }
-
-
-def _combined_status(lcms: SpeciesResult | None, nmr: NMRSpeciesResult | None) -> tuple[str, list[str]]:
-    """One status from every technique that looked; the evidence says which saw it."""
-    evidence = []
-    if lcms is not None and lcms.status == "detected":
-        evidence.append("lcms")
-    if nmr is not None and nmr.detected:
-        evidence.append("nmr")
-    if evidence:
-        return "detected", evidence
-    if lcms is not None:
-        return lcms.status, []
-    return ("not-detected" if nmr is not None else "not-assessed"), []
 
 
 def nmr_block(spectrum: NMRResult) -> dict:
@@ -133,11 +103,12 @@ def nmr_block(spectrum: NMRResult) -> dict:
 
 def build_report(analysis: Analysis) -> dict:
     route, stage = analysis.route, analysis.stage
+    settings = analysis.settings or default_settings()
     species_entries = []
     for species in route.species:
-        result, run = _best_result(species.id, analysis.lcms)
-        nmr_result, spectrum = _nmr_species(species.id, analysis.nmr)
-        status, evidence = _combined_status(result, nmr_result)
+        result, run = best_ms_result(species.id, analysis.lcms)
+        nmr_result, spectrum = nmr_species_result(species.id, analysis.nmr)
+        status, evidence = combined_status(result, nmr_result)
         species_entries.append({
             "id": species.id,
             "name": species.name,
@@ -160,15 +131,16 @@ def build_report(analysis: Analysis) -> dict:
         "relative_area_pct": _round(p.relative_area_pct, 2), "sn": _round(p.sn, 1),
         "note": p.note or None, "source": run.source_path,
     } for run in analysis.lcms for p in run.unexplained]
-    checks = _qc_checks(species_entries, analysis)
-    statuses = {c["status"] for c in checks}
-    verdict = "fail" if "fail" in statuses else ("pass" if statuses == {"pass"} else "inconclusive")
+    assessment = assess(gather(route, stage, analysis.lcms, analysis.nmr), settings.thresholds)
+    sample = analysis.sample.as_dict() if analysis.sample else {
+        "route": route.id, "stage": stage.id, "batch": None, "sample": None, "sources": {}}
     return {
         "schema": SCHEMA,
         "specqc_version": analysis.specqc_version,
         "route": {
             "id": route.id, "version": route.version, "name": route.name, "source": route.source,
             "stage": stage.id,
+            "stage_kinds": assessment.stage_kinds,
             "warnings": [f"{i.stage}: {i.message}" for i in route.issues],
         },
         "inputs": [{"path": i.path, "sha256": i.sha256, "technique": i.technique, "format": i.format}
@@ -186,8 +158,10 @@ def build_report(analysis: Analysis) -> dict:
         "unexplained_peaks": unexplained,
         "nmr": nmr_block(analysis.nmr[0]) if analysis.nmr else None,
         "nmr_additional": [nmr_block(spectrum) for spectrum in analysis.nmr[1:]],
-        "diagnoses": [],
-        "qc": {"verdict": verdict, "checks": checks},
+        "sample": sample,
+        "diagnoses": [d.as_dict() for d in assessment.diagnoses],
+        "disagreements": assessment.disagreements,
+        "qc": {"verdict": assessment.verdict, "checks": [c.as_dict() for c in assessment.checks]},
         "parameters": analysis.params,
         "reference_data": _reference_data(analysis),
     }
@@ -195,69 +169,14 @@ def build_report(analysis: Analysis) -> dict:
 
 def _reference_data(analysis: Analysis) -> dict:
     route = analysis.route
-    versions = {**reference_versions(include_nmr=bool(analysis.nmr)), f"route:{route.id}": route.version}
+    versions = {**reference_versions(include_nmr=bool(analysis.nmr)), f"route:{route.id}": route.version,
+                "diagnoses": catalogue().version, "qc": qc_table().version}
     if analysis.nmr:
         from ..nmr.references import reference_set
 
         versions[f"reference_spectra:{route.id}"] = reference_set(
             route.id, frozenset(s.id for s in route.species)).version
     return versions
-
-
-def _qc_checks(species_entries: list[dict], analysis: Analysis) -> list[dict]:
-    """Stage-level checks the species evidence supports on its own."""
-    has_ms = any(run.polarity is not None for run in analysis.lcms)
-    if not has_ms and not analysis.nmr:
-        return [{"id": "main-component-present", "status": "not-assessed",
-                 "detail": "no MS1 or NMR data to assess species"}]
-    checks = []
-    for entry in species_entries:
-        if entry["stage_role"] != "main":
-            continue
-        if entry["status"] == "detected":
-            seen = []
-            if "lcms" in entry["evidence"]:
-                seen.append(f"MS at {entry['lcms']['rt_min']} min")
-            if "nmr" in entry["evidence"]:
-                seen.append("1H NMR signals")
-            status, detail = "pass", f"{entry['name']} found ({', '.join(seen)})"
-        elif entry["status"] == "ambiguous":
-            status, detail = "not-assessed", (f"{entry['name']}: signal shared with "
-                                              f"{', '.join(entry['ambiguous_with'])}")
-        elif entry["status"] == "not-assessed":
-            status, detail = "not-assessed", f"no data that can show {entry['name']}"
-        else:
-            status, detail = "fail", f"{entry['name']} not found"
-        checks.append({"id": "main-component-present", "status": status, "detail": detail})
-    found = []
-    for entry in species_entries:
-        if entry["stage_role"] != "impurity" or entry["status"] != "detected":
-            continue
-        if "lcms" in entry["evidence"] and (entry["lcms"]["relative_area_pct"] or 0) >= IMPURITY_REPORT_THRESHOLD_PCT:
-            found.append(f"{entry['name']} {entry['lcms']['relative_area_pct']:.2f} % (MS area, semi-quantitative)")
-        if "nmr" in entry["evidence"]:
-            found.append(f"{entry['name']} {entry['nmr']['mol_pct']} mol % (1H NMR)")
-    clear = []
-    if has_ms:
-        clear.append(f"no route impurity above {IMPURITY_REPORT_THRESHOLD_PCT} % MS area")
-    if analysis.nmr:
-        clear.append("no route impurity seen by 1H NMR")
-    checks.append({"id": "route-impurities-absent", "status": "fail" if found else "pass",
-                   "detail": "; ".join(found or clear)})
-    if analysis.nmr:
-        spectrum = analysis.nmr[0]
-        over = [s for s in spectrum.solvents if s.detected and s.exceeds]
-        if spectrum.main_amount is None:
-            checks.append({"id": "residual-solvents-within-ich-q3c", "status": "not-assessed",
-                           "detail": "main component not quantified by NMR"})
-        else:
-            checks.append({
-                "id": "residual-solvents-within-ich-q3c",
-                "status": "fail" if over else "pass",
-                "detail": "; ".join(f"{s.name} {s.ppm_w_w:.0f} ppm > {s.limit_ppm:.0f} ppm (ICH Q3C class "
-                                    f"{s.ich_class})" for s in over) or "no process solvent above its ICH Q3C limit",
-            })
-    return checks
 
 
 def to_json(report: dict) -> str:

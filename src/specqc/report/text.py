@@ -15,9 +15,18 @@ def render(report: dict) -> Group:
     qc = report["qc"]
     route = report["route"]
     header = Text()
-    header.append(f"{route['name']} · stage {route['stage']}  ")
+    header.append("Verdict: ")
     header.append(qc["verdict"].upper(), style=VERDICT_STYLE.get(qc["verdict"], "bold"))
+    counts = _check_counts(qc["checks"])
+    header.append(f"  {route['name']} · stage {route['stage']} · {counts}")
+    if report["diagnoses"]:
+        header.append(" · diagnoses: " + ", ".join(d["id"] for d in report["diagnoses"]))
     parts.append(header)
+    sample = report.get("sample") or {}
+    stage_source = (sample.get("sources") or {}).get("stage")
+    if stage_source or sample.get("batch"):
+        parts.append(Text(f"stage from {stage_source or 'n/a'}"
+                          + (f"; batch {sample['batch']}" if sample.get("batch") else ""), style="dim"))
     for run in report.get("lcms_runs", []):
         resolution = run["resolution"]["class"] if run.get("resolution") else "n/a"
         parts.append(Text(f"{run['path']}: {run['scans']} MS1 scans, {run['polarity'] or 'no MS1'}, "
@@ -65,7 +74,41 @@ def render(report: dict) -> Group:
         checks.add_row(check["id"], Text(check["status"], style=VERDICT_STYLE.get(check["status"], "")),
                        check["detail"])
     parts.append(checks)
+    for note in report.get("disagreements", []):
+        parts.append(Text(f"evidence disagrees: {note}", style="bold yellow"))
+    parts.extend(_diagnosis_parts(report["diagnoses"]))
     return Group(*parts)
+
+
+TOP_FIXES = 3
+
+
+def _check_counts(checks: list[dict]) -> str:
+    counts = {}
+    for check in checks:
+        counts[check["status"]] = counts.get(check["status"], 0) + 1
+    return ", ".join(f"{counts[k]} {k}" for k in ("pass", "fail", "not-assessed") if k in counts)
+
+
+def _diagnosis_parts(diagnoses: list[dict]) -> list:
+    if not diagnoses:
+        return [Text("No diagnosis: nothing in the data points to a known failure of this stage.", style="green")]
+    parts = [Text("Diagnoses", style="bold")]
+    for diagnosis in diagnoses:
+        style = "bold red" if diagnosis["severity"] == "fail" else "bold yellow"
+        title = Text()
+        title.append(f"[{diagnosis['severity']}] ", style=style)
+        title.append(f"{diagnosis['title']} ({diagnosis['id']})", style="bold")
+        parts.append(title)
+        for line in diagnosis["evidence"]:
+            parts.append(Text(f"  evidence: {line}"))
+        parts.append(Text(f"  cause: {diagnosis['cause']}", style="dim"))
+        for number, (fix, ref) in enumerate(zip(diagnosis["fixes"][:TOP_FIXES], diagnosis["fix_refs"]), 1):
+            parts.append(Text(f"  fix {number}: {fix} [{ref}]"))
+        more = len(diagnosis["fixes"]) - TOP_FIXES
+        parts.append(Text(("  " + f"{more} more fix(es) in the JSON/HTML report; " if more > 0 else "  ")
+                          + "read more: " + "; ".join(diagnosis["guide_refs"]), style="dim"))
+    return parts
 
 
 def _nmr_parts(nmr: dict) -> list:

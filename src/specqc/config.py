@@ -1,0 +1,99 @@
+"""User configuration: one TOML file that overrides the shipped defaults.
+
+    [thresholds]            # any key of data/qc.toml [thresholds]
+    purity_min_pct = 97.5
+
+    [sample]                # how to read batch/stage/route from a file name
+    name_pattern = '^(?P<batch>[^_]+)_(?P<stage>[a-z-]+)'
+    route = "diazepan-2-one"
+
+Unknown keys are errors, not silently ignored: a misspelt threshold would
+otherwise leave the default in force without anyone noticing.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+SECTIONS = ("thresholds", "sample", "watch", "store")
+SAMPLE_KEYS = ("name_pattern", "route")
+
+
+@dataclass(frozen=True)
+class Settings:
+    thresholds: dict[str, float]
+    name_pattern: str | None = None
+    default_route: str | None = None
+    source: str = "defaults"
+    sections: dict = field(default_factory=dict)  # other sections, for the commands that own them
+
+    def effective(self) -> dict:
+        return {"source": self.source, "thresholds": dict(sorted(self.thresholds.items())),
+                "name_pattern": self.name_pattern, "default_route": self.default_route}
+
+
+def default_settings() -> Settings:
+    from .diagnose.knowledge import qc_table
+
+    return Settings(thresholds=dict(qc_table().thresholds))
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """The defaults, overridden by the config file at `path` when one is given."""
+    defaults = default_settings()
+    if path is None:
+        return defaults
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError("config file not found", path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file cannot be read: {exc}", path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file is not valid TOML: {exc}", path) from exc
+    unknown = set(document) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown section {sorted(unknown)[0]!r} (known: {', '.join(SECTIONS)})", path)
+    thresholds = dict(defaults.thresholds)
+    for key, value in document.get("thresholds", {}).items():
+        if key not in thresholds:
+            raise ConfigError(f"[thresholds] {key!r} is not a known threshold "
+                              f"(known: {', '.join(sorted(thresholds))})", path)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"[thresholds] {key} must be a non-negative number", path)
+        thresholds[key] = float(value)
+    sample = document.get("sample", {})
+    unknown = set(sample) - set(SAMPLE_KEYS)
+    if unknown:
+        raise ConfigError(f"[sample] {sorted(unknown)[0]!r} is not a known key (known: {', '.join(SAMPLE_KEYS)})",
+                          path)
+    pattern = sample.get("name_pattern")
+    if pattern is not None:
+        check_name_pattern(pattern, path)
+    route = sample.get("route")
+    if route is not None and not isinstance(route, str):
+        raise ConfigError("[sample] route must be a route id or route file path", path)
+    return Settings(thresholds=thresholds, name_pattern=pattern, default_route=route, source=str(path),
+                    sections={k: v for k, v in document.items() if k in ("watch", "store")})
+
+
+def check_name_pattern(pattern, where) -> re.Pattern:
+    if not isinstance(pattern, str):
+        raise ConfigError("[sample] name_pattern must be a string", where)
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"[sample] name_pattern is not a valid regular expression: {exc}", where) from exc
+    if "stage" not in compiled.groupindex:
+        raise ConfigError("[sample] name_pattern needs a named group (?P<stage>...)", where)
+    unknown = set(compiled.groupindex) - {"stage", "batch", "route", "sample"}
+    if unknown:
+        raise ConfigError(f"[sample] name_pattern group {sorted(unknown)[0]!r} is not one of stage, batch, "
+                          "route, sample", where)
+    return compiled

@@ -1,0 +1,413 @@
+"""Per-stage QC checks, the verdict, and the diagnoses the evidence supports.
+
+Each check and each diagnosis rule is a small function of the sample's
+combined evidence and the thresholds in force. Which checks apply follows
+from the route: the reaction types run at the stage (n-alkylation, boc-removal,
+ring-closure...) and whether it is the route's last stage. The same molecule
+is the product of one stage and an impurity of the next, so every rule looks
+at a species' role *at this stage*, never at its name.
+
+A check that the data given cannot assess is "not-assessed", never "pass";
+a diagnosis is raised only with evidence lines to show for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .evidence import SampleEvidence, SpeciesEvidence
+from .knowledge import CheckEntry, catalogue, qc_table
+
+PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not-assessed"
+ALKYLATION_TYPES = ("n-alkylation", "n-acylation")
+# NMR solvents in which N-H protons exchange with deuterium and vanish.
+EXCHANGING_SOLVENTS = ("D2O", "CD3OD")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    status: str
+    detail: str
+    guide_ref: str
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail,
+                "guide_ref": self.guide_ref}
+
+
+@dataclass
+class Diagnosis:
+    id: str
+    title: str
+    severity: str
+    evidence: list[str]
+    cause: str
+    fixes: list[str]
+    fix_refs: list[str]
+    guide_refs: list[str]
+    species: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "severity": self.severity, "evidence": self.evidence,
+                "cause": self.cause, "fixes": self.fixes, "fix_refs": self.fix_refs,
+                "guide_refs": self.guide_refs, "species": self.species}
+
+
+@dataclass
+class Assessment:
+    verdict: str
+    checks: list[CheckResult]
+    diagnoses: list[Diagnosis]
+    disagreements: list[str]
+    stage_kinds: list[str]
+
+
+# ---------------------------------------------------------------- what the route says
+
+def stage_kinds(sample: SampleEvidence) -> list[str]:
+    route, stage = sample.route, sample.stage
+    kinds = {"any"} | {r.type for r in route.reactions if r.stage == stage.id}
+    if route.stages[-1].id == stage.id:
+        kinds.add("final")
+    return sorted(kinds)
+
+
+def _substrates(sample: SampleEvidence, types: tuple[str, ...], this_stage_only: bool) -> set[str]:
+    return {r.substrate for r in sample.route.reactions
+            if r.type in types and r.substrate and (r.stage == sample.stage.id or not this_stage_only)}
+
+
+def _impurities(sample: SampleEvidence, ids) -> list[SpeciesEvidence]:
+    return [sample.species[i] for i in sorted(ids) if i in sample.species
+            and sample.species[i].stage_role == "impurity"]
+
+
+def _role_impurities(sample: SampleEvidence, *roles: str) -> list[SpeciesEvidence]:
+    return [e for e in sample.of_role(*roles) if e.stage_role == "impurity"]
+
+
+def _unconsumed_amines(sample: SampleEvidence) -> list[SpeciesEvidence]:
+    return _impurities(sample, _substrates(sample, ALKYLATION_TYPES, this_stage_only=False))
+
+
+def _unclosed_precursors(sample: SampleEvidence) -> list[SpeciesEvidence]:
+    """The ring closure's substrate, and starting materials that feed it directly
+    (the diamine of a one-pot [4+3] ring formation)."""
+    alkylated = _substrates(sample, ALKYLATION_TYPES, this_stage_only=False)
+    ids = _substrates(sample, ("ring-closure",), this_stage_only=False)
+    ids |= {e.species.id for e in sample.of_role("starting-material") if e.species.id not in alkylated}
+    return _impurities(sample, ids)
+
+
+def _protected(sample: SampleEvidence) -> list[SpeciesEvidence]:
+    ids = _substrates(sample, ("boc-removal",), this_stage_only=False)
+    ids |= {e.species.id for e in sample.of_role("protected-intermediate")}
+    return _impurities(sample, ids)
+
+
+def _over_reacted(sample: SampleEvidence, derived_by: str) -> list[SpeciesEvidence]:
+    found = _role_impurities(sample, "dialkylated")
+    if derived_by == "over-acylation":
+        return [e for e in found if e.species.derived_by == "over-acylation"]
+    return [e for e in found if e.species.derived_by != "over-acylation"]
+
+
+# ---------------------------------------------------------------- amounts
+
+def _nmr_limit(thresholds: dict) -> float:
+    return thresholds["nmr_impurity_max_mol_pct"]
+
+
+def _over_limit(item: SpeciesEvidence, ms_limit: float, nmr_limit: float) -> bool:
+    ms = item.ms is not None and item.ms.status == "detected" and (item.ms.area_pct or 0.0) >= ms_limit
+    nmr = item.nmr is not None and item.nmr.detected and (item.nmr.mol_pct or 0.0) >= nmr_limit
+    return ms or nmr
+
+
+def _amount_text(item: SpeciesEvidence) -> str:
+    parts = []
+    if item.ms is not None and item.ms.status == "detected" and item.ms.area_pct is not None:
+        parts.append(f"{item.ms.area_pct:.2f} % MS area at {item.ms.rt_min:.2f} min")
+    if item.nmr is not None and item.nmr.detected and item.nmr.mol_pct is not None:
+        parts.append(f"{item.nmr.mol_pct:.1f} mol % by 1H NMR")
+    return f"{item.species.name} ({', '.join(parts) or 'detected'})"
+
+
+def _assessable(item: SpeciesEvidence) -> bool:
+    return item.ms_looked or item.nmr_looked
+
+
+def _absence_check(entry: CheckEntry, items: list[SpeciesEvidence], thresholds: dict,
+                   what: str) -> CheckResult:
+    """The shared shape of "X absent" checks: fail above the limit, not-assessed
+    when nothing could have seen X or its ions are shared with another species."""
+    ms_limit, nmr_limit = thresholds[entry.threshold], _nmr_limit(thresholds)
+    limit_text = f"{ms_limit:g} % MS area / {nmr_limit:g} mol % NMR"
+    if not items:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, f"the route names no {what} for this stage",
+                           entry.guide_ref)
+    over = [i for i in items if _over_limit(i, ms_limit, nmr_limit)]
+    if over:
+        return CheckResult(entry.id, entry.title, FAIL,
+                           "; ".join(_amount_text(i) for i in over) + f" (limit {limit_text})", entry.guide_ref)
+    unseen = [i.species.name for i in items if not _assessable(i)]
+    if unseen:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED,
+                           f"no data here can show {', '.join(unseen)} (no MS run; no NMR reference data)",
+                           entry.guide_ref)
+    shared = [i for i in items if i.status == "ambiguous" and "nmr" not in i.techniques]
+    if shared:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "; ".join(
+            f"{i.species.name}: its ions are shared with {', '.join(i.ms.ambiguous_with)} "
+            f"({i.ms.area_pct or 0:.2f} % area) and cannot be told apart" for i in shared), entry.guide_ref)
+    traces = [_amount_text(i) for i in items if i.detected]
+    detail = f"no {what} above {limit_text}"
+    if traces:
+        detail += "; below the limit: " + "; ".join(traces)
+    return CheckResult(entry.id, entry.title, PASS, detail, entry.guide_ref)
+
+
+# ---------------------------------------------------------------- special checks
+
+def _product_present(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
+    details, statuses = [], []
+    for species_id in sample.stage.main:
+        item = sample.species[species_id]
+        if item.detected:
+            seen = []
+            if item.ms is not None and item.ms.status == "detected":
+                seen.append(f"MS {item.ms.ions[0] if item.ms.ions else ''} at {item.ms.rt_min:.2f} min")
+            if item.nmr is not None and item.nmr.detected:
+                seen.append("1H NMR " + "; ".join(item.nmr.signals[:2]))
+            statuses.append(PASS)
+            details.append(f"{item.species.name} found ({', '.join(seen)})")
+        elif item.status == "ambiguous":
+            statuses.append(NOT_ASSESSED)
+            details.append(f"{item.species.name}: signal shared with {', '.join(item.ms.ambiguous_with)}")
+        elif not _assessable(item):
+            statuses.append(NOT_ASSESSED)
+            details.append(f"no data that can show {item.species.name}")
+        else:
+            statuses.append(FAIL)
+            details.append(f"{item.species.name} not found")
+    status = FAIL if FAIL in statuses else (PASS if set(statuses) == {PASS} else NOT_ASSESSED)
+    return CheckResult(entry.id, entry.title, status, "; ".join(details), entry.guide_ref)
+
+
+def _identity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
+    item = sample.species[sample.stage.main[0]]
+    ms_ok = item.ms is not None and item.ms.status == "detected"
+    nmr_ok = item.nmr is not None and item.nmr.detected
+    parts, missing = [], []
+    if item.ms_looked:
+        parts.append(f"MS: {item.ms.ions[0]} at {item.ms.rt_min:.2f} min" if ms_ok and item.ms.ions
+                     else "MS: no ion of the product")
+    else:
+        missing.append("an LC-MS run")
+    if item.nmr_looked:
+        parts.append("1H NMR: " + ("signals match the reference" if nmr_ok else "product signals not found"))
+    else:
+        missing.append("a 1H NMR spectrum with reference data for the product")
+    if (item.ms_looked and not ms_ok) or (item.nmr_looked and not nmr_ok):
+        status = FAIL
+    elif missing:
+        status = NOT_ASSESSED
+        parts.append("identity needs both techniques; missing " + " and ".join(missing))
+    else:
+        status = PASS
+    return CheckResult(entry.id, entry.title, status, "; ".join(parts), entry.guide_ref)
+
+
+def purity_figures(sample: SampleEvidence) -> list[tuple[float, str]]:
+    """Every purity figure the data supports, with the method named."""
+    figures = []
+    product = sample.species[sample.stage.main[0]]
+    if product.ms is not None and product.ms.status == "detected" and product.ms.area_pct is not None:
+        figures.append((product.ms.area_pct, f"MS area % ({product.ms.source}; semi-quantitative, "
+                                             "no UV trace)"))
+    if product.nmr is not None and product.nmr.detected:
+        ratios = [e.nmr.mol_pct / 100.0 for e in sample.species.values()
+                  if e.stage_role == "impurity" and e.nmr is not None and e.nmr.detected and e.nmr.mol_pct]
+        figures.append((100.0 / (1.0 + sum(ratios)), "1H NMR mol % among route species (solvents and water "
+                                                     "excluded)"))
+    return figures
+
+
+def _purity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
+    limit = thresholds[entry.threshold]
+    figures = purity_figures(sample)
+    if not figures:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "no measurement of the product's purity",
+                           entry.guide_ref)
+    detail = "; ".join(f"{value:.1f} % by {method}" for value, method in figures)
+    status = FAIL if any(value < limit for value, _ in figures) else PASS
+    return CheckResult(entry.id, entry.title, status, f"{detail} (criterion >= {limit:g} %)", entry.guide_ref)
+
+
+def _salt_formed(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
+    spectrum = sample.nmr
+    why_not = ("MS cannot tell a salt from its free base; chloride content (elemental analysis or "
+               "titration) is not measured here")
+    if spectrum is None:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, f"no 1H NMR; {why_not}", entry.guide_ref)
+    if spectrum.solvent in EXCHANGING_SOLVENTS or spectrum.solvent is None:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED,
+                           f"N-H protons exchange with {spectrum.solvent or 'the solvent'} and cannot show the "
+                           f"ammonium; {why_not}", entry.guide_ref)
+    main = sample.stage.main[0]
+    ammonium = [x for x in spectrum.exchangeable if x["species"] == main and "+" in x["group"]]
+    if ammonium:
+        seen = ", ".join(f"{x['group']} at {x['observed_ppm']:.2f} ppm" for x in ammonium)
+        return CheckResult(entry.id, entry.title, PASS,
+                           f"ammonium N-H of the product seen ({seen}): the amine is protonated", entry.guide_ref)
+    water = (spectrum.water or {}).get("mol_ratio")
+    if water is not None and water > thresholds["water_max_mol_ratio"]:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED,
+                           f"no ammonium N-H signal, but {water:.2f} mol water per mol can broaden it away",
+                           entry.guide_ref)
+    if not sample.species[main].nmr or not sample.species[main].nmr.detected:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "product not found by 1H NMR", entry.guide_ref)
+    return CheckResult(entry.id, entry.title, FAIL,
+                       "no ammonium N-H signal of the product: it looks like the free base", entry.guide_ref)
+
+
+def _residual_solvents(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
+    spectrum = sample.nmr
+    if spectrum is None:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "no 1H NMR spectrum", entry.guide_ref)
+    if spectrum.main_amount is None:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "main component not quantified by 1H NMR",
+                           entry.guide_ref)
+    over = [s for s in spectrum.solvents if s.detected and s.exceeds]
+    if over:
+        return CheckResult(entry.id, entry.title, FAIL, "; ".join(
+            f"{s.name} {s.ppm_w_w:.0f} ppm > {s.limit_ppm:.0f} ppm (ICH Q3C class {s.ich_class})" for s in over),
+            entry.guide_ref)
+    found = [f"{s.name} {s.ppm_w_w:.0f} ppm" for s in spectrum.solvents if s.detected and s.ppm_w_w is not None]
+    return CheckResult(entry.id, entry.title, PASS, "no process solvent above its ICH Q3C limit"
+                       + (f" (found: {', '.join(found)})" if found else ""), entry.guide_ref)
+
+
+def _water(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
+    spectrum = sample.nmr
+    limit = thresholds[entry.threshold]
+    if spectrum is None:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "no 1H NMR spectrum (or Karl Fischer figure)",
+                           entry.guide_ref)
+    ratio = (spectrum.water or {}).get("mol_ratio")
+    if ratio is None:
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED,
+                           (spectrum.water or {}).get("reason", "water not measurable"), entry.guide_ref)
+    status = FAIL if ratio > limit else PASS
+    return CheckResult(entry.id, entry.title, status,
+                       f"{ratio:.2f} mol water per mol of product by 1H NMR (limit {limit:g}; includes the "
+                       "deuterated solvent's own water)", entry.guide_ref)
+
+
+SPECIAL_CHECKS = {
+    "product-present": _product_present, "identity": _identity, "purity": _purity,
+    "salt-formed": _salt_formed, "residual-solvents-within-ich-q3c": _residual_solvents,
+    "water-content": _water,
+}
+ABSENCE_CHECKS = {
+    "starting-material-consumed": (lambda s: _impurities(s, _substrates(s, ALKYLATION_TYPES, True)),
+                                   "starting amine"),
+    "no-dialkylated-product": (lambda s: _over_reacted(s, "over-alkylation"), "dialkylated product"),
+    "no-diacylated-product": (lambda s: _over_reacted(s, "over-acylation"), "bis-acylated product"),
+    "no-protected-precursor": (_protected, "protected precursor"),
+    "ring-size-correct": (lambda s: _role_impurities(s, "piperazine"), "six-membered ring analogue"),
+    "linear-precursor-absent": (_unclosed_precursors, "linear precursor or starting material"),
+    "oligomers-absent": (lambda s: _role_impurities(s, "oligomer"), "oligomer"),
+}
+
+
+def run_checks(sample: SampleEvidence, thresholds: dict) -> list[CheckResult]:
+    kinds = set(stage_kinds(sample))
+    checks = []
+    for entry in qc_table().checks:
+        if not kinds & set(entry.stages):
+            continue
+        if entry.id in SPECIAL_CHECKS:
+            checks.append(SPECIAL_CHECKS[entry.id](entry, sample, thresholds))
+        elif entry.id in ABSENCE_CHECKS:
+            select, what = ABSENCE_CHECKS[entry.id]
+            checks.append(_absence_check(entry, select(sample), thresholds, what))
+        else:  # the table names a check no code implements: the package is broken
+            from ..errors import ReferenceDataError
+
+            raise ReferenceDataError(f"data/qc.toml: check {entry.id!r} has no implementation")
+    return checks
+
+
+# ---------------------------------------------------------------- diagnoses
+
+SPECIES_RULES = (
+    # diagnosis id, how to find its species, threshold key
+    ("over-alkylation", lambda s: _over_reacted(s, "over-alkylation"), "dialkylated_max_area_pct"),
+    ("over-acylation", lambda s: _over_reacted(s, "over-acylation"), "dialkylated_max_area_pct"),
+    ("incomplete-alkylation", _unconsumed_amines, "starting_material_max_area_pct"),
+    ("incomplete-deprotection", _protected, "protected_precursor_max_area_pct"),
+    ("incomplete-cyclization", _unclosed_precursors, "linear_precursor_max_area_pct"),
+    ("oligomerization", lambda s: _role_impurities(s, "oligomer"), "oligomer_max_area_pct"),
+    ("ester-hydrolysis", lambda s: _role_impurities(s, "hydrolysis"), "hydrolysis_max_area_pct"),
+    ("piperazine-formation", lambda s: _role_impurities(s, "piperazine"), "piperazine_max_area_pct"),
+)
+
+
+def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dict) -> dict[str, tuple]:
+    """diagnosis id -> (evidence lines, species ids)."""
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for diagnosis_id, select, key in SPECIES_RULES:
+        items = [i for i in select(sample) if _over_limit(i, thresholds[key], _nmr_limit(thresholds))]
+        if items:
+            found[diagnosis_id] = ([line for i in items for line in i.describe()], [i.species.id for i in items])
+    by_id = {c.id: c for c in checks}
+    product = [sample.species[i] for i in sample.stage.main]
+    if by_id.get("product-present") and by_id["product-present"].status == FAIL:
+        techniques = [t for t, looked in (("LC-MS", any(p.ms_looked for p in product)),
+                                          ("1H NMR", any(p.nmr_looked for p in product))) if looked]
+        found["product-not-found"] = ([f"{p.species.name} ({p.species.formula}, [M] {p.species.monoisotopic_mass:.4f})"
+                                       f" not found by {' or '.join(techniques)}" for p in product if not p.detected],
+                                      [p.species.id for p in product])
+    purity = by_id.get("purity")
+    if purity is not None and purity.status == FAIL:
+        impurities = [_amount_text(e) for e in sample.species.values() if e.stage_role == "impurity" and e.detected]
+        unexplained = [f"unexplained peak m/z {p.mz:.4f} at {p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
+                       for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
+        found["low-purity"] = ([purity.detail] + impurities + unexplained, list(sample.stage.main))
+    solvents = by_id.get("residual-solvents-within-ich-q3c")
+    if solvents is not None and solvents.status == FAIL:
+        lines = [f"{s.name}: {s.mol_ratio:.4f} mol/mol, {s.ppm_w_w:.0f} ppm w/w against the ICH Q3C class "
+                 f"{s.ich_class} limit of {s.limit_ppm:.0f} ppm; signals "
+                 + ", ".join(f"{x['group']} {x['observed_ppm']:.2f} ppm" for x in s.signals
+                             if x.get("observed_ppm") is not None)
+                 for s in sample.nmr.solvents if s.detected and s.exceeds]
+        found["residual-solvent"] = (lines, [])
+    water = by_id.get("water-content")
+    if water is not None and water.status == FAIL:
+        where = sample.nmr.water.get("observed_ppm")
+        found["water-uptake"] = ([f"water at {where:.2f} ppm: {water.detail}" if where else water.detail], [])
+    return found
+
+
+def run_diagnoses(sample: SampleEvidence, checks: list[CheckResult], thresholds: dict) -> list[Diagnosis]:
+    entries = catalogue().diagnoses
+    diagnoses = []
+    for diagnosis_id, (evidence, species) in _findings(sample, checks, thresholds).items():
+        entry = entries[diagnosis_id]
+        diagnoses.append(Diagnosis(entry.id, entry.title, entry.severity, evidence, entry.cause,
+                                   [f.text for f in entry.fixes], [f.ref for f in entry.fixes],
+                                   list(entry.guide_refs), species))
+    order = {d: i for i, d in enumerate(entries)}
+    diagnoses.sort(key=lambda d: (d.severity != "fail", order[d.id]))
+    return diagnoses
+
+
+def assess(sample: SampleEvidence, thresholds: dict) -> Assessment:
+    checks = run_checks(sample, thresholds)
+    statuses = {c.status for c in checks}
+    verdict = "fail" if FAIL in statuses else ("pass" if statuses == {PASS} else "inconclusive")
+    return Assessment(verdict, checks, run_diagnoses(sample, checks, thresholds), list(sample.disagreements),
+                      stage_kinds(sample))
