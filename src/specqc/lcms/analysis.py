@@ -102,6 +102,25 @@ class UnexplainedPeak:
 
 
 @dataclass
+class SpeciesTrace:
+    """A species' extracted ion chromatogram (its ions summed) and the peak integrated."""
+    species_id: str
+    status: str
+    intensity: np.ndarray
+    peak_start_min: float
+    peak_end_min: float
+    apex_min: float
+
+
+@dataclass
+class Traces:
+    """Chromatograms kept for plotting; not part of the JSON report."""
+    rt_min: np.ndarray
+    tic: np.ndarray
+    species: list[SpeciesTrace] = field(default_factory=list)
+
+
+@dataclass
 class LCMSResult:
     source_path: str
     polarity: str | None
@@ -113,6 +132,22 @@ class LCMSResult:
     notes: list[str]
     scans: int
     rt_range_min: tuple[float, float] | None
+    traces: Traces | None = None
+
+
+def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], tolerance: Tolerance) -> Traces:
+    tic = np.bincount(matrix.scan, weights=matrix.intensity, minlength=matrix.n_scans)
+    traces = Traces(matrix.rt_min, tic)
+    for result in results.values():
+        if result.status == "not-detected" or not result.features:
+            continue
+        windows = {(round(f.target.mz - tolerance.da(f.target.mz), 5), round(f.target.mz + tolerance.da(f.target.mz), 5))
+                   for f in result.features}
+        intensity = sum(matrix.eic(low, high) for low, high in sorted(windows))
+        lead = max(result.features, key=lambda f: f.total_area).peak
+        traces.species.append(SpeciesTrace(result.species_id, result.status, intensity, lead.start_rt, lead.end_rt,
+                                           lead.apex_rt))
+    return traces
 
 
 def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -> LCMSResult:
@@ -190,6 +225,7 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
         params=effective,
         notes=notes,
         scans=len(spectra), rt_range_min=(float(rt.min()), float(rt.max())),
+        traces=_traces(matrix, results, tolerance),
     )
 
 
