@@ -103,7 +103,8 @@ SCENARIOS = {
     "dz-salt-lowpurity": ("diazepan-2-one", "salt", UNIT_PROFILE, [
         C(1.1, 8.0e6, "diazepan-2-one"),
         C(2.2, 4.0e5, formula="C9H11NO3"),
-    ], {"diazepan-2-one": "detected"}, "final salt with an unknown (not a route species) at about 5 % of the ion signal"),
+    ], {"diazepan-2-one": "detected"},
+        "final salt with an unknown (not a route species) at about 5 % of the ion signal"),
     "cb-ring-formation-clean": ("cyclobutylcarbonyl-diazepane", "ring-formation", HR, [
         C(0.9, 8.0e6, "homopiperazine"),
     ], {"homopiperazine": "detected"}, "clean [4+3] ring formation"),

@@ -83,9 +83,12 @@ def test_text_report_names_species_and_verdict():
     result = specqc("analyze", sample("dz-alkylation-overalkylation"), "--route", "diazepan-2-one",
                     "--stage", "alkylation")
     assert result.returncode == 0, result.stderr
-    assert "FAIL" in result.stdout
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Verdict: FAIL") and "over-alkylation" in first
     assert "N,N-bis(ethoxycarbonylmethyl)" in result.stdout
-    assert "route-impurities-absent" in result.stdout
+    assert "no-dialkylated-product" in result.stdout
+    assert "fix 1: Block the second nitrogen" in result.stdout
+    assert "read more: diazepan-2-one-hydrochloride-guide, Troubleshooting Q1" in result.stdout
 
 
 def test_output_file_is_written_once_and_never_silently_replaced(tmp_path):

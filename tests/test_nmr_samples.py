@@ -54,7 +54,8 @@ def test_solvent_limits_drive_the_qc_check():
     assert "1,4-dioxane" in checks["residual-solvents-within-ich-q3c"]["detail"]
     clean = {c["id"]: c for c in nmr_report_of("dz-salt-nmr-clean")["qc"]["checks"]}
     assert clean["residual-solvents-within-ich-q3c"]["status"] == "pass"  # ether found, but below 5000 ppm
-    assert nmr_report_of("dz-salt-nmr-clean")["qc"]["verdict"] == "pass"
+    # NMR alone cannot confirm identity at the final stage (the guide asks for NMR and MS)
+    assert nmr_report_of("dz-salt-nmr-clean")["qc"]["verdict"] == "inconclusive"
 
 
 def test_ethyl_acetate_is_told_apart_from_the_ethyl_ester():

@@ -141,8 +141,8 @@ def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], tolerance: To
     for result in results.values():
         if result.status == "not-detected" or not result.features:
             continue
-        windows = {(round(f.target.mz - tolerance.da(f.target.mz), 5), round(f.target.mz + tolerance.da(f.target.mz), 5))
-                   for f in result.features}
+        windows = {(round(f.target.mz - tolerance.da(f.target.mz), 5),
+                    round(f.target.mz + tolerance.da(f.target.mz), 5)) for f in result.features}
         intensity = sum(matrix.eic(low, high) for low, high in sorted(windows))
         lead = max(result.features, key=lambda f: f.total_area).peak
         traces.species.append(SpeciesTrace(result.species_id, result.status, intensity, lead.start_rt, lead.end_rt,

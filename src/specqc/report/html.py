@@ -193,8 +193,8 @@ def _nmr_section(report: dict, analysis) -> str:
     out += ["<h3>Residual solvents and water</h3>",
             _table(["compound", "mol/mol", "ppm w/w", "ICH class", "limit ppm", ""], solvent_rows,
                    numeric=(1, 2, 4)),
-            f"<p class='muted'>ppm w/w relative to {_e(basis.get('form'))} (M = {_num(basis.get('molar_mass'), '{:.2f}')}"
-            " g/mol).</p>"]
+            f"<p class='muted'>ppm w/w relative to {_e(basis.get('form'))} "
+            f"(M = {_num(basis.get('molar_mass'), '{:.2f}')} g/mol).</p>"]
     return "".join(out)
 
 
