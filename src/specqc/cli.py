@@ -2,7 +2,8 @@
 
 Exit status: 0 the command ran (whatever the verdict); 1 internal error;
 2 unreadable/unsupported/invalid input, invalid route or option, usage error;
-3 the package's own reference data is broken. Errors are one line on stderr.
+3 the package's own reference data is broken; 4 `records verify` found a
+mismatch. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .errors import EXIT_INTERNAL, InputError, SpecqcError
+from .errors import EXIT_INTERNAL, EXIT_VERIFY, InputError, SpecqcError
 
 
 def _fail(error: SpecqcError) -> None:
@@ -22,21 +23,22 @@ def _fail(error: SpecqcError) -> None:
     sys.exit(error.exit_code)
 
 
-def _write_atomically(path: Path, text: str, force: bool) -> None:
+def _write_atomically(path: Path, text: str | bytes, force: bool) -> None:
     """Write via a temporary file and rename; never silently replace different content."""
     path = Path(path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if path.exists() and not force:
         if path.is_dir():
             raise InputError("output path is a folder", path)
-        if path.read_text(encoding="utf-8", errors="replace") != text:
+        if path.read_bytes() != data:
             raise InputError("output file exists with different content (use --force to replace it)", path)
         return
     if not path.parent.exists():
         raise InputError("output folder does not exist", path.parent)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; a report is for sharing
         os.replace(temporary, path)
     except BaseException:
@@ -95,8 +97,12 @@ def main() -> None:
 @click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
               show_default=True)
 @click.option("--input-format", help="Force the reader (e.g. mzml, mzxml).")
+@click.option("--batch", help="Batch id (default: from a sidecar JSON or the file-name pattern).")
+@click.option("--record", "record_it", is_flag=True, help="Store the analysis in the results store.")
+@click.option("--store", "store_path", type=click.Path(path_type=Path),
+              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
 def analyze(paths, route_ref, stage_id, config_path, output_format, output, force, tolerance, polarity,
-            input_format):
+            input_format, batch, record_it, store_path):
     """Analyse the instrument files of one sample at one stage."""
     from .config import load_settings
     from .lcms.params import LCMSParams
@@ -105,7 +111,7 @@ def analyze(paths, route_ref, stage_id, config_path, output_format, output, forc
 
     settings = load_settings(config_path)
     params = LCMSParams().with_overrides(tolerance=tolerance, polarity=polarity)
-    analysis = run_analysis(list(paths), route_ref, stage_id, settings=settings, lcms_params=params,
+    analysis = run_analysis(list(paths), route_ref, stage_id, settings=settings, batch=batch, lcms_params=params,
                             input_format=input_format)
     report = build_report(analysis)
     if output_format == "json":
@@ -118,7 +124,16 @@ def analyze(paths, route_ref, stage_id, config_path, output_format, output, forc
         text = _render_text(report, width=None if output is None else 120, color=output is None)
     if output is not None:
         _write_atomically(output, text, force)
-    else:
+    if record_it:
+        from .records.store import Actor, Store
+
+        files = [(output, output_format)] if output is not None else []
+        with Store(store_path) as store:
+            recorded = store.record(report, actor=Actor.current("cli"), report_files=files)
+        note = (f"recorded {recorded.id} (revision {recorded.revision})" if recorded.new
+                else f"already recorded as {recorded.id} (revision {recorded.revision})")
+        click.echo(f"specqc: {note} in {store.path}", err=True)
+    if output is None:
         click.echo(text, nl=False)
 
 
@@ -179,6 +194,145 @@ def route_check(route_ref):
         return
     for issue in loaded.issues:
         click.echo(f"route {loaded.id}: {issue.level} at stage {issue.stage}: {issue.message}")
+
+
+@main.group()
+@click.option("--store", "store_path", type=click.Path(path_type=Path),
+              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.pass_context
+def records(ctx, store_path) -> None:
+    """The results store: list, show, batch record, export, verify."""
+    ctx.obj = {"store": store_path}
+
+
+def _open_store(ctx):
+    from .records.store import Store
+
+    path = ctx.obj["store"]
+    if path is not None and not Path(path).exists():
+        raise InputError("results store does not exist", path)
+    return Store(path)
+
+
+@records.command("list")
+@click.option("--batch")
+@click.option("--stage")
+@click.option("--since", help="ISO date or date-time, e.g. 2026-11-01")
+@click.pass_context
+def records_list(ctx, batch, stage, since):
+    """One line per stored analysis."""
+    with _open_store(ctx) as store:
+        rows = store.analyses(batch=batch, stage=stage, since=_since(since))
+        for row in rows:
+            latest = "" if store.superseded_by(row["id"]) is None else "  (superseded)"
+            click.echo(f"{row['id']}  {row['recorded_at']}  {row['batch'] or '-':12s} {row['sample']:28s} "
+                       f"{row['stage']:14s} r{row['revision']}  {row['verdict']:12s} {row['via']}{latest}")
+        if not rows:
+            click.echo("no records", err=True)
+
+
+def _since(value):
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date") from exc
+    return moment.isoformat() if moment.tzinfo else moment.astimezone().isoformat(timespec="seconds")
+
+
+@records.command("show")
+@click.argument("record_id")
+@click.pass_context
+def records_show(ctx, record_id):
+    """Everything stored for one analysis."""
+    with _open_store(ctx) as store:
+        row = store.analysis(record_id)
+        click.echo(f"record {row['id']}: batch {row['batch']}, sample {row['sample']}, route {row['route_id']} "
+                   f"v{row['route_version']}, stage {row['stage']}, revision {row['revision']}"
+                   + (f" (supersedes {row['supersedes']})" if row["supersedes"] else ""))
+        newer = store.superseded_by(row["id"])
+        if newer:
+            click.echo(f"superseded by {newer}")
+        click.echo(f"verdict {row['verdict']}; purity {row['purity_pct']} ({row['purity_method']})")
+        click.echo(f"recorded {row['recorded_at']} by {row['recorded_by']}@{row['host']} via {row['via']}; "
+                   f"specqc {row['specqc_version']}; report SHA-256 {row['report_sha256']}")
+        for item in store.rows("inputs", row["id"]):
+            click.echo(f"input {item['path']} [{item['technique']}/{item['format']}] {item['sha256']}")
+        for item in store.rows("report_files", row["id"]):
+            click.echo(f"report {item['path']} [{item['format']}] {item['sha256']}")
+        for item in store.rows("checks", row["id"]):
+            click.echo(f"check {item['check_id']}: {item['status']} - {item['detail']}")
+        for item in store.rows("diagnoses", row["id"]):
+            click.echo(f"diagnosis {item['diagnosis_id']} ({item['severity']}): {item['title']}")
+
+
+@records.command("batch")
+@click.argument("batch")
+@click.pass_context
+def records_batch(ctx, batch):
+    """The batch record: one row per stage with its latest verdict."""
+    from .records.export import batch_records
+
+    with _open_store(ctx) as store:
+        rows = batch_records(store, batch)
+    click.echo(f"batch {batch}")
+    for record in rows:
+        if not record["latest"]:
+            continue
+        older = [r["record_id"] for r in rows if r["stage"] == record["stage"] and r["sample"] == record["sample"]
+                 and not r["latest"]]
+        product = record["product_ms_area_pct"] if record["product_ms_area_pct"] is not None \
+            else record["product_nmr_mol_pct"]
+        click.echo(f"{record['stage']:14s} {record['verdict']:12s} {record['sample']:28s} "
+                   f"product {product if product is not None else '-'} %  "
+                   f"purity {record['purity_pct'] if record['purity_pct'] is not None else '-'}  "
+                   f"diagnoses: {', '.join(d['id'] for d in record['diagnoses']) or 'none'}")
+        for item in record["report_files"]:
+            click.echo(f"{'':14s} report {item['path']}")
+        if older:
+            click.echo(f"{'':14s} supersedes: {', '.join(older)}")
+
+
+@records.command("export")
+@click.option("--batch", required=True)
+@click.option("--format", "export_format", type=click.Choice(["csv", "csv-long", "json", "xlsx"]), default="csv",
+              show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="File to write (default: stdout; required for xlsx).")
+@click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
+@click.pass_context
+def records_export(ctx, batch, export_format, output, force):
+    """Export a batch: CSV (stage rows, or csv-long: one row per species), JSON or XLSX."""
+    from .records import export
+
+    with _open_store(ctx) as store:
+        rows = export.batch_records(store, batch)
+    if export_format == "xlsx":
+        if output is None:
+            raise InputError("--output is required for xlsx")
+        _write_atomically(output, export.to_xlsx(rows, batch), force)
+        return
+    text = export.to_json(rows, batch) if export_format == "json" else export.to_csv(rows, export_format == "csv-long")
+    if output is not None:
+        _write_atomically(output, text, force)
+    else:
+        click.echo(text, nl=False)
+
+
+@records.command("verify")
+@click.pass_context
+def records_verify(ctx):
+    """Re-hash stored reports and the files still present; check the audit chain. Exit 4 on any mismatch."""
+    with _open_store(ctx) as store:
+        problems = store.verify()
+        count = store.connection.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+    for problem in problems:
+        click.echo(f"MISMATCH: {problem}")
+    click.echo(f"{count} record(s) checked in {store.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    if problems:
+        sys.exit(EXIT_VERIFY)
 
 
 @main.command("formats")

@@ -14,6 +14,7 @@ EXIT_INTERNAL = 1
 EXIT_INPUT = 2  # unreadable, unsupported or invalid input, and usage errors
 EXIT_CONFIG = 2  # a route, config file or option the user supplied is invalid (a usage error)
 EXIT_REFERENCE = 3  # the package's own reference data is broken
+EXIT_VERIFY = 4  # `specqc records verify` found a mismatch (tampered report, broken audit chain)
 
 
 class SpecqcError(Exception):

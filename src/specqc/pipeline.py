@@ -41,10 +41,10 @@ class Analysis:
 
 
 def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | None,
-                   settings: Settings) -> SampleInfo:
+                   settings: Settings, batch: str | None = None) -> SampleInfo:
     """Route and stage from the caller, a sidecar or the file name; an error if none says."""
     info = identify(paths, route_ref, stage_id, settings.name_pattern, settings.default_route,
-                    stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages])
+                    stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages], batch=batch)
     if info.route is None:
         raise ConfigError("no route: give --route, a sidecar JSON with \"route\", or [sample] route in the config")
     if info.stage is None:
@@ -54,14 +54,14 @@ def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | Non
 
 
 def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str | None = None, *,
-            settings: Settings | None = None, lcms_params: LCMSParams | None = None,
+            settings: Settings | None = None, batch: str | None = None, lcms_params: LCMSParams | None = None,
             nmr_params: NMRParams | None = None, input_format: str | None = None, progress=None) -> Analysis:
     """Analyse the measurements of one sample at one stage of a route."""
     if not paths:
         raise InputError("no input given")
     paths = [Path(p) for p in paths]
     settings = settings or load_settings()
-    sample = resolve_sample(paths, route_ref, stage_id, settings)
+    sample = resolve_sample(paths, route_ref, stage_id, settings, batch)
     route = load_route(sample.route)
     stage = route.stage(sample.stage)
     lcms_params = (lcms_params or LCMSParams()).validated()

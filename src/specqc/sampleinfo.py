@@ -71,7 +71,7 @@ def _dataset_name(path: Path) -> str:
 
 def identify(paths: list[Path], route: str | None = None, stage: str | None = None,
              name_pattern: str | None = None, default_route: str | None = None,
-             stage_ids_of=None) -> SampleInfo:
+             stage_ids_of=None, batch: str | None = None) -> SampleInfo:
     """Fill route/stage/batch from the caller, sidecars and file names.
 
     `stage_ids_of(route)` gives the stage ids of a route, for the last resort
@@ -86,6 +86,7 @@ def identify(paths: list[Path], route: str | None = None, stage: str | None = No
 
     offer("route", route, "--route option")
     offer("stage", stage, "--stage option")
+    offer("batch", batch, "--batch option")
     for path in paths:
         sidecar = sidecar_path(Path(path))
         if sidecar is not None:

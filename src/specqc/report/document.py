@@ -11,7 +11,7 @@ import json
 from ..config import default_settings
 from ..diagnose.evidence import best_ms_result, combined_status, gather, nmr_species_result
 from ..diagnose.knowledge import catalogue, qc_table
-from ..diagnose.rules import assess
+from ..diagnose.rules import assess, purity_figures
 from ..lcms.analysis import SpeciesResult
 from ..nmr.analysis import NMRResult, NMRSpeciesResult
 from ..pipeline import Analysis
@@ -131,7 +131,10 @@ def build_report(analysis: Analysis) -> dict:
         "relative_area_pct": _round(p.relative_area_pct, 2), "sn": _round(p.sn, 1),
         "note": p.note or None, "source": run.source_path,
     } for run in analysis.lcms for p in run.unexplained]
-    assessment = assess(gather(route, stage, analysis.lcms, analysis.nmr), settings.thresholds)
+    evidence = gather(route, stage, analysis.lcms, analysis.nmr)
+    assessment = assess(evidence, settings.thresholds)
+    figures = purity_figures(evidence)
+    lowest = min(figures, default=None)
     sample = analysis.sample.as_dict() if analysis.sample else {
         "route": route.id, "stage": stage.id, "batch": None, "sample": None, "sources": {}}
     return {
@@ -161,7 +164,11 @@ def build_report(analysis: Analysis) -> dict:
         "sample": sample,
         "diagnoses": [d.as_dict() for d in assessment.diagnoses],
         "disagreements": assessment.disagreements,
-        "qc": {"verdict": assessment.verdict, "checks": [c.as_dict() for c in assessment.checks]},
+        "qc": {"verdict": assessment.verdict, "checks": [c.as_dict() for c in assessment.checks],
+               # the most conservative figure the data supports, and every figure with its method
+               "purity": {"value_pct": _round(lowest[0], 2) if lowest else None,
+                          "method": lowest[1] if lowest else None,
+                          "figures": [{"value_pct": _round(v, 2), "method": m} for v, m in figures]}},
         "parameters": analysis.params,
         "reference_data": _reference_data(analysis),
     }

@@ -1,0 +1,1 @@
+"""The embedded results store and batch-record exports."""

@@ -1,0 +1,244 @@
+"""Batch-record exports: CSV (stage rows, or one row per species), JSON checked
+against the shipped schema, and an XLSX workbook. Deterministic: the same
+records give byte-identical files.
+
+Column layout (stable; new columns are only ever appended):
+
+STAGE_COLUMNS, one row per stored analysis (every revision; `latest` marks the
+current one of its stage), and SPECIES_COLUMNS for the long form. Multi-valued
+cells are joined with " | ". Text cells that a spreadsheet would run as a
+formula (starting with = + - @ or a tab/CR) are prefixed with an apostrophe in
+CSV and stored as plain text in XLSX.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from functools import lru_cache
+from importlib import resources
+
+from ..errors import InputError, ReferenceDataError
+from .store import Store
+
+EXPORT_SCHEMA = "specqc.records-export/1"
+STAGE_COLUMNS = (
+    "record_id", "batch", "sample", "route_id", "route_version", "stage", "revision", "supersedes",
+    "superseded_by", "latest", "verdict", "purity_pct", "purity_method", "product", "product_ms_area_pct",
+    "product_nmr_mol_pct", "impurities", "diagnoses", "checks_failed", "checks_not_assessed", "input_paths",
+    "input_sha256", "report_sha256", "report_files", "report_file_sha256", "specqc_version", "recorded_at",
+    "recorded_by", "host", "via",
+)
+SPECIES_COLUMNS = (
+    "record_id", "batch", "sample", "stage", "revision", "species_id", "species_name", "role", "stage_role",
+    "status", "rt_min", "ms_area_pct", "nmr_mol_pct",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+JOIN = " | "
+# fixed zip timestamps make the workbook byte-identical for the same records
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _stage_order(route_id: str) -> dict[str, int]:
+    try:
+        from ..chem.route import load_route
+
+        return {s.id: i for i, s in enumerate(load_route(route_id).stages)}
+    except Exception:  # a user route file no longer at hand: fall back to names
+        return {}
+
+
+def batch_records(store: Store, batch: str) -> list[dict]:
+    """Every stored analysis of the batch, as plain structures, in route order."""
+    rows = store.analyses(batch=batch)
+    if not rows:
+        raise InputError(f"no records for batch {batch!r}", store.path)
+    records = []
+    for row in rows:
+        analysis_id = row["id"]
+        species = [dict(r) for r in store.rows("species_results", analysis_id)]
+        product = next((s for s in species if s["stage_role"] == "main"), None)
+        checks = [dict(r) for r in store.rows("checks", analysis_id)]
+        diagnoses = [{"id": d["diagnosis_id"], "severity": d["severity"], "title": d["title"],
+                      "evidence": json.loads(d["evidence_json"])} for d in store.rows("diagnoses", analysis_id)]
+        inputs = [{"path": i["path"], "sha256": i["sha256"], "technique": i["technique"], "format": i["format"]}
+                  for i in store.rows("inputs", analysis_id)]
+        files = [{"path": f["path"], "sha256": f["sha256"], "format": f["format"]}
+                 for f in store.rows("report_files", analysis_id)]
+        superseded_by = store.superseded_by(analysis_id)
+        records.append({
+            "record_id": analysis_id, "batch": row["batch"], "sample": row["sample"], "route_id": row["route_id"],
+            "route_version": row["route_version"], "stage": row["stage"], "revision": row["revision"],
+            "supersedes": row["supersedes"], "superseded_by": superseded_by, "latest": superseded_by is None,
+            "verdict": row["verdict"], "purity_pct": row["purity_pct"], "purity_method": row["purity_method"],
+            "product": product["name"] if product else None,
+            "product_ms_area_pct": product["ms_area_pct"] if product else None,
+            "product_nmr_mol_pct": product["nmr_mol_pct"] if product else None,
+            "impurities": [f"{s['name']} {_amount(s)}" for s in species
+                           if s["stage_role"] == "impurity" and s["status"] == "detected"],
+            "diagnoses": diagnoses,
+            "checks": [{"id": c["check_id"], "status": c["status"], "detail": c["detail"]} for c in checks],
+            "species": [{k: s[k] for k in ("species_id", "name", "role", "stage_role", "status", "rt_min",
+                                           "ms_area_pct", "nmr_mol_pct")} for s in species],
+            "inputs": inputs, "report_sha256": row["report_sha256"], "report_files": files,
+            "specqc_version": row["specqc_version"], "recorded_at": row["recorded_at"],
+            "recorded_by": row["recorded_by"], "host": row["host"], "via": row["via"],
+        })
+    orders = {}
+    for record in records:
+        orders.setdefault(record["route_id"], _stage_order(record["route_id"]))
+    records.sort(key=lambda r: (r["route_id"], orders[r["route_id"]].get(r["stage"], 99), r["stage"], r["sample"],
+                                r["revision"]))
+    return records
+
+
+def _amount(species: dict) -> str:
+    parts = []
+    if species["ms_area_pct"] is not None:
+        parts.append(f"{species['ms_area_pct']:.2f} % MS area")
+    if species["nmr_mol_pct"] is not None:
+        parts.append(f"{species['nmr_mol_pct']:.1f} mol % NMR")
+    return f"({', '.join(parts)})" if parts else "(detected)"
+
+
+def stage_row(record: dict) -> dict:
+    return {
+        **{k: record[k] for k in STAGE_COLUMNS if k in record and not isinstance(record[k], list)},
+        "impurities": JOIN.join(record["impurities"]),
+        "diagnoses": JOIN.join(d["id"] for d in record["diagnoses"]),
+        "checks_failed": JOIN.join(c["id"] for c in record["checks"] if c["status"] == "fail"),
+        "checks_not_assessed": JOIN.join(c["id"] for c in record["checks"] if c["status"] == "not-assessed"),
+        "input_paths": JOIN.join(i["path"] for i in record["inputs"]),
+        "input_sha256": JOIN.join(i["sha256"] for i in record["inputs"]),
+        "report_files": JOIN.join(f["path"] for f in record["report_files"]),
+        "report_file_sha256": JOIN.join(f["sha256"] for f in record["report_files"]),
+    }
+
+
+def species_rows(record: dict) -> list[dict]:
+    return [{"record_id": record["record_id"], "batch": record["batch"], "sample": record["sample"],
+             "stage": record["stage"], "revision": record["revision"], "species_id": s["species_id"],
+             "species_name": s["name"], "role": s["role"], "stage_role": s["stage_role"], "status": s["status"],
+             "rt_min": s["rt_min"], "ms_area_pct": s["ms_area_pct"], "nmr_mol_pct": s["nmr_mol_pct"]}
+            for s in record["species"]]
+
+
+def defuse(value):
+    """A text cell a spreadsheet would evaluate becomes inert text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return defuse(value)
+
+
+def to_csv(records: list[dict], long: bool = False) -> str:
+    """UTF-8 with a byte-order mark, so spreadsheet programs read non-ASCII names right."""
+    columns = SPECIES_COLUMNS if long else STAGE_COLUMNS
+    rows = [row for r in records for row in species_rows(r)] if long else [stage_row(r) for r in records]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return "\ufeff" + buffer.getvalue()
+
+
+@lru_cache(maxsize=1)
+def export_schema() -> dict:
+    try:
+        text = resources.files("specqc").joinpath("data", "records-export.schema.json").read_text(encoding="utf-8")
+        return json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReferenceDataError(f"data/records-export.schema.json is missing or broken: {exc}") from exc
+
+
+def to_json_document(records: list[dict], batch: str) -> dict:
+    from .. import __version__
+
+    return {"schema": EXPORT_SCHEMA, "batch": batch, "exported_by": f"specqc {__version__}", "records": records}
+
+
+def validate(document: dict) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(document, export_schema())
+    except jsonschema.ValidationError as exc:
+        raise ReferenceDataError(f"export does not follow its schema: {exc.message}") from exc
+
+
+def to_json(records: list[dict], batch: str) -> str:
+    document = to_json_document(records, batch)
+    validate(document)
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _sheet_name(stage: str, used: set[str]) -> str:
+    name = "".join(ch if ch not in "[]:*?/\\" else "-" for ch in stage)[:28] or "stage"
+    base, n = name, 2
+    while name.lower() in used or name.lower() == "summary":
+        name, n = f"{base[:26]}-{n}", n + 1
+    used.add(name.lower())
+    return name
+
+
+def to_xlsx(records: list[dict], batch: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    summary = workbook.active
+    summary.title = "Summary"
+
+    def write(sheet, columns, rows):
+        sheet.append(list(columns))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([None] * len(columns))
+            for index, column in enumerate(columns, start=1):
+                value = row.get(column)
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                cell = sheet.cell(row=sheet.max_row, column=index)
+                cell.value = value
+                if isinstance(value, str):
+                    cell.data_type = "s"  # plain text: never evaluated as a formula
+        sheet.freeze_panes = "A2"
+
+    write(summary, STAGE_COLUMNS, [stage_row(r) for r in records])
+    used: set[str] = set()
+    for stage in dict.fromkeys(r["stage"] for r in records):
+        sheet = workbook.create_sheet(_sheet_name(stage, used))
+        write(sheet, SPECIES_COLUMNS, [row for r in records if r["stage"] == stage for row in species_rows(r)])
+    stamp = max(r["recorded_at"] for r in records)
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(stamp).replace(tzinfo=None)
+    workbook.properties.created = workbook.properties.modified = moment
+    workbook.properties.creator = workbook.properties.lastModifiedBy = "specqc"
+    workbook.properties.title = f"specqc batch record {batch}"
+    raw = io.BytesIO()
+    workbook.save(raw)
+    return _normalise_zip(raw.getvalue())
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    target_buffer = io.BytesIO()
+    with zipfile.ZipFile(target_buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            clean = zipfile.ZipInfo(info.filename, ZIP_TIME)
+            clean.compress_type = zipfile.ZIP_DEFLATED
+            clean.external_attr = 0o644 << 16
+            target.writestr(clean, source.read(info.filename))
+    return target_buffer.getvalue()
