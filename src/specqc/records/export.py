@@ -221,24 +221,32 @@ def to_xlsx(records: list[dict], batch: str) -> bytes:
         sheet = workbook.create_sheet(_sheet_name(stage, used))
         write(sheet, SPECIES_COLUMNS, [row for r in records if r["stage"] == stage for row in species_rows(r)])
     stamp = max(r["recorded_at"] for r in records)
-    from datetime import datetime
+    from datetime import datetime, timezone
 
-    moment = datetime.fromisoformat(stamp).replace(tzinfo=None)
+    moment = datetime.fromisoformat(stamp).astimezone(timezone.utc).replace(tzinfo=None)
     workbook.properties.created = workbook.properties.modified = moment
     workbook.properties.creator = workbook.properties.lastModifiedBy = "specqc"
     workbook.properties.title = f"specqc batch record {batch}"
     raw = io.BytesIO()
     workbook.save(raw)
-    return _normalise_zip(raw.getvalue())
+    return _normalise_zip(raw.getvalue(), moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def _normalise_zip(data: bytes) -> bytes:
+def _normalise_zip(data: bytes, modified: str) -> bytes:
+    """Fixed entry times, and the 'modified' stamp openpyxl sets to the wall clock
+    on save put back to the records' own time."""
+    import re
+
     source = zipfile.ZipFile(io.BytesIO(data))
     target_buffer = io.BytesIO()
     with zipfile.ZipFile(target_buffer, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                                 rb"\g<1>" + modified.encode() + rb"\g<2>", content)
             clean = zipfile.ZipInfo(info.filename, ZIP_TIME)
             clean.compress_type = zipfile.ZIP_DEFLATED
             clean.external_attr = 0o644 << 16
-            target.writestr(clean, source.read(info.filename))
+            target.writestr(clean, content)
     return target_buffer.getvalue()
