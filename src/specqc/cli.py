@@ -335,6 +335,98 @@ def records_verify(ctx):
         sys.exit(EXIT_VERIFY)
 
 
+WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers": int, "poll": bool,
+              "backoff_s": float}
+
+
+@main.command()
+@click.argument("inboxes", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for reports (one subfolder per batch), the index and the log.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config ([watch], [sample], "
+              "[thresholds], [store]).")
+@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store (ledger and records).")
+@click.option("--once", is_flag=True, help="Process what is there, then exit (for schedulers).")
+@click.option("--poll", is_flag=True, default=None, help="Poll instead of file events (network shares).")
+@click.option("--settle", "settle_s", type=float, help="Seconds a dataset must stay unchanged (default 10).")
+@click.option("--workers", type=int, help="Analyses run in parallel (default 2).")
+def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, workers):
+    """Analyse each finished acquisition that lands in INBOX, exactly once."""
+    import threading
+
+    from .config import load_settings
+    from .errors import ConfigError
+    from .watch.service import Watcher, WatchOptions
+
+    settings = load_settings(config_path)
+    options = WatchOptions(inboxes=list(inboxes), out=out_dir, config_path=config_path)
+    section = settings.sections.get("watch", {})
+    for key, value in section.items():
+        kind = WATCH_KEYS.get(key)
+        if kind is None or not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ConfigError(f"[watch] {key!r} is not a known setting or has the wrong type "
+                              f"(known: {', '.join(WATCH_KEYS)})", config_path)
+        setattr(options, key, kind(value))
+    store_setting = settings.sections.get("store", {}).get("path")
+    options.store_path = store_path or (Path(store_setting) if store_setting else None)
+    if poll is not None:
+        options.poll = poll
+    if settle_s is not None:
+        options.settle_s = settle_s
+    if workers is not None:
+        options.workers = workers
+    if options.workers < 1 or options.settle_s < 0:
+        raise ConfigError("workers must be at least 1 and the settle time not negative")
+    for inbox in inboxes:
+        if not inbox.is_dir():
+            raise InputError("inbox folder does not exist", inbox)
+    watcher = Watcher(options)
+
+    def report(dataset, outcome):
+        line = f"{outcome['state']:10s} {dataset.path}"
+        if outcome.get("verdict"):
+            line += f" -> {outcome['verdict']}"
+        if outcome.get("error"):
+            line += f" ({outcome['error']})"
+        click.echo(line, err=True)
+
+    try:
+        if once:
+            result = watcher.run_once(progress=report)
+            click.echo(f"done {len(result.analysed)}, failed {len(result.failed)}, unassigned "
+                       f"{len(result.unassigned)}, already done {result.skipped}, still incomplete "
+                       f"{len(result.waiting)}", err=True)
+        else:
+            stop = threading.Event()
+            try:
+                watcher.run_forever(stop, progress=report)
+            except KeyboardInterrupt:
+                stop.set()
+    finally:
+        watcher.close()
+
+
+@main.command()
+@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store file.")
+def status(store_path):
+    """The watch ledger: datasets done, pending (started, not finished), failed, unassigned."""
+    from .records.store import Store
+
+    if store_path is not None and not Path(store_path).exists():
+        raise InputError("results store does not exist", store_path)
+    with Store(store_path) as store:
+        rows = store.ledger_summary()
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    click.echo(", ".join(f"{state.replace('started', 'pending')} {count}" for state, count in sorted(counts.items()))
+               or "ledger empty")
+    for row in rows:
+        if row["state"] != "done":
+            click.echo(f"{row['state'].replace('started', 'pending'):10s} {row['at']}  {row['dataset']}"
+                       + (f"  {row['error']}" if row["error"] else ""))
+
+
 @main.command("formats")
 def formats_command():
     """List the instrument formats specqc reads."""

@@ -61,8 +61,11 @@ def read_sidecar(path: Path) -> dict:
     return found
 
 
-def _dataset_name(path: Path) -> str:
+def dataset_name(path: Path) -> str:
+    """The name a chemist gave the acquisition: a Bruker experiment number is named with its folder."""
     name = path.name
+    if name.isdigit() and path.parent.name:
+        name = f"{path.parent.name}-{name}"
     for suffix in (".mzML", ".mzXML", ".mzml", ".mzxml", ".zip", ".jdx", ".dx", ".D", ".raw", ".fid"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -95,7 +98,7 @@ def identify(paths: list[Path], route: str | None = None, stage: str | None = No
                     raise InputError(f"sidecars disagree on {key}: {values[key]!r} ({sources[key]}) "
                                      f"and {value!r}", sidecar)
                 offer(key, value, f"sidecar {sidecar}")
-    names = [_dataset_name(Path(p)) for p in paths]
+    names = [dataset_name(Path(p)) for p in paths]
     if name_pattern:
         compiled = check_name_pattern(name_pattern, "config")
         for name in names:

@@ -1,0 +1,1 @@
+"""Watch-folder service: finished acquisitions analysed exactly once."""
