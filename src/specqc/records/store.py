@@ -157,7 +157,8 @@ class Store:
         self.path = Path(path) if path is not None else default_store_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            # one Store is used by one thread at a time (the watch service hands it to its loop thread)
+            self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"results store cannot be opened: {exc}", self.path) from exc
         self.connection.row_factory = sqlite3.Row

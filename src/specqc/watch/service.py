@@ -306,7 +306,12 @@ class Watcher:
         try:
             with ProcessPoolExecutor(max_workers=self.options.workers) as executor:
                 while not stop.is_set():
-                    result = self.scan(executor, progress)
+                    try:
+                        result = self.scan(executor, progress)
+                    except Exception as exc:  # keep serving: a share that vanished, a full disk...
+                        _log(self.logger, "scan-error", error=f"{type(exc).__name__}: {exc}")
+                        result = ScanResult(waiting=["(scan failed)"])
+                        stop.wait(self.options.rescan_s)
                     # something settling: look again after a settle step; else wait for an event or the rescan
                     delay = min(self.options.settle_s / 2, self.options.rescan_s) if result.waiting \
                         else self.options.rescan_s

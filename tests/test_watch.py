@@ -1,0 +1,233 @@
+"""The watch-folder service on a real filesystem: what was analysed, how often, what was reported."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+
+SETTLE = 0.4
+
+
+def options(tmp_path, **extra):
+    from specqc.watch.service import WatchOptions
+
+    config = tmp_path / "watch.toml"
+    config.write_text('[sample]\nroute = "diazepan-2-one"\n', encoding="utf-8")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    return WatchOptions(inboxes=[inbox], out=tmp_path / "out", store_path=tmp_path / "store.sqlite",
+                        config_path=config, settle_s=SETTLE, stale_s=2.0, rescan_s=0.5, workers=2, **extra)
+
+
+def ledger(opts) -> list[tuple[str, str]]:
+    from specqc.records.store import Store
+
+    with Store(opts.store_path) as store:
+        return [(Path(r["dataset"]).name, r["state"]) for r in
+                store.connection.execute("SELECT * FROM ledger ORDER BY seq")]
+
+
+def record_count(opts) -> int:
+    from specqc.records.store import Store
+
+    with Store(opts.store_path) as store:
+        return store.connection.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+
+
+def run_once(opts):
+    from specqc.watch.service import Watcher
+
+    watcher = Watcher(opts)
+    try:
+        return watcher.run_once()
+    finally:
+        watcher.close()
+
+
+def settle():
+    time.sleep(SETTLE + 0.1)
+
+
+def test_each_dataset_is_analysed_once_and_reported(tmp_path):
+    opts = options(tmp_path)
+    for name in ("dz-alkylation-clean", "dz-deprotection-boc-left", "dz-cyclization-oligomers"):
+        shutil.copy(SAMPLES / "lcms" / f"{name}.mzML", opts.inboxes[0])
+    settle()
+    first = run_once(opts)
+    assert len(first.analysed) == 3 and not first.failed
+    second = run_once(opts)
+    assert second.analysed == [] and second.skipped == 3
+    assert record_count(opts) == 3
+    reports = sorted(p.name for p in (opts.out / "no-batch").glob("*.json") if not p.name.startswith("index"))
+    assert len(reports) == 3 and all((opts.out / "no-batch" / r).with_suffix(".html").is_file() for r in reports)
+    index = json.loads((opts.out / "no-batch" / "index.json").read_text())
+    assert {e["stage"]: e["verdict"] for e in index} == {"alkylation": "pass", "deprotection": "fail",
+                                                        "cyclization": "fail"}
+    log = [json.loads(line) for line in (opts.out / "specqc-watch.log").read_text().splitlines()]
+    assert [e["event"] for e in log].count("done") == 3
+
+
+def test_slow_writer_is_not_read_until_finished(tmp_path):
+    from specqc.watch.service import Watcher
+
+    opts = options(tmp_path)
+    data = (SAMPLES / "lcms" / "dz-cyclization-clean.mzML").read_bytes()
+    target = opts.inboxes[0] / "dz-cyclization-slow.mzML"
+    watcher = Watcher(opts)
+    stop = threading.Event()
+    service = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
+    service.start()
+    try:
+        with target.open("wb") as handle:  # about 3 s of writing, in pieces
+            for start in range(0, len(data), len(data) // 12 + 1):
+                handle.write(data[start:start + len(data) // 12 + 1])
+                handle.flush()
+                time.sleep(0.25)
+        deadline = time.time() + 30
+        while time.time() < deadline and ("dz-cyclization-slow.mzML", "done") not in ledger(opts):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        watcher.wake.set()
+        service.join(30)
+        watcher.close()
+    assert ledger(opts) == [("dz-cyclization-slow.mzML", "started"), ("dz-cyclization-slow.mzML", "done")]
+    assert not (opts.out / "errors").exists()
+
+
+def test_bruker_fid_before_acqus_waits_for_acqus(tmp_path):
+    opts = options(tmp_path)
+    source = SAMPLES / "nmr" / "dz-salt-nmr-wet" / "1"
+    experiment = opts.inboxes[0] / "dz-salt-nmr-wet" / "1"
+    experiment.mkdir(parents=True)
+    shutil.copy(source / "fid", experiment / "fid")
+    settle()
+    early = run_once(opts)
+    assert early.analysed == [] and any("acqus not written yet" in w for w in early.waiting)
+    for name in ("acqus", "pulseprogram"):
+        shutil.copy(source / name, experiment / name)
+    settle()
+    late = run_once(opts)
+    assert [Path(p).name for p in late.analysed] == ["1"]
+    (report,) = [p for p in (opts.out / "no-batch").glob("*.json") if not p.name.startswith("index")]
+    document = json.loads(report.read_text())
+    assert document["route"]["stage"] == "salt" and [d["id"] for d in document["diagnoses"]] == ["water-uptake"]
+
+
+def test_a_file_renamed_into_the_inbox_is_analysed_once(tmp_path):
+    opts = options(tmp_path)
+    staging = tmp_path / "staging.mzML"
+    shutil.copy(SAMPLES / "lcms" / "dz-deprotection-clean.mzML", staging)
+    os.utime(staging, (time.time() - 60, time.time() - 60))
+    os.rename(staging, opts.inboxes[0] / "dz-deprotection-0001.mzML")
+    result = run_once(opts)
+    assert len(result.analysed) == 1
+    assert run_once(opts).analysed == []
+
+
+def test_same_content_again_is_not_reanalysed_but_new_content_is_a_revision(tmp_path):
+    opts = options(tmp_path)
+    target = opts.inboxes[0] / "dz-alkylation-run.mzML"
+    shutil.copy(SAMPLES / "lcms" / "dz-alkylation-clean.mzML", target)
+    settle()
+    assert len(run_once(opts).analysed) == 1
+    shutil.copy(SAMPLES / "lcms" / "dz-alkylation-clean.mzML", target)  # re-copied: same bytes, new mtime
+    settle()
+    assert run_once(opts).analysed == []
+    shutil.copy(SAMPLES / "lcms" / "dz-alkylation-incomplete.mzML", target)  # re-acquired
+    settle()
+    assert len(run_once(opts).analysed) == 1
+    from specqc.records.store import Store
+
+    with Store(opts.store_path) as store:
+        rows = store.analyses()
+        assert [r["revision"] for r in rows] == [1, 2] and rows[1]["supersedes"] == rows[0]["id"]
+        assert [r["verdict"] for r in rows] == ["pass", "fail"]
+
+
+def test_corrupt_and_unassignable_files_get_error_reports_and_the_rest_carries_on(tmp_path):
+    opts = options(tmp_path)
+    inbox = opts.inboxes[0]
+    (inbox / "dz-alkylation-broken.mzML").write_text("<mzML>truncated garbage", encoding="utf-8")
+    shutil.copy(SAMPLES / "lcms" / "dz-alkylation-clean.mzML", inbox / "dz-alkylation-good.mzML")
+    shutil.copy(SAMPLES / "lcms" / "dz-salt-clean.mzML", inbox / "mystery-run.mzML")  # no stage in its name
+    old = time.time() - 60  # the broken file has not changed for longer than the stale time
+    os.utime(inbox / "dz-alkylation-broken.mzML", (old, old))
+    settle()
+    result = run_once(opts)
+    assert [Path(p).name for p in result.analysed] == ["dz-alkylation-good.mzML"]
+    assert [Path(p).name for p in result.failed] == ["dz-alkylation-broken.mzML"]
+    assert [Path(p).name for p in result.unassigned] == ["mystery-run.mzML"]
+    (error,) = (opts.out / "errors").glob("*.error.json")
+    assert "dz-alkylation-broken.mzML" in json.loads(error.read_text())["error"]
+    (unassigned,) = (opts.out / "unassigned").glob("*.error.json")
+    assert "no stage" in json.loads(unassigned.read_text())["error"]
+    again = run_once(opts)  # a permanent parse failure is not retried until the file changes
+    assert again.failed == [] and again.analysed == []
+    status = subprocess.run([sys.executable, "-m", "specqc.cli", "status", "--store", opts.store_path],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "done 1" in status.stdout and "failed 1" in status.stdout and "unassigned 1" in status.stdout
+
+
+def test_kill_minus_9_mid_batch_then_restart_loses_and_repeats_nothing(tmp_path):
+    opts = options(tmp_path)
+    names = ["dz-alkylation-clean", "dz-alkylation-incomplete", "dz-deprotection-clean", "dz-deprotection-boc-left",
+             "dz-cyclization-clean", "dz-cyclization-piperazine"]
+    for name in names:
+        shutil.copy(SAMPLES / "lcms" / f"{name}.mzML", opts.inboxes[0])
+    settle()
+    command = [sys.executable, "-m", "specqc.cli", "watch", opts.inboxes[0], "--out", opts.out, "--store",
+               opts.store_path, "--config", opts.config_path, "--once", "--workers", "1", "--settle", str(SETTLE)]
+    process = subprocess.Popen(list(map(str, command)), cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    line = process.stderr.readline()
+    assert line.startswith("done"), line
+    os.killpg(process.pid, signal.SIGKILL)  # the service and its worker, mid-batch
+    process.wait(30)
+    finished_before = sum(1 for _, state in ledger(opts) if state == "done")
+    assert 1 <= finished_before < len(names)
+    restart = subprocess.run(list(map(str, command)), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    states = ledger(opts)
+    for name in names:
+        assert [s for n, s in states if n == f"{name}.mzML"].count("done") == 1, (name, states)
+    assert record_count(opts) == len(names)
+    from specqc.records.store import Store
+
+    with Store(opts.store_path) as store:
+        assert store.verify() == []
+
+
+def test_watch_command_usage_errors(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "specqc.cli", "watch", tmp_path / "missing", "--out",
+                             tmp_path / "out", "--once"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 2
+    config = tmp_path / "c.toml"
+    config.write_text("[watch]\nsettle = 3\n", encoding="utf-8")
+    (tmp_path / "in").mkdir()
+    result = subprocess.run([sys.executable, "-m", "specqc.cli", "watch", tmp_path / "in", "--out", tmp_path / "out",
+                             "--config", config, "--once"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 2 and "settle" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("unit", ["cli/specqc-watch.service", "cli/specqc-watch.ps1", "cli/watch.example.toml"])
+def test_service_wrappers_are_shipped(unit):
+    text = (ROOT / unit).read_text(encoding="utf-8")
+    assert "specqc" in text
+    if unit.endswith(".toml"):
+        import tomllib
+
+        from specqc.config import SECTIONS
+
+        assert set(tomllib.loads(text)) <= set(SECTIONS)
