@@ -35,6 +35,7 @@ from .datasets import Dataset, discover, newest_change, snapshot, structurally_c
 
 LOG_NAME = "specqc-watch.log"
 MAX_ATTEMPTS = 5
+SETTLE_POLL_S = 0.2  # while something is settling, look again this often (a snapshot is cheap)
 
 
 @dataclass
@@ -125,6 +126,12 @@ def analyse_dataset(dataset_path: str, content_sha256: str, out: str, store_path
             "reports": [str(json_path), str(html_path)]}
 
 
+def warm_up() -> None:
+    """Import the analysis stack in a worker before the first acquisition needs it."""
+    from ..pipeline import analyze  # noqa: F401
+    from ..report.html import render_html  # noqa: F401
+
+
 def write_index(folder: Path) -> None:
     """index.json and index.html of a batch folder, from the reports in it."""
     entries = []
@@ -172,6 +179,7 @@ class Watcher:
         self.store = Store(options.store_path)
         self.logger = setup_log(options.out)
         self.stable_since: dict[str, tuple[tuple, float]] = {}
+        self.digests: dict[str, tuple[tuple, str]] = {}  # hash again only when the snapshot changed
         self.wake = threading.Event()
 
     def close(self) -> None:
@@ -226,11 +234,17 @@ class Watcher:
                 if not is_ready:
                     result.waiting.append(f"{dataset.path} ({why})")
                     continue
-                try:
-                    digest = sha256_of(dataset.path)
-                except OSError as exc:
-                    result.waiting.append(f"{dataset.path} (cannot read: {exc})")
-                    continue
+                state = self.stable_since[dataset.key][0]
+                cached = self.digests.get(dataset.key)
+                if cached is not None and cached[0] == state:
+                    digest = cached[1]
+                else:
+                    try:
+                        digest = sha256_of(dataset.path)
+                    except OSError as exc:
+                        result.waiting.append(f"{dataset.path} (cannot read: {exc})")
+                        continue
+                    self.digests[dataset.key] = (state, digest)
                 if self.due(dataset, digest, now):
                     work.append((dataset, digest))
                 else:
@@ -305,6 +319,8 @@ class Watcher:
         _log(self.logger, "service-start", inboxes=[str(i) for i in self.options.inboxes], out=str(self.options.out))
         try:
             with ProcessPoolExecutor(max_workers=self.options.workers) as executor:
+                for _ in range(self.options.workers):
+                    executor.submit(warm_up)
                 while not stop.is_set():
                     try:
                         result = self.scan(executor, progress)
@@ -312,13 +328,10 @@ class Watcher:
                         _log(self.logger, "scan-error", error=f"{type(exc).__name__}: {exc}")
                         result = ScanResult(waiting=["(scan failed)"])
                         stop.wait(self.options.rescan_s)
-                    # something settling: look again after a settle step; else wait for an event or the rescan
-                    delay = min(self.options.settle_s / 2, self.options.rescan_s) if result.waiting \
-                        else self.options.rescan_s
+                    # something settling: look again shortly; else wait for an event or the rescan
+                    delay = SETTLE_POLL_S if result.waiting else self.options.rescan_s
                     self.wake.wait(timeout=delay)
                     self.wake.clear()
-                    if result.waiting:
-                        stop.wait(min(0.5, self.options.settle_s / 4))
         finally:
             observer.stop()
             observer.join(10)
