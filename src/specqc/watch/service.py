@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import multiprocessing
 import os
 import re
 import tempfile
@@ -35,6 +36,9 @@ from .datasets import Dataset, discover, newest_change, snapshot, structurally_c
 
 LOG_NAME = "specqc-watch.log"
 MAX_ATTEMPTS = 5
+# Workers are started fresh (not forked): the service has threads (file events,
+# the store) and a fork taken while one of them holds a lock can hang the child.
+WORKER_CONTEXT = multiprocessing.get_context("spawn")
 SETTLE_POLL_S = 0.2  # while something is settling, look again this often (a snapshot is cheap)
 
 
@@ -289,7 +293,7 @@ class Watcher:
 
     def run_once(self, progress=None, wait_for_settle: bool = True) -> ScanResult:
         """Process what is there now; datasets still settling are waited for once."""
-        with ProcessPoolExecutor(max_workers=self.options.workers) as executor:
+        with ProcessPoolExecutor(max_workers=self.options.workers, mp_context=WORKER_CONTEXT) as executor:
             result = self.scan(executor, progress)
             if wait_for_settle and result.waiting:
                 time.sleep(self.options.settle_s)
@@ -318,7 +322,7 @@ class Watcher:
         observer.start()
         _log(self.logger, "service-start", inboxes=[str(i) for i in self.options.inboxes], out=str(self.options.out))
         try:
-            with ProcessPoolExecutor(max_workers=self.options.workers) as executor:
+            with ProcessPoolExecutor(max_workers=self.options.workers, mp_context=WORKER_CONTEXT) as executor:
                 for _ in range(self.options.workers):
                     executor.submit(warm_up)
                 while not stop.is_set():
