@@ -73,6 +73,8 @@ def test_record_stores_everything_and_is_idempotent(tmp_path):
         assert [d["diagnosis_id"] for d in store.rows("diagnoses", first.id)] == ["incomplete-deprotection"]
         (item,) = store.rows("inputs", first.id)
         assert item["sha256"] == data["inputs"][0]["sha256"]
+        instrument = json.loads(item["instrument_json"])
+        assert instrument["polarity"] == "positive" and instrument["scans"] > 100
         assert store.rows("report_files", first.id)[0]["format"] == "html"
         actions = [r["action"] for r in store.connection.execute("SELECT action FROM audit ORDER BY seq")]
         assert actions[-2:] == ["record", "record-again"]

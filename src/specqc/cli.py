@@ -381,18 +381,11 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
         if not inbox.is_dir():
             raise InputError("inbox folder does not exist", inbox)
     watcher = Watcher(options)
-
-    def report(dataset, outcome):
-        line = f"{outcome['state']:10s} {dataset.path}"
-        if outcome.get("verdict"):
-            line += f" -> {outcome['verdict']}"
-        if outcome.get("error"):
-            line += f" ({outcome['error']})"
-        click.echo(line, err=True)
-
+    report = _WatchProgress(bar=once and sys.stderr.isatty())
     try:
         if once:
-            result = watcher.run_once(progress=report)
+            with report:
+                result = watcher.run_once(progress=report)
             click.echo(f"done {len(result.analysed)}, failed {len(result.failed)}, unassigned "
                        f"{len(result.unassigned)}, already done {result.skipped}, still incomplete "
                        f"{len(result.waiting)}", err=True)
@@ -404,6 +397,42 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
                 stop.set()
     finally:
         watcher.close()
+
+
+class _WatchProgress:
+    """One line per finished dataset; on a terminal, a progress bar over the burst too."""
+
+    def __init__(self, bar: bool):
+        self.bar, self.progress, self.task = bar, None, None
+
+    def __enter__(self):
+        if self.bar:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.progress = Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                     transient=True)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+    def begin(self, total: int) -> None:
+        if self.progress is not None:
+            self.task = self.progress.add_task("analysing", total=total)
+
+    def __call__(self, dataset, outcome) -> None:
+        line = f"{outcome['state']:10s} {dataset.path}"
+        if outcome.get("verdict"):
+            line += f" -> {outcome['verdict']}"
+        if outcome.get("error"):
+            line += f" ({outcome['error']})"
+        if self.progress is not None and self.task is not None:
+            self.progress.console.print(line, highlight=False, markup=False)
+            self.progress.advance(self.task)
+        else:
+            click.echo(line, err=True)
 
 
 @main.command()

@@ -144,6 +144,19 @@ def record_id(report: dict, sample: str, batch: str | None) -> str:
     return _sha(key)[:24]
 
 
+def instrument_metadata(report: dict) -> dict[str, dict]:
+    """Per input path: what the report knows of the instrument and acquisition."""
+    found: dict[str, dict] = {}
+    for run in report.get("lcms_runs", []):
+        found[run["path"]] = {"polarity": run.get("polarity"), "resolution": run.get("resolution"),
+                              "tolerance": run.get("tolerance"), "scans": run.get("scans"),
+                              "rt_range_min": run.get("rt_range_min")}
+    for block in [report.get("nmr")] + list(report.get("nmr_additional", [])):
+        if block:
+            found[block["source"]] = {"solvent": block.get("solvent"), **(block.get("metadata") or {})}
+    return found
+
+
 def sample_name(report: dict) -> str:
     named = (report.get("sample") or {}).get("sample")
     if named:
@@ -223,9 +236,9 @@ class Store:
 
     # ------------------------------------------------------------ writing
 
-    def record(self, report: dict, *, actor: Actor, report_files: list[tuple[str | Path, str]] = (),
-               instrument: dict | None = None) -> Recorded:
+    def record(self, report: dict, *, actor: Actor, report_files: list[tuple[str | Path, str]] = ()) -> Recorded:
         """Store one analysis (and the report files written for it) as a new revision."""
+        instrument = instrument_metadata(report)
         sample_info = report.get("sample") or {}
         batch = sample_info.get("batch")
         sample = sample_name(report)
@@ -260,7 +273,7 @@ class Store:
                 self.connection.execute(
                     "INSERT INTO inputs VALUES (?,?,?,?,?,?,?)",
                     (analysis_id, position, str(Path(item["path"]).resolve()), item["sha256"], item["technique"],
-                     item["format"], canonical((instrument or {}).get(item["path"], {}))))
+                     item["format"], canonical(instrument.get(item["path"], {}))))
             for entry in report["species"]:
                 lcms, nmr = entry.get("lcms") or {}, entry.get("nmr") or {}
                 self.connection.execute(

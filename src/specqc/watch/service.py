@@ -260,6 +260,8 @@ class Watcher:
         limit = max(1, self.options.workers * 2)  # bounded in-flight work: memory stays flat on a burst
         pending: dict[Future, tuple[Dataset, str]] = {}
         queue = list(work)
+        if queue and progress is not None and hasattr(progress, "begin"):
+            progress.begin(len(queue))
         while queue or pending:
             while queue and len(pending) < limit:
                 dataset, digest = queue.pop(0)
@@ -286,7 +288,7 @@ class Watcher:
                      verdict=outcome.get("verdict"))
                 {"done": result.analysed, "unassigned": result.unassigned}.get(
                     outcome["state"], result.failed).append(dataset.key)
-                if progress:
+                if progress is not None:
                     progress(dataset, outcome)
 
     # ------------------------------------------------------------ running
