@@ -58,7 +58,8 @@ def latency(settle: float, workers: int, repeats: int = 3) -> list[float]:
                 written = (inbox / name).stat().st_mtime
                 deadline = time.time() + 60
                 while time.time() < deadline:
-                    reports = list((out / "no-batch").glob(f"{Path(name).stem}.*.html")) if (out / "no-batch").exists() else []
+                    folder = out / "no-batch"
+                    reports = list(folder.glob(f"{Path(name).stem}.*.html")) if folder.exists() else []
                     if reports:
                         results.append(reports[0].stat().st_mtime - written - settle)
                         break

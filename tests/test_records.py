@@ -125,7 +125,8 @@ def test_migration_from_the_first_schema(tmp_path):
     raw.execute("INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, verdict, "
                 "specqc_version, parameters_json, reference_data_json, report_json, report_sha256, recorded_at, "
                 "recorded_by, host, via) VALUES ('a'||hex(randomblob(11)), 'OLD', 's', 'salt', 'diazepan-2-one', '1',"
-                " 1, 'pass', '0.0.9', '{}', '{}', '{}', '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',"
+                " 1, 'pass', '0.0.9', '{}', '{}', '{}',"
+                " '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',"
                 " '2026-01-01T00:00:00+00:00', 'old', 'pc', 'cli')")
     raw.commit()
     raw.close()
