@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from .errors import EXIT_INTERNAL, EXIT_VERIFY, InputError, SpecqcError
+from .files import replace_atomically
 
 
 def _fail(error: SpecqcError) -> None:
@@ -35,21 +35,7 @@ def _write_atomically(path: Path, text: str | bytes, force: bool) -> None:
         return
     if not path.parent.exists():
         raise InputError("output folder does not exist", path.parent)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; a report is for sharing
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    replace_atomically(path, data)
 
 
 class SpecqcGroup(click.Group):

@@ -41,16 +41,24 @@ class Analysis:
 
 
 def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | None,
-                   settings: Settings, batch: str | None = None) -> SampleInfo:
-    """Route and stage from the caller, a sidecar or the file name; an error if none says."""
+                   settings: Settings, batch: str | None = None) -> tuple[SampleInfo, Route]:
+    """Route and stage from the caller, a sidecar or the file name; an error if none says.
+    The route is loaded (and its side products derived) once."""
+    loaded: dict[str, Route] = {}
+
+    def route_of(reference: str) -> Route:
+        if reference not in loaded:
+            loaded[reference] = load_route(reference)
+        return loaded[reference]
+
     info = identify(paths, route_ref, stage_id, settings.name_pattern, settings.default_route,
-                    stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages], batch=batch)
+                    stage_ids_of=lambda ref: [s.id for s in route_of(ref).stages], batch=batch)
     if info.route is None:
         raise ConfigError("no route: give --route, a sidecar JSON with \"route\", or [sample] route in the config")
     if info.stage is None:
         raise ConfigError(f"no stage: give --stage, a sidecar JSON with \"stage\", or a file name holding one "
                           f"stage id of route {info.route}")
-    return info
+    return info, route_of(info.route)
 
 
 def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str | None = None, *,
@@ -61,8 +69,7 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
         raise InputError("no input given")
     paths = [Path(p) for p in paths]
     settings = settings or load_settings()
-    sample = resolve_sample(paths, route_ref, stage_id, settings, batch)
-    route = load_route(sample.route)
+    sample, route = resolve_sample(paths, route_ref, stage_id, settings, batch)
     stage = route.stage(sample.stage)
     lcms_params = (lcms_params or LCMSParams()).validated()
     nmr_params = (nmr_params or NMRParams()).validated()

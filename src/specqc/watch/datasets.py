@@ -11,8 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-FILE_SUFFIXES = {".mzml": "mzml", ".mzxml": "mzxml", ".jdx": "jcamp", ".dx": "jcamp", ".jcamp": "jcamp",
-                 ".zip": "zip"}
+from ..readers import REGISTRY
+
+# single-file datasets: whatever the reader registry reads by extension
+FILE_SUFFIXES = {extension: entry.name for entry in REGISTRY for extension in entry.extensions}
+# dataset folders known by their name even while half copied (the readers' own
+# folder tests need the finished content)
 FOLDER_SUFFIXES = {".d": "agilent", ".raw": "waters", ".fid": "varian"}
 CLOSING_TAGS = {"mzml": (b"</mzML>", b"</indexedmzML>"), "mzxml": (b"</mzXML>",)}
 TEMPORARY_MARKERS = (".part", ".tmp", ".crdownload", "~")
@@ -22,7 +26,7 @@ TAIL_BYTES = 4096
 @dataclass(frozen=True)
 class Dataset:
     path: Path
-    kind: str  # mzml, mzxml, jcamp, zip, bruker, agilent, waters, varian
+    kind: str  # a reader name (mzml, mzxml, jcamp, bruker-zip), or bruker, agilent, waters, varian
 
     @property
     def key(self) -> str:

@@ -21,9 +21,7 @@ import json
 import logging
 import logging.handlers
 import multiprocessing
-import os
 import re
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -31,6 +29,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from ..files import replace_atomically
 from ..provenance import sha256_of
 from .datasets import Dataset, discover, newest_change, snapshot, structurally_complete
 
@@ -72,18 +71,7 @@ def _safe_name(text: str) -> str:
 
 def write_atomically(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(raw)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, data)
 
 
 def analyse_dataset(dataset_path: str, content_sha256: str, out: str, store_path: str | None,
