@@ -19,7 +19,10 @@ from .errors import InputError
 Polarity = Literal["positive", "negative", "unknown"]
 SpectrumMode = Literal["centroid", "profile", "unknown"]
 
+ChromatogramKind = Literal["tic", "bpc", "srm", "uv", "elsd", "cad", "fid", "analog", "other"]
+
 POLARITIES: tuple[str, ...] = ("positive", "negative", "unknown")
+CHROMATOGRAM_KINDS: tuple[str, ...] = ("tic", "bpc", "srm", "uv", "elsd", "cad", "fid", "analog", "other")
 SPECTRUM_MODES: tuple[str, ...] = ("centroid", "profile", "unknown")
 
 
@@ -85,7 +88,7 @@ class Chromatogram:
     """A trace over retention time: TIC, base peak, SRM transition, UV channel…"""
 
     id: str
-    kind: Literal["tic", "bpc", "srm", "uv", "other"]
+    kind: ChromatogramKind
     rt_min: np.ndarray
     intensity: np.ndarray
     polarity: Polarity = "unknown"
@@ -103,8 +106,58 @@ class Chromatogram:
             )
         if rt.size > 1 and np.any(np.diff(rt) < 0):
             raise InputError(f"chromatogram {self.id}: time axis is not ascending")
+        if self.kind not in CHROMATOGRAM_KINDS:
+            raise InputError(f"chromatogram {self.id}: unknown kind {self.kind!r}")
+        if self.wavelength_nm is not None and not (100.0 <= self.wavelength_nm <= 1100.0):
+            raise InputError(f"chromatogram {self.id}: wavelength {self.wavelength_nm} nm is outside 100-1100 nm")
         object.__setattr__(self, "rt_min", rt)
         object.__setattr__(self, "intensity", values)
+
+
+@dataclass(frozen=True, eq=False)
+class DiodeArray:
+    """Full UV/Vis spectra over time from a diode-array (DAD/PDA) detector:
+    ``absorbance[i, j]`` at ``rt_min[i]`` and ``wavelength_nm[j]``."""
+
+    id: str
+    rt_min: np.ndarray
+    wavelength_nm: np.ndarray
+    absorbance: np.ndarray
+    unit: str = "mAU"
+
+    def __post_init__(self) -> None:
+        rt = _as_clean_array(self.rt_min, f"diode array {self.id} time axis")
+        wavelengths = _as_clean_array(self.wavelength_nm, f"diode array {self.id} wavelength axis")
+        values = np.ascontiguousarray(self.absorbance, dtype=np.float64)
+        if values.ndim != 2 or values.shape != (rt.size, wavelengths.size):
+            raise InputError(f"diode array {self.id}: absorbance has shape {values.shape}, expected "
+                             f"({rt.size} times, {wavelengths.size} wavelengths)")
+        if rt.size < 2 or wavelengths.size < 2:
+            raise InputError(f"diode array {self.id}: needs at least 2 times and 2 wavelengths")
+        if np.any(np.diff(rt) < 0):
+            raise InputError(f"diode array {self.id}: time axis is not ascending")
+        if np.any(np.diff(wavelengths) <= 0):
+            order = np.argsort(wavelengths, kind="stable")
+            wavelengths, values = wavelengths[order], values[:, order]
+            if np.any(np.diff(wavelengths) <= 0):
+                raise InputError(f"diode array {self.id}: repeated wavelengths")
+        if not np.isfinite(values.sum()):
+            raise InputError(f"diode array {self.id}: absorbance contains NaN or infinite values")
+        object.__setattr__(self, "rt_min", rt)
+        object.__setattr__(self, "wavelength_nm", wavelengths)
+        object.__setattr__(self, "absorbance", values)
+
+    def trace(self, wavelength_nm: float, bandwidth_nm: float) -> np.ndarray | None:
+        """Mean absorbance over ``wavelength ± bandwidth/2`` (the nearest channel
+        when the band is narrower than the spacing); None outside the range."""
+        low, high = wavelength_nm - bandwidth_nm / 2.0, wavelength_nm + bandwidth_nm / 2.0
+        if high < self.wavelength_nm[0] or low > self.wavelength_nm[-1]:
+            return None
+        inside = (self.wavelength_nm >= low) & (self.wavelength_nm <= high)
+        if not inside.any():
+            inside = np.zeros(self.wavelength_nm.size, dtype=bool)
+            inside[int(np.argmin(np.abs(self.wavelength_nm - wavelength_nm)))] = True
+        return self.absorbance[:, inside].mean(axis=1)
 
 
 @dataclass(frozen=True)
@@ -139,10 +192,12 @@ class LCMSRun:
     instrument: InstrumentInfo = field(default_factory=InstrumentInfo)
     acquisition_date: str = ""
     metadata: dict = field(default_factory=dict)
+    diode_arrays: tuple[DiodeArray, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spectra", tuple(self.spectra))
         object.__setattr__(self, "chromatograms", tuple(self.chromatograms))
+        object.__setattr__(self, "diode_arrays", tuple(self.diode_arrays))
         rts = [s.rt_min for s in self.spectra]
         if any(b < a for a, b in zip(rts, rts[1:])):
             ordered = sorted(self.spectra, key=lambda s: s.rt_min)
@@ -150,7 +205,14 @@ class LCMSRun:
 
     @property
     def technique(self) -> str:
-        return "lcms"
+        """"lcms" when it holds mass spectra or MS traces; "uv" for an LC run with optical detectors only."""
+        if self.spectra or any(c.kind in ("tic", "bpc", "srm") for c in self.chromatograms):
+            return "lcms"
+        return "uv" if self.has_uv else "lcms"
+
+    @property
+    def has_uv(self) -> bool:
+        return bool(self.diode_arrays) or any(c.kind == "uv" for c in self.chromatograms)
 
     def ms1(self, polarity: Polarity | None = None) -> list[Spectrum]:
         return [

@@ -57,6 +57,22 @@ def _sniff_zip(path: Path, head: bytes) -> bool:
     return head.startswith(b"PK\x03\x04")
 
 
+def _sniff_netcdf(_path: Path, head: bytes) -> bool:
+    return head[:4] in (b"CDF\x01", b"CDF\x02")
+
+
+def _agilent_folder(path: Path) -> bool:
+    from .agilent.reader import folder_match
+
+    return folder_match(path)
+
+
+def _waters_folder(path: Path) -> bool:
+    from .waters.reader import folder_match
+
+    return folder_match(path)
+
+
 def _bruker_folder(path: Path) -> bool:
     from .bruker.reader import folder_match
 
@@ -85,6 +101,30 @@ REGISTRY: tuple[ReaderEntry, ...] = (
         module=".mzml.reader",
         extensions=(".mzxml",),
         sniff=_sniff_mzxml,
+    ),
+    ReaderEntry(
+        name="agilent-d",
+        technique="lcms",
+        description="Agilent .D folder: single-quad MS, Q-TOF profile, DAD/UV, ELSD/CAD/FID (rainbow-api)",
+        module=".agilent.reader",
+        directory=True,
+        folder_match=_agilent_folder,
+    ),
+    ReaderEntry(
+        name="waters-raw",
+        technique="lcms",
+        description="Waters .raw folder: MS functions (lock mass left out), PDA/UV, analog channels (rainbow-api)",
+        module=".waters.reader",
+        directory=True,
+        folder_match=_waters_folder,
+    ),
+    ReaderEntry(
+        name="andi",
+        technique="lcms",
+        description="ANDI/AIA netCDF chromatography or mass-spectrometry export, read with scipy",
+        module=".andi.reader",
+        extensions=(".cdf", ".nc"),
+        sniff=_sniff_netcdf,
     ),
     ReaderEntry(
         name="varian",

@@ -1,0 +1,91 @@
+"""Agilent .D folder → LCMSRun.
+
+ChemStation single-quad files (.MS) are binned at 0.1 Da (the quadrupole's
+own step), not rainbow's default 1 Da, so isotope and adduct spacing survive.
+MassHunter Q-TOF profile data (AcqData/MSProfile.bin) is read scan by scan
+with its calibrated m/z axis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import InputError, SpecqcError, with_path
+from ...model import InstrumentInfo, LCMSRun
+from ..rainbow_run import ms_spectra, optical_channels, profile_spectra, read_directory
+
+DETECTOR_FILE_SUFFIXES = (".ms", ".uv", ".ch")
+SINGLE_QUAD_BIN_DA = 0.1
+
+
+def folder_match(path: Path) -> bool:
+    if (path / "AcqData").is_dir():
+        return True
+    if path.suffix.lower() != ".d":
+        return False
+    return any(p.suffix.lower() in DETECTOR_FILE_SUFFIXES for p in path.iterdir() if p.is_file())
+
+
+def _text(path: Path) -> str:
+    """Agilent writes its text reports in UTF-16 or in a single-byte code page."""
+    raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16", errors="replace")
+    return raw.decode("latin-1")
+
+
+def chemstation_polarity(folder: Path) -> str:
+    """MSPARMS.txt names the polarity of each acquired MS parameter set."""
+    report = folder / "MSPARMS.txt"
+    if not report.is_file():
+        return "unknown"
+    text = _text(report)
+    positive = "MS parameters - Positive" in text
+    negative = "MS parameters - Negative" in text
+    if positive and not negative:
+        return "positive"
+    if negative and not positive:
+        return "negative"
+    return "unknown"
+
+
+def read(path: Path) -> LCMSRun:
+    path = Path(path)
+    warnings: list[str] = []
+    masshunter = (path / "AcqData").is_dir()
+    try:
+        if masshunter:
+            directory = read_directory(path, warnings, hrms=True)
+        else:
+            directory = read_directory(path, warnings, bin_width=SINGLE_QUAD_BIN_DA, display_precision=1)
+        polarity = chemstation_polarity(path)
+        spectra, chromatograms, arrays = [], [], []
+        for datafile in directory.datafiles:
+            if datafile.detector == "MS":
+                if masshunter:
+                    spectra.extend(profile_spectra(datafile, polarity))
+                else:
+                    spectra.extend(ms_spectra(datafile, polarity, start_index=len(spectra)))
+                continue
+            traces, array = optical_channels(datafile)
+            chromatograms.extend(traces)
+            arrays.extend(array)
+        if not spectra and not chromatograms and not arrays:
+            raise InputError("the .D folder holds no MS, UV or detector signal")
+        metadata = dict(directory.metadata or {})
+        modules = metadata.get("modules") or []
+        analyzers = ("time-of-flight",) if masshunter else (("quadrupole",) if spectra else ())
+        instrument = InstrumentInfo(
+            model=", ".join(f"{m.get('name', '')} {m.get('model', '')}".strip() for m in modules),
+            vendor="Agilent", analyzers=analyzers,
+            software="MassHunter" if masshunter else "ChemStation/OpenLab")
+        return LCMSRun(
+            source_path=str(path), format="agilent-d", spectra=tuple(spectra), chromatograms=tuple(chromatograms),
+            diode_arrays=tuple(arrays), instrument=instrument, acquisition_date=str(metadata.get("date", "")),
+            metadata={"reader_warnings": warnings, "sample": str(metadata.get("sample", "")),
+                      "method": str(metadata.get("acq_method", "")),
+                      "detector_files": [d.name for d in directory.datafiles],
+                      "ms_binning_da": None if masshunter else SINGLE_QUAD_BIN_DA},
+        )
+    except SpecqcError as exc:
+        raise with_path(exc, path) from exc

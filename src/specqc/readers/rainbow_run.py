@@ -1,0 +1,99 @@
+"""Vendor LC folders read by rainbow-api → LCMSRun.
+
+rainbow returns one DataFile per detector file: a 2D array (times × m/z or
+wavelength) with its axes. This module turns MS files into spectra, UV files
+into single-wavelength chromatograms or a diode array, and other detectors
+(ELSD, CAD, FID, analog inputs) into chromatograms of their kind. The vendor
+readers (`agilent`, `waters`) add what only they know: polarity, lock mass,
+instrument names.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..model import Chromatogram, DiodeArray, Spectrum
+from .nmr_common import library_read
+
+# rainbow's 'detector' names → our chromatogram kinds
+DETECTOR_KINDS = {"UV": "uv", "ELSD": "elsd", "CAD": "cad", "FID": "fid"}
+SIGNAL_WAVELENGTH = re.compile(r"Sig\s*=\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def read_directory(path: Path, warnings: list[str], **options):
+    import rainbow
+
+    directory = library_read("cannot read the vendor folder", rainbow.read, str(path), warnings=warnings,
+                             **options)
+    if directory is None or not getattr(directory, "datafiles", None):
+        raise InputError("the folder holds no detector data rainbow can read")
+    return directory
+
+
+def ms_spectra(datafile, polarity: str, start_index: int = 0, native_prefix: str = "") -> list[Spectrum]:
+    """Binned scans (times × m/z grid) → sparse spectra (the zero bins dropped)."""
+    times = np.asarray(datafile.xlabels, dtype=np.float64)
+    mz_axis = np.asarray(datafile.ylabels, dtype=np.float64)
+    data = np.asarray(datafile.data)
+    if data.ndim != 2 or data.shape != (times.size, mz_axis.size):
+        raise InputError(f"{datafile.name}: MS data of shape {data.shape} does not match its axes")
+    spectra = []
+    for index in range(times.size):
+        row = data[index]
+        keep = np.flatnonzero(row > 0)
+        spectra.append(Spectrum(
+            index=start_index + index, rt_min=float(times[index]), ms_level=1, polarity=polarity,
+            mode="centroid", mz=mz_axis[keep], intensity=row[keep].astype(np.float64),
+            native_id=f"{native_prefix}scan={index + 1}"))
+    return spectra
+
+
+def profile_spectra(datafile, polarity: str) -> list[Spectrum]:
+    """HRMS profile scans, each with its own calibrated m/z axis."""
+    times = np.asarray(datafile.xlabels, dtype=np.float64)
+    spectra = []
+    for index in range(times.size):
+        mz, intensity = datafile.scan(index)
+        spectra.append(Spectrum(
+            index=index, rt_min=float(times[index]), ms_level=1, polarity=polarity, mode="profile",
+            mz=np.asarray(mz, dtype=np.float64), intensity=np.asarray(intensity, dtype=np.float64),
+            native_id=f"scan={index + 1}"))
+    return spectra
+
+
+def _wavelength(datafile) -> float | None:
+    metadata = datafile.metadata or {}
+    if metadata.get("wavelength"):
+        return float(metadata["wavelength"])
+    match = SIGNAL_WAVELENGTH.search(str(metadata.get("signal", "")))
+    if match:
+        return float(match.group(1))
+    try:
+        value = float(np.asarray(datafile.ylabels, dtype=np.float64).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if 100.0 <= value <= 1100.0 else None
+
+
+def optical_channels(datafile) -> tuple[list[Chromatogram], list[DiodeArray]]:
+    """A non-MS detector file → chromatograms (one per channel) or a diode array."""
+    times = np.asarray(datafile.xlabels, dtype=np.float64)
+    data = np.asarray(datafile.data, dtype=np.float64)
+    if data.ndim == 1:
+        data = data[:, None]
+    metadata = datafile.metadata or {}
+    unit = str(metadata.get("unit", ""))
+    signal = str(metadata.get("signal", "")).strip()
+    kind = DETECTOR_KINDS.get(str(datafile.detector).upper(), "analog")
+    if kind == "uv" and data.shape[1] > 1:
+        wavelengths = np.asarray(datafile.ylabels, dtype=np.float64)
+        return [], [DiodeArray(id=datafile.name, rt_min=times, wavelength_nm=wavelengths, absorbance=data,
+                               unit=unit)]
+    label = f"{datafile.name} ({signal})" if signal else datafile.name
+    wavelength = _wavelength(datafile) if kind == "uv" else None
+    return [Chromatogram(id=label, kind=kind, rt_min=times, intensity=data[:, 0], wavelength_nm=wavelength,
+                         unit=unit)], []

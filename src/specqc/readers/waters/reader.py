@@ -1,0 +1,129 @@
+"""Waters MassLynx .raw folder → LCMSRun.
+
+Each _FUNCnnn.DAT is one acquisition function: MS scans (with a polarity),
+PDA spectra, or, on instruments with LockSpray, a reference function that
+samples the lock-mass compound every few seconds. That reference function is
+recognised and kept out of the analysis: its ions are not the sample's.
+_CHROnnn.DAT files are analog channels (ELSD, CAD, a second UV detector).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputError, SpecqcError, with_path
+from ...model import InstrumentInfo, LCMSRun
+from ..rainbow_run import ms_spectra, optical_channels, read_directory
+
+POLARITY = {"+": "positive", "-": "negative"}
+# Reference compounds Waters sells for LockSpray: leucine enkephalin [M+H]+ / [M-H]-,
+# Glu-fibrinopeptide B [M+2H]2+.
+LOCK_MASS_IONS = (556.2771, 554.2615, 785.8426)
+LOCK_MASS_TOLERANCE_DA = 0.5
+MS_BIN_DA = 0.1  # finer than rainbow's 1 Da default, so quadrupole peaks keep their tenths
+FUNCTION_HEADER = re.compile(r"Function\s+(\d+)", re.IGNORECASE)
+
+
+def folder_match(path: Path) -> bool:
+    if path.suffix.lower() != ".raw" or not path.is_dir():
+        return False
+    return any(p.name.upper().startswith(("_FUNC", "_CHRO")) and p.suffix.upper() == ".DAT"
+               for p in path.iterdir())
+
+
+def _function_number(name: str) -> int | None:
+    match = re.match(r"_FUNC(\d+)\.DAT$", name, re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+def reference_functions_from_header(extern_text: str) -> set[int]:
+    """Function numbers whose parameter block in _extern.inf calls them a reference or lock-mass function."""
+    found: set[int] = set()
+    blocks = re.split(r"(?=^.*Function\s+\d+)", extern_text, flags=re.MULTILINE | re.IGNORECASE)
+    for block in blocks:
+        lines = block.strip().splitlines()
+        if not lines:
+            continue
+        match = FUNCTION_HEADER.search(lines[0])
+        if match and re.search(r"reference|lock\s*(mass|spray)", lines[0], re.IGNORECASE):
+            found.add(int(match.group(1)))
+    return found
+
+
+def looks_like_lock_mass(base_peak_mz: np.ndarray, scans_in_main_function: int) -> bool:
+    """A reference function: sampled more sparsely than the main MS function,
+    and its base peak is one known lock-mass ion in (nearly) every scan."""
+    if base_peak_mz.size == 0 or base_peak_mz.size >= scans_in_main_function:
+        return False
+    for ion in LOCK_MASS_IONS:
+        if np.mean(np.abs(base_peak_mz - ion) <= LOCK_MASS_TOLERANCE_DA) >= 0.8:
+            return True
+    return False
+
+
+def _base_peaks(datafile) -> np.ndarray:
+    data = np.asarray(datafile.data)
+    if data.ndim != 2 or data.shape[0] == 0:
+        return np.zeros(0)
+    mz_axis = np.asarray(datafile.ylabels, dtype=np.float64)
+    return mz_axis[np.argmax(data, axis=1)]
+
+
+def _header(folder: Path) -> dict[str, str]:
+    header = folder / "_HEADER.TXT"
+    if not header.is_file():
+        return {}
+    fields = {}
+    for line in header.read_text(encoding="latin-1").splitlines():
+        if line.startswith("$$") and ":" in line:
+            key, value = line[2:].split(":", 1)
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def read(path: Path) -> LCMSRun:
+    path = Path(path)
+    warnings: list[str] = []
+    try:
+        directory = read_directory(path, warnings, bin_width=MS_BIN_DA, display_precision=1)
+        extern = path / "_extern.inf"
+        declared = reference_functions_from_header(extern.read_text(encoding="latin-1")) if extern.is_file() else set()
+        ms_files = [d for d in directory.datafiles if d.detector == "MS"]
+        main_scans = max((np.asarray(d.xlabels).size for d in ms_files), default=0)
+        spectra, chromatograms, arrays, lock_mass = [], [], [], []
+        for datafile in directory.datafiles:
+            if datafile.detector == "MS":
+                number = _function_number(datafile.name)
+                if number in declared or looks_like_lock_mass(_base_peaks(datafile), main_scans):
+                    lock_mass.append(datafile.name)
+                    continue
+                polarity = POLARITY.get(str((datafile.metadata or {}).get("polarity", "")), "unknown")
+                spectra.extend(ms_spectra(datafile, polarity, start_index=len(spectra),
+                                          native_prefix=f"function={number} "))
+                continue
+            traces, array = optical_channels(datafile)
+            chromatograms.extend(traces)
+            arrays.extend(array)
+        if not spectra and not chromatograms and not arrays:
+            raise InputError("the .raw folder holds no MS, UV or detector signal"
+                             + (" besides the lock-mass function" if lock_mass else ""))
+        header = _header(path)
+        model = header.get("Instrument", "")
+        quadrupole = re.search(r"SQD|TQD|QDa|TQ-?S|TQ-?XS|ZQ|Quattro", model, re.IGNORECASE)
+        metadata = dict(directory.metadata or {})
+        return LCMSRun(
+            source_path=str(path), format="waters-raw", spectra=tuple(spectra), chromatograms=tuple(chromatograms),
+            diode_arrays=tuple(arrays),
+            instrument=InstrumentInfo(model=model, vendor="Waters",
+                                      analyzers=("quadrupole",) if quadrupole else (), software="MassLynx"),
+            acquisition_date=str(metadata.get("date", "")),
+            metadata={"reader_warnings": warnings, "sample": header.get("Acquired Name", ""),
+                      "method": header.get("MS Method", ""),
+                      "detector_files": [d.name for d in directory.datafiles],
+                      "lock_mass_functions_excluded": lock_mass, "ms_binning_da": MS_BIN_DA},
+        )
+    except SpecqcError as exc:
+        raise with_path(exc, path) from exc
