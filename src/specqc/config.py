@@ -7,6 +7,10 @@
     name_pattern = '^(?P<batch>[^_]+)_(?P<stage>[a-z-]+)'
     route = "diazepan-2-one"
 
+    [uv]                    # any field of specqc.uv.params.UVParams
+    wavelengths_nm = [210, 254]
+    detector_offset_min = 0.03   # MS time - UV time; leave out to estimate it
+
 Unknown keys are errors, not silently ignored: a misspelt threshold would
 otherwise leave the default in force without anyone noticing.
 """
@@ -20,7 +24,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-SECTIONS = ("thresholds", "sample", "watch", "store")
+SECTIONS = ("thresholds", "sample", "uv", "watch", "store")
 SAMPLE_KEYS = ("name_pattern", "route")
 
 
@@ -31,10 +35,17 @@ class Settings:
     default_route: str | None = None
     source: str = "defaults"
     sections: dict = field(default_factory=dict)  # other sections, for the commands that own them
+    uv: dict = field(default_factory=dict)  # UVParams overrides
 
     def effective(self) -> dict:
         return {"source": self.source, "thresholds": dict(sorted(self.thresholds.items())),
-                "name_pattern": self.name_pattern, "default_route": self.default_route}
+                "name_pattern": self.name_pattern, "default_route": self.default_route,
+                "uv": dict(sorted(self.uv.items()))}
+
+    def uv_params(self):
+        from .uv.params import UVParams
+
+        return UVParams().with_overrides(**self.uv)
 
 
 def default_settings() -> Settings:
@@ -79,8 +90,30 @@ def load_settings(path: str | Path | None = None) -> Settings:
     route = sample.get("route")
     if route is not None and not isinstance(route, str):
         raise ConfigError("[sample] route must be a route id or route file path", path)
+    uv = _uv_overrides(document.get("uv", {}), path)
     return Settings(thresholds=thresholds, name_pattern=pattern, default_route=route, source=str(path),
-                    sections={k: v for k, v in document.items() if k in ("watch", "store")})
+                    sections={k: v for k, v in document.items() if k in ("watch", "store")}, uv=uv)
+
+
+def _uv_overrides(section: dict, path: Path) -> dict:
+    """[uv] keys checked against UVParams, so a typo or a bad value stops here."""
+    from dataclasses import fields
+
+    from .uv.params import UVParams
+
+    known = {f.name: f for f in fields(UVParams)}
+    for key, value in section.items():
+        if key not in known:
+            raise ConfigError(f"[uv] {key!r} is not a known key (known: {', '.join(sorted(known))})", path)
+        if isinstance(value, bool) != (key == "max_plot") or isinstance(value, str):
+            raise ConfigError(f"[uv] {key} has the wrong type", path)
+    try:
+        UVParams().with_overrides(**section)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path) from exc
+    except TypeError as exc:
+        raise ConfigError(f"[uv] {exc}", path) from exc
+    return dict(section)
 
 
 def check_name_pattern(pattern, where) -> re.Pattern:

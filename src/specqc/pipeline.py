@@ -17,6 +17,7 @@ from .nmr.process import NMRParams
 from .provenance import sha256_of
 from .readers import find_reader
 from .sampleinfo import SampleInfo, identify
+from .uv.analysis import analyze_uv
 
 
 @dataclass
@@ -74,13 +75,17 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
     lcms_params = (lcms_params or LCMSParams()).validated()
     nmr_params = (nmr_params or NMRParams()).validated()
     analysis = Analysis(route=route, stage=stage, inputs=[], params={}, settings=settings, sample=sample)
+    uv_params = settings.uv_params()
     for path in paths:
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path)
-            record = InputRecord(str(path), sha256_of(path), entry.technique, entry.name)
+            record = InputRecord(str(path), sha256_of(path), model.technique, entry.name)
             if entry.technique == "lcms":
-                analysis.lcms.append(analyze_lcms(model, route, stage, lcms_params))
+                result = analyze_lcms(model, route, stage, lcms_params)
+                if model.has_uv or model.chromatograms:
+                    result.uv = analyze_uv(model, result.species_apex_min(), result.polarity, uv_params)
+                analysis.lcms.append(result)
             elif entry.technique == "nmr":
                 analysis.nmr.append(analyze_nmr(model, route, stage, nmr_params))
             else:
@@ -92,6 +97,9 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
             progress(path)
     if analysis.lcms:
         analysis.params["lcms"] = analysis.lcms[0].params
+        uv_runs = [run.uv for run in analysis.lcms if run.uv is not None]
+        if uv_runs:
+            analysis.params["uv"] = uv_runs[0].params
     if analysis.nmr:
         analysis.params["nmr"] = analysis.nmr[0].params
     analysis.params["qc"] = settings.effective()

@@ -220,29 +220,65 @@ def _identity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> Ch
     return CheckResult(entry.id, entry.title, status, "; ".join(parts), entry.guide_ref)
 
 
-def purity_figures(sample: SampleEvidence) -> list[tuple[float, str]]:
-    """Every purity figure the data supports, with the method named."""
+@dataclass(frozen=True)
+class PurityFigure:
+    value_pct: float
+    method: str
+    judged: bool  # counts for the purity check (MS area % only when there is no UV trace)
+    note: str = ""  # e.g. a co-eluting compound found by DAD peak purity
+
+
+def uv_purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
+    """Product area % at each configured wavelength where the product's UV peak
+    is quantifiable, with the DAD peak-purity finding when there is one."""
+    product = sample.stage.main[0]
     figures = []
+    for run in sample.lcms:
+        if run.uv is None:
+            continue
+        quantifiable = run.uv.params.get("purity_quantifiable_sn", 10.0)
+        for trace in run.uv.configured_traces():
+            peaks = [p for p in trace.product_peaks(product) if p.peak.sn >= quantifiable]
+            if not peaks:
+                continue
+            impure = [p.purity for p in peaks if p.purity is not None and p.purity.verdict == "impure"]
+            note = (f"DAD peak purity: spectra across the product peak differ (match factor down to "
+                    f"{impure[0].match_factor_min:.0f} < {impure[0].threshold:.0f} at {impure[0].worst_rt_min:.2f} "
+                    "min): a co-eluting compound is hidden under it, so this area % overstates the purity"
+                    if impure else "")
+            figures.append(PurityFigure(sum(p.area_pct for p in peaks),
+                                        f"UV area % at {trace.trace.label} ({run.source_path})", True, note))
+    return figures
+
+
+def purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
+    """Every purity figure the data supports, with the method named. UV area %
+    is the figure judged when a UV trace exists; MS area % is then shown as
+    semi-quantitative only."""
+    figures = uv_purity_figures(sample)
     product = sample.species[sample.stage.main[0]]
     if product.ms is not None and product.ms.status == "detected" and product.ms.area_pct is not None:
-        figures.append((product.ms.area_pct, f"MS area % ({product.ms.source}; semi-quantitative, "
-                                             "no UV trace)"))
+        figures.append(PurityFigure(product.ms.area_pct, f"MS area % ({product.ms.source}; semi-quantitative"
+                                    + ("; UV area % is the figure judged)" if figures else ", no UV trace)"),
+                                    not figures))
     if product.nmr is not None and product.nmr.detected:
         ratios = [e.nmr.mol_pct / 100.0 for e in sample.species.values()
                   if e.stage_role == "impurity" and e.nmr is not None and e.nmr.detected and e.nmr.mol_pct]
-        figures.append((100.0 / (1.0 + sum(ratios)), "1H NMR mol % among route species (solvents and water "
-                                                     "excluded)"))
+        figures.append(PurityFigure(100.0 / (1.0 + sum(ratios)), "1H NMR mol % among route species (solvents "
+                                    "and water excluded)", True))
     return figures
 
 
 def _purity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
     limit = thresholds[entry.threshold]
     figures = purity_figures(sample)
-    if not figures:
+    judged = [f for f in figures if f.judged]
+    if not judged:
         return CheckResult(entry.id, entry.title, NOT_ASSESSED, "no measurement of the product's purity",
                            entry.guide_ref)
-    detail = "; ".join(f"{value:.1f} % by {method}" for value, method in figures)
-    status = FAIL if any(value < limit for value, _ in figures) else PASS
+    detail = "; ".join(f"{f.value_pct:.1f} % by {f.method}" + ("" if f.judged else " [not judged]")
+                       + (f" [{f.note}]" if f.note else "") for f in figures)
+    status = FAIL if any(f.value_pct < limit or f.note for f in judged) else PASS
     return CheckResult(entry.id, entry.title, status, f"{detail} (criterion >= {limit:g} %)", entry.guide_ref)
 
 
@@ -376,7 +412,13 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
         impurities = [_amount_text(e) for e in sample.species.values() if e.stage_role == "impurity" and e.detected]
         unexplained = [f"unexplained peak m/z {p.mz:.4f} at {p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
                        for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
-        found["low-purity"] = ([purity.detail] + impurities + unexplained, list(sample.stage.main))
+        uv_unknowns = [f"UV peak at {p.peak.apex_rt:.2f} min, {p.area_pct:.2f} % area at {trace.trace.label}, "
+                       "no route species at that time"
+                       for run in sample.lcms if run.uv is not None
+                       for trace in run.uv.configured_traces()[:1]
+                       for p in sorted(trace.peaks, key=lambda x: -x.area_pct)
+                       if p.species_id is None][:3]
+        found["low-purity"] = ([purity.detail] + impurities + unexplained + uv_unknowns, list(sample.stage.main))
     solvents = by_id.get("residual-solvents-within-ich-q3c")
     if solvents is not None and solvents.status == FAIL:
         lines = [f"{s.name}: {s.mol_ratio:.4f} mol/mol, {s.ppm_w_w:.0f} ppm w/w against the ICH Q3C class "

@@ -31,6 +31,7 @@ from ..chem.route import Route, Stage
 from ..model import LCMSRun
 from .params import LCMSParams, Tolerance
 from .peaks import ChromPeak, detect_peaks, integrate, whole_run_peak
+from ..uv.analysis import UVResult
 from .signals import (PeakMatrix, Resolution, choose_polarity, choose_tolerance,
                       estimate_resolution, ms1_centroids)
 
@@ -133,6 +134,12 @@ class LCMSResult:
     scans: int
     rt_range_min: tuple[float, float] | None
     traces: Traces | None = None
+    uv: UVResult | None = None  # the run's UV/DAD and other optical detectors, when it has them
+
+    def species_apex_min(self) -> dict[str, float]:
+        """MS apex of each species seen (detected or ambiguous), for tying UV peaks to species."""
+        return {r.species_id: r.rt_min for r in self.species
+                if r.status in ("detected", "ambiguous") and r.rt_min is not None}
 
 
 def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], tolerance: Tolerance) -> Traces:
@@ -184,7 +191,8 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -
         features = [f for f in features
                     if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, tolerance, baseline_scans)]
     _assign_clusters(features, tolerance, window)
-    hypotheses = _hypotheses(features, window)
+    hypotheses = _hypotheses(features, window, can_anchor=None if resolution.high else
+                             _unit_resolution_anchor(centroids, tolerance, params.unit_res_min_base_peak_fraction))
     accepted, ambiguous_groups, secondary = _accept(hypotheses, params.distinguishing_area_fraction)
 
     results = {s.id: SpeciesResult(s.id, "not-detected", stage.role_of(s.id)) for s in route.species}
@@ -302,13 +310,16 @@ def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: f
         feature.cluster = find(i)
 
 
-def _hypotheses(features: list[IonFeature], window: float) -> list[Hypothesis]:
+def _hypotheses(features: list[IonFeature], window: float, can_anchor=None) -> list[Hypothesis]:
+    """Species at retention times, each started by an anchor ion that ``can_anchor`` admits."""
     by_species: dict[str, list[IonFeature]] = {}
     for feature in features:
         by_species.setdefault(feature.target.species_id, []).append(feature)
     hypotheses: list[Hypothesis] = []
     for species_id, species_features in by_species.items():
-        anchors = sorted((f for f in species_features if f.target.anchor), key=lambda f: -f.peak.area)
+        anchors = sorted((f for f in species_features
+                          if f.target.anchor and (can_anchor is None or can_anchor(f))),
+                         key=lambda f: -f.peak.area)
         used_rts: list[float] = []
         for anchor in anchors:
             if any(abs(anchor.peak.apex_rt - rt) <= window for rt in used_rts):
@@ -323,6 +334,23 @@ def _hypotheses(features: list[IonFeature], window: float) -> list[Hypothesis]:
                     chosen[feature.target.ion] = feature
             hypotheses.append(Hypothesis(species_id, anchor.peak.apex_rt, list(chosen.values())))
     return hypotheses
+
+
+def _unit_resolution_anchor(centroids, tolerance: Tolerance, min_fraction: float):
+    """At 0.5 Da almost any nominal mass matches some background ion, so at unit
+    resolution only a primary ion ([M+H]+ / [M-H]-) that is among the strongest
+    ions of its apex scan (a share of the base peak) may start a species; adducts
+    and multimers then only support it."""
+    def admits(feature: IonFeature) -> bool:
+        if feature.target.kind != "primary":
+            return False
+        mz, intensity = centroids[feature.peak.apex]
+        if intensity.size == 0:
+            return False
+        centre = feature.observed_mz or feature.target.mz
+        window = np.abs(mz - centre) <= tolerance.da(centre)
+        return float(intensity[window].sum()) >= min_fraction * float(intensity.max())
+    return admits
 
 
 def _accept(hypotheses: list[Hypothesis], distinguishing_fraction: float):

@@ -48,6 +48,7 @@ class LCMSParams:
     unexplained_max_listed: int = 20
     unexplained_candidate_traces: int = 200
     distinguishing_area_fraction: float = 0.05
+    unit_res_min_base_peak_fraction: float = 0.5  # a unit-resolution [M+H]+ must be this share of its scan's base peak
 
     def validated(self) -> "LCMSParams":
         if self.polarity not in ("auto", "positive", "negative"):

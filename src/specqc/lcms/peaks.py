@@ -48,14 +48,17 @@ def smooth(values: np.ndarray) -> np.ndarray:
 
 
 def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
-                 min_sn: float, min_points: int, baseline_window: int) -> list[ChromPeak]:
+                 min_sn: float, min_points: int, baseline_window: int,
+                 baseline: np.ndarray | None = None) -> list[ChromPeak]:
     """Peaks with S/N >= min_sn, integrated between the points where the
-    smoothed trace returns to baseline or reaches a valley."""
-    if values.size < min_points or float(values.max(initial=0.0)) <= noise_floor * min_sn:
+    smoothed trace returns to baseline or reaches a valley. ``baseline``, when
+    given, replaces the rolling-minimum baseline (UV traces bring their own)."""
+    if baseline is None and (values.size < min_points or float(values.max(initial=0.0)) <= noise_floor * min_sn):
         return []
     from scipy.signal import find_peaks
 
-    baseline = rolling_baseline(values, baseline_window)
+    if baseline is None:
+        baseline = rolling_baseline(values, baseline_window)
     residual = values - baseline
     noise = noise_level(residual, noise_floor)
     smoothed = smooth(residual)

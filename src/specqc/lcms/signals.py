@@ -55,30 +55,25 @@ class Resolution:
 
 
 def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
-    """Median m/z/FWHM over the strongest peaks of a few profile spectra."""
+    """Median m/z/FWHM of the strongest peaks of a few profile spectra. Widths
+    are measured at half prominence (scipy), so a peak on a continuum or on
+    the flank of an unresolved neighbour is not read as one broad peak."""
+    from scipy.signal import find_peaks, peak_widths
+
     powers = []
     for spectrum in spectra:
         mz, y = spectrum.mz, spectrum.intensity
-        if mz.size < 7:
+        if mz.size < 7 or y.max(initial=0.0) <= 0:
             continue
-        for apex in np.argsort(y)[::-1][:5]:
-            half = y[apex] / 2.0
-            if half <= 0 or apex == 0 or apex == y.size - 1:
-                continue
-            left = apex
-            while left > 0 and y[left] > half:
-                left -= 1
-            right = apex
-            while right < y.size - 1 and y[right] > half:
-                right += 1
-            if y[left] > half or y[right] > half:
-                continue
-            # linear interpolation at half height on both flanks
-            x_left = np.interp(half, [y[left], y[left + 1]], [mz[left], mz[left + 1]])
-            x_right = np.interp(half, [y[right], y[right - 1]], [mz[right], mz[right - 1]])
-            width = x_right - x_left
-            if width > 0:
-                powers.append(mz[apex] / width)
+        peaks, properties = find_peaks(y, prominence=0.05 * float(y.max()))
+        if peaks.size == 0:
+            continue
+        strongest = peaks[np.argsort(properties["prominences"])[::-1][:30]]
+        widths, _, left, right = peak_widths(y, strongest, rel_height=0.5)
+        positions = np.arange(mz.size, dtype=np.float64)
+        width_mz = np.interp(right, positions, mz) - np.interp(left, positions, mz)
+        good = (widths >= 2.0) & (width_mz > 0)  # a peak needs at least two points across half height
+        powers.extend((mz[strongest][good] / width_mz[good]).tolist())
     return float(np.median(powers)) if powers else None
 
 

@@ -134,7 +134,8 @@ def build_report(analysis: Analysis) -> dict:
     evidence = gather(route, stage, analysis.lcms, analysis.nmr)
     assessment = assess(evidence, settings.thresholds)
     figures = purity_figures(evidence)
-    lowest = min(figures, default=None)
+    # the figure the check used: the most conservative of those judged
+    lowest = min((f for f in figures if f.judged), key=lambda f: f.value_pct, default=None)
     sample = analysis.sample.as_dict() if analysis.sample else {
         "route": route.id, "stage": stage.id, "batch": None, "sample": None, "sources": {}}
     return {
@@ -156,6 +157,7 @@ def build_report(analysis: Analysis) -> dict:
             "scans": run.scans,
             "rt_range_min": [_round(x, 3) for x in run.rt_range_min] if run.rt_range_min else None,
             "notes": run.notes,
+            "uv": run.uv.as_dict() if run.uv else None,
         } for run in analysis.lcms],
         "species": species_entries,
         "unexplained_peaks": unexplained,
@@ -166,9 +168,10 @@ def build_report(analysis: Analysis) -> dict:
         "disagreements": assessment.disagreements,
         "qc": {"verdict": assessment.verdict, "checks": [c.as_dict() for c in assessment.checks],
                # the most conservative figure the data supports, and every figure with its method
-               "purity": {"value_pct": _round(lowest[0], 2) if lowest else None,
-                          "method": lowest[1] if lowest else None,
-                          "figures": [{"value_pct": _round(v, 2), "method": m} for v, m in figures]}},
+               "purity": {"value_pct": _round(lowest.value_pct, 2) if lowest else None,
+                          "method": lowest.method if lowest else None,
+                          "figures": [{"value_pct": _round(f.value_pct, 2), "method": f.method, "judged": f.judged,
+                                       "note": f.note or None} for f in figures]}},
         "parameters": analysis.params,
         "reference_data": _reference_data(analysis),
     }
