@@ -23,7 +23,8 @@ from pathlib import Path
 
 from specqc.chem.route import load_route
 from specqc.simulate.lcms import Component as C
-from specqc.simulate.lcms import RunSettings, settings_dict, simulate, write_mzml, write_truth
+from specqc.simulate.lcms import RunSettings, settings_dict, simulate, simulate_uv, write_mzml, write_truth
+from specqc.simulate.uv import DADSettings
 from specqc.simulate import nmr as nmr_sim
 from specqc.simulate.nmr import NMRComponent as N
 from specqc.simulate.nmr import NMRSettings, Signal
@@ -36,6 +37,10 @@ HR_PROFILE = replace(HR, mode="profile", n_scans=200, noise_peaks_per_scan=10, b
 UNIT = RunSettings(resolution="unit", mode="centroid", n_scans=240, noise_peaks_per_scan=20,
                    background_ions=40, mz_range=(80.0, 800.0))
 UNIT_PROFILE = replace(UNIT, mode="profile", n_scans=200, noise_peaks_per_scan=10, background_ions=25)
+UNIT_PROFILE_DAD = replace(UNIT_PROFILE, rt_end_min=4.0, dad=DADSettings())
+# UV bands of the unknowns (nm, sigma nm, molar absorptivity): a phenol and an aryl ketone
+PHENOL_BANDS = ((222.0, 9.0, 8000.0), (275.0, 8.0, 1400.0))
+ARYL_KETONE_BANDS = ((204.0, 10.0, 9000.0), (242.0, 10.0, 13000.0), (280.0, 10.0, 1100.0))
 
 # name: (route, stage, settings, components, expected non-"not-detected" statuses, description)
 SCENARIOS = {
@@ -100,6 +105,17 @@ SCENARIOS = {
         C(0.8, 6.0e5, "hydrolysed-aminopropyl-glycinate"),
     ], {"diazepan-2-one": "detected", "hydrolysed-aminopropyl-glycinate": "detected"},
         "lactam formed, but wet t-BuOK turned some ester into the amino acid"),
+    "dz-salt-uv-clean": ("diazepan-2-one", "salt", UNIT_PROFILE_DAD, [
+        C(1.1, 8.0e6, "diazepan-2-one", uv_amount=16.0),
+        C(2.2, 2.5e4, formula="C9H11NO3", uv_amount=0.03, uv_bands=PHENOL_BANDS),
+    ], {"diazepan-2-one": "detected"}, "clean final salt with a diode-array trace: UV area % passes"),
+    "dz-salt-uv-coeluting": ("diazepan-2-one", "salt", UNIT_PROFILE_DAD, [
+        C(1.1, 8.0e6, "diazepan-2-one", uv_amount=16.0),
+        C(2.2, 2.5e4, formula="C9H11NO3", uv_amount=0.03, uv_bands=PHENOL_BANDS),
+        C(1.17, 0.0, formula="C8H8O", uv_amount=0.07, uv_bands=ARYL_KETONE_BANDS),
+    ], {"diazepan-2-one": "detected"},
+        "final salt whose MS looks clean, with a neutral aryl ketone that barely ionises co-eluting on the "
+        "product's tail: DAD peak purity fails and the 254 nm trace shows it"),
     "dz-salt-lowpurity": ("diazepan-2-one", "salt", UNIT_PROFILE, [
         C(1.1, 8.0e6, "diazepan-2-one"),
         C(2.2, 4.0e5, formula="C9H11NO3"),
@@ -216,6 +232,8 @@ QC_EXPECTED = {
     "dz-cyclization-hydrolysis": ("pass", ["ester-hydrolysis"]),
     "dz-salt-clean": ("inconclusive", []),
     "dz-salt-lowpurity": ("fail", ["low-purity"]),
+    "dz-salt-uv-clean": ("inconclusive", []),
+    "dz-salt-uv-coeluting": ("fail", ["low-purity"]),
     "cb-ring-formation-clean": ("pass", []),
     "cb-ring-formation-oligomers": ("fail", ["incomplete-cyclization", "oligomerization", "piperazine-formation"]),
     "cb-acylation-clean": ("pass", []),
@@ -243,6 +261,8 @@ SETS = {
     "cb-final-complete-clean": ("cyclobutylcarbonyl-diazepane", "final",
                                 ["lcms/cb-final-clean.mzML", "nmr/cb-final-nmr-clean"], "pass", [],
                                 "final amide with LC-MS and 1H NMR"),
+    "dz-salt-uv-complete-clean": ("diazepan-2-one", "salt", ["lcms/dz-salt-uv-clean.mzML", "nmr/dz-salt-nmr-clean"],
+                                  "pass", [], "final salt with LC-UV-MS and 1H NMR; purity judged on UV area %"),
     "dz-salt-disagreement": ("diazepan-2-one", "salt", ["lcms/dz-salt-clean.mzML", "nmr/dz-salt-nmr-boc-left"],
                              "fail", ["incomplete-deprotection", "low-purity"],
                              "the NMR sees 4 mol % Boc intermediate that the LC-MS run does not"),
@@ -297,7 +317,10 @@ def make(name: str) -> None:
     route = load_route(route_id)
     settings = replace(settings, seed=_seed(name))
     scans, truth = simulate(route, components, settings)
-    write_mzml(HERE / f"{name}.mzML", scans, settings)
+    diode_array, uv_truth = simulate_uv(route, components, settings)
+    write_mzml(HERE / f"{name}.mzML", scans, settings, diode_array=diode_array)
+    if uv_truth is not None:
+        truth["uv"] = uv_truth
     statuses = {}
     for species_id, value in expected.items():
         status, partners = (value, []) if isinstance(value, str) else value

@@ -412,12 +412,12 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
         impurities = [_amount_text(e) for e in sample.species.values() if e.stage_role == "impurity" and e.detected]
         unexplained = [f"unexplained peak m/z {p.mz:.4f} at {p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
                        for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
-        uv_unknowns = [f"UV peak at {p.peak.apex_rt:.2f} min, {p.area_pct:.2f} % area at {trace.trace.label}, "
-                       "no route species at that time"
-                       for run in sample.lcms if run.uv is not None
-                       for trace in run.uv.configured_traces()[:1]
-                       for p in sorted(trace.peaks, key=lambda x: -x.area_pct)
-                       if p.species_id is None][:3]
+        unassigned = sorted(((p.area_pct, p.peak.apex_rt, trace.trace.label)
+                             for run in sample.lcms if run.uv is not None
+                             for trace in run.uv.configured_traces() for p in trace.peaks if p.species_id is None),
+                            reverse=True)
+        uv_unknowns = [f"UV peak at {rt:.2f} min, {pct:.2f} % area at {label}, no route species at that time"
+                       for pct, rt, label in unassigned[:3]]
         found["low-purity"] = ([purity.detail] + impurities + unexplained + uv_unknowns, list(sample.stage.main))
     solvents = by_id.get("residual-solvents-within-ich-q3c")
     if solvents is not None and solvents.status == FAIL:

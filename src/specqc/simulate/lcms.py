@@ -24,6 +24,7 @@ from ..chem.ions import ion_formula, ion_mz, target_ions
 from ..chem.route import Route
 from ..chem.species import isotope_peaks
 from ..reference import adduct_table
+from .uv import DADSettings, simulate_dad
 
 DEFAULT_ION_SHARES = {
     "[M+H]+": 1.0, "[M+Na]+": 0.10, "[M+K]+": 0.025, "[M+NH4]+": 0.04,
@@ -44,6 +45,8 @@ class Component:
     sigma_min: float = 0.035
     tau_min: float = 0.02
     ion_shares: dict[str, float] = field(default_factory=dict)
+    uv_amount: float = 0.0  # relative molar amount seen by the diode array (0: not in the UV trace)
+    uv_bands: tuple[tuple[float, float, float], ...] = ()  # for unknowns: (nm, sigma nm, epsilon)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class RunSettings:
     background_ions: int = 25
     intensity_cutoff: float = 300.0
     seed: int = 1
+    dad: DADSettings | None = None  # a diode-array detector before the MS
 
 
 def _emg(t: np.ndarray, centre: float, sigma: float, tau: float) -> np.ndarray:
@@ -195,10 +199,33 @@ def _truth(components: list[Component], observed: list[float]) -> dict:
     return {"species": species, "unknowns": unknowns}
 
 
+def simulate_uv(route: Route, components: list[Component], settings: RunSettings):
+    """The run's diode-array data (times, wavelengths, absorbance) and its truth, or None without a DAD."""
+    if settings.dad is None:
+        return None, None
+    rng = np.random.default_rng(settings.seed + 7919)
+    times, wavelengths, absorbance, truth = simulate_dad(route, components, settings.rt_end_min, settings.dad,
+                                                         rng, _emg)
+    return (times, wavelengths, absorbance), truth
+
+
+def _add_diode_array(oms, experiment, diode_array, step_nm: float) -> None:
+    """One absorption chromatogram per DAD wavelength, named the way ChemStation
+    names signals ("DAD1 Sig=254,4"), which is how converters carry DAD data in mzML."""
+    times, wavelengths, absorbance = diode_array
+    for index, wavelength in enumerate(wavelengths):
+        chromatogram = oms.MSChromatogram()
+        chromatogram.setNativeID(f"DAD1 Sig={wavelength:g},{step_nm:g}")
+        chromatogram.setChromatogramType(oms.ChromatogramSettings.ChromatogramType.ABSORPTION_CHROMATOGRAM)
+        chromatogram.set_peaks((np.asarray(times * 60.0, dtype=np.float64),
+                                np.asarray(absorbance[:, index], dtype=np.float32)))
+        experiment.addChromatogram(chromatogram)
+
+
 def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str = "",
-               instrument_metadata: bool = True) -> None:
-    """Store the scans as zlib-compressed mzML; ``instrument_metadata=False``
-    leaves out the analyzer, as some converters do."""
+               instrument_metadata: bool = True, diode_array=None) -> None:
+    """Store the scans (and any diode-array channels) as zlib-compressed mzML;
+    ``instrument_metadata=False`` leaves out the analyzer, as some converters do."""
     import pyopenms as oms
 
     experiment = oms.MSExperiment()
@@ -225,6 +252,8 @@ def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str =
         spectrum.setInstrumentSettings(instrument_settings)
         spectrum.set_peaks((np.asarray(mz, dtype=np.float64), np.asarray(intensity, dtype=np.float32)))
         experiment.addSpectrum(spectrum)
+    if diode_array is not None:
+        _add_diode_array(oms, experiment, diode_array, settings.dad.wavelength_step_nm if settings.dad else 4.0)
     options = oms.PeakFileOptions()
     options.setCompression(True)
     options.setIntensity32Bit(True)

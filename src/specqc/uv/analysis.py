@@ -270,21 +270,17 @@ def estimate_offset(uv: tuple[np.ndarray, np.ndarray], ms: tuple[np.ndarray, np.
 
 def assign_species(result: TraceResult, species_apex_min: dict[str, float], offset_min: float,
                    window_min: float) -> None:
-    """Each MS species goes to the UV peak containing its apex (moved to the UV
-    clock), else to the nearest apex within the window; one species per peak,
-    the closest first."""
-    claims = []
-    for species_id, ms_apex in species_apex_min.items():
-        expected = ms_apex - offset_min
-        for index, uv_peak in enumerate(result.peaks):
-            p = uv_peak.peak
-            distance = abs(p.apex_rt - expected)
-            inside = p.start_rt <= expected <= p.end_rt
-            if inside or distance <= window_min:
-                claims.append((0 if inside else 1, distance, species_id, index))
+    """Each MS species goes to the UV peak whose apex is nearest its own (moved
+    to the UV clock) within the window; one species per peak, the closest
+    pairs first. The window is tight on purpose: a UV peak a few seconds off
+    the product's apex is another compound, even when it sits on its tail."""
+    claims = sorted((abs(uv_peak.peak.apex_rt - (ms_apex - offset_min)), species_id, index)
+                    for species_id, ms_apex in species_apex_min.items()
+                    for index, uv_peak in enumerate(result.peaks)
+                    if abs(uv_peak.peak.apex_rt - (ms_apex - offset_min)) <= window_min)
     taken_peaks: set[int] = set()
     placed: set[str] = set()
-    for _, _, species_id, index in sorted(claims):
+    for _, species_id, index in claims:
         if index in taken_peaks or species_id in placed:
             continue
         result.peaks[index].species_id = species_id

@@ -22,7 +22,7 @@ class UVParams:
     detector_offset_min: float | None = None  # MS time - UV time; None: estimated by cross-correlation
     max_detector_offset_min: float = 0.5
     min_offset_correlation: float = 0.5
-    assign_window_min: float = 0.1  # a UV apex this close to an MS species' apex (after the offset) is that species
+    assign_window_min: float = 0.04  # a UV apex this close to an MS species' apex (after the offset) is that species
     purity_threshold: float = 990.0  # match factor (1000 x r^2) below which a spectrum differs from the apex's
     purity_min_fraction: float = 0.1  # spectra compared where the trace is above this fraction of the apex
     purity_min_sn: float = 50.0  # and this far above the noise

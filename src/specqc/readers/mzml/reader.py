@@ -6,14 +6,19 @@ Profile spectra are kept as profile here; centroiding is an analysis step
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
+from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, Spectrum
 from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
+from ..rainbow_run import SIGNAL_WAVELENGTH
+
+WAVELENGTH_NM = re.compile(r"(\d{3}(?:\.\d+)?)\s*nm", re.IGNORECASE)
+MIN_DIODE_ARRAY_CHANNELS = 5
 
 
 def _polarity(oms, spectrum) -> str:
@@ -66,6 +71,10 @@ def _chromatogram(oms, index: int, chromatogram) -> Chromatogram | None:
     precursor = chromatogram.getPrecursor().getMZ() or None
     product = chromatogram.getProduct().getMZ() or None
     order = np.argsort(rt_s, kind="stable")
+    wavelength = None
+    if kind == "uv":
+        match = SIGNAL_WAVELENGTH.search(native_id) or WAVELENGTH_NM.search(native_id)
+        wavelength = float(match.group(1)) if match else None
     return Chromatogram(
         id=native_id,
         kind=kind,
@@ -74,7 +83,26 @@ def _chromatogram(oms, index: int, chromatogram) -> Chromatogram | None:
         polarity=polarity,
         precursor_mz=precursor,
         product_mz=product,
+        wavelength_nm=wavelength,
     )
+
+
+def diode_array_from_channels(chromatograms: list[Chromatogram]) -> tuple[list[Chromatogram], list[DiodeArray]]:
+    """Absorption chromatograms at many wavelengths on one clock are a diode
+    array written channel by channel: put them back together (at least
+    MIN_DIODE_ARRAY_CHANNELS, so two or three discrete signals stay signals)."""
+    uv = [c for c in chromatograms if c.kind == "uv" and c.wavelength_nm is not None]
+    if len(uv) < MIN_DIODE_ARRAY_CHANNELS:
+        return chromatograms, []
+    clock = uv[0].rt_min
+    same = [c for c in uv if c.rt_min.size == clock.size and np.allclose(c.rt_min, clock, atol=1e-6)]
+    wavelengths = [c.wavelength_nm for c in same]
+    if len(same) < MIN_DIODE_ARRAY_CHANNELS or len(set(wavelengths)) != len(wavelengths):
+        return chromatograms, []
+    array = DiodeArray(id="DAD (from absorption chromatograms)", rt_min=clock, wavelength_nm=np.array(wavelengths),
+                       absorbance=np.column_stack([c.intensity for c in same]), unit="mAU")
+    kept = [c for c in chromatograms if not any(c is s for s in same)]
+    return kept, [array]
 
 
 def _instrument(oms, experiment) -> InstrumentInfo:
@@ -146,12 +174,14 @@ def read(path: Path) -> LCMSRun:
         ]
         if not spectra and not chromatograms:
             raise InputError(f"the {kind} file holds no spectra and no chromatograms")
+        chromatograms, diode_arrays = diode_array_from_channels(chromatograms)
         date = experiment.getDateTime().get() if experiment.getDateTime().isValid() else ""
         return LCMSRun(
             source_path=str(path),
             format=kind,
             spectra=tuple(spectra),
             chromatograms=tuple(chromatograms),
+            diode_arrays=tuple(diode_arrays),
             instrument=_instrument(oms, experiment),
             acquisition_date=str(date),
             metadata={"reader_warnings": warnings},
