@@ -245,7 +245,9 @@ def _no_ms1_result(run: LCMSRun, route: Route, stage: Stage, effective: dict) ->
     return LCMSResult(
         source_path=run.source_path, polarity=None, resolution=None, tolerance=None,
         species=[SpeciesResult(s.id, "not-detected", stage.role_of(s.id)) for s in route.species],
-        unexplained=[], params=effective, notes=[note], scans=0, rt_range_min=None,
+        unexplained=[], params=effective,
+        notes=[f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]] + [note],
+        scans=0, rt_range_min=None,
     )
 
 

@@ -24,11 +24,39 @@ DETECTOR_KINDS = {"UV": "uv", "ELSD": "elsd", "CAD": "cad", "FID": "fid"}
 SIGNAL_WAVELENGTH = re.compile(r"Sig\s*=\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
-def read_directory(path: Path, warnings: list[str], **options):
+class PartialDirectory:
+    """The detector files of a folder that could be read one by one."""
+
+    def __init__(self, datafiles: list, metadata: dict):
+        self.datafiles = datafiles
+        self.metadata = metadata
+
+
+def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, ...] = (), **options):
+    """All detector files of a vendor folder. When rainbow cannot read the
+    folder as a whole (a run still being written leaves its last file cut off
+    mid-record), each of ``detector_files`` is read on its own: the ones that
+    read are kept and the others named in the warnings."""
     import rainbow
 
-    directory = library_read("cannot read the vendor folder", rainbow.read, str(path), warnings=warnings,
-                             **options)
+    try:
+        directory = library_read("cannot read the vendor folder", rainbow.read, str(path), warnings=warnings,
+                                 **options)
+    except InputError as whole_folder_error:
+        datafiles, metadata = [], {}
+        for name in detector_files:
+            try:
+                part = library_read(f"cannot read {name}", rainbow.read, str(path), warnings=warnings,
+                                    requested_files=[name], **options)
+            except InputError as exc:
+                warnings.append(f"{name} left out: {exc.message} (incomplete file: is the run still acquiring?)")
+                continue
+            if part is not None:
+                datafiles.extend(part.datafiles)
+                metadata = metadata or dict(part.metadata or {})
+        if not datafiles:
+            raise whole_folder_error
+        directory = PartialDirectory(datafiles, metadata)
     if directory is None or not getattr(directory, "datafiles", None):
         raise InputError("the folder holds no detector data rainbow can read")
     return directory

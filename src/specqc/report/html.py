@@ -147,6 +147,41 @@ def _lcms_plots(report: dict, analysis) -> str:
     return "".join(out)
 
 
+def _uv_section(report: dict, analysis) -> str:
+    """Each LC run's optical traces with their integrated peaks, and the peak table."""
+    runs = [run for run in report.get("lcms_runs", []) if run.get("uv")]
+    if not runs:
+        return ""
+    names = {s["id"]: s["name"] for s in report["species"]}
+    results = {r.source_path: r.uv for r in (analysis.lcms if analysis else []) if r.uv is not None}
+    out = ["<h2>UV and other detectors</h2>"]
+    for run in runs:
+        uv = run["uv"]
+        out.append(f"<h3>{_e(run['path'])}</h3><p class='muted'>UV→MS offset {uv['detector_offset_min']:+.3f} min "
+                   f"({_e(uv['offset_source'])}). Configured wavelengths (*) give the purity figure.</p>")
+        result = results.get(run["path"])
+        for trace in (result.traces if result else []):
+            t = trace.trace
+            bands = [svg.Band(p.peak.start_rt, p.peak.end_rt, names.get(p.species_id, "") if p.species_id else "",
+                              svg.PALETTE[i % len(svg.PALETTE)]) for i, p in enumerate(trace.peaks)]
+            out.append(svg.render(svg.Plot(f"{t.label} ({t.source})", "retention time (min)", t.unit or "signal",
+                                           [svg.Series(t.rt_min, t.values, t.label, "#245"),
+                                            svg.Series(t.rt_min, trace.baseline, "baseline", "#bbb")],
+                                           bands, height=190)))
+        rows = []
+        for trace in uv["traces"]:
+            for peak in trace["peaks"]:
+                purity = peak.get("peak_purity") or {}
+                rows.append([_e(trace["label"] + (" *" if trace["configured"] else "")), _num(peak["rt_min"], "{:.2f}"),
+                             _num(peak["area_pct"], "{:.2f}"), _num(peak["sn"], "{:.0f}"),
+                             _e(names.get(peak["species"], "") if peak["species"] else ""),
+                             _e(purity.get("verdict", "")), _num(purity.get("match_factor_min"), "{:.0f}")])
+        out.append(_table(["trace", "RT min", "area %", "S/N", "species", "peak purity", "min match factor"], rows,
+                          numeric=(1, 2, 3, 6)))
+        out.extend(f"<p class='muted'>{_e(note)}</p>" for note in uv.get("notes", []))
+    return "".join(out)
+
+
 def _nmr_section(report: dict, analysis) -> str:
     nmr = report.get("nmr")
     if not nmr:
@@ -214,7 +249,8 @@ def render_html(report: dict, analysis=None) -> str:
     """The report as one HTML page; `analysis` (when given) supplies the traces to plot."""
     title = f"specqc: {report['route']['name']} — {report['route']['stage']} — {report['qc']['verdict']}"
     body = "".join([_header(report), _diagnoses(report), _checks(report), _species(report),
-                    _lcms_plots(report, analysis), _nmr_section(report, analysis), _provenance(report)])
+                    _lcms_plots(report, analysis), _uv_section(report, analysis), _nmr_section(report, analysis),
+                    _provenance(report)])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")

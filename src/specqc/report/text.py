@@ -56,6 +56,9 @@ def render(report: dict) -> Group:
             _fmt(lcms.get("sn"), "{:.0f}"), _fmt((entry.get("nmr") or {}).get("mol_pct"), "{:.2f}"),
         )
     parts.append(table)
+    for run in report.get("lcms_runs", []):
+        if run.get("uv"):
+            parts.extend(_uv_parts(run["uv"], {s["id"]: s["name"] for s in report["species"]}))
     if report.get("nmr"):
         parts.extend(_nmr_parts(report["nmr"]))
     if report["unexplained_peaks"]:
@@ -81,6 +84,30 @@ def render(report: dict) -> Group:
 
 
 TOP_FIXES = 3
+
+
+def _uv_parts(uv: dict, names: dict[str, str]) -> list:
+    """One table per run: every integrated peak of each optical trace."""
+    offset = f"UV→MS offset {uv['detector_offset_min']:+.3f} min ({uv['offset_source']}"
+    offset += f", r = {uv['offset_correlation']:.2f})" if uv.get("offset_correlation") is not None else ")"
+    table = Table(title=f"UV and other detectors · {offset}", title_justify="left")
+    for column in ("trace", "RT min", "area %", "S/N", "species", "peak purity"):
+        table.add_column(column, justify="right" if column in ("RT min", "area %", "S/N") else "left")
+    for trace in uv["traces"]:
+        label = trace["label"] + (" *" if trace["configured"] else "")
+        if not trace["peaks"]:
+            table.add_row(label, "", "", "", "no peak above S/N limit", "")
+        for index, peak in enumerate(trace["peaks"]):
+            purity = peak.get("peak_purity") or {}
+            verdict = purity.get("verdict", "")
+            if purity.get("match_factor_min") is not None:
+                verdict += f" (min {purity['match_factor_min']:.0f})"
+            table.add_row(label if index == 0 else "", f"{peak['rt_min']:.2f}", f"{peak['area_pct']:.2f}",
+                          f"{peak['sn']:.0f}", names.get(peak["species"], "") if peak["species"] else "",
+                          Text(verdict, style="bold red" if verdict.startswith("impure") else ""))
+    parts = [table, Text("* configured wavelength: its product area % is the purity figure", style="dim")]
+    parts.extend(Text(f"  note: {note}", style="yellow") for note in uv.get("notes", []))
+    return parts
 
 
 def _check_counts(checks: list[dict]) -> str:

@@ -57,7 +57,10 @@ def read(path: Path) -> LCMSRun:
         if masshunter:
             directory = read_directory(path, warnings, hrms=True)
         else:
-            directory = read_directory(path, warnings, bin_width=SINGLE_QUAD_BIN_DA, display_precision=1)
+            detector_files = tuple(sorted(p.name for p in path.iterdir()
+                                          if p.is_file() and p.suffix.lower() in DETECTOR_FILE_SUFFIXES))
+            directory = read_directory(path, warnings, detector_files, bin_width=SINGLE_QUAD_BIN_DA,
+                                       display_precision=1)
         polarity = chemstation_polarity(path)
         spectra, chromatograms, arrays = [], [], []
         for datafile in directory.datafiles:

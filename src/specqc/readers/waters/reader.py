@@ -88,7 +88,9 @@ def read(path: Path) -> LCMSRun:
     path = Path(path)
     warnings: list[str] = []
     try:
-        directory = read_directory(path, warnings, bin_width=MS_BIN_DA, display_precision=1)
+        detector_files = tuple(sorted(p.name for p in path.iterdir()
+                                      if p.name.upper().startswith(("_FUNC", "_CHRO")) and p.suffix.upper() == ".DAT"))
+        directory = read_directory(path, warnings, detector_files, bin_width=MS_BIN_DA, display_precision=1)
         extern = path / "_extern.inf"
         declared = reference_functions_from_header(extern.read_text(encoding="latin-1")) if extern.is_file() else set()
         ms_files = [d for d in directory.datafiles if d.detector == "MS"]
