@@ -51,9 +51,12 @@ def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, .
             except InputError as exc:
                 warnings.append(f"{name} left out: {exc.message} (incomplete file: is the run still acquiring?)")
                 continue
-            if part is not None:
-                datafiles.extend(part.datafiles)
-                metadata = metadata or dict(part.metadata or {})
+            if part is None or not getattr(part, "datafiles", None):
+                warnings.append(f"{name} left out: no data could be read from it (incomplete file: is the run "
+                                "still acquiring?)")
+                continue
+            datafiles.extend(part.datafiles)
+            metadata = metadata or dict(part.metadata or {})
         if not datafiles:
             raise whole_folder_error
         directory = PartialDirectory(datafiles, metadata)

@@ -8,6 +8,7 @@ with its calibrated m/z axis.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ...errors import InputError, SpecqcError, with_path
@@ -35,18 +36,16 @@ def _text(path: Path) -> str:
 
 
 def chemstation_polarity(folder: Path) -> str:
-    """MSPARMS.txt names the polarity of each acquired MS parameter set."""
-    report = folder / "MSPARMS.txt"
-    if not report.is_file():
-        return "unknown"
-    text = _text(report)
-    positive = "MS parameters - Positive" in text
-    negative = "MS parameters - Negative" in text
-    if positive and not negative:
-        return "positive"
-    if negative and not positive:
-        return "negative"
-    return "unknown"
+    """The acquisition method report (ACQ.M/ACQ.TXT, or acq.txt beside the data)
+    states the polarity of each MSD signal. MSPARMS.txt is no help: it lists the
+    tune values of both polarities whatever was acquired."""
+    found: set[str] = set()
+    for report in (folder / "ACQ.M" / "ACQ.TXT", folder / "acq.txt", folder / "ACQ.TXT"):
+        if report.is_file():
+            found.update(m.lower() for m in re.findall(r"^\s*Polarity\s*:\s*(Positive|Negative)", _text(report),
+                                                       flags=re.MULTILINE | re.IGNORECASE))
+            break
+    return found.pop() if len(found) == 1 else "unknown"
 
 
 def read(path: Path) -> LCMSRun:
