@@ -164,7 +164,9 @@ def build_traces(run: LCMSRun, params: UVParams) -> list[Trace]:
     for index, channel in enumerate(uv_channels):
         if index in used or (channel.wavelength_nm in configured):
             continue
-        label = f"{_wavelength_label(channel.wavelength_nm)} ({channel.id.split(' ')[0]})" if channel.wavelength_nm else channel.id
+        label = channel.id
+        if channel.wavelength_nm:
+            label = f"{_wavelength_label(channel.wavelength_nm)} ({channel.id.split(' ')[0]})"
         traces.append(Trace(label, "uv", channel.id, channel.rt_min, channel.intensity, channel.unit,
                             channel.wavelength_nm, False, _matching_array(run, channel.rt_min)))
     for channel in run.chromatograms:
@@ -288,8 +290,20 @@ def assign_species(result: TraceResult, species_apex_min: dict[str, float], offs
         placed.add(species_id)
 
 
+def channel_noise_variance(array: DiodeArray, params: UVParams) -> float:
+    """Mean detector noise variance over the purity range, from point-to-point
+    differences over the whole run (robust to peaks: a median)."""
+    low, high = params.purity_range_nm
+    data = array.absorbance[:, (array.wavelength_nm >= low) & (array.wavelength_nm <= high)]
+    if data.shape[0] < 3 or data.shape[1] == 0:
+        return 0.0
+    differences = np.diff(data, axis=0)
+    sigma = 1.4826 * np.median(np.abs(differences - np.median(differences, axis=0)), axis=0) / np.sqrt(2.0)
+    return float(np.mean(sigma ** 2))
+
+
 def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, peak: ChromPeak, noise: float,
-                params: UVParams) -> PeakPurity:
+                params: UVParams, noise_var: float | None = None) -> PeakPurity:
     """Compare every spectrum across the peak with the apex spectrum.
 
     Each spectrum has the baseline spectrum (interpolated between the peak's
@@ -320,10 +334,8 @@ def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, pea
     span = np.arange(start, end + 1)
     weights = np.clip((span - left_at) / max(right_at - left_at, 1), 0.0, 1.0)[:, None]
     spectra = data[span] - (left[None, :] * (1 - weights) + right[None, :] * weights)
-    # detector noise per channel, from point-to-point differences over the whole run
-    differences = np.diff(data, axis=0)
-    sigma = 1.4826 * np.median(np.abs(differences - np.median(differences, axis=0)), axis=0) / np.sqrt(2.0)
-    noise_var = float(np.mean(sigma ** 2))
+    if noise_var is None:
+        noise_var = channel_noise_variance(array, params)
     apex_spectrum = spectra[apex - start]
     height = on_array[span]
     apex_height = float(height[apex - start]) or 1.0
@@ -385,14 +397,17 @@ def analyze_uv(run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: st
             else:
                 offset, correlation = found
                 source = "estimated"
+    noise_vars: dict[int, float] = {}
     for result in results:
         if species_apex_min and result.trace.kind == "uv":  # ELSD/CAD sit elsewhere in the flow path
             assign_species(result, species_apex_min, offset, params.assign_window_min)
         array = result.trace.diode_array
         if array is not None and result.trace.kind == "uv":
+            if id(array) not in noise_vars:
+                noise_vars[id(array)] = channel_noise_variance(array, params)
             for uv_peak in result.peaks:
                 uv_peak.purity = peak_purity(array, result.trace.rt_min, result.trace.values - result.baseline,
-                                             uv_peak.peak, result.noise, params)
+                                             uv_peak.peak, result.noise, params, noise_vars[id(array)])
     missing = [w for w in params.wavelengths_nm if not any(t.wavelength_nm == w and t.configured for t in traces)]
     if missing and uv_results:
         notes.append("no DAD data or channel at " + ", ".join(_wavelength_label(w) for w in missing))
