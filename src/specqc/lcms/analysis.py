@@ -341,8 +341,9 @@ def _hypotheses(features: list[IonFeature], window: float, can_anchor=None) -> l
 def _unit_resolution_anchor(centroids, tolerance: Tolerance, min_fraction: float):
     """At 0.5 Da almost any nominal mass matches some background ion, so at unit
     resolution only a primary ion ([M+H]+ / [M-H]-) that is among the strongest
-    ions of its apex scan (a share of the base peak) may start a species; adducts
-    and multimers then only support it."""
+    ions of its apex scan (a share of the base peak), and not the isotope peak of
+    a stronger ion below it, may start a species; adducts and multimers then
+    only support it."""
     def admits(feature: IonFeature) -> bool:
         if feature.target.kind != "primary":
             return False
@@ -350,8 +351,10 @@ def _unit_resolution_anchor(centroids, tolerance: Tolerance, min_fraction: float
         if intensity.size == 0:
             return False
         centre = feature.observed_mz or feature.target.mz
-        window = np.abs(mz - centre) <= tolerance.da(centre)
-        return float(intensity[window].sum()) >= min_fraction * float(intensity.max())
+        own = float(intensity[np.abs(mz - centre) <= tolerance.da(centre)].sum())
+        # an ion twice as strong one dalton lower makes this signal its 13C peak, not a species
+        below = float(intensity[np.abs(mz - (centre - 1.00336)) <= tolerance.da(centre)].sum())
+        return own >= min_fraction * float(intensity.max()) and below < 2.0 * own
     return admits
 
 
