@@ -236,7 +236,7 @@ def uv_purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
     for run in sample.lcms:
         if run.uv is None:
             continue
-        quantifiable = run.uv.params.get("purity_quantifiable_sn", 10.0)
+        quantifiable = run.uv.params["purity_quantifiable_sn"]
         for trace in run.uv.configured_traces():
             peaks = [p for p in trace.product_peaks(product) if p.peak.sn >= quantifiable]
             if not peaks:

@@ -22,6 +22,13 @@ from .nmr_common import library_read
 # rainbow's 'detector' names → our chromatogram kinds
 DETECTOR_KINDS = {"UV": "uv", "ELSD": "elsd", "CAD": "cad", "FID": "fid"}
 SIGNAL_WAVELENGTH = re.compile(r"Sig\s*=\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
+WAVELENGTH_NM = re.compile(r"(\d{3}(?:\.\d+)?)\s*nm", re.IGNORECASE)
+
+
+def wavelength_from_label(label: str) -> float | None:
+    """The wavelength a signal name states: ChemStation's "Sig=254,4" or a plain "254 nm"."""
+    match = SIGNAL_WAVELENGTH.search(label) or WAVELENGTH_NM.search(label)
+    return float(match.group(1)) if match else None
 
 
 class PartialDirectory:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..lcms.peaks import ChromPeak, detect_peaks, noise_level
+from ..lcms.peaks import ChromPeak, detect_peaks, noise_level, rolling_baseline
 from ..model import DiodeArray, LCMSRun
 from .params import UVParams
 
@@ -228,12 +228,8 @@ def ms_total_ion_trace(run: LCMSRun, polarity: str | None) -> tuple[np.ndarray, 
 
 
 def _high_pass(rt: np.ndarray, values: np.ndarray, width_min: float) -> np.ndarray:
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
     step = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
-    window = max(3, int(round(width_min / step)) | 1)
-    floor = uniform_filter1d(minimum_filter1d(values, window, mode="nearest"), window, mode="nearest")
-    return np.clip(values - floor, 0.0, None)
+    return np.clip(values - rolling_baseline(values, round(width_min / step)), 0.0, None)
 
 
 def estimate_offset(uv: tuple[np.ndarray, np.ndarray], ms: tuple[np.ndarray, np.ndarray],

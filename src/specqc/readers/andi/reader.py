@@ -9,14 +9,13 @@ files, which scipy reads without the netCDF C library.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
-from ..rainbow_run import SIGNAL_WAVELENGTH
+from ..rainbow_run import wavelength_from_label
 
 NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02")
 MISSING = -9999.0
@@ -52,9 +51,9 @@ def _detector_kind(name: str) -> tuple[str, float | None]:
     for word, kind in (("ELSD", "elsd"), ("CAD", "cad"), ("CORONA", "cad"), ("FID", "fid")):
         if word in upper:
             return kind, None
-    match = SIGNAL_WAVELENGTH.search(name) or re.search(r"(\d{3}(?:\.\d+)?)\s*nm", name, re.IGNORECASE)
-    if match or any(word in upper for word in ("DAD", "VWD", "MWD", "UV", "PDA")):
-        return "uv", float(match.group(1)) if match else None
+    wavelength = wavelength_from_label(name)
+    if wavelength is not None or any(word in upper for word in ("DAD", "VWD", "MWD", "UV", "PDA")):
+        return "uv", wavelength
     return "other", None
 
 
@@ -112,7 +111,7 @@ def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
                                                                 else "unknown")
     experiment = _text(attributes.get("experiment_type", b"")).lower()
     mode = "profile" if "continuum" in experiment else ("centroid" if "centroid" in experiment else "unknown")
-    scale = 1.0 if _text(attributes.get("units", b"seconds")).lower().startswith("min") else 1.0 / 60.0
+    scale = _seconds_to_minutes(attributes)
     spectra = []
     for index, (start, count, time) in enumerate(zip(starts.astype(int), counts.astype(int), times)):
         end = start + count

@@ -6,7 +6,6 @@ Profile spectra are kept as profile here; centroiding is an analysis step
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,8 @@ from ...errors import InputError, SpecqcError, with_path
 from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, Spectrum
 from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
-from ..rainbow_run import SIGNAL_WAVELENGTH
+from ..rainbow_run import wavelength_from_label
 
-WAVELENGTH_NM = re.compile(r"(\d{3}(?:\.\d+)?)\s*nm", re.IGNORECASE)
 MIN_DIODE_ARRAY_CHANNELS = 5
 
 
@@ -71,10 +69,7 @@ def _chromatogram(oms, index: int, chromatogram) -> Chromatogram | None:
     precursor = chromatogram.getPrecursor().getMZ() or None
     product = chromatogram.getProduct().getMZ() or None
     order = np.argsort(rt_s, kind="stable")
-    wavelength = None
-    if kind == "uv":
-        match = SIGNAL_WAVELENGTH.search(native_id) or WAVELENGTH_NM.search(native_id)
-        wavelength = float(match.group(1)) if match else None
+    wavelength = wavelength_from_label(native_id) if kind == "uv" else None
     return Chromatogram(
         id=native_id,
         kind=kind,

@@ -99,7 +99,8 @@ def read(path: Path) -> LCMSRun:
         for datafile in directory.datafiles:
             if datafile.detector == "MS":
                 number = _function_number(datafile.name)
-                if number in declared or looks_like_lock_mass(_base_peaks(datafile), main_scans):
+                sparse = np.asarray(datafile.xlabels).size < main_scans  # the main function never is
+                if number in declared or (sparse and looks_like_lock_mass(_base_peaks(datafile), main_scans)):
                     lock_mass.append(datafile.name)
                     continue
                 polarity = POLARITY.get(str((datafile.metadata or {}).get("polarity", "")), "unknown")
