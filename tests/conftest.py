@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 REALDATA = ROOT.parent / "shared" / "realdata"
+
+
+def run_cli(*args, cwd=ROOT):
+    """`specqc ARGS` in a fresh interpreter, as a user runs it; text output, 120 columns wide."""
+    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
 
 
 def _names(kind: str) -> list[str]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import REALDATA, ROOT
+from conftest import run_cli as specqc
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_CASES = ["dz-deprotection-boc-left", "dz-cyclization-clean", "cb-acylation-unit-ambiguous"]
@@ -18,12 +17,6 @@ CONTRACT_SPECIES_KEYS = {"id", "name", "role", "formula", "monoisotopic_mass", "
                          "ambiguous_with", "lcms", "nmr"}
 ROLES = {"product", "starting-material", "reagent", "intermediate", "protected-intermediate",
          "linear-precursor", "dialkylated", "piperazine", "oligomer", "hydrolysis"}
-
-
-def specqc(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "120"})
 
 
 def sample(name: str) -> str:

@@ -4,13 +4,12 @@ errors, reference-data checks, line shapes, and NMR through the CLI."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tomllib
 
 import numpy as np
 import pytest
 from conftest import ROOT, SAMPLES
+from conftest import run_cli as _cli
 
 from specqc.chem.route import load_route
 from specqc.errors import ReferenceDataError
@@ -105,11 +104,6 @@ def test_every_source_package_is_installed():
     configured = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     present = {".".join(p.parent.relative_to(ROOT / "src").parts) for p in (ROOT / "src").rglob("__init__.py")}
     assert present | {"specqc.reference_spectra"} == configured
-
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT)
 
 
 def test_cli_combines_lcms_and_nmr_of_one_sample():

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from specqc.errors import ConfigError, InputError
 from specqc.model import DiodeArray
@@ -192,9 +191,8 @@ def test_andi_msd_tic_and_andi_ms_scans():
                          ids=lambda p: p.name)
 def test_every_vendor_file_analyses_from_the_cli(path, tmp_path):
     out = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, "-m", "specqc.cli", "analyze", str(path), "--route", "diazepan-2-one",
-                           "--stage", "salt", "--format", "json", "--output", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    done = run_cli("analyze", path, "--route", "diazepan-2-one", "--stage", "salt", "--format", "json",
+                   "--output", out)
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     run = report["lcms_runs"][0]
@@ -222,11 +220,6 @@ def test_agilent_run_still_being_written_reads_what_is_complete(tmp_path):
     assert "DAD1.UV left out" in warnings and "DAD1C.ch left out" in warnings
 
 
-def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
-
-
 def test_unreadable_vendor_inputs_fail_with_one_line(tmp_path):
     empty = tmp_path / "empty.D"
     empty.mkdir()
@@ -240,7 +233,7 @@ def test_unreadable_vendor_inputs_fail_with_one_line(tmp_path):
     raw.mkdir()
     (raw / "_FUNC001.DAT").write_bytes(os.urandom(500))
     for path, words in ((empty, "not a dataset"), (garbage, "rainbow"), (netcdf, "netCDF"), (raw, "")):
-        done = _cli("analyze", path, "--route", "diazepan-2-one", "--stage", "salt")
+        done = run_cli("analyze", path, "--route", "diazepan-2-one", "--stage", "salt")
         assert done.returncode == 2, (path, done.stderr)
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0] and words in lines[0]
@@ -319,8 +312,8 @@ def test_coeluting_uv_impurity_fails_purity_while_ms_looks_clean():
 def test_configured_offset_overrides_the_estimate(tmp_path):
     config = tmp_path / "specqc.toml"
     config.write_text("[uv]\ndetector_offset_min = 0.1\nwavelengths_nm = [210]\n")
-    done = _cli("analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt",
-                "--config", config, "--format", "json", cwd=ROOT)
+    done = run_cli("analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt",
+                "--config", config, "--format", "json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     uv = report["lcms_runs"][0]["uv"]
@@ -337,8 +330,8 @@ def test_configured_offset_overrides_the_estimate(tmp_path):
 def test_bad_uv_config_is_a_one_line_error(tmp_path, body, words):
     config = tmp_path / "bad.toml"
     config.write_text(body)
-    done = _cli("analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt",
-                "--config", config, cwd=ROOT)
+    done = run_cli("analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt",
+                "--config", config)
     assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
