@@ -4,6 +4,7 @@ same thing by "a triplet with J 7 Hz"."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import comb
 
 import numpy as np
@@ -15,6 +16,14 @@ UNRESOLVED_LINES = 9  # an "m" is drawn as this many lines under a Gaussian enve
 
 def multiplet_lines(multiplicity: str, j_hz: float, width_hz: float = 0.0) -> list[tuple[float, float]]:
     """(offset from the centre in Hz, share of the intensity) of each line."""
+    offsets, weights = _line_arrays(multiplicity, float(j_hz), float(width_hz))
+    return list(zip(offsets.tolist(), weights.tolist()))
+
+
+@lru_cache(maxsize=4096)
+def _line_arrays(multiplicity: str, j_hz: float, width_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Line offsets (Hz) and intensity shares; cached, since the fitter asks for
+    the same few patterns thousands of times."""
     n = MULTIPLICITIES[multiplicity]
     if n >= 1:
         weights = np.array([comb(n - 1, k) for k in range(n)], dtype=float)
@@ -22,8 +31,10 @@ def multiplet_lines(multiplicity: str, j_hz: float, width_hz: float = 0.0) -> li
     else:  # unresolved: lines spread over the stated width
         offsets = np.linspace(-width_hz / 2.0, width_hz / 2.0, UNRESOLVED_LINES)
         weights = np.exp(-0.5 * (offsets / (width_hz / 4.0)) ** 2)
+    offsets.flags.writeable = False
     weights = weights / weights.sum()
-    return list(zip(offsets.tolist(), weights.tolist()))
+    weights.flags.writeable = False
+    return offsets, weights
 
 
 def line_width_of(multiplicity: str, width_hz: float, base_fwhm_hz: float) -> float:
@@ -42,14 +53,26 @@ def lorentzian(ppm: np.ndarray, centre_ppm: float, fwhm_ppm: float) -> np.ndarra
 def multiplet_shape(ppm: np.ndarray, centre_ppm: float, multiplicity: str, j_hz: float, width_hz: float,
                     fwhm_hz: float, mhz: float) -> np.ndarray:
     """Unit-area model of one multiplet on a ppm axis."""
-    shape = np.zeros_like(ppm)
-    fwhm_ppm = line_width_of(multiplicity, width_hz, fwhm_hz) / mhz
-    for offset_hz, share in multiplet_lines(multiplicity, j_hz, width_hz):
-        shape += share * lorentzian(ppm, centre_ppm + offset_hz / mhz, fwhm_ppm)
-    return shape
+    offsets, shares = _line_arrays(multiplicity, float(j_hz), float(width_hz))
+    gamma = line_width_of(multiplicity, width_hz, fwhm_hz) / mhz / 2.0
+    distance = ppm[None, :] - (centre_ppm + offsets[:, None] / mhz)
+    return (shares * (gamma / np.pi)) @ (1.0 / (distance * distance + gamma * gamma))
+
+
+def multiplet_shapes(ppm: np.ndarray, centre_ppm: float, multiplicity: str, couplings_hz: np.ndarray,
+                     width_hz: float, fwhm_hz: float, mhz: float) -> np.ndarray:
+    """Unit-area models of one multiplet drawn with each J of ``couplings_hz`` (rows)."""
+    unit_offsets, shares = _line_arrays(multiplicity, 1.0, float(width_hz))
+    couplings = np.asarray(couplings_hz, dtype=float)
+    if MULTIPLICITIES[multiplicity] < 1:  # an unresolved multiplet does not depend on J
+        couplings = np.ones_like(couplings)
+    gamma = line_width_of(multiplicity, width_hz, fwhm_hz) / mhz / 2.0
+    centres = centre_ppm + couplings[:, None] * unit_offsets[None, :] / mhz  # rows x lines
+    distance = ppm[None, None, :] - centres[:, :, None]
+    return np.einsum("l,rlp->rp", shares * (gamma / np.pi), 1.0 / (distance * distance + gamma * gamma))
 
 
 def multiplet_extent_hz(multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float) -> float:
     """Half-width of the region that holds a multiplet's lines and most of their tails."""
-    lines = multiplet_lines(multiplicity, j_hz, width_hz)
-    return max(abs(o) for o, _ in lines) + 8.0 * line_width_of(multiplicity, width_hz, fwhm_hz)
+    offsets, _ = _line_arrays(multiplicity, float(j_hz), float(width_hz))
+    return float(np.abs(offsets).max()) + 8.0 * line_width_of(multiplicity, width_hz, fwhm_hz)

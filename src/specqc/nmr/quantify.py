@@ -28,7 +28,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .lineshape import lorentzian, multiplet_extent_hz, multiplet_shape
+from .lineshape import lorentzian, multiplet_extent_hz, multiplet_shape, multiplet_shapes
 from .peaks import PROTON_WINDOW_PPM
 
 DETECTION_SNR = 10.0  # model height over noise sigma for a compound to count (quantitation limit)
@@ -41,6 +41,8 @@ PLACEMENT_FLOOR_SNR = 3.0  # below this nothing in a window is worth matching a 
 RANGE_MARGIN_PPM = 0.2
 ALWAYS_FITTED = ("residual", "tms", "dss")  # present by construction, never reported
 J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
+BROAD_WIDTHS = (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)  # extra widths tried for exchange-broadened lines, x FWHM
+SATELLITE_J_HZ = np.arange(120.0, 170.5, 0.5)  # 1J(13C,1H) range searched
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
 
 
@@ -58,6 +60,7 @@ class FitSignal:
     extra_width_hz: float = 0.0  # chosen during placement (exchange-broadened water)
     satellite_j_hz: float | None = None  # 1J(13C,1H) once the compound is strong enough to show satellites
     reference_j_hz: float = 0.0
+    shapes: dict = field(default_factory=dict, repr=False, compare=False)  # drawn shapes, by what drew them
 
     def __post_init__(self) -> None:
         self.reference_j_hz = self.j_hz
@@ -128,6 +131,7 @@ class _Axis:
     def __init__(self, ppm: np.ndarray, mhz: float):
         self.ppm, self.mhz = ppm, mhz
         self.step = float(ppm[0] - ppm[1])
+        self.key = (float(ppm[0]), self.step, ppm.size, mhz)  # identifies the grid a shape was drawn on
 
     def index(self, position: float) -> int:
         return int(round((self.ppm[0] - position) / self.step))
@@ -141,7 +145,19 @@ class _Axis:
 def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
                   satellites: bool = True) -> tuple[int, np.ndarray]:
     """(first index, unit-area-per-proton x protons values) of one multiplet,
-    with its 13C satellites once they have been placed (unless ``satellites`` is off)."""
+    with its 13C satellites once they have been placed (unless ``satellites`` is off).
+    Cached on the signal: the fit and the judging draw the same shapes many times."""
+    key = (axis.key, centre, fwhm_hz, signal.j_hz, signal.extra_width_hz,
+           signal.satellite_j_hz if satellites else None)
+    if key not in signal.shapes:
+        low, values = _draw_signal(axis, signal, centre, fwhm_hz, satellites)
+        values.flags.writeable = False  # shared by every caller
+        signal.shapes[key] = (low, values)
+    return signal.shapes[key]
+
+
+def _draw_signal(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
+                 satellites: bool) -> tuple[int, np.ndarray]:
     width = signal.width_hz + signal.extra_width_hz
     half = multiplet_extent_hz(signal.multiplicity, signal.j_hz, width, fwhm_hz) / axis.mhz
     low, high = axis.window(centre, half)
@@ -166,40 +182,80 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
     """Move the multiplet to where its pattern best matches ``target`` within its
     tolerance, letting J vary a little (tables give J to a few tenths of a Hz)
     and, for exchange-broadened lines, the width. Where nothing stands above
-    ``floor`` there is nothing to match: the tabulated position is kept."""
+    ``floor`` there is nothing to match: the tabulated position is kept.
+
+    The match is a cosine score at every shift. The position is searched with
+    the tabulated J; J is then refined at and around that position (a
+    symmetric pattern with a slightly wrong J still matches best when centred).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
     reach = signal.tolerance_ppm + multiplet_extent_hz(signal.multiplicity, signal.reference_j_hz,
                                                        signal.width_hz, fwhm_hz) / axis.mhz
     low, high = axis.window(signal.reference_ppm, reach)
     if high <= low or target[low:high].max() < floor:
         signal.observed_ppm = signal.reference_ppm if signal.observed_ppm is None else signal.observed_ppm
         return
-    widths = tuple(fwhm_hz * f for f in (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)) if broad else (signal.extra_width_hz,)
-    couplings = signal.reference_j_hz + J_STEPS_HZ if signal.reference_j_hz > 0 else (signal.j_hz,)
-    best = (-np.inf, signal.reference_ppm, signal.extra_width_hz, signal.j_hz)
+    widths = tuple(fwhm_hz * f for f in BROAD_WIDTHS) if broad else (signal.extra_width_hz,)
     shift_points = max(int(signal.tolerance_ppm / axis.step), 1)
+    penalty = 0.1 * ((np.arange(2 * shift_points + 1) - shift_points) / shift_points) ** 2
+
+    def scores(low: int, templates: np.ndarray, shifts: slice) -> np.ndarray | None:
+        """Cosine score of each template (rows) at each shift (columns) of ``shifts``."""
+        size = templates.shape[1]
+        start, stop = low - shift_points + shifts.start, low + size - shift_points + shifts.stop - 1
+        if size < 3 or start < 0 or stop > target.size:
+            return None
+        segment = np.clip(target[start:stop], 0.0, None)
+        if templates.shape[0] == 1:
+            dots = np.correlate(segment, templates[0], mode="valid")[None, :]
+        else:
+            dots = templates @ sliding_window_view(segment, size).T
+        squares = np.concatenate(([0.0], np.cumsum(segment ** 2)))
+        norms = np.sqrt(np.maximum(squares[size:] - squares[:-size], 0.0))
+        denominator = np.linalg.norm(templates, axis=1)[:, None] * norms[None, :]
+        return dots / np.maximum(denominator, 1e-300) - penalty[shifts]
+
+    def shape_window(extra: float, couplings) -> tuple[int, np.ndarray]:
+        half = max(multiplet_extent_hz(signal.multiplicity, j, signal.width_hz + extra, fwhm_hz)
+                   for j in couplings) / axis.mhz
+        low, high = axis.window(signal.reference_ppm, half)
+        # satellites are placed separately, after the multiplet
+        return low, multiplet_shapes(axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings,
+                                     signal.width_hz + extra, fwhm_hz, axis.mhz)
+
+    whole = slice(0, 2 * shift_points + 1)
+    best = None  # (score, shift index, extra width, J, score row)
     for extra in widths:
-        for j_hz in couplings:
-            signal.extra_width_hz, signal.j_hz = extra, float(j_hz)
-            # satellites are placed separately, after the multiplet
-            low, template = _signal_shape(axis, signal, signal.reference_ppm, fwhm_hz, satellites=False)
-            start, stop = low - shift_points, low + template.size + shift_points
-            if template.size < 3 or start < 0 or stop > target.size:
-                continue
-            segment = np.clip(target[start:stop], 0.0, None)
-            dots = np.correlate(segment, template, mode="valid")
-            squares = np.concatenate(([0.0], np.cumsum(segment ** 2)))
-            norms = np.sqrt(squares[template.size:] - squares[:-template.size]) * np.linalg.norm(template)
-            offsets = (np.arange(dots.size) - shift_points) / shift_points
-            score = dots / np.maximum(norms, 1e-300) - 0.1 * offsets ** 2
-            k = int(np.argmax(score))
-            if score[k] > best[0]:
-                offset = float(k)
-                if 0 < k < score.size - 1:  # parabolic vertex: lines are placed to a fraction of a point
-                    curvature = score[k - 1] - 2 * score[k] + score[k + 1]
-                    offset += 0.5 * (score[k - 1] - score[k + 1]) / curvature if curvature < 0 else 0.0
-                best = (float(score[k]), signal.reference_ppm - (offset - shift_points) * axis.step, extra,
-                        float(j_hz))
-    signal.observed_ppm, signal.extra_width_hz, signal.j_hz = best[1], best[2], best[3]
+        low, template = shape_window(extra, (signal.j_hz if signal.reference_j_hz <= 0 else
+                                             signal.reference_j_hz,))
+        row = scores(low, template, whole)
+        if row is None:
+            continue
+        k = int(np.argmax(row[0]))
+        if best is None or row[0, k] > best[0]:
+            best = (float(row[0, k]), k, extra, float(signal.reference_j_hz or signal.j_hz), row[0])
+    if best is None:
+        signal.observed_ppm = signal.reference_ppm if signal.observed_ppm is None else signal.observed_ppm
+        return
+    _, k, extra, j_hz, row = best
+    if signal.reference_j_hz > 0:
+        couplings = signal.reference_j_hz + J_STEPS_HZ
+        around = slice(max(k - 2, 0), min(k + 3, 2 * shift_points + 1))
+        low, templates = shape_window(extra, couplings)
+        local = scores(low, templates, around)
+        if local is not None:
+            choice, position = np.unravel_index(int(np.argmax(local)), local.shape)
+            j_hz, k = float(couplings[choice]), around.start + int(position)
+            row = np.full(2 * shift_points + 1, -np.inf)
+            row[around] = local[choice]
+    offset = float(k)
+    if 0 < k < row.size - 1 and np.isfinite(row[k - 1]) and np.isfinite(row[k + 1]):
+        # parabolic vertex: lines are placed to a fraction of a point
+        curvature = row[k - 1] - 2 * row[k] + row[k + 1]
+        offset += 0.5 * (row[k - 1] - row[k + 1]) / curvature if curvature < 0 else 0.0
+    signal.observed_ppm = signal.reference_ppm - (offset - shift_points) * axis.step
+    signal.extra_width_hz, signal.j_hz = extra, j_hz
 
 
 def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True) -> np.ndarray:
@@ -234,14 +290,41 @@ def estimate_fwhm_hz(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: flo
 
 def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float,
                    components: list[FitComponent], fwhm_hz: float | None = None) -> FitResult:
-    from scipy.signal import find_peaks
-
     axis = _Axis(ppm, mhz)
     fwhm_hz = fwhm_hz or estimate_fwhm_hz(ppm, values, sigma, mhz)
     outside = _outside_range(ppm, components)
     components = [c for c in components if c.signals]
     if not components:
         return FitResult(outside, np.zeros(ppm.size), fwhm_hz)
+    # Everything below looks only where some candidate may have lines: most of
+    # a 64k-point spectrum is baseline no compound reaches.
+    low, high = _fit_span(axis, components, fwhm_hz)
+    results, model = _fit_within(_Axis(ppm[low:high], mhz), values[low:high], sigma, fwhm_hz, components)
+    full_model = np.zeros(ppm.size)
+    full_model[low:high] = model
+    return FitResult(results + outside, full_model, fwhm_hz)
+
+
+def _fit_span(axis: _Axis, components: list[FitComponent], fwhm_hz: float) -> tuple[int, int]:
+    """Index range holding every candidate line wherever placement may move it,
+    with its tails, its 13C satellites and room for the placement search."""
+    low, high = axis.ppm.size, 0
+    for component in components:
+        extra = fwhm_hz * max(BROAD_WIDTHS) if component.broad_allowed else 0.0
+        for signal in component.signals:
+            extent_hz = multiplet_extent_hz(signal.multiplicity, signal.reference_j_hz + float(J_STEPS_HZ.max()),
+                                            signal.width_hz + extra, fwhm_hz)
+            reach = 2 * signal.tolerance_ppm + (extent_hz + SATELLITE_J_HZ.max() / 2 + 12 * fwhm_hz) / axis.mhz
+            first, last = axis.window(signal.reference_ppm, reach)
+            low, high = min(low, first), max(high, last)
+    return low, max(high, low + 1)
+
+
+def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
+                components: list[FitComponent]) -> tuple[list[ComponentResult], np.ndarray]:
+    from scipy.signal import find_peaks
+
+    ppm, mhz = axis.ppm, axis.mhz
     for component in components:
         for signal in component.signals:
             _place(axis, values, signal, fwhm_hz, component.broad_allowed, PLACEMENT_FLOOR_SNR * sigma)
@@ -299,7 +382,7 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
         model = sum(a * c for a, c in zip(amounts, columns))
         rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
-    return FitResult(results + outside, model, fwhm_hz)
+    return results, model
 
 
 def _second_look(candidates: list[int], components: list[FitComponent]) -> list[int]:
@@ -340,20 +423,19 @@ def _outside_range(ppm: np.ndarray, components: list[FitComponent]) -> list[Comp
 
 def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, fwhm_hz: float) -> None:
     """One-bond 13C-1H coupling of each signal, from where its satellite pair fits best."""
+    offsets = np.rint(SATELLITE_J_HZ / 2 / axis.mhz / axis.step).astype(int)
     for signal in component.signals:
         low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites=False)
-        best = (0.0, None)
-        for j_ch in np.arange(120.0, 170.5, 0.5):
-            offset = int(round(j_ch / 2 / axis.mhz / axis.step))
-            score = 0.0
-            for start in (low - offset, low + offset):
-                if start < 0 or start + shape.size > target.size:
-                    break
-                score += float(np.dot(target[start:start + shape.size], shape))
-            else:
-                if score > best[0]:
-                    best = (score, float(j_ch))
-        signal.satellite_j_hz = best[1]
+        # the overlap of the shape with the target at every start a satellite may take
+        first, last = max(low - int(offsets.max()), 0), min(low + int(offsets.max()) + shape.size, target.size)
+        dots = np.correlate(target[first:last], shape, mode="valid") if last - first >= shape.size else np.zeros(0)
+        below, above = low - offsets - first, low + offsets - first
+        inside = (below >= 0) & (above < dots.size)
+        scores = np.where(inside, dots[np.clip(below, 0, max(dots.size - 1, 0))] +
+                          dots[np.clip(above, 0, max(dots.size - 1, 0))], -np.inf) if dots.size else \
+            np.full(offsets.size, -np.inf)
+        best = int(np.argmax(scores))
+        signal.satellite_j_hz = float(SATELLITE_J_HZ[best]) if scores[best] > 0 else None
 
 
 def _rows(columns: list[np.ndarray]) -> np.ndarray:
@@ -365,12 +447,26 @@ def _rows(columns: list[np.ndarray]) -> np.ndarray:
 
 
 def _solve(columns, values, rows) -> list[float]:
+    """Non-negative amounts of the columns that best explain ``values`` on ``rows``.
+
+    The tall problem ||Ax - b|| is solved as the square one ||Rx - R^-T A^T b||
+    with A^T A = R^T R (Cholesky): the same minimiser, found on a few dozen rows
+    instead of tens of thousands.
+    """
+    from scipy.linalg import LinAlgError, cholesky, solve_triangular
     from scipy.optimize import nnls
 
     matrix = np.column_stack([c[rows] for c in columns])
     scale = np.linalg.norm(matrix, axis=0)
     scale[scale == 0] = 1.0
-    solution, _ = nnls(matrix / scale, values[rows], maxiter=50 * matrix.shape[1])
+    matrix /= scale
+    target = values[rows]
+    try:
+        upper = cholesky(matrix.T @ matrix, lower=False)
+        square, rhs = upper, solve_triangular(upper, matrix.T @ target, trans="T", lower=False)
+    except LinAlgError:  # columns too alike to factor: solve the tall problem as it stands
+        square, rhs = matrix, target
+    solution, _ = nnls(square, rhs, maxiter=50 * matrix.shape[1])
     return list(solution / scale)
 
 
