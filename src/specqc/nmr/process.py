@@ -208,16 +208,16 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
     Knots far from the fit are dropped and the fit repeated.
     """
     n = values.size
-    edges = np.linspace(0, n, segments + 1).astype(int)
-    centres, medians, scatters = [], [], []
-    for low, high in zip(edges[:-1], edges[1:]):
-        chunk = values[low:high]
-        if chunk.size < 8:
-            continue
-        centres.append((low + high - 1) / 2.0)
-        medians.append(float(np.median(chunk)))
-        scatters.append(noise_sigma(chunk))
-    centres, medians, scatters = map(np.asarray, (centres, medians, scatters))
+    # equal segments (the last few points, beyond a whole number of segments, are left out of the knots)
+    length = n // segments
+    if length < 8:
+        segments, length = max(n // 8, 1), min(8, n)
+    chunks = values[:segments * length].reshape(segments, length)
+    centres = np.arange(segments) * length + (length - 1) / 2.0
+    medians = np.median(chunks, axis=1)
+    differences = np.diff(chunks, axis=1)
+    deviations = np.abs(differences - np.median(differences, axis=1, keepdims=True))
+    scatters = 1.4826 * np.median(deviations, axis=1) / np.sqrt(2)
     x_knots = centres / max(n - 1, 1) * 2.0 - 1.0
     quiet = scatters <= 2.0 * np.median(scatters)
     sigma = float(np.median(scatters))
