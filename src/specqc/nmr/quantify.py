@@ -194,7 +194,7 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
                                                        signal.width_hz, fwhm_hz) / axis.mhz
     low, high = axis.window(signal.reference_ppm, reach)
     if high <= low or target[low:high].max() < floor:
-        signal.observed_ppm = signal.reference_ppm if signal.observed_ppm is None else signal.observed_ppm
+        _keep_placement(signal)
         return
     widths = tuple(fwhm_hz * f for f in BROAD_WIDTHS) if broad else (signal.extra_width_hz,)
     shift_points = max(int(signal.tolerance_ppm / axis.step), 1)
@@ -225,18 +225,18 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
                                      signal.width_hz + extra, fwhm_hz, axis.mhz)
 
     whole = slice(0, 2 * shift_points + 1)
+    tabulated_j = float(signal.reference_j_hz or signal.j_hz)
     best = None  # (score, shift index, extra width, J, score row)
     for extra in widths:
-        low, template = shape_window(extra, (signal.j_hz if signal.reference_j_hz <= 0 else
-                                             signal.reference_j_hz,))
+        low, template = shape_window(extra, (tabulated_j,))
         row = scores(low, template, whole)
         if row is None:
             continue
         k = int(np.argmax(row[0]))
         if best is None or row[0, k] > best[0]:
-            best = (float(row[0, k]), k, extra, float(signal.reference_j_hz or signal.j_hz), row[0])
+            best = (float(row[0, k]), k, extra, tabulated_j, row[0])
     if best is None:
-        signal.observed_ppm = signal.reference_ppm if signal.observed_ppm is None else signal.observed_ppm
+        _keep_placement(signal)
         return
     _, k, extra, j_hz, row = best
     if signal.reference_j_hz > 0:
@@ -256,6 +256,12 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
         offset += 0.5 * (row[k - 1] - row[k + 1]) / curvature if curvature < 0 else 0.0
     signal.observed_ppm = signal.reference_ppm - (offset - shift_points) * axis.step
     signal.extra_width_hz, signal.j_hz = extra, j_hz
+
+
+def _keep_placement(signal: FitSignal) -> None:
+    """Nothing to match: the signal stays where it was, or at its tabulated shift."""
+    if signal.observed_ppm is None:
+        signal.observed_ppm = signal.reference_ppm
 
 
 def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True) -> np.ndarray:
