@@ -13,8 +13,9 @@ from conftest import run_cli as _cli
 
 from specqc.chem.route import load_route
 from specqc.errors import ReferenceDataError
-from specqc.nmr.lineshape import multiplet_lines, multiplet_shape
+from specqc.nmr.lineshape import multiplet_lines, multiplet_shape, multiplet_shapes
 from specqc.nmr.peaks import classify
+from specqc.nmr.quantify import _solve
 from specqc.nmr.references import parse_reference_set
 from specqc.nmr.solvents import ich_limits
 from specqc.pipeline import analyze
@@ -51,6 +52,39 @@ def test_multiplet_lines_follow_pascal_and_shapes_have_unit_area():
     ppm = np.linspace(5.0, -5.0, 200001)
     shape = multiplet_shape(ppm, 0.0, "quint", 6.0, 0.0, 1.0, 400.0)
     assert shape.sum() * (ppm[0] - ppm[1]) == pytest.approx(1.0, rel=0.01)
+
+
+@pytest.mark.parametrize("multiplicity", ["s", "d", "t", "q", "quint", "m"])
+def test_shapes_drawn_for_several_couplings_at_once_match_one_at_a_time(multiplicity):
+    ppm = np.linspace(3.4, 3.0, 1601)
+    couplings = [6.4, 7.0, 7.6]
+    together = multiplet_shapes(ppm, 3.2, multiplicity, couplings, 3.0, 0.9, 400.13)
+    alone = np.stack([multiplet_shape(ppm, 3.2, multiplicity, j, 3.0, 0.9, 400.13) for j in couplings])
+    np.testing.assert_allclose(together, alone, rtol=1e-10, atol=1e-12)
+    if multiplicity not in ("s", "m"):  # J moves the outer lines
+        assert np.abs(together[0] - together[2]).max() > 0.05 * together[0].max()
+
+
+def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(3)
+    x = np.arange(4000.0)
+    # overlapping Lorentzian columns, one of them absent from the data
+    columns = [1.0 / (1.0 + ((x - centre) / width) ** 2) for centre, width in
+               ((1000, 20), (1030, 15), (2500, 40), (2520, 10), (3300, 30))]
+    truth = np.array([2.0, 0.5, 1.2, 0.0, 0.8])
+    values = sum(a * c for a, c in zip(truth, columns)) + rng.normal(0, 0.01, x.size)
+    rows = np.ones(x.size, dtype=bool)
+    reduced = np.array(_solve(columns, values, rows))
+    full, _ = nnls(np.column_stack(columns), values)
+    np.testing.assert_allclose(reduced, full, atol=1e-9)
+    np.testing.assert_allclose(reduced, truth, atol=0.02)
+    # two identical columns cannot be factored: the tall problem is solved as it stands
+    twin = np.array(_solve([columns[0], columns[0], columns[2]], values, rows))
+    single, _ = nnls(np.column_stack([columns[0], columns[2]]), values)
+    assert twin[0] + twin[1] == pytest.approx(single[0], rel=1e-6)
+    assert twin[2] == pytest.approx(single[1], rel=1e-6)
 
 
 def test_pattern_classification_needs_equal_spacing_and_binomial_heights():
