@@ -131,7 +131,7 @@ def acme_score(values: np.ndarray, offset_sample: np.ndarray | slice = slice(Non
 class _PhaseProbe:
     """The coarse spectrum split once into real and imaginary parts, so each
     optimiser step computes only the real part it scores (a cosine and a sine
-    work instead of a complex exponential and product), with the median offset
+    instead of a complex exponential and product), with the median offset
     taken from every 16th point."""
 
     def __init__(self, values: np.ndarray, stride: int = 16):
