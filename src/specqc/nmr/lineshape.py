@@ -53,10 +53,7 @@ def lorentzian(ppm: np.ndarray, centre_ppm: float, fwhm_ppm: float) -> np.ndarra
 def multiplet_shape(ppm: np.ndarray, centre_ppm: float, multiplicity: str, j_hz: float, width_hz: float,
                     fwhm_hz: float, mhz: float) -> np.ndarray:
     """Unit-area model of one multiplet on a ppm axis."""
-    offsets, shares = _line_arrays(multiplicity, float(j_hz), float(width_hz))
-    gamma = line_width_of(multiplicity, width_hz, fwhm_hz) / mhz / 2.0
-    distance = ppm[None, :] - (centre_ppm + offsets[:, None] / mhz)
-    return (shares * (gamma / np.pi)) @ (1.0 / (distance * distance + gamma * gamma))
+    return multiplet_shapes(ppm, centre_ppm, multiplicity, (j_hz,), width_hz, fwhm_hz, mhz)[0]
 
 
 def multiplet_shapes(ppm: np.ndarray, centre_ppm: float, multiplicity: str, couplings_hz: np.ndarray,

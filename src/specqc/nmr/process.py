@@ -97,7 +97,7 @@ def peak_phases(spectrum: np.ndarray, max_peaks: int = 16) -> tuple[np.ndarray, 
     return np.asarray(phases), np.asarray(positions), np.asarray(weights)
 
 
-def negative_fraction(values: np.ndarray, offset_sample: np.ndarray | slice = slice(None, None, 16)) -> float:
+def negative_fraction(values: np.ndarray, offset_sample: slice = slice(None, None, 16)) -> float:
     """Share of the spectrum's power below its median: ~0 for pure absorption.
     The median is taken over ``offset_sample`` (a strided one is as good, and cheaper)."""
     real = np.real(values)
@@ -115,7 +115,7 @@ def _median(values: np.ndarray) -> float:
     return 0.5 * float(lower + upper)
 
 
-def acme_score(values: np.ndarray, offset_sample: np.ndarray | slice = slice(None, None, 16)) -> float:
+def acme_score(values: np.ndarray, offset_sample: slice = slice(None, None, 16)) -> float:
     """ACME objective (Chen et al., J. Magn. Reson. 2002, 158, 164): entropy of
     the first derivative plus a penalty on negative intensity."""
     real = values.real
@@ -200,8 +200,15 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
 
 
 def noise_sigma(values: np.ndarray) -> float:
-    differences = np.diff(values)
-    return float(1.4826 * np.median(np.abs(differences - np.median(differences))) / np.sqrt(2)) or 1e-12
+    return float(_difference_scatter(values)) or 1e-12
+
+
+def _difference_scatter(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Noise sigma along ``axis`` from the robust spread (MAD) of point-to-point
+    differences, which a smooth baseline or a broad line hardly affects."""
+    differences = np.diff(values, axis=axis)
+    deviations = np.abs(differences - np.median(differences, axis=axis, keepdims=True))
+    return 1.4826 * np.median(deviations, axis=axis) / np.sqrt(2)
 
 
 def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -219,9 +226,7 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
     chunks = values[:segments * length].reshape(segments, length)
     centres = np.arange(segments) * length + (length - 1) / 2.0
     medians = np.median(chunks, axis=1)
-    differences = np.diff(chunks, axis=1)
-    deviations = np.abs(differences - np.median(differences, axis=1, keepdims=True))
-    scatters = 1.4826 * np.median(deviations, axis=1) / np.sqrt(2)
+    scatters = _difference_scatter(chunks, axis=1)
     x_knots = centres / max(n - 1, 1) * 2.0 - 1.0
     quiet = scatters <= 2.0 * np.median(scatters)
     sigma = float(np.median(scatters))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .lineshape import lorentzian, multiplet_extent_hz, multiplet_shape, multiplet_shapes
 from .peaks import PROTON_WINDOW_PPM
@@ -188,8 +189,6 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
     the tabulated J; J is then refined at and around that position (a
     symmetric pattern with a slightly wrong J still matches best when centred).
     """
-    from numpy.lib.stride_tricks import sliding_window_view
-
     reach = signal.tolerance_ppm + multiplet_extent_hz(signal.multiplicity, signal.reference_j_hz,
                                                        signal.width_hz, fwhm_hz) / axis.mhz
     low, high = axis.window(signal.reference_ppm, reach)
@@ -434,12 +433,14 @@ def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, 
         low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites=False)
         # the overlap of the shape with the target at every start a satellite may take
         first, last = max(low - int(offsets.max()), 0), min(low + int(offsets.max()) + shape.size, target.size)
-        dots = np.correlate(target[first:last], shape, mode="valid") if last - first >= shape.size else np.zeros(0)
+        if last - first < shape.size:
+            signal.satellite_j_hz = None
+            continue
+        dots = np.correlate(target[first:last], shape, mode="valid")
         below, above = low - offsets - first, low + offsets - first
-        inside = (below >= 0) & (above < dots.size)
-        scores = np.where(inside, dots[np.clip(below, 0, max(dots.size - 1, 0))] +
-                          dots[np.clip(above, 0, max(dots.size - 1, 0))], -np.inf) if dots.size else \
-            np.full(offsets.size, -np.inf)
+        inside = (below >= 0) & (above < dots.size)  # both satellites within the spectrum
+        scores = np.full(offsets.size, -np.inf)
+        scores[inside] = dots[below[inside]] + dots[above[inside]]
         best = int(np.argmax(scores))
         signal.satellite_j_hz = float(SATELLITE_J_HZ[best]) if scores[best] > 0 else None
 
