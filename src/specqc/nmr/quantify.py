@@ -45,6 +45,7 @@ J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
 BROAD_WIDTHS = (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)  # extra widths tried for exchange-broadened lines, x FWHM
 SATELLITE_J_HZ = np.arange(120.0, 170.5, 0.5)  # 1J(13C,1H) range searched
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
+FIT_POINTS_PER_FWHM = 3  # grid density the fit works on
 
 
 @dataclass
@@ -104,8 +105,8 @@ class ComponentResult:
 @dataclass
 class FitResult:
     components: list[ComponentResult]
-    model: np.ndarray
     fwhm_hz: float
+    grid_stride: int = 1  # the fit used every n-th point of the spectrum
 
 
 def salt_molar_mass(species, counterion: str) -> tuple[float, str]:
@@ -300,14 +301,15 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
     outside = _outside_range(ppm, components)
     components = [c for c in components if c.signals]
     if not components:
-        return FitResult(outside, np.zeros(ppm.size), fwhm_hz)
-    # Everything below looks only where some candidate may have lines: most of
-    # a 64k-point spectrum is baseline no compound reaches.
+        return FitResult(outside, fwhm_hz)
+    # Everything below looks only where some candidate may have lines (most of
+    # a 64k-point spectrum is baseline no compound reaches), on a grid with a
+    # few points per line width: zero-filling makes the spectrum finer than
+    # the fit needs, and a coarser grid holds the same lines.
     low, high = _fit_span(axis, components, fwhm_hz)
-    results, model = _fit_within(_Axis(ppm[low:high], mhz), values[low:high], sigma, fwhm_hz, components)
-    full_model = np.zeros(ppm.size)
-    full_model[low:high] = model
-    return FitResult(results + outside, full_model, fwhm_hz)
+    stride = max(int(fwhm_hz / mhz / axis.step / FIT_POINTS_PER_FWHM), 1)
+    results = _fit_within(_Axis(ppm[low:high:stride], mhz), values[low:high:stride], sigma, fwhm_hz, components)
+    return FitResult(results + outside, fwhm_hz, stride)
 
 
 def _fit_span(axis: _Axis, components: list[FitComponent], fwhm_hz: float) -> tuple[int, int]:
@@ -326,7 +328,7 @@ def _fit_span(axis: _Axis, components: list[FitComponent], fwhm_hz: float) -> tu
 
 
 def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
-                components: list[FitComponent]) -> tuple[list[ComponentResult], np.ndarray]:
+                components: list[FitComponent]) -> list[ComponentResult]:
     from scipy.signal import find_peaks
 
     ppm, mhz = axis.ppm, axis.mhz
@@ -387,7 +389,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         model = sum(a * c for a, c in zip(amounts, columns))
         rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
-    return results, model
+    return results
 
 
 def _second_look(candidates: list[int], components: list[FitComponent]) -> list[int]:
