@@ -123,8 +123,8 @@ def acme_score(values: np.ndarray, offset_sample: slice = slice(None, None, 16))
     total = derivative.sum()
     if total <= 0:
         return np.inf
-    p = derivative / total
-    entropy = -np.sum(p * np.log(p + 1e-300))
+    p = derivative[derivative > 0] / total  # 0 log 0 = 0
+    entropy = -np.sum(p * np.log(p))
     return float(entropy + 1000.0 * negative_fraction(values, offset_sample))
 
 
@@ -132,16 +132,20 @@ class _PhaseProbe:
     """The coarse spectrum split once into real and imaginary parts, so each
     optimiser step computes only the real part it scores (a cosine and a sine
     instead of a complex exponential and product), with the median offset
-    taken from every 16th point."""
+    taken from every 16th point.
+
+    Single precision: numpy's vectorised float32 cosine and sine are several
+    times faster, and the objectives need far fewer digits than they keep
+    (the phase is wanted to a tenth of a degree)."""
 
     def __init__(self, values: np.ndarray, stride: int = 16):
-        self.real, self.imaginary = values.real.copy(), values.imag.copy()
-        self.position = np.deg2rad(np.arange(values.size) / values.size)
+        self.real, self.imaginary = values.real.astype(np.float32), values.imag.astype(np.float32)
+        self.position = np.deg2rad(np.arange(values.size) / values.size).astype(np.float32)
         self.offset_sample = slice(None, None, stride)
 
     def rotated(self, p0: float, p1: float) -> np.ndarray:
         """Real part of the spectrum phased by (p0, p1): all the objectives look at."""
-        angle = np.deg2rad(p0) + p1 * self.position
+        angle = np.float32(np.deg2rad(p0)) + np.float32(p1) * self.position
         return self.real * np.cos(angle) - self.imaginary * np.sin(angle)
 
     def negative_fraction(self, x) -> float:
@@ -188,7 +192,7 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
     best = (np.inf, 0.0, 0.0)
     for p0, p1 in starts:
         result = minimize(probe.negative_fraction, x0=[p0, p1], method="Nelder-Mead",
-                          options={"xatol": 0.05, "fatol": 1e-9, "maxiter": 300, "initial_simplex": simplex(p0, p1)})
+                          options={"xatol": 0.1, "fatol": 1e-8, "maxiter": 300, "initial_simplex": simplex(p0, p1)})
         if result.fun < best[0]:
             best = (float(result.fun), float(result.x[0]), float(result.x[1]))
     p0, p1 = best[1], best[2]
