@@ -200,7 +200,7 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
     shift_points = max(int(signal.tolerance_ppm / axis.step), 1)
     penalty = 0.1 * ((np.arange(2 * shift_points + 1) - shift_points) / shift_points) ** 2
 
-    def scores(low: int, templates: np.ndarray, shifts: slice) -> np.ndarray | None:
+    def scores(low: int, templates: np.ndarray, template_norms: np.ndarray, shifts: slice) -> np.ndarray | None:
         """Cosine score of each template (rows) at each shift (columns) of ``shifts``."""
         size = templates.shape[1]
         start, stop = low - shift_points + shifts.start, low + size - shift_points + shifts.stop - 1
@@ -213,23 +213,15 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
             dots = templates @ sliding_window_view(segment, size).T
         squares = np.concatenate(([0.0], np.cumsum(segment ** 2)))
         norms = np.sqrt(np.maximum(squares[size:] - squares[:-size], 0.0))
-        denominator = np.linalg.norm(templates, axis=1)[:, None] * norms[None, :]
+        denominator = template_norms[:, None] * norms[None, :]
         return dots / np.maximum(denominator, 1e-300) - penalty[shifts]
-
-    def shape_window(extra: float, couplings) -> tuple[int, np.ndarray]:
-        half = max(multiplet_extent_hz(signal.multiplicity, j, signal.width_hz + extra, fwhm_hz)
-                   for j in couplings) / axis.mhz
-        low, high = axis.window(signal.reference_ppm, half)
-        # satellites are placed separately, after the multiplet
-        return low, multiplet_shapes(axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings,
-                                     signal.width_hz + extra, fwhm_hz, axis.mhz)
 
     whole = slice(0, 2 * shift_points + 1)
     tabulated_j = float(signal.reference_j_hz or signal.j_hz)
     best = None  # (score, shift index, extra width, J, score row)
     for extra in widths:
-        low, template = shape_window(extra, (tabulated_j,))
-        row = scores(low, template, whole)
+        low, template, template_norms = _search_templates(axis, signal, extra, (tabulated_j,), fwhm_hz)
+        row = scores(low, template, template_norms, whole)
         if row is None:
             continue
         k = int(np.argmax(row[0]))
@@ -242,8 +234,8 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
     if signal.reference_j_hz > 0:
         couplings = signal.reference_j_hz + J_STEPS_HZ
         around = slice(max(k - 2, 0), min(k + 3, 2 * shift_points + 1))
-        low, templates = shape_window(extra, couplings)
-        local = scores(low, templates, around)
+        low, templates, template_norms = _search_templates(axis, signal, extra, tuple(couplings), fwhm_hz)
+        local = scores(low, templates, template_norms, around)
         if local is not None:
             choice, position = np.unravel_index(int(np.argmax(local)), local.shape)
             j_hz, k = float(couplings[choice]), around.start + int(position)
@@ -256,6 +248,24 @@ def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, b
         offset += 0.5 * (row[k - 1] - row[k + 1]) / curvature if curvature < 0 else 0.0
     signal.observed_ppm = signal.reference_ppm - (offset - shift_points) * axis.step
     signal.extra_width_hz, signal.j_hz = extra, j_hz
+
+
+def _search_templates(axis: _Axis, signal: FitSignal, extra_width_hz: float, couplings: tuple[float, ...],
+                      fwhm_hz: float) -> tuple[int, np.ndarray, np.ndarray]:
+    """(first index, shapes, their norms) of the multiplet at its tabulated shift
+    drawn with each J of ``couplings``: what placement slides along the
+    spectrum. Satellites are placed separately, after the multiplet. Cached on
+    the signal: every placement round searches with the same templates."""
+    key = ("search", axis.key, extra_width_hz, couplings, fwhm_hz)
+    if key not in signal.shapes:
+        width = signal.width_hz + extra_width_hz
+        half = max(multiplet_extent_hz(signal.multiplicity, j, width, fwhm_hz) for j in couplings) / axis.mhz
+        low, high = axis.window(signal.reference_ppm, half)
+        templates = multiplet_shapes(axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings,
+                                     width, fwhm_hz, axis.mhz)
+        templates.flags.writeable = False
+        signal.shapes[key] = (low, templates, np.linalg.norm(templates, axis=1))
+    return signal.shapes[key]
 
 
 def _keep_placement(signal: FitSignal) -> None:
@@ -409,10 +419,11 @@ def _second_look(candidates: list[int], components: list[FitComponent]) -> list[
 
 
 def _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model) -> list:
-    model = sum(a * c for a, c in zip(amounts, columns))
-    return [_judge(axis, values, sigma, fwhm_hz, component, float(amounts[index]), columns[index],
-                   model - amounts[index] * columns[index] + unknown_model, components, amounts, columns,
-                   unknown_model) for index, component in enumerate(components)]
+    scaled = np.asarray(amounts, dtype=float)[:, None] * np.vstack(columns)  # each compound's fitted lines
+    model = scaled.sum(axis=0)
+    return [_judge(axis, values, sigma, fwhm_hz, index, components, float(amounts[index]), columns[index],
+                   model - scaled[index] + unknown_model, scaled, unknown_model)
+            for index in range(len(components))]
 
 
 def _outside_range(ppm: np.ndarray, components: list[FitComponent]) -> list[ComponentResult]:
@@ -479,8 +490,9 @@ def _solve(columns, values, rows) -> list[float]:
     return list(solution / scale)
 
 
-def _judge(axis, values, sigma, fwhm_hz, component, amount, column, others, components, amounts, columns,
+def _judge(axis, values, sigma, fwhm_hz, index, components, amount, column, others, scaled,
            unknown_model) -> ComponentResult:
+    component = components[index]
     snr = float(amount * column.max() / sigma) if amount > 0 else 0.0
     signals = []
     for signal in component.signals:
@@ -493,12 +505,9 @@ def _judge(axis, values, sigma, fwhm_hz, component, amount, column, others, comp
         own_sum = float(np.dot(weight, own))
         other_sum = float(np.dot(weight, np.clip(other, 0, None)))
         overlap = other_sum / (own_sum + other_sum) if own_sum + other_sum > 0 else 1.0
-        names = []
-        for j, partner in enumerate(components):
-            if partner is not component and amounts[j] > 0:
-                share = float(np.dot(weight, amounts[j] * columns[j][low:high]))
-                if share > 0.1 * max(own_sum, 1e-300) and share > 3 * sigma:
-                    names.append(partner.name)
+        shares = scaled[:, low:high] @ weight  # what each compound puts under this signal's lines
+        names = [partner.name for j, partner in enumerate(components)
+                 if j != index and shares[j] > 0.1 * max(own_sum, 1e-300) and shares[j] > 3 * sigma]
         if float(np.dot(weight, unknown_model[low:high])) > max(0.1 * own_sum, 3 * sigma):
             names.append("unassigned lines")
         support = None
