@@ -14,7 +14,7 @@ from conftest import run_cli as _cli
 from specqc.chem.route import load_route
 from specqc.errors import ReferenceDataError
 from specqc.nmr.lineshape import multiplet_lines, multiplet_shape, multiplet_shapes
-from specqc.nmr.peaks import classify
+from specqc.nmr.peaks import between, classify
 from specqc.nmr.quantify import _solve
 from specqc.nmr.references import parse_reference_set
 from specqc.nmr.solvents import ich_limits
@@ -165,3 +165,12 @@ def test_nmr_report_is_deterministic(tmp_path):
     second = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-wet", "--route", "diazepan-2-one", "--stage", "salt",
                   "--format", "json")
     assert first.returncode == 0 and first.stdout == second.stdout
+
+
+def test_region_of_a_descending_axis_is_the_points_between_its_limits():
+    ppm = np.linspace(12.0, -2.0, 7001)  # step 0.002 ppm, as a processed 1H axis runs
+    rising = -ppm
+    for high, low in ((3.4101, 3.3877), (3.41, 3.39), (12.5, 11.99), (-1.999, -3.0), (5.0, 5.0005)):
+        inside = np.nonzero((ppm <= high) & (ppm >= low))[0]
+        region = between(rising, high, low)
+        assert np.arange(ppm.size)[region].tolist() == inside.tolist()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from ..chem.route import Route, Stage
 from ..errors import InputError
 from ..model import NMRData
-from .peaks import Multiplet, group_multiplets
+from .peaks import Multiplet, between, group_multiplets
 from .process import NMRParams, ProcessedNMR, process
 from .quantify import (ALWAYS_FITTED, ComponentResult, FitComponent, FitSignal, component_model, estimate_fwhm_hz,
                        fit_components, ppm_w_w, salt_molar_mass)
@@ -202,19 +204,20 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
     """Label each multiplet with the compounds whose fitted lines make up most of
     it, and scale its integral to protons of the main component."""
     ppm = processed.ppm
-    contributions = []
+    step = abs(ppm[1] - ppm[0])
+    contributions = []  # (compound, running area of its fitted lines along the axis)
     for result in fit.components:
         if result.amount <= 0 or not (result.detected or result.component.kind in ALWAYS_FITTED):
             continue
-        contributions.append((result.component, result.amount * component_model(
-            ppm, processed.steps["spectrometer_mhz"], result.component, fit.fwhm_hz)))
-    step = abs(ppm[1] - ppm[0])
+        column = result.amount * component_model(ppm, processed.steps["spectrometer_mhz"], result.component,
+                                                 fit.fwhm_hz)
+        contributions.append((result.component, np.concatenate(([0.0], np.cumsum(column) * step))))
+    rising = -ppm
     for multiplet in multiplets:
-        high, low = multiplet.range_ppm
-        inside = (ppm <= high) & (ppm >= low)
+        inside = between(rising, *multiplet.range_ppm)
         total = max(multiplet.area, 1e-300)
-        for component, column in contributions:
-            share = float(column[inside].sum() * step) / total
+        for component, running in contributions:
+            share = float(running[inside.stop] - running[inside.start]) / total
             if share >= 0.25:
                 multiplet.assignment.append(f"{component.name} ({share:.0%})" if share < 0.9 else component.name)
     # Integrals are scaled the way a chemist sets them: the main component's

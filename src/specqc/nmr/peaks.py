@@ -38,6 +38,12 @@ def pick_lines(ppm: np.ndarray, values: np.ndarray, sigma: float, fwhm_hz: float
     return peaks
 
 
+def between(rising: np.ndarray, high: float, low: float) -> slice:
+    """The points of a descending ppm axis from ``high`` down to ``low`` (both
+    included), given the axis negated (``rising = -ppm``, computed once)."""
+    return slice(int(np.searchsorted(rising, -high, "left")), int(np.searchsorted(rising, -low, "right")))
+
+
 def classify(lines_hz: np.ndarray, heights: np.ndarray) -> tuple[str, float | None]:
     """First-order pattern of a group of lines: s, d, t, q, quint with J, else m."""
     n = lines_hz.size
@@ -72,14 +78,14 @@ def group_multiplets(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: flo
     groups.append(current)
     step = abs(ppm[1] - ppm[0])
     margin = 3 * fwhm_hz / mhz
+    rising = -ppm
     multiplets = []
     for group in groups:
         lines = ppm[group]
         heights = values[group]
         multiplicity, j_hz = classify(lines * mhz, heights)
         high, low = float(lines.max() + margin), float(lines.min() - margin)
-        inside = (ppm <= high) & (ppm >= low)
-        area = float(values[inside].sum() * step)
+        area = float(values[between(rising, high, low)].sum() * step)
         centre = float(np.average(lines, weights=heights))
         multiplets.append(Multiplet(round(centre, 4), multiplicity, None if j_hz is None else round(j_hz, 1),
                                     [round(float(x), 4) for x in lines], (round(high, 4), round(low, 4)), area,

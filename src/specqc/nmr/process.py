@@ -177,25 +177,28 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
             slope, intercept = np.polyfit(positions[order], np.unwrap(phases[order]), 1,
                                           w=np.sqrt(weights[order]))
             starts.append((np.rad2deg(intercept), np.rad2deg(slope)))
-    def simplex(p0: float, p1: float) -> np.ndarray:
+    def simplex(p0: float, p1: float, step: float = 5.0) -> np.ndarray:
         # steps of a few degrees in both phases: scipy's default step for a
         # zero start is ~0, which leaves p1 almost unexplored
-        return np.array([[p0, p1], [p0 + 5.0, p1], [p0, p1 + 10.0]])
+        return np.array([[p0, p1], [p0 + step, p1], [p0, p1 + 2 * step]])
 
     # ACME gives a starting point only, refined below: a coarse optimum will do
     acme = minimize(probe.acme, x0=[starts[-1][0], 0.0], method="Nelder-Mead",
                     options={"xatol": 1.0, "fatol": 1e-4, "maxiter": 60,
                              "initial_simplex": simplex(starts[-1][0], 0.0)})
     starts.append(tuple(acme.x))
-    # refine only the three most promising starts
+    # refine the three most promising starts to about a degree, then the best to a tenth
     starts = sorted(starts, key=probe.negative_fraction)[:3]
     best = (np.inf, 0.0, 0.0)
     for p0, p1 in starts:
         result = minimize(probe.negative_fraction, x0=[p0, p1], method="Nelder-Mead",
-                          options={"xatol": 0.1, "fatol": 1e-8, "maxiter": 300, "initial_simplex": simplex(p0, p1)})
+                          options={"xatol": 1.0, "fatol": 1e-6, "maxiter": 300, "initial_simplex": simplex(p0, p1)})
         if result.fun < best[0]:
             best = (float(result.fun), float(result.x[0]), float(result.x[1]))
-    p0, p1 = best[1], best[2]
+    polished = minimize(probe.negative_fraction, x0=best[1:], method="Nelder-Mead",
+                        options={"xatol": 0.1, "fatol": 1e-8, "maxiter": 300,
+                                 "initial_simplex": simplex(best[1], best[2], step=0.5)})
+    p0, p1 = float(polished.x[0]), float(polished.x[1])
     phased = phase(values, p0, p1).real
     strongest = np.argsort(np.abs(phased))[-max(10, phased.size // 500):]
     if phased[strongest].sum() < 0:
