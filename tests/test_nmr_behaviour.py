@@ -15,14 +15,50 @@ from specqc.chem.route import load_route
 from specqc.errors import ReferenceDataError
 from specqc.nmr.lineshape import multiplet_lines, multiplet_shape, multiplet_shapes
 from specqc.nmr.peaks import between, classify
+from specqc.nmr import quantify
+from specqc.nmr.analysis import analyze_nmr
 from specqc.nmr.quantify import _solve
 from specqc.nmr.references import parse_reference_set
 from specqc.nmr.solvents import ich_limits
 from specqc.pipeline import analyze
+from specqc.readers import read
 from specqc.report.document import build_report
 from specqc.simulate.nmr import NMRComponent, NMRSettings, simulate, write_bruker
 
 ROUTE = load_route("diazepan-2-one")
+
+
+@pytest.mark.parametrize("complex_points", [32768, 65536])
+def test_long_acquisitions_are_fitted_on_a_coarser_grid_with_the_numbers_of_the_full_grid(
+        tmp_path, monkeypatch, complex_points):
+    """64k- and 128k-point spectra: the fit works on a few points per line width
+    and finds the same compounds, in the same amounts, as on every point."""
+    settings = NMRSettings(complex_points=complex_points, axis_error_ppm=0.05, seed=7)
+    truth = {"diethyl ether": 0.02, "aminopropyl-glycinate": 0.03, "water": 0.4}
+    components = [NMRComponent("diazepan-2-one", 1.0, satellites=True), NMRComponent("residual", 0.9, "residual"),
+                  NMRComponent("water", truth["water"], "water", extra_width_hz=3.0),
+                  NMRComponent("diethyl ether", truth["diethyl ether"], "solvent"),
+                  NMRComponent("aminopropyl-glycinate", truth["aminopropyl-glycinate"])]
+    fid, _truth = simulate(ROUTE, components, settings)
+    write_bruker(tmp_path / "1", fid, settings)
+    data = read(tmp_path / "1")
+
+    def found(result) -> dict:
+        amounts = {s.species_id: s.mol_ratio for s in result.species if s.detected}
+        amounts.update({s.name: s.mol_ratio for s in result.solvents if s.detected})
+        return {**amounts, "water": result.water["mol_ratio"]}
+
+    coarse = analyze_nmr(data, ROUTE, ROUTE.stage("salt"))
+    monkeypatch.setattr(quantify, "FIT_POINTS_PER_FWHM", 1e6)  # every point of the spectrum
+    full = analyze_nmr(data, ROUTE, ROUTE.stage("salt"))
+    spectrum_step_hz = abs(full.processed.ppm[1] - full.processed.ppm[0]) * settings.spectrometer_mhz
+    assert full.fit_grid_hz == pytest.approx(spectrum_step_hz, rel=1e-3)
+    assert 2 * spectrum_step_hz * 0.999 <= coarse.fit_grid_hz <= coarse.fwhm_hz / 3
+    assert found(coarse).keys() == found(full).keys()
+    for name, amount in found(full).items():
+        assert found(coarse)[name] == pytest.approx(amount, rel=0.03), name
+    for name, amount in truth.items():
+        assert found(coarse)[name] == pytest.approx(amount, rel=0.15), name
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13, 14])

@@ -69,6 +69,7 @@ class NMRResult:
     notes: list[str] = field(default_factory=list)
     params: dict = field(default_factory=dict)
     exchangeable: list[dict] = field(default_factory=list)  # N-H/O-H lines named from the references
+    fit_grid_hz: float | None = None  # point spacing the line-shape fit worked on
 
 
 def _species_components(route: Route, stage: Stage, solvent: str, form: str) -> tuple[list[FitComponent], dict]:
@@ -182,7 +183,9 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
                   "acquisition_date": data.acquisition_date, "format": data.format,
                   "solvent_in_file": data.solvent,
                   "reader_warnings": data.metadata.get("reader_warnings", [])},
-        notes=notes, params=asdict(params), exchangeable=exchangeable)
+        notes=notes, params=asdict(params), exchangeable=exchangeable,
+        fit_grid_hz=round(fit.grid_stride * abs(processed.ppm[1] - processed.ppm[0]) * data.spectrometer_mhz, 4)
+        if fit else None)
 
 
 def _water_entry(results: dict, solvent: str | None, ratio) -> dict:

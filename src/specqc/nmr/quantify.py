@@ -45,7 +45,7 @@ J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
 BROAD_WIDTHS = (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)  # extra widths tried for exchange-broadened lines, x FWHM
 SATELLITE_J_HZ = np.arange(120.0, 170.5, 0.5)  # 1J(13C,1H) range searched
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
-FIT_POINTS_PER_FWHM = 3  # grid density the fit works on
+FIT_POINTS_PER_FWHM = 4  # grid density the fit works on (3 already changes borderline detections at 128k)
 
 
 @dataclass

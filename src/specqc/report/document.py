@@ -84,6 +84,7 @@ def nmr_block(spectrum: NMRResult) -> dict:
             "method": "non-negative least-squares fit of reference multiplets (13C satellites included)",
             "amount_basis": f"molar ratio to {spectrum.main_species}",
             "ppm_w_w_basis": spectrum.salt_basis,
+            "fit_grid_hz": spectrum.fit_grid_hz,  # a few points per line width; the spectrum itself is finer
         },
         "residual_solvents": [{
             "name": s.name, "mol_ratio": _round(s.mol_ratio, 5), "ppm_w_w": s.ppm_w_w,
