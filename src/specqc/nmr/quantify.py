@@ -396,7 +396,6 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         amounts = [0.0] * len(components)
         for i, amount in zip(kept, kept_amounts):
             amounts[i] = amount
-        model = sum(a * c for a, c in zip(amounts, columns))
         rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
     return results
