@@ -184,8 +184,7 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
                   "solvent_in_file": data.solvent,
                   "reader_warnings": data.metadata.get("reader_warnings", [])},
         notes=notes, params=asdict(params), exchangeable=exchangeable,
-        fit_grid_hz=round(fit.grid_stride * abs(processed.ppm[1] - processed.ppm[0]) * data.spectrometer_mhz, 4)
-        if fit else None)
+        fit_grid_hz=round(fit.grid_hz, 4) if fit and fit.grid_hz else None)
 
 
 def _water_entry(results: dict, solvent: str | None, ratio) -> dict:

@@ -106,7 +106,7 @@ class ComponentResult:
 class FitResult:
     components: list[ComponentResult]
     fwhm_hz: float
-    grid_stride: int = 1  # the fit used every n-th point of the spectrum
+    grid_hz: float | None = None  # point spacing the fit worked on (every n-th point of the spectrum)
 
 
 def salt_molar_mass(species, counterion: str) -> tuple[float, str]:
@@ -319,7 +319,7 @@ def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float
     low, high = _fit_span(axis, components, fwhm_hz)
     stride = max(int(fwhm_hz / mhz / axis.step / FIT_POINTS_PER_FWHM), 1)
     results = _fit_within(_Axis(ppm[low:high:stride], mhz), values[low:high:stride], sigma, fwhm_hz, components)
-    return FitResult(results + outside, fwhm_hz, stride)
+    return FitResult(results + outside, fwhm_hz, stride * axis.step * mhz)
 
 
 def _fit_span(axis: _Axis, components: list[FitComponent], fwhm_hz: float) -> tuple[int, int]:

@@ -198,15 +198,18 @@ def _nmr_section(report: dict, analysis) -> str:
     labelled = sorted(signals, key=lambda s: -s["snr"])[:NMR_LABELS_MAX]
     numbers = {id(s): i + 1 for i, s in enumerate(sorted(labelled, key=lambda s: -s["shift_ppm"]))}
     if analysis is not None and analysis.nmr:
+        from ..nmr.peaks import between
+
         processed = analysis.nmr[0].processed
         ppm, intensity = processed.ppm, processed.intensity
         plot = svg.Plot("1H spectrum (processed; numbers refer to the signal table)", "δ (ppm)", "intensity",
                         [svg.Series(ppm, intensity, "spectrum", "#1f3f8f")], reverse_x=True,
                         x_range=(-0.5, float(min(12.0, ppm.max()))), height=300)
+        rising = -ppm
         for s in labelled:
             high, low = s["range_ppm"]
-            inside = (ppm <= high) & (ppm >= low)
-            top = float(intensity[inside].max()) if inside.any() else 0.0
+            inside = between(rising, high, low)
+            top = float(intensity[inside].max()) if inside.stop > inside.start else 0.0
             plot.labels.append(svg.Label(s["shift_ppm"], top, str(numbers[id(s)])))
             plot.bands.append(svg.Band(low, high, f"{s['shift_ppm']:.2f} ppm", "#ff7f0e"))
         out.append(svg.render(plot))
