@@ -383,7 +383,8 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # overlap real compounds. Drop those whose signals are missing, fit again
     # (a compound that only looked overlapped gets a second look), and finally
     # fit with only what was found.
-    results = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
+    judge = _Judge(axis, values, fwhm_hz, components, columns, unknown_model)
+    results = judge(amounts, sigma)
     kept = list(range(len(components)))
     for final_round in (False, True):
         keep = [i for i in kept if results[i].detected or components[i].kind in ALWAYS_FITTED]
@@ -396,7 +397,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         amounts = [0.0] * len(components)
         for i, amount in zip(kept, kept_amounts):
             amounts[i] = amount
-        rejudged = _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model)
+        rejudged = judge(amounts, sigma)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
     return results
 
@@ -415,14 +416,6 @@ def _second_look(candidates: list[int], components: list[FitComponent]) -> list[
                    for a in lines):
             chosen.append(i)
     return chosen
-
-
-def _judge_all(axis, values, sigma, fwhm_hz, components, amounts, columns, unknown_model) -> list:
-    scaled = np.asarray(amounts, dtype=float)[:, None] * np.vstack(columns)  # each compound's fitted lines
-    model = scaled.sum(axis=0)
-    return [_judge(axis, values, sigma, fwhm_hz, index, components, float(amounts[index]), columns[index],
-                   model - scaled[index] + unknown_model, scaled, unknown_model)
-            for index in range(len(components))]
 
 
 def _outside_range(ppm: np.ndarray, components: list[FitComponent]) -> list[ComponentResult]:
@@ -489,44 +482,87 @@ def _solve(columns, values, rows) -> list[float]:
     return list(solution / scale)
 
 
-def _judge(axis, values, sigma, fwhm_hz, index, components, amount, column, others, scaled,
-           unknown_model) -> ComponentResult:
-    component = components[index]
-    snr = float(amount * column.max() / sigma) if amount > 0 else 0.0
-    signals = []
-    for signal in component.signals:
-        low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz)
-        high = low + shape.size
-        own = amount * shape
-        other = others[low:high]
-        # shares weighted by the signal's own shape: what counts is what lies under its lines
-        weight = shape / shape.sum()
-        own_sum = float(np.dot(weight, own))
-        other_sum = float(np.dot(weight, np.clip(other, 0, None)))
-        overlap = other_sum / (own_sum + other_sum) if own_sum + other_sum > 0 else 1.0
-        shares = scaled[:, low:high] @ weight  # what each compound puts under this signal's lines
-        names = [partner.name for j, partner in enumerate(components)
-                 if j != index and shares[j] > 0.1 * max(own_sum, 1e-300) and shares[j] > 3 * sigma]
-        if float(np.dot(weight, unknown_model[low:high])) > max(0.1 * own_sum, 3 * sigma):
-            names.append("unassigned lines")
-        support = None
-        expected_height = amount * shape.max() if amount > 0 else 0.0
-        if overlap < OVERLAP_LIMIT and expected_height >= DETECTION_SNR * sigma:
-            # the signal's own shape on a local offset: the tails of a big broad
-            # line (wet samples) lift the baseline and must not count as the signal;
-            # the compound's other signals nearby are taken off too (broad ring-CH2
-            # multiplets a few tens of Hz apart would otherwise tilt the offset)
-            siblings = amount * column[low:high] - own
-            target = values[low:high] - np.clip(other, 0, None) - siblings
-            design = np.column_stack([shape, np.ones(shape.size)])
-            coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
-            support = float(coefficients[0]) / amount
-        signals.append(SignalResult(signal.group, signal.reference_ppm, round(float(signal.observed_ppm), 4),
-                                    signal.multiplicity, signal.j_hz, signal.protons, round(overlap, 3), names,
-                                    None if support is None else round(support, 3)))
-    detected, reason = _verdict(component, snr, signals)
-    overlapped = not detected and snr >= DETECTION_SNR and all(s.support is None for s in signals)
-    return ComponentResult(component, amount, round(snr, 1), detected, reason, signals, overlapped)
+class _Judge:
+    """Evidence for every placed signal, for any set of amounts.
+
+    Everything the verdict needs is linear in the amounts once the shapes are
+    placed: the intensity each compound puts under a signal's lines (weighted
+    by the signal's own shape), and the fit of the signal's shape plus an
+    offset to what the other compounds leave. So each signal's window is one
+    row of two sparse matrices (its shape, and ones), multiplied once into
+    the columns, the spectrum and the unassigned lines; each judging round is
+    then a few small products, however many rounds there are.
+    """
+
+    def __init__(self, axis: _Axis, values: np.ndarray, fwhm_hz: float, components: list[FitComponent],
+                 columns: list[np.ndarray], unknown_model: np.ndarray):
+        from scipy.sparse import csr_matrix
+
+        self.components = components
+        self.owner = np.array([i for i, c in enumerate(components) for _ in c.signals])
+        placed = [_signal_shape(axis, s, s.observed_ppm, fwhm_hz) for c in components for s in c.signals]
+        sizes = np.array([shape.size for _, shape in placed])
+        pointer = np.concatenate(([0], np.cumsum(sizes)))
+        points = np.concatenate([np.arange(low, low + shape.size) for low, shape in placed])
+        weights = np.concatenate([shape for _, shape in placed])
+        dimensions = (len(placed), axis.ppm.size)
+        shapes = csr_matrix((weights, points, pointer), shape=dimensions)
+        windows = csr_matrix((np.ones(points.size), points, pointer), shape=dimensions)
+        stacked = np.vstack([*columns, values, unknown_model]).T
+        # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned lines
+        self.under_shape, self.under_window = shapes @ stacked, windows @ stacked
+        self.points = sizes.astype(float)
+        self.shape_sum = np.array([shape.sum() for _, shape in placed])
+        self.shape_squares = np.array([np.dot(shape, shape) for _, shape in placed])
+        self.shape_peak = np.array([shape.max() for _, shape in placed])
+        self.column_peak = np.array([column.max() for column in columns])
+
+    def __call__(self, amounts, sigma: float) -> list[ComponentResult]:
+        amounts = np.asarray(amounts, dtype=float)
+        count = amounts.size
+        own_amount = amounts[self.owner]
+        # each compound's intensity under each signal's lines, weighted by the signal's shape
+        shares = self.under_shape[:, :count] * amounts / self.shape_sum[:, None]
+        rows = np.arange(self.owner.size)
+        own_sum = own_amount * self.shape_squares / self.shape_sum
+        unassigned = self.under_shape[:, count + 1] / self.shape_sum
+        other_sum = shares.sum(axis=1) - shares[rows, self.owner] + unassigned
+        total = own_sum + other_sum
+        overlap = np.divide(other_sum, total, out=np.ones_like(total), where=total > 0)
+        # support: the shape's coefficient when it and an offset are fitted to
+        # the spectrum minus every other compound, the unassigned lines and the
+        # compound's own other signals (the tails of a big broad line, or broad
+        # ring-CH2 multiplets nearby, must not count as the signal)
+        left_under_shape = (self.under_shape[:, count] - self.under_shape[:, :count] @ amounts
+                            - self.under_shape[:, count + 1] + own_amount * self.shape_squares)
+        left_in_window = (self.under_window[:, count] - self.under_window[:, :count] @ amounts
+                          - self.under_window[:, count + 1] + own_amount * self.shape_sum)
+        coefficient = ((self.points * left_under_shape - self.shape_sum * left_in_window)
+                       / (self.points * self.shape_squares - self.shape_sum ** 2))
+        strong_enough = own_amount * self.shape_peak >= DETECTION_SNR * sigma
+        testifies = (overlap < OVERLAP_LIMIT) & (own_amount > 0) & strong_enough
+        support = np.divide(coefficient, own_amount, out=np.zeros_like(coefficient), where=testifies)
+        results, row = [], 0
+        for index, component in enumerate(self.components):
+            amount = float(amounts[index])
+            snr = amount * self.column_peak[index] / sigma if amount > 0 else 0.0
+            signals = []
+            for signal in component.signals:
+                names = [partner.name for j, partner in enumerate(self.components)
+                         if j != index and shares[row, j] > 0.1 * max(own_sum[row], 1e-300)
+                         and shares[row, j] > 3 * sigma]
+                if unassigned[row] > max(0.1 * own_sum[row], 3 * sigma):
+                    names.append("unassigned lines")
+                signals.append(SignalResult(signal.group, signal.reference_ppm, round(float(signal.observed_ppm), 4),
+                                            signal.multiplicity, signal.j_hz, signal.protons,
+                                            round(float(overlap[row]), 3), names,
+                                            round(float(support[row]), 3) if testifies[row] else None))
+                row += 1
+            detected, reason = _verdict(component, snr, signals)
+            overlapped = not detected and snr >= DETECTION_SNR and all(s.support is None for s in signals)
+            results.append(ComponentResult(component, amount, round(float(snr), 1), detected, reason, signals,
+                                           overlapped))
+        return results
 
 
 def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -> tuple[bool, str]:
