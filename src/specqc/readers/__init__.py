@@ -2,7 +2,8 @@
 
 Order of decision (as in allotropy): an explicit format name, then the file
 extension or folder layout, then a cheap sniff of the first bytes. Reader
-modules are imported only when used, so the CLI starts fast.
+modules are imported only when used, so the CLI starts fast; folder layouts are
+recognised by small ``layout`` modules that import nothing heavy.
 """
 
 from __future__ import annotations
@@ -62,25 +63,25 @@ def _sniff_netcdf(_path: Path, head: bytes) -> bool:
 
 
 def _agilent_folder(path: Path) -> bool:
-    from .agilent.reader import folder_match
+    from .agilent.layout import folder_match
 
     return folder_match(path)
 
 
 def _waters_folder(path: Path) -> bool:
-    from .waters.reader import folder_match
+    from .waters.layout import folder_match
 
     return folder_match(path)
 
 
 def _bruker_folder(path: Path) -> bool:
-    from .bruker.reader import folder_match
+    from .bruker.layout import folder_match
 
     return folder_match(path)
 
 
 def _varian_folder(path: Path) -> bool:
-    from .varian.reader import folder_match
+    from .varian.layout import folder_match
 
     return folder_match(path)
 

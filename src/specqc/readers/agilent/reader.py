@@ -13,18 +13,10 @@ from pathlib import Path
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import InstrumentInfo, LCMSRun
+from .layout import DETECTOR_FILE_SUFFIXES
 from ..rainbow_run import ms_spectra, optical_channels, profile_spectra, read_directory
 
-DETECTOR_FILE_SUFFIXES = (".ms", ".uv", ".ch")
 SINGLE_QUAD_BIN_DA = 0.1
-
-
-def folder_match(path: Path) -> bool:
-    if (path / "AcqData").is_dir():
-        return True
-    if path.suffix.lower() != ".d":
-        return False
-    return any(p.suffix.lower() in DETECTOR_FILE_SUFFIXES for p in path.iterdir() if p.is_file())
 
 
 def _text(path: Path) -> str:

@@ -13,28 +13,11 @@ import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
+from .layout import experiments_below, is_experiment, is_processed
 from ..nmr_common import library_read, normalise_nucleus, quiet_library_warnings, require_supported
 
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
-
-
-def is_experiment(path: Path) -> bool:
-    return (path / "acqus").is_file() and ((path / "fid").is_file() or (path / "ser").is_file()
-                                           or (path / "pdata").is_dir())
-
-
-def is_processed(path: Path) -> bool:
-    return (path / "procs").is_file() and (path / "1r").is_file()
-
-
-def experiments_below(path: Path) -> list[Path]:
-    return sorted((p for p in path.iterdir() if p.is_dir() and is_experiment(p)),
-                  key=lambda p: (len(p.name), p.name))
-
-
-def folder_match(path: Path) -> bool:
-    return is_experiment(path) or is_processed(path) or bool(experiments_below(path))
 
 
 def resolve(path: Path) -> Path:

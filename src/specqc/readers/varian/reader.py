@@ -11,10 +11,6 @@ from ...model import NMRData
 from ..nmr_common import library_read, normalise_nucleus, require_supported
 
 
-def folder_match(path: Path) -> bool:
-    return (path / "fid").is_file() and (path / "procpar").is_file()
-
-
 def _value(procpar: dict, key: str, default=None):
     entry = procpar.get(key)
     if not entry or not entry.get("values"):

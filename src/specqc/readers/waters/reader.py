@@ -27,13 +27,6 @@ MS_BIN_DA = 0.1  # finer than rainbow's 1 Da default, so quadrupole peaks keep t
 FUNCTION_HEADER = re.compile(r"Function\s+(\d+)", re.IGNORECASE)
 
 
-def folder_match(path: Path) -> bool:
-    if path.suffix.lower() != ".raw" or not path.is_dir():
-        return False
-    return any(p.name.upper().startswith(("_FUNC", "_CHRO")) and p.suffix.upper() == ".DAT"
-               for p in path.iterdir())
-
-
 def _function_number(name: str) -> int | None:
     match = re.match(r"_FUNC(\d+)\.DAT$", name, re.IGNORECASE)
     return int(match.group(1)) if match else None
