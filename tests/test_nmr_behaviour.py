@@ -111,13 +111,12 @@ def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
                ((1000, 20), (1030, 15), (2500, 40), (2520, 10), (3300, 30))]
     truth = np.array([2.0, 0.5, 1.2, 0.0, 0.8])
     values = sum(a * c for a, c in zip(truth, columns)) + rng.normal(0, 0.01, x.size)
-    rows = np.ones(x.size, dtype=bool)
-    reduced = np.array(_solve(columns, values, rows))
+    reduced = _solve(np.vstack(columns), values)
     full, _ = nnls(np.column_stack(columns), values)
     np.testing.assert_allclose(reduced, full, atol=1e-9)
     np.testing.assert_allclose(reduced, truth, atol=0.02)
     # two identical columns cannot be factored: the tall problem is solved as it stands
-    twin = np.array(_solve([columns[0], columns[0], columns[2]], values, rows))
+    twin = _solve(np.vstack([columns[0], columns[0], columns[2]]), values)
     single, _ = nnls(np.column_stack([columns[0], columns[2]]), values)
     assert twin[0] + twin[1] == pytest.approx(single[0], rel=1e-6)
     assert twin[2] == pytest.approx(single[1], rel=1e-6)

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .lineshape import lorentzian, multiplet_extent_hz, multiplet_shape, multiplet_shapes
 from .peaks import PROTON_WINDOW_PPM
@@ -179,75 +178,200 @@ def _draw_signal(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
     return low, values
 
 
-def _place(axis: _Axis, target: np.ndarray, signal: FitSignal, fwhm_hz: float, broad: bool,
-           floor: float) -> None:
-    """Move the multiplet to where its pattern best matches ``target`` within its
-    tolerance, letting J vary a little (tables give J to a few tenths of a Hz)
-    and, for exchange-broadened lines, the width. Where nothing stands above
-    ``floor`` there is nothing to match: the tabulated position is kept.
+class _Placement:
+    """Moves every multiplet to where its pattern best matches the spectrum
+    within its tolerance, letting J vary a little (tables give J to a few
+    tenths of a Hz) and, for exchange-broadened lines, the width. Where nothing
+    in a signal's window stands above the floor there is nothing to match: the
+    tabulated position is kept.
 
-    The match is a cosine score at every shift. The position is searched with
-    the tabulated J; J is then refined at and around that position (a
-    symmetric pattern with a slightly wrong J still matches best when centred).
+    The match is a cosine score at every shift, with a small penalty for
+    moving. The position is searched with the tabulated J; J is then refined
+    at and around that position (a symmetric pattern with a slightly wrong J
+    still matches best when centred). Lines are placed to a fraction of a
+    point from the parabola through the best score and its neighbours.
+
+    The search templates sit at the tabulated shifts, so they are the same in
+    every round: they are laid out once as rows (one per signal and trial
+    width), and a round correlates all of them with their compound's target
+    in one batch of FFTs.
     """
-    reach = signal.tolerance_ppm + multiplet_extent_hz(signal.multiplicity, signal.reference_j_hz,
-                                                       signal.width_hz, fwhm_hz) / axis.mhz
-    low, high = axis.window(signal.reference_ppm, reach)
-    if high <= low or target[low:high].max() < floor:
-        _keep_placement(signal)
-        return
-    widths = tuple(fwhm_hz * f for f in BROAD_WIDTHS) if broad else (signal.extra_width_hz,)
-    shift_points = max(int(signal.tolerance_ppm / axis.step), 1)
-    penalty = 0.1 * ((np.arange(2 * shift_points + 1) - shift_points) / shift_points) ** 2
 
-    def scores(low: int, templates: np.ndarray, template_norms: np.ndarray, shifts: slice) -> np.ndarray | None:
-        """Cosine score of each template (rows) at each shift (columns) of ``shifts``."""
-        size = templates.shape[1]
-        start, stop = low - shift_points + shifts.start, low + size - shift_points + shifts.stop - 1
-        if size < 3 or start < 0 or stop > target.size:
-            return None
-        segment = np.clip(target[start:stop], 0.0, None)
-        if templates.shape[0] == 1:
-            dots = np.correlate(segment, templates[0], mode="valid")[None, :]
-        else:
-            dots = templates @ sliding_window_view(segment, size).T
-        squares = np.concatenate(([0.0], np.cumsum(segment ** 2)))
-        norms = np.sqrt(np.maximum(squares[size:] - squares[:-size], 0.0))
-        denominator = template_norms[:, None] * norms[None, :]
-        return dots / np.maximum(denominator, 1e-300) - penalty[shifts]
+    def __init__(self, axis: _Axis, components: list[FitComponent], fwhm_hz: float):
+        size = axis.ppm.size
+        self.signals = [s for c in components for s in c.signals]
+        self.owner = np.array([i for i, c in enumerate(components) for _ in c.signals])
+        self.shift = np.array([max(int(s.tolerance_ppm / axis.step), 1) for s in self.signals])
+        self.step = axis.step
+        # the window that must hold something above the floor for a search to be worth it
+        windows = [axis.window(s.reference_ppm, s.tolerance_ppm + multiplet_extent_hz(
+            s.multiplicity, s.reference_j_hz, s.width_hz, fwhm_hz) / axis.mhz) for s in self.signals]
+        self.window_filled = np.array([high > low for low, high in windows])
+        span = max(high - low for low, high in windows) if windows else 1
+        self.window_index = np.array([np.clip(low + np.arange(max(span, 1)), low, max(high - 1, low))
+                                      for low, high in windows]).reshape(len(windows), -1)
+        # one search row per signal and trial width, at the tabulated J
+        rows, refinements = [], []
+        for number, signal in enumerate(self.signals):
+            broad = components[self.owner[number]].broad_allowed
+            tabulated_j = float(signal.reference_j_hz or signal.j_hz)
+            for extra in tuple(fwhm_hz * f for f in BROAD_WIDTHS) if broad else (signal.extra_width_hz,):
+                first, templates, norms = _search_templates(axis, signal, extra, (tabulated_j,), fwhm_hz)
+                shift = self.shift[number]
+                start, stop = first - shift, first + templates.shape[1] + shift
+                if templates.shape[1] < 3 or start < 0 or stop > size:
+                    continue  # too close to an edge of the fitted range to search
+                rows.append((number, extra, start, templates[0], float(norms[0])))
+                if signal.reference_j_hz > 0:
+                    refinements.append(_search_templates(axis, signal, extra,
+                                                          tuple(signal.reference_j_hz + J_STEPS_HZ), fwhm_hz))
+                else:
+                    refinements.append(None)
+        self.row_signal = np.array([r[0] for r in rows], dtype=int)
+        self.row_extra = [r[1] for r in rows]
+        self._stack_refinements(refinements)
+        # rows of similar length share one batch of FFTs: a few broad-water rows
+        # are several times longer than the multiplets, and would pad them all
+        lengths = [r[3].size + 2 * int(self.shift[r[0]]) for r in rows]
+        buckets: dict[int, list[int]] = {}
+        for row, length in enumerate(lengths):
+            buckets.setdefault(max(int(np.ceil(np.log2(length))), 9), []).append(row)
+        self.batches = [_SearchBatch([rows[r] for r in members], np.array(members), self.shift, self.owner, size)
+                        for members in buckets.values()]
 
-    whole = slice(0, 2 * shift_points + 1)
-    tabulated_j = float(signal.reference_j_hz or signal.j_hz)
-    best = None  # (score, shift index, extra width, J, score row)
-    for extra in widths:
-        low, template, template_norms = _search_templates(axis, signal, extra, (tabulated_j,), fwhm_hz)
-        row = scores(low, template, template_norms, whole)
-        if row is None:
-            continue
-        k = int(np.argmax(row[0]))
-        if best is None or row[0, k] > best[0]:
-            best = (float(row[0, k]), k, extra, tabulated_j, row[0])
-    if best is None:
-        _keep_placement(signal)
-        return
-    _, k, extra, j_hz, row = best
-    if signal.reference_j_hz > 0:
-        couplings = signal.reference_j_hz + J_STEPS_HZ
-        around = slice(max(k - 2, 0), min(k + 3, 2 * shift_points + 1))
-        low, templates, template_norms = _search_templates(axis, signal, extra, tuple(couplings), fwhm_hz)
-        local = scores(low, templates, template_norms, around)
-        if local is not None:
-            choice, position = np.unravel_index(int(np.argmax(local)), local.shape)
-            j_hz, k = float(couplings[choice]), around.start + int(position)
-            row = np.full(2 * shift_points + 1, -np.inf)
-            row[around] = local[choice]
-    offset = float(k)
-    if 0 < k < row.size - 1 and np.isfinite(row[k - 1]) and np.isfinite(row[k + 1]):
-        # parabolic vertex: lines are placed to a fraction of a point
-        curvature = row[k - 1] - 2 * row[k] + row[k + 1]
-        offset += 0.5 * (row[k - 1] - row[k + 1]) / curvature if curvature < 0 else 0.0
-    signal.observed_ppm = signal.reference_ppm - (offset - shift_points) * axis.step
-    signal.extra_width_hz, signal.j_hz = extra, j_hz
+    def place(self, targets: np.ndarray, floor: float) -> None:
+        """Place every signal against its compound's row of ``targets``."""
+        searched = self.window_filled & (targets[self.owner[:, None], self.window_index].max(axis=1) >= floor)
+        # per search row: best shift index, its score and the scores either side
+        peak = np.zeros(self.row_signal.size, dtype=int)
+        value, left, right = (np.full(self.row_signal.size, -np.inf) for _ in range(3))
+        for batch in self.batches:
+            peak[batch.rows], value[batch.rows], left[batch.rows], right[batch.rows] = batch.search(targets)
+        best: dict[int, tuple[float, int, int]] = {}  # signal -> (score, shift index, row)
+        for row, number in enumerate(self.row_signal):
+            if searched[number] and (number not in best or value[row] > best[number][0]):
+                best[number] = (float(value[row]), int(peak[row]), row)
+        refined = self._refine(targets, best)
+        for number, signal in enumerate(self.signals):
+            if number not in best:
+                _keep_placement(signal)
+                continue
+            centre, k, row = best[number]
+            j_hz, below, above = float(signal.reference_j_hz or signal.j_hz), left[row], right[row]
+            if number in refined:
+                j_hz, k, centre, below, above = refined[number]
+            offset = float(k)
+            if np.isfinite(below) and np.isfinite(above):
+                # parabolic vertex: lines are placed to a fraction of a point
+                curvature = below - 2 * centre + above
+                offset += 0.5 * (below - above) / curvature if curvature < 0 else 0.0
+            signal.observed_ppm = signal.reference_ppm - (offset - self.shift[number]) * self.step
+            signal.extra_width_hz, signal.j_hz = self.row_extra[row], j_hz
+
+    def _stack_refinements(self, refinements: list) -> None:
+        """Trial-J templates of every search row that refines J, zero-padded into one array."""
+        self.refinement_of_row = np.full(len(refinements), -1)
+        chosen = [(row, found) for row, found in enumerate(refinements) if found is not None]
+        length = max((templates.shape[1] for _, (_, templates, _) in chosen), default=1)
+        self.refined_templates = np.zeros((len(chosen), J_STEPS_HZ.size, length))
+        self.refined_norms = np.ones((len(chosen), J_STEPS_HZ.size))
+        self.refined_first = np.zeros(len(chosen), dtype=int)
+        self.refined_size = np.zeros(len(chosen), dtype=int)
+        self.refined_j = np.zeros((len(chosen), J_STEPS_HZ.size))
+        for slot, (row, (first, templates, norms)) in enumerate(chosen):
+            self.refinement_of_row[row] = slot
+            self.refined_templates[slot, :, :templates.shape[1]] = templates
+            self.refined_norms[slot] = norms
+            self.refined_first[slot], self.refined_size[slot] = first, templates.shape[1]
+            self.refined_j[slot] = self.signals[self.row_signal[row]].reference_j_hz + J_STEPS_HZ
+
+    def _refine(self, targets: np.ndarray, best: dict) -> dict:
+        """signal -> (J, shift index, score, score one shift lower, one higher):
+        every trial J scored at the best shift and two either side, for all
+        multiplets at once. A multiplet too near an edge keeps its tabulated J."""
+        numbers, slots, centres = [], [], []
+        for number, (_, k, row) in best.items():
+            if self.refinement_of_row[row] >= 0:
+                numbers.append(number)
+                slots.append(self.refinement_of_row[row])
+                centres.append(k)
+        if not numbers:
+            return {}
+        numbers, slots, centres = np.array(numbers), np.array(slots), np.array(centres)
+        shift, size, first = self.shift[numbers], self.refined_size[slots], self.refined_first[slots]
+        low, high = np.maximum(centres - 2, 0), np.minimum(centres + 3, 2 * shift + 1)
+        fits = (size >= 3) & (first - shift + low >= 0) & (first + size - shift + high - 1 <= targets.shape[1])
+        positions = centres[:, None] + np.arange(-2, 3)  # shift indices tried
+        tried = (positions >= low[:, None]) & (positions < high[:, None])
+        length = self.refined_templates.shape[2]
+        index = (first - shift)[:, None, None] + positions[:, :, None] + np.arange(length)
+        windows = np.clip(targets[self.owner[numbers][:, None, None], np.clip(index, 0, targets.shape[1] - 1)],
+                          0.0, None)
+        windows *= np.arange(length) < size[:, None, None]  # each multiplet's own length only
+        dots = self.refined_templates[slots] @ windows.transpose(0, 2, 1)  # multiplets x J x shifts
+        norms = np.sqrt(np.einsum("mpl,mpl->mp", windows, windows))
+        penalty = 0.1 * ((positions - shift[:, None]) / shift[:, None]) ** 2
+        local = dots / np.maximum(self.refined_norms[slots][:, :, None] * norms[:, None, :], 1e-300)
+        local = np.where(tried[:, None, :], local - penalty[:, None, :], -np.inf)
+        refined = {}
+        for m, number in enumerate(numbers):
+            if not fits[m]:
+                continue
+            choice, position = np.unravel_index(int(np.argmax(local[m])), local[m].shape)
+            scores = local[m, choice]
+            left = scores[position - 1] if position > 0 else -np.inf
+            right = scores[position + 1] if position < 4 else -np.inf
+            refined[int(number)] = (float(self.refined_j[slots[m], choice]), int(positions[m, position]),
+                                    float(scores[position]), left, right)
+        return refined
+
+
+class _SearchBatch:
+    """Search rows of similar length: each template is correlated with its
+    compound's target over every shift in one batch of real FFTs, and scored
+    by cosine (with the small penalty for moving)."""
+
+    def __init__(self, rows: list, members: np.ndarray, shift: np.ndarray, owner: np.ndarray, size: int):
+        from scipy.fft import next_fast_len, rfft
+
+        self.rows = members
+        self.owner = owner[[r[0] for r in rows]]
+        row_shift = shift[[r[0] for r in rows]]
+        template_sizes = np.array([r[3].size for r in rows])
+        length = int((template_sizes + 2 * row_shift).max())
+        self.fft_size = next_fast_len(length, real=True)
+        self.segment_index = np.clip(np.array([r[2] for r in rows])[:, None] + np.arange(length), 0, size - 1)
+        padded = np.zeros((len(rows), self.fft_size))
+        for i, row in enumerate(rows):
+            padded[i, :row[3].size] = row[3]
+        self.template_spectra = np.conj(rfft(padded, axis=1))
+        self.template_norms = np.array([r[4] for r in rows])[:, None]
+        self.scored = int(2 * row_shift.max() + 1)
+        offsets = np.arange(self.scored)[None, :]
+        self.penalty = np.where(offsets <= 2 * row_shift[:, None],
+                                0.1 * ((offsets - row_shift[:, None]) / row_shift[:, None]) ** 2, np.inf)
+        self.window_end = np.minimum(offsets + template_sizes[:, None], length)
+
+    def search(self, targets: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(best shift index, its score, the score one shift lower, one higher) of each row;
+        -inf where a neighbour is outside the row's shifts."""
+        from scipy.fft import irfft, rfft
+
+        segments = np.clip(targets[self.owner[:, None], self.segment_index], 0.0, None)
+        dots = irfft(rfft(segments, self.fft_size, axis=1) * self.template_spectra, self.fft_size,
+                     axis=1)[:, :self.scored]
+        squares = np.zeros((segments.shape[0], segments.shape[1] + 1))
+        np.cumsum(segments * segments, axis=1, out=squares[:, 1:])
+        norms = np.sqrt(np.maximum(np.take_along_axis(squares, self.window_end, axis=1)
+                                   - squares[:, :self.scored], 0.0))
+        # an empty window scores 0 (the FFT leaves rounding noise where the direct sum gives exactly 0)
+        empty = norms <= 1e-12 * norms.max(axis=1, keepdims=True)
+        scores = np.full((norms.shape[0], self.scored + 2), -np.inf)  # a -inf column either side
+        scores[:, 1:-1] = np.where(empty, 0.0, dots / np.where(empty, 1.0, self.template_norms * norms)) \
+            - self.penalty
+        peak = np.argmax(scores, axis=1)
+        rows = np.arange(peak.size)
+        return peak - 1, scores[rows, peak], scores[rows, peak - 1], scores[rows, peak + 1]
 
 
 def _search_templates(axis: _Axis, signal: FitSignal, extra_width_hz: float, couplings: tuple[float, ...],
@@ -342,30 +466,27 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     from scipy.signal import find_peaks
 
     ppm, mhz = axis.ppm, axis.mhz
-    for component in components:
-        for signal in component.signals:
-            _place(axis, values, signal, fwhm_hz, component.broad_allowed, PLACEMENT_FLOOR_SNR * sigma)
-    columns = [_column(axis, c, fwhm_hz) for c in components]
-    amounts = _solve(columns, values, _rows(columns))
+    placement = _Placement(axis, components, fwhm_hz)
+    placement.place(np.broadcast_to(values, (len(components), values.size)), PLACEMENT_FLOOR_SNR * sigma)
+    columns = np.vstack([_column(axis, c, fwhm_hz) for c in components])  # compounds x points
+    amounts = _solve(columns, values)
     for _ in range(2):
         # place each compound against what the others leave; give strong ones their 13C satellites
-        model = sum(a * c for a, c in zip(amounts, columns))
+        model = amounts @ columns
         # Satellites are looked for against the strong compounds only: a weak
         # candidate placed on a satellite line must not hide it.
-        strong = [i for i in range(len(components))
-                  if amounts[i] * columns[i].max() * C13_SATELLITE_SHARE > 3 * sigma]
+        strong = np.flatnonzero(amounts * columns.max(axis=1) * C13_SATELLITE_SHARE > 3 * sigma).tolist()
         # (their own lines included, so a multiplet's outer line is not taken for a satellite)
         without_satellites = values - sum((amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False)
                                            for i in strong), np.zeros(ppm.size))
+        # (each against the spectrum minus every other compound, as fitted at the start of the round)
+        placement.place(values - model + amounts[:, None] * columns, PLACEMENT_FLOOR_SNR * sigma)
         for index, component in enumerate(components):
-            rest = values - (model - amounts[index] * columns[index])
-            for signal in component.signals:
-                _place(axis, rest, signal, fwhm_hz, component.broad_allowed, PLACEMENT_FLOOR_SNR * sigma)
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
             columns[index] = _column(axis, component, fwhm_hz)
-        amounts = _solve(columns, values, _rows(columns))
-    model = sum(a * c for a, c in zip(amounts, columns))
+        amounts = _solve(columns, values)
+    model = amounts @ columns
     # Lines nothing explains are reported, and fitted to the residual only,
     # so they can be named where they overlap a compound but never take its intensity.
     residual = values - model
@@ -393,10 +514,8 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         if keep == kept:
             continue
         kept = keep
-        kept_amounts = _solve([columns[i] for i in kept], values, _rows([columns[i] for i in kept]))
-        amounts = [0.0] * len(components)
-        for i, amount in zip(kept, kept_amounts):
-            amounts[i] = amount
+        amounts = np.zeros(len(components))
+        amounts[kept] = _solve(columns[kept], values)
         rejudged = judge(amounts, sigma)
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
     return results
@@ -450,16 +569,9 @@ def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, 
         signal.satellite_j_hz = float(SATELLITE_J_HZ[best]) if scores[best] > 0 else None
 
 
-def _rows(columns: list[np.ndarray]) -> np.ndarray:
-    """Points where any column has weight: the fit looks only there."""
-    rows = np.zeros(columns[0].size, dtype=bool)
-    for column in columns:
-        rows |= column > 1e-6 * max(column.max(), 1e-300)
-    return rows
-
-
-def _solve(columns, values, rows) -> list[float]:
-    """Non-negative amounts of the columns that best explain ``values`` on ``rows``.
+def _solve(columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Non-negative amounts of the columns (rows of ``columns``) that best
+    explain ``values``, on the points where any of them has weight.
 
     The tall problem ||Ax - b|| is solved as the square one ||Rx - R^-T A^T b||
     with A^T A = R^T R (Cholesky): the same minimiser, found on a few dozen rows
@@ -468,7 +580,8 @@ def _solve(columns, values, rows) -> list[float]:
     from scipy.linalg import LinAlgError, cholesky, solve_triangular
     from scipy.optimize import nnls
 
-    matrix = np.column_stack([c[rows] for c in columns])
+    rows = (columns > 1e-6 * np.maximum(columns.max(axis=1, keepdims=True), 1e-300)).any(axis=0)
+    matrix = columns[:, rows].T  # points x compounds (a copy)
     scale = np.linalg.norm(matrix, axis=0)
     scale[scale == 0] = 1.0
     matrix /= scale
@@ -479,7 +592,7 @@ def _solve(columns, values, rows) -> list[float]:
     except LinAlgError:  # columns too alike to factor: solve the tall problem as it stands
         square, rhs = matrix, target
     solution, _ = nnls(square, rhs, maxiter=50 * matrix.shape[1])
-    return list(solution / scale)
+    return solution / scale
 
 
 class _Judge:
@@ -495,7 +608,7 @@ class _Judge:
     """
 
     def __init__(self, axis: _Axis, values: np.ndarray, fwhm_hz: float, components: list[FitComponent],
-                 columns: list[np.ndarray], unknown_model: np.ndarray):
+                 columns: np.ndarray, unknown_model: np.ndarray):
         from scipy.sparse import csr_matrix
 
         self.components = components
@@ -508,14 +621,14 @@ class _Judge:
         dimensions = (len(placed), axis.ppm.size)
         shapes = csr_matrix((weights, points, pointer), shape=dimensions)
         windows = csr_matrix((np.ones(points.size), points, pointer), shape=dimensions)
-        stacked = np.vstack([*columns, values, unknown_model]).T
+        stacked = np.vstack([columns, values, unknown_model]).T
         # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned lines
         self.under_shape, self.under_window = shapes @ stacked, windows @ stacked
         self.points = sizes.astype(float)
         self.shape_sum = np.array([shape.sum() for _, shape in placed])
         self.shape_squares = np.array([np.dot(shape, shape) for _, shape in placed])
         self.shape_peak = np.array([shape.max() for _, shape in placed])
-        self.column_peak = np.array([column.max() for column in columns])
+        self.column_peak = columns.max(axis=1)
 
     def __call__(self, amounts, sigma: float) -> list[ComponentResult]:
         amounts = np.asarray(amounts, dtype=float)
