@@ -209,3 +209,74 @@ def test_region_of_a_descending_axis_is_the_points_between_its_limits():
         inside = np.nonzero((ppm <= high) & (ppm >= low))[0]
         region = between(rising, high, low)
         assert np.arange(ppm.size)[region].tolist() == inside.tolist()
+
+
+def _placement_scene(seed: int = 5):
+    """A 400 MHz spectrum at 0.25 Hz per point holding a triplet, a quartet and a
+    singlet away from their tabulated shifts (J a little off too), with noise;
+    and a doublet tabulated too close to the edge of the axis to be searched."""
+    mhz, fwhm = 400.0, 1.0
+    ppm = 5.0 - np.arange(6000) * 0.25 / mhz
+    truth = {"t": (3.231, 7.2), "q": (2.115, 6.9), "s": (1.487, 0.0)}
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0.0, 0.002, ppm.size)
+    for multiplicity, (centre, j_hz) in truth.items():
+        values += 3 * multiplet_shape(ppm, centre, multiplicity, j_hz, 0.0, fwhm, mhz)
+    signals = [quantify.FitSignal("CH2", 3.25, "t", 3, j_hz=7.0), quantify.FitSignal("CH2", 2.10, "q", 3, j_hz=7.0),
+               quantify.FitSignal("CH3", 1.50, "s", 3), quantify.FitSignal("CH", 4.99, "d", 1, j_hz=7.0)]
+    components = [quantify.FitComponent(f"c{i}", "species", f"c{i}", [signal]) for i, signal in enumerate(signals)]
+    return ppm, values, mhz, fwhm, truth, components
+
+
+def test_batched_placement_finds_each_multiplet_and_its_coupling():
+    ppm, values, mhz, fwhm, truth, components = _placement_scene()
+    axis = quantify._Axis(ppm, mhz)
+    placement = quantify._Placement(axis, components, fwhm)
+    placement.place(np.broadcast_to(values, (len(components), values.size)), 3 * 0.002)
+    placed = {c.signals[0].multiplicity: c.signals[0] for c in components}
+    for multiplicity, (centre, j_hz) in truth.items():
+        assert placed[multiplicity].observed_ppm == pytest.approx(centre, abs=0.1 * 0.25 / mhz)
+        assert placed[multiplicity].j_hz == pytest.approx(j_hz, abs=0.051)
+    # too near the edge to slide a template across: it stays where the table puts it
+    assert placed["d"].observed_ppm == 4.99 and placed["d"].j_hz == 7.0
+
+
+def test_each_compound_is_placed_against_its_own_target():
+    ppm, values, mhz, fwhm, truth, components = _placement_scene()
+    axis = quantify._Axis(ppm, mhz)
+    targets = np.vstack([values] * len(components))
+    targets[2] = 0.0  # nothing above the floor in the singlet's window: its tabulated shift is kept
+    quantify._Placement(axis, components, fwhm).place(targets, 3 * 0.002)
+    assert components[2].signals[0].observed_ppm == 1.50
+    assert components[0].signals[0].observed_ppm == pytest.approx(truth["t"][0], abs=0.1 * 0.25 / mhz)
+
+
+def test_judged_overlap_and_support_equal_a_direct_fit_of_each_window():
+    """The judge's linear shortcut against the definition: the share of other
+    compounds under a signal's lines, and the shape's coefficient when it and an
+    offset are fitted to the spectrum minus everything else."""
+    ppm, values, mhz, fwhm, _truth, components = _placement_scene()
+    axis = quantify._Axis(ppm, mhz)
+    components = components[:3]
+    quantify._Placement(axis, components, fwhm).place(np.broadcast_to(values, (3, values.size)), 3 * 0.002)
+    columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
+    unknown = np.zeros(ppm.size)
+    quantify._add_lorentzian(axis, unknown, 3.205, fwhm, 0.3)  # an unassigned line on the triplet's flank
+    amounts = np.array([1.0, 0.6, 0.8])  # deliberately not the fitted amounts
+    results = quantify._Judge(axis, values, fwhm, components, columns, unknown)(amounts, 0.002)
+    model = amounts @ columns + unknown
+    for index, (component, result) in enumerate(zip(components, results)):
+        low, shape = quantify._signal_shape(axis, component.signals[0], component.signals[0].observed_ppm, fwhm)
+        window = slice(low, low + shape.size)
+        own = amounts[index] * shape
+        others = model[window] - amounts[index] * columns[index][window]
+        weight = shape / shape.sum()
+        overlap = weight @ others / (weight @ own + weight @ others)
+        assert result.signals[0].overlap == pytest.approx(overlap, abs=1e-3)
+        design = np.column_stack([shape, np.ones(shape.size)])
+        coefficient = np.linalg.lstsq(design, values[window] - others, rcond=None)[0][0]
+        assert result.signals[0].support == pytest.approx(coefficient / amounts[index], abs=1e-3)
+    # every line holds 3 protons' worth of area, so the true amounts are 1: a signal given
+    # only 0.6 or 0.8 of it shows 1/0.6 or 1/0.8 of its expected intensity
+    assert results[1].signals[0].support == pytest.approx(1 / 0.6, rel=0.02)
+    assert results[2].signals[0].support == pytest.approx(1 / 0.8, rel=0.02)
