@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 
@@ -178,6 +179,16 @@ def _draw_signal(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
     return low, values
 
 
+class _SearchRow(NamedTuple):
+    """One template slid along the spectrum: a signal at its tabulated shift
+    and J, drawn with one trial width."""
+    signal: int  # index among all fitted signals
+    extra_width_hz: float
+    start: int  # first point of the stretch of spectrum it is slid over
+    template: np.ndarray
+    norm: float
+
+
 class _Placement:
     """Moves every multiplet to where its pattern best matches the spectrum
     within its tolerance, letting J vary a little (tables give J to a few
@@ -221,18 +232,18 @@ class _Placement:
                 start, stop = first - shift, first + templates.shape[1] + shift
                 if templates.shape[1] < 3 or start < 0 or stop > size:
                     continue  # too close to an edge of the fitted range to search
-                rows.append((number, extra, start, templates[0], float(norms[0])))
+                rows.append(_SearchRow(number, extra, start, templates[0], float(norms[0])))
                 if signal.reference_j_hz > 0:
                     refinements.append(_search_templates(axis, signal, extra,
                                                           tuple(signal.reference_j_hz + J_STEPS_HZ), fwhm_hz))
                 else:
                     refinements.append(None)
-        self.row_signal = np.array([r[0] for r in rows], dtype=int)
-        self.row_extra = [r[1] for r in rows]
+        self.row_signal = np.array([r.signal for r in rows], dtype=int)
+        self.row_extra = [r.extra_width_hz for r in rows]
         self._stack_refinements(refinements)
         # rows of similar length share one batch of FFTs: a few broad-water rows
         # are several times longer than the multiplets, and would pad them all
-        lengths = [r[3].size + 2 * int(self.shift[r[0]]) for r in rows]
+        lengths = [r.template.size + 2 * int(self.shift[r.signal]) for r in rows]
         buckets: dict[int, list[int]] = {}
         for row, length in enumerate(lengths):
             buckets.setdefault(max(int(np.ceil(np.log2(length))), 9), []).append(row)
@@ -331,21 +342,22 @@ class _SearchBatch:
     compound's target over every shift in one batch of real FFTs, and scored
     by cosine (with the small penalty for moving)."""
 
-    def __init__(self, rows: list, members: np.ndarray, shift: np.ndarray, owner: np.ndarray, size: int):
+    def __init__(self, rows: list[_SearchRow], members: np.ndarray, shift: np.ndarray, owner: np.ndarray,
+                 size: int):
         from scipy.fft import next_fast_len, rfft
 
         self.rows = members
-        self.owner = owner[[r[0] for r in rows]]
-        row_shift = shift[[r[0] for r in rows]]
-        template_sizes = np.array([r[3].size for r in rows])
+        self.owner = owner[[r.signal for r in rows]]
+        row_shift = shift[[r.signal for r in rows]]
+        template_sizes = np.array([r.template.size for r in rows])
         length = int((template_sizes + 2 * row_shift).max())
         self.fft_size = next_fast_len(length, real=True)
-        self.segment_index = np.clip(np.array([r[2] for r in rows])[:, None] + np.arange(length), 0, size - 1)
+        self.segment_index = np.clip(np.array([r.start for r in rows])[:, None] + np.arange(length), 0, size - 1)
         padded = np.zeros((len(rows), self.fft_size))
         for i, row in enumerate(rows):
-            padded[i, :row[3].size] = row[3]
+            padded[i, :row.template.size] = row.template
         self.template_spectra = np.conj(rfft(padded, axis=1))
-        self.template_norms = np.array([r[4] for r in rows])[:, None]
+        self.template_norms = np.array([r.norm for r in rows])[:, None]
         self.scored = int(2 * row_shift.max() + 1)
         offsets = np.arange(self.scored)[None, :]
         self.penalty = np.where(offsets <= 2 * row_shift[:, None],
