@@ -178,3 +178,18 @@ def test_reader_warnings_reach_the_report_not_the_terminal():
     assert result.returncode == 0 and result.stderr == ""
     notes = json.loads(result.stdout)["lcms_runs"][0]["notes"]
     assert any("softwareRef" in note for note in notes)
+
+
+def test_recognising_a_bruker_folder_loads_no_other_reader():
+    """Folder layouts are checked by light modules: picking the reader for an NMR
+    experiment must not import the LC-MS readers (or rainbow) on the way."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from specqc.readers import find_reader; "
+             f"print(find_reader({str(ROOT / 'samples' / 'nmr' / 'dz-salt-nmr-ether')!r}).name); "
+             "print(','.join(sorted(m for m in sys.modules if m.startswith(('specqc.readers.', 'rainbow')))))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    name, modules = result.stdout.splitlines()
+    assert name == "bruker"
+    assert not [m for m in modules.split(",") if m.endswith(".reader") or m.startswith("rainbow")]
