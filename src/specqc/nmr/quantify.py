@@ -390,18 +390,13 @@ def _search_templates(axis: _Axis, signal: FitSignal, extra_width_hz: float, cou
                       fwhm_hz: float) -> tuple[int, np.ndarray, np.ndarray]:
     """(first index, shapes, their norms) of the multiplet at its tabulated shift
     drawn with each J of ``couplings``: what placement slides along the
-    spectrum. Satellites are placed separately, after the multiplet. Cached on
-    the signal: every placement round searches with the same templates."""
-    key = ("search", axis.key, extra_width_hz, couplings, fwhm_hz)
-    if key not in signal.shapes:
-        width = signal.width_hz + extra_width_hz
-        half = max(multiplet_extent_hz(signal.multiplicity, j, width, fwhm_hz) for j in couplings) / axis.mhz
-        low, high = axis.window(signal.reference_ppm, half)
-        templates = multiplet_shapes(axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings,
-                                     width, fwhm_hz, axis.mhz)
-        templates.flags.writeable = False
-        signal.shapes[key] = (low, templates, np.linalg.norm(templates, axis=1))
-    return signal.shapes[key]
+    spectrum. Satellites are placed separately, after the multiplet."""
+    width = signal.width_hz + extra_width_hz
+    half = max(multiplet_extent_hz(signal.multiplicity, j, width, fwhm_hz) for j in couplings) / axis.mhz
+    low, high = axis.window(signal.reference_ppm, half)
+    templates = multiplet_shapes(axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings,
+                                 width, fwhm_hz, axis.mhz)
+    return low, templates, np.linalg.norm(templates, axis=1)
 
 
 def _keep_placement(signal: FitSignal) -> None:
