@@ -3,7 +3,7 @@
 Order of decision (as in allotropy): an explicit format name, then the file
 extension or folder layout, then a cheap sniff of the first bytes. Reader
 modules are imported only when used, so the CLI starts fast; folder layouts are
-recognised by small ``layout`` modules that import nothing heavy.
+recognised by small ``layout`` modules that need nothing beyond pathlib.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
+from .agilent import layout as agilent_layout
+from .bruker import layout as bruker_layout
+from .varian import layout as varian_layout
+from .waters import layout as waters_layout
 
 SNIFF_BYTES = 4096
 
@@ -62,30 +66,6 @@ def _sniff_netcdf(_path: Path, head: bytes) -> bool:
     return head[:4] in (b"CDF\x01", b"CDF\x02")
 
 
-def _agilent_folder(path: Path) -> bool:
-    from .agilent.layout import folder_match
-
-    return folder_match(path)
-
-
-def _waters_folder(path: Path) -> bool:
-    from .waters.layout import folder_match
-
-    return folder_match(path)
-
-
-def _bruker_folder(path: Path) -> bool:
-    from .bruker.layout import folder_match
-
-    return folder_match(path)
-
-
-def _varian_folder(path: Path) -> bool:
-    from .varian.layout import folder_match
-
-    return folder_match(path)
-
-
 REGISTRY: tuple[ReaderEntry, ...] = (
     ReaderEntry(
         name="mzml",
@@ -109,7 +89,7 @@ REGISTRY: tuple[ReaderEntry, ...] = (
         description="Agilent .D folder: single-quad MS, Q-TOF profile, DAD/UV, ELSD/CAD/FID (rainbow-api)",
         module=".agilent.reader",
         directory=True,
-        folder_match=_agilent_folder,
+        folder_match=agilent_layout.folder_match,
     ),
     ReaderEntry(
         name="waters-raw",
@@ -117,7 +97,7 @@ REGISTRY: tuple[ReaderEntry, ...] = (
         description="Waters .raw folder: MS functions (lock mass left out), PDA/UV, analog channels (rainbow-api)",
         module=".waters.reader",
         directory=True,
-        folder_match=_waters_folder,
+        folder_match=waters_layout.folder_match,
     ),
     ReaderEntry(
         name="andi",
@@ -133,7 +113,7 @@ REGISTRY: tuple[ReaderEntry, ...] = (
         description="Varian/Agilent .fid folder (fid + procpar), read with nmrglue",
         module=".varian.reader",
         directory=True,
-        folder_match=_varian_folder,
+        folder_match=varian_layout.folder_match,
     ),
     ReaderEntry(
         name="bruker",
@@ -141,7 +121,7 @@ REGISTRY: tuple[ReaderEntry, ...] = (
         description="Bruker experiment folder (fid + acqus, or pdata/N with 1r), read with nmrglue",
         module=".bruker.reader",
         directory=True,
-        folder_match=_bruker_folder,
+        folder_match=bruker_layout.folder_match,
     ),
     ReaderEntry(
         name="bruker-zip",
