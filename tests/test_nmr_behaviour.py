@@ -122,6 +122,82 @@ def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
     assert twin[2] == pytest.approx(single[1], rel=1e-6)
 
 
+def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_its_bias():
+    """A slowly varying offset under the lines: solved with the baseline
+    eliminated, the amounts are those of the full problem (amounts >= 0,
+    baseline free) and near the truth; without it they soak up the offset."""
+    from scipy.optimize import lsq_linear
+
+    rng = np.random.default_rng(5)
+    ppm = np.linspace(6.0, 1.0, 5000)
+    axis = quantify._Axis(ppm, 400.0)
+    columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in
+                         ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0))])
+    truth = np.array([0.02, 0.05, 0.03, 0.0, 0.01])
+    basis = quantify._baseline_basis(axis)
+    offset = basis.T @ np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2])  # tens of sigma, changing by the ppm
+    values = truth @ columns + offset + rng.normal(0, 0.05, ppm.size)
+    amounts = _solve(columns, values, basis)
+    full = lsq_linear(np.hstack([columns.T, basis.T.toarray()]), values,
+                      bounds=(np.r_[np.zeros(5), np.full(basis.shape[0], -np.inf)], np.inf)).x[:5]
+    np.testing.assert_allclose(amounts, full, atol=1e-6)
+    np.testing.assert_allclose(amounts, truth, atol=0.002)
+    baseline = quantify._baseline(basis, columns, amounts, values)
+    assert np.abs(baseline - offset).max() < 0.05
+    assert np.abs(_solve(columns, values) - truth).max() > 0.01  # the plain fit is biased by the offset
+
+
+def test_noise_is_measured_where_neighbouring_points_are_alike():
+    """Zero-filling and line broadening correlate neighbouring points, so their
+    differences understate the noise; the estimate still matches the noise's
+    real spread, with strong lines present."""
+    import nmrglue as ng
+
+    from specqc.nmr.process import _difference_scatter, noise_sigma
+
+    rng = np.random.default_rng(11)
+    points, sweep_hz = 16384, 8000.0
+    t = np.arange(points) / sweep_hz
+    noise = rng.normal(size=points) + 1j * rng.normal(size=points)
+    lines = sum(5e4 * np.exp(2j * np.pi * f * t - np.pi * 1.0 * t) for f in (-2100.0, 350.0, 900.0, 2600.0))
+
+    def spectrum(fid):
+        fid = ng.proc_base.em(fid.copy(), lb=0.3 / sweep_hz)
+        return ng.proc_base.fft(ng.proc_base.zf_size(fid, 4 * points)).real
+
+    spread = float(np.std(spectrum(noise)))
+    with_lines = spectrum(noise + lines)
+    assert noise_sigma(with_lines) == pytest.approx(spread, rel=0.1)
+    assert _difference_scatter(with_lines) < 0.7 * spread  # what neighbouring points would have said
+
+
+def test_a_line_two_compounds_claim_testifies_for_the_one_at_its_tabulated_shift():
+    """An impurity's singlet pulled to the edge of its tolerance onto a solvent's
+    singlet at its literature shift is not evidence for the impurity."""
+    from specqc.nmr.quantify import FitComponent, FitSignal
+
+    rng = np.random.default_rng(2)
+    ppm = np.linspace(4.0, 3.0, 4000)
+    mhz, fwhm = 400.0, 1.0
+    axis = quantify._Axis(ppm, mhz)
+    values = 8 * 0.2 * quantify.lorentzian(ppm, 3.570, fwhm / mhz) + rng.normal(0, 0.01, ppm.size)
+    solvent = FitComponent("1,4-dioxane", "solvent", "1,4-dioxane",
+                           [FitSignal("CH2", 3.57, "s", 8, tolerance_ppm=0.02, observed_ppm=3.5702)])
+    impurity = FitComponent("lactam", "species", "lactam",
+                            [FitSignal("C3-H2", 3.615, "s", 2, tolerance_ppm=0.05, diagnostic=True,
+                                       observed_ppm=3.5705)])
+    components = [solvent, impurity]
+    columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
+    judge = quantify._Judge(axis, values, fwhm, components, columns, np.zeros(ppm.size))
+    # the impurity given most of the line: without the rule its signal would testify (overlap 0.2)
+    claimed = judge(np.array([0.05, 0.6]), 0.01)
+    assert claimed[1].signals[0].overlap < quantify.OVERLAP_LIMIT
+    assert claimed[1].signals[0].support is None and not claimed[1].detected
+    # with no solvent fitted, nothing outranks the impurity's placement: its signal testifies
+    alone = judge(np.array([0.0, 0.8]), 0.01)
+    assert alone[1].signals[0].support == pytest.approx(1.0, abs=0.05) and alone[1].detected
+
+
 def test_pattern_classification_needs_equal_spacing_and_binomial_heights():
     assert classify(np.array([0.0, 7.0, 14.0]), np.array([1.0, 2.0, 1.0])) == ("t", 7.0)
     assert classify(np.array([0.0, 7.0, 14.0]), np.array([1.0, 1.0, 1.0]))[0] == "m"

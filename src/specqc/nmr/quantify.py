@@ -12,11 +12,14 @@ multiplet is placed where its pattern best matches the spectrum within a
 tolerance (a cosine match over the multiplet's lines); after a first fit the
 placement is repeated against the spectrum minus every other compound. Lines
 nothing explains are modelled from the residual alone: they can be named where
-they overlap a compound but never take its intensity.
+they overlap a compound but never take its intensity. A slowly varying local
+baseline is fitted with the amounts, so an offset left under a crowded region
+is not taken for a small compound.
 
 A compound is reported only when its signals are really there: strong enough
 (height over noise), and every signal of it that is not buried under another
-compound carries its share of the intensity. The 13C satellites of a strong
+compound carries its share of the intensity (a line two candidates claim
+counts only for the one placed nearer its tabulated shift). The 13C satellites of a strong
 compound look like small multiplets 60-85 Hz either side of its signals, so
 they are part of its model (1J(CH) found per signal).
 """
@@ -45,7 +48,9 @@ J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
 BROAD_WIDTHS = (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)  # extra widths tried for exchange-broadened lines, x FWHM
 SATELLITE_J_HZ = np.arange(120.0, 170.5, 0.5)  # 1J(13C,1H) range searched
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
+SATELLITE_SNR = 1.0  # satellites are modelled once they reach the noise (their 1J is then measurable)
 FIT_POINTS_PER_FWHM = 4  # grid density the fit works on (3 already changes borderline detections at 128k)
+BASELINE_KNOT_PPM = 1.0  # spacing of the local baseline fitted with the lines: far wider than any multiplet
 
 
 @dataclass
@@ -476,24 +481,31 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     placement = _Placement(axis, components, fwhm_hz)
     placement.place(np.broadcast_to(values, (len(components), values.size)), PLACEMENT_FLOOR_SNR * sigma)
     columns = np.vstack([_column(axis, c, fwhm_hz) for c in components])  # compounds x points
-    amounts = _solve(columns, values)
+    # A slowly varying local baseline is fitted with the lines: the spectrum's
+    # polynomial baseline leaves plateaus of tens of sigma under crowded regions
+    # of a strong spectrum, which a small compound's line would otherwise soak up.
+    basis = _baseline_basis(axis)
+    amounts = _solve(columns, values, basis)
+    baseline = _baseline(basis, columns, amounts, values)
     for _ in range(2):
         # place each compound against what the others leave; give strong ones their 13C satellites
-        model = amounts @ columns
+        model = amounts @ columns + baseline
         # Satellites are looked for against the strong compounds only: a weak
         # candidate placed on a satellite line must not hide it.
-        strong = np.flatnonzero(amounts * columns.max(axis=1) * C13_SATELLITE_SHARE > 3 * sigma).tolist()
+        strong = np.flatnonzero(amounts * columns.max(axis=1) * C13_SATELLITE_SHARE
+                                > SATELLITE_SNR * sigma).tolist()
         # (their own lines included, so a multiplet's outer line is not taken for a satellite)
-        without_satellites = values - sum((amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False)
-                                           for i in strong), np.zeros(ppm.size))
+        without_satellites = values - baseline - sum(
+            (amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False) for i in strong), np.zeros(ppm.size))
         # (each against the spectrum minus every other compound, as fitted at the start of the round)
         placement.place(values - model + amounts[:, None] * columns, PLACEMENT_FLOOR_SNR * sigma)
         for index, component in enumerate(components):
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
             columns[index] = _column(axis, component, fwhm_hz)
-        amounts = _solve(columns, values)
-    model = amounts @ columns
+        amounts = _solve(columns, values, basis)
+        baseline = _baseline(basis, columns, amounts, values)
+    model = amounts @ columns + baseline
     # Lines nothing explains are reported, and fitted to the residual only,
     # so they can be named where they overlap a compound but never take its intensity.
     residual = values - model
@@ -512,7 +524,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # (a compound that only looked overlapped gets a second look), and finally
     # fit with only what was found.
     judge = _Judge(axis, values, fwhm_hz, components, columns, unknown_model)
-    results = judge(amounts, sigma)
+    results = judge(amounts, sigma, baseline)
     kept = list(range(len(components)))
     for final_round in (False, True):
         keep = [i for i in kept if results[i].detected or components[i].kind in ALWAYS_FITTED]
@@ -522,8 +534,8 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
             continue
         kept = keep
         amounts = np.zeros(len(components))
-        amounts[kept] = _solve(columns[kept], values)
-        rejudged = judge(amounts, sigma)
+        amounts[kept] = _solve(columns[kept], values, basis)
+        rejudged = judge(amounts, sigma, _baseline(basis, columns, amounts, values))
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
     return results
 
@@ -576,30 +588,65 @@ def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, 
         signal.satellite_j_hz = float(SATELLITE_J_HZ[best]) if scores[best] > 0 else None
 
 
-def _solve(columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _solve(columns: np.ndarray, values: np.ndarray, basis=None) -> np.ndarray:
     """Non-negative amounts of the columns (rows of ``columns``) that best
-    explain ``values``, on the points where any of them has weight.
+    explain ``values``, together with a free local baseline when ``basis``
+    (a sparse matrix, one row per baseline function) is given.
 
-    The tall problem ||Ax - b|| is solved as the square one ||Rx - R^-T A^T b||
-    with A^T A = R^T R (Cholesky): the same minimiser, found on a few dozen rows
-    instead of tens of thousands.
+    The tall problem ||Ax + Bb - v|| is solved through its normal equations:
+    the baseline is eliminated (its best coefficients for any amounts are a
+    linear function of them), and what remains, G x ~ r with G = R^T R
+    (Cholesky), is solved as the square problem ||Rx - R^-T r|| with x >= 0:
+    the same minimiser, found on a few dozen rows instead of tens of thousands.
     """
-    from scipy.linalg import LinAlgError, cholesky, solve_triangular
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve, cholesky, solve_triangular
     from scipy.optimize import nnls
 
     rows = (columns > 1e-6 * np.maximum(columns.max(axis=1, keepdims=True), 1e-300)).any(axis=0)
-    matrix = columns[:, rows].T  # points x compounds (a copy)
-    scale = np.linalg.norm(matrix, axis=0)
+    matrix = columns[:, rows]  # compounds x points (a copy)
+    scale = np.linalg.norm(matrix, axis=1)
     scale[scale == 0] = 1.0
-    matrix /= scale
-    target = values[rows]
+    matrix /= scale[:, None]
+    gram, projection = matrix @ matrix.T, matrix @ values[rows]
+    if basis is not None:
+        # G = A^T A - A^T B (B^T B)^-1 B^T A, and likewise for the right-hand side
+        across = (basis @ columns.T).T / scale[:, None]  # compounds x baseline functions
+        factor = cho_factor((basis @ basis.T).toarray())
+        gram -= across @ cho_solve(factor, across.T)
+        projection -= across @ cho_solve(factor, basis @ values)
     try:
-        upper = cholesky(matrix.T @ matrix, lower=False)
-        square, rhs = upper, solve_triangular(upper, matrix.T @ target, trans="T", lower=False)
-    except LinAlgError:  # columns too alike to factor: solve the tall problem as it stands
-        square, rhs = matrix, target
-    solution, _ = nnls(square, rhs, maxiter=50 * matrix.shape[1])
+        upper = cholesky(gram, lower=False)
+    except LinAlgError:  # columns too alike to factor (or one no different from the baseline)
+        if basis is None:  # solve the tall problem as it stands
+            solution, _ = nnls(matrix.T, values[rows], maxiter=50 * matrix.shape[0])
+            return solution / scale
+        # a whisker of ridge: an amount the data cannot tell from baseline goes to ~0
+        upper = cholesky(gram + 1e-9 * np.eye(gram.shape[0]), lower=False)
+    rhs = solve_triangular(upper, projection, trans="T", lower=False)
+    solution, _ = nnls(upper, rhs, maxiter=50 * matrix.shape[0])
     return solution / scale
+
+
+def _baseline_basis(axis: _Axis):
+    """Hat functions (linear B-splines) with knots every BASELINE_KNOT_PPM over the
+    fitted range: a slowly varying local baseline the amounts cannot trade against."""
+    from scipy.sparse import csr_matrix
+
+    span = max(float(axis.ppm[0] - axis.ppm[-1]), 1e-12)
+    knots = max(int(np.ceil(span / BASELINE_KNOT_PPM)), 1) + 1
+    position = (axis.ppm[0] - axis.ppm) / span * (knots - 1)
+    left = np.minimum(np.floor(position).astype(int), knots - 2)
+    fraction = position - left
+    points = np.arange(axis.ppm.size)
+    return csr_matrix((np.concatenate([1 - fraction, fraction]),
+                       (np.concatenate([left, left + 1]), np.concatenate([points, points]))),
+                      shape=(knots, axis.ppm.size))
+
+
+def _baseline(basis, columns: np.ndarray, amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The local baseline that best explains what the amounts leave."""
+    left = values - amounts @ columns
+    return basis.T @ np.linalg.solve((basis @ basis.T).toarray(), basis @ left)
 
 
 class _Judge:
@@ -631,13 +678,23 @@ class _Judge:
         stacked = np.vstack([columns, values, unknown_model]).T
         # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned lines
         self.under_shape, self.under_window = shapes @ stacked, windows @ stacked
+        self.shapes, self.windows = shapes, windows
         self.points = sizes.astype(float)
         self.shape_sum = np.array([shape.sum() for _, shape in placed])
         self.shape_squares = np.array([np.dot(shape, shape) for _, shape in placed])
         self.shape_peak = np.array([shape.max() for _, shape in placed])
         self.column_peak = columns.max(axis=1)
+        # Two compounds' signals on one line: only the one sitting closer to its
+        # tabulated shift may testify with it (a solvent singlet at its literature
+        # shift is not taken as an impurity's signal pulled to the edge of its tolerance).
+        signals = [s for c in components for s in c.signals]
+        observed = np.array([s.observed_ppm for s in signals])
+        misplaced = np.array([abs(s.observed_ppm - s.reference_ppm) / s.tolerance_ppm for s in signals])
+        self.outplaced_by = ((np.abs(observed[:, None] - observed[None, :]) < SAME_LINE_PPM)
+                             & (self.owner[:, None] != self.owner[None, :])
+                             & (misplaced[None, :] < misplaced[:, None]))
 
-    def __call__(self, amounts, sigma: float) -> list[ComponentResult]:
+    def __call__(self, amounts, sigma: float, baseline: np.ndarray | None = None) -> list[ComponentResult]:
         amounts = np.asarray(amounts, dtype=float)
         count = amounts.size
         own_amount = amounts[self.owner]
@@ -657,10 +714,14 @@ class _Judge:
                             - self.under_shape[:, count + 1] + own_amount * self.shape_squares)
         left_in_window = (self.under_window[:, count] - self.under_window[:, :count] @ amounts
                           - self.under_window[:, count + 1] + own_amount * self.shape_sum)
+        if baseline is not None:  # (the fitted local baseline is no compound's either)
+            left_under_shape -= self.shapes @ baseline
+            left_in_window -= self.windows @ baseline
         coefficient = ((self.points * left_under_shape - self.shape_sum * left_in_window)
                        / (self.points * self.shape_squares - self.shape_sum ** 2))
         strong_enough = own_amount * self.shape_peak >= DETECTION_SNR * sigma
-        testifies = (overlap < OVERLAP_LIMIT) & (own_amount > 0) & strong_enough
+        present = (own_amount > 0) & strong_enough
+        testifies = (overlap < OVERLAP_LIMIT) & present & ~(self.outplaced_by & present[None, :]).any(axis=1)
         support = np.divide(coefficient, own_amount, out=np.zeros_like(coefficient), where=testifies)
         results, row = [], 0
         for index, component in enumerate(self.components):
