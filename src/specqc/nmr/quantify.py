@@ -19,9 +19,9 @@ is not taken for a small compound.
 A compound is reported only when its signals are really there: strong enough
 (height over noise), and every signal of it that is not buried under another
 compound carries its share of the intensity (a line two candidates claim
-counts only for the one placed nearer its tabulated shift). The 13C satellites of a strong
-compound look like small multiplets 60-85 Hz either side of its signals, so
-they are part of its model (1J(CH) found per signal).
+counts only for the one placed nearer its tabulated shift). The 13C
+satellites of a strong compound look like small multiplets 60-85 Hz either
+side of its signals, so they are part of its model (1J(CH) found per signal).
 """
 
 from __future__ import annotations
@@ -540,12 +540,17 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     return results
 
 
+def _misplacement(signal: FitSignal) -> float:
+    """How far placement moved a signal from its tabulated shift, in tolerances."""
+    return abs(signal.observed_ppm - signal.reference_ppm) / signal.tolerance_ppm
+
+
 def _second_look(candidates: list[int], components: list[FitComponent]) -> list[int]:
     """Unconfirmed candidates worth a refit. Two of them placed on the same line
     cannot both be there: the one sitting closer to its tabulated shifts wins."""
     def misplacement(i: int) -> float:
         signals = components[i].signals
-        return sum(abs(s.observed_ppm - s.reference_ppm) / s.tolerance_ppm for s in signals) / len(signals)
+        return sum(_misplacement(s) for s in signals) / len(signals)
 
     chosen: list[int] = []
     for i in sorted(candidates, key=misplacement):
@@ -689,7 +694,7 @@ class _Judge:
         # shift is not taken as an impurity's signal pulled to the edge of its tolerance).
         signals = [s for c in components for s in c.signals]
         observed = np.array([s.observed_ppm for s in signals])
-        misplaced = np.array([abs(s.observed_ppm - s.reference_ppm) / s.tolerance_ppm for s in signals])
+        misplaced = np.array([_misplacement(s) for s in signals])
         self.outplaced_by = ((np.abs(observed[:, None] - observed[None, :]) < SAME_LINE_PPM)
                              & (self.owner[:, None] != self.owner[None, :])
                              & (misplaced[None, :] < misplaced[:, None]))
