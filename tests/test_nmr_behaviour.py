@@ -134,15 +134,15 @@ def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_it
     columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in
                          ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0))])
     truth = np.array([0.02, 0.05, 0.03, 0.0, 0.01])
-    basis = quantify._baseline_basis(axis)
-    offset = basis.T @ np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2])  # tens of sigma, changing by the ppm
+    local = quantify._LocalBaseline(axis)
+    offset = np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.basis  # tens of sigma, changing by the ppm
     values = truth @ columns + offset + rng.normal(0, 0.05, ppm.size)
-    amounts = _solve(columns, values, basis)
-    full = lsq_linear(np.hstack([columns.T, basis.T.toarray()]), values,
-                      bounds=(np.r_[np.zeros(5), np.full(basis.shape[0], -np.inf)], np.inf)).x[:5]
+    amounts = _solve(columns, values, local)
+    full = lsq_linear(np.hstack([columns.T, local.basis.T]), values,
+                      bounds=(np.r_[np.zeros(5), np.full(local.basis.shape[0], -np.inf)], np.inf)).x[:5]
     np.testing.assert_allclose(amounts, full, atol=1e-6)
     np.testing.assert_allclose(amounts, truth, atol=0.002)
-    baseline = quantify._baseline(basis, columns, amounts, values)
+    baseline = local.fit(columns, amounts, values)
     assert np.abs(baseline - offset).max() < 0.05
     assert np.abs(_solve(columns, values) - truth).max() > 0.01  # the plain fit is biased by the offset
 

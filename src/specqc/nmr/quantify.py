@@ -484,9 +484,9 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # A slowly varying local baseline is fitted with the lines: the spectrum's
     # polynomial baseline leaves plateaus of tens of sigma under crowded regions
     # of a strong spectrum, which a small compound's line would otherwise soak up.
-    basis = _baseline_basis(axis)
-    amounts = _solve(columns, values, basis)
-    baseline = _baseline(basis, columns, amounts, values)
+    local = _LocalBaseline(axis)
+    amounts = _solve(columns, values, local)
+    baseline = local.fit(columns, amounts, values)
     for _ in range(2):
         # place each compound against what the others leave; give strong ones their 13C satellites
         model = amounts @ columns + baseline
@@ -503,8 +503,8 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
             columns[index] = _column(axis, component, fwhm_hz)
-        amounts = _solve(columns, values, basis)
-        baseline = _baseline(basis, columns, amounts, values)
+        amounts = _solve(columns, values, local)
+        baseline = local.fit(columns, amounts, values)
     model = amounts @ columns + baseline
     # Lines nothing explains are reported, and fitted to the residual only,
     # so they can be named where they overlap a compound but never take its intensity.
@@ -534,8 +534,8 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
             continue
         kept = keep
         amounts = np.zeros(len(components))
-        amounts[kept] = _solve(columns[kept], values, basis)
-        rejudged = judge(amounts, sigma, _baseline(basis, columns, amounts, values))
+        amounts[kept] = _solve(columns[kept], values, local)
+        rejudged = judge(amounts, sigma, local.fit(columns, amounts, values))
         results = [rejudged[i] if i in kept else results[i] for i in range(len(components))]
     return results
 
@@ -593,10 +593,9 @@ def _place_satellites(axis: _Axis, target: np.ndarray, component: FitComponent, 
         signal.satellite_j_hz = float(SATELLITE_J_HZ[best]) if scores[best] > 0 else None
 
 
-def _solve(columns: np.ndarray, values: np.ndarray, basis=None) -> np.ndarray:
+def _solve(columns: np.ndarray, values: np.ndarray, baseline: _LocalBaseline | None = None) -> np.ndarray:
     """Non-negative amounts of the columns (rows of ``columns``) that best
-    explain ``values``, together with a free local baseline when ``basis``
-    (a sparse matrix, one row per baseline function) is given.
+    explain ``values``, together with a free local baseline when one is given.
 
     The tall problem ||Ax + Bb - v|| is solved through its normal equations:
     the baseline is eliminated (its best coefficients for any amounts are a
@@ -604,54 +603,63 @@ def _solve(columns: np.ndarray, values: np.ndarray, basis=None) -> np.ndarray:
     (Cholesky), is solved as the square problem ||Rx - R^-T r|| with x >= 0:
     the same minimiser, found on a few dozen rows instead of tens of thousands.
     """
-    from scipy.linalg import LinAlgError, cho_factor, cho_solve, cholesky, solve_triangular
+    from scipy.linalg import LinAlgError, cholesky, solve_triangular
     from scipy.optimize import nnls
 
-    rows = (columns > 1e-6 * np.maximum(columns.max(axis=1, keepdims=True), 1e-300)).any(axis=0)
-    matrix = columns[:, rows]  # compounds x points (a copy)
-    scale = np.linalg.norm(matrix, axis=1)
+    gram = columns @ columns.T
+    # columns scaled to unit norm (the products are scaled, not the tall matrix)
+    scale = np.sqrt(np.diag(gram))
     scale[scale == 0] = 1.0
-    matrix /= scale[:, None]
-    gram, projection = matrix @ matrix.T, matrix @ values[rows]
-    if basis is not None:
+    gram /= np.outer(scale, scale)
+    projection = columns @ values / scale
+    if baseline is not None:
         # G = A^T A - A^T B (B^T B)^-1 B^T A, and likewise for the right-hand side
-        across = (basis @ columns.T).T / scale[:, None]  # compounds x baseline functions
-        factor = cho_factor((basis @ basis.T).toarray())
-        gram -= across @ cho_solve(factor, across.T)
-        projection -= across @ cho_solve(factor, basis @ values)
+        across = columns @ baseline.basis.T / scale[:, None]  # compounds x baseline functions
+        gram -= across @ baseline.coefficients(across.T)
+        projection -= across @ baseline.coefficients(baseline.basis @ values)
     try:
         upper = cholesky(gram, lower=False)
     except LinAlgError:  # columns too alike to factor (or one no different from the baseline)
-        if basis is None:  # solve the tall problem as it stands
+        if baseline is None:  # solve the tall problem as it stands, on the points some column reaches
+            rows = (columns > 1e-6 * np.maximum(columns.max(axis=1, keepdims=True), 1e-300)).any(axis=0)
+            matrix = columns[:, rows] / scale[:, None]
             solution, _ = nnls(matrix.T, values[rows], maxiter=50 * matrix.shape[0])
             return solution / scale
         # a whisker of ridge: an amount the data cannot tell from baseline goes to ~0
         upper = cholesky(gram + 1e-9 * np.eye(gram.shape[0]), lower=False)
     rhs = solve_triangular(upper, projection, trans="T", lower=False)
-    solution, _ = nnls(upper, rhs, maxiter=50 * matrix.shape[0])
+    solution, _ = nnls(upper, rhs, maxiter=50 * columns.shape[0])
     return solution / scale
 
 
-def _baseline_basis(axis: _Axis):
+class _LocalBaseline:
     """Hat functions (linear B-splines) with knots every BASELINE_KNOT_PPM over the
-    fitted range: a slowly varying local baseline the amounts cannot trade against."""
-    from scipy.sparse import csr_matrix
+    fitted range: a slowly varying local baseline the amounts cannot trade against.
+    The basis and the factor of its Gram matrix are formed once per fit."""
 
-    span = max(float(axis.ppm[0] - axis.ppm[-1]), 1e-12)
-    knots = max(int(np.ceil(span / BASELINE_KNOT_PPM)), 1) + 1
-    position = (axis.ppm[0] - axis.ppm) / span * (knots - 1)
-    left = np.minimum(np.floor(position).astype(int), knots - 2)
-    fraction = position - left
-    points = np.arange(axis.ppm.size)
-    return csr_matrix((np.concatenate([1 - fraction, fraction]),
-                       (np.concatenate([left, left + 1]), np.concatenate([points, points]))),
-                      shape=(knots, axis.ppm.size))
+    def __init__(self, axis: _Axis):
+        from scipy.linalg import cho_factor
 
+        span = max(float(axis.ppm[0] - axis.ppm[-1]), 1e-12)
+        knots = max(int(np.ceil(span / BASELINE_KNOT_PPM)), 1) + 1
+        position = (axis.ppm[0] - axis.ppm) / span * (knots - 1)
+        left = np.minimum(np.floor(position).astype(int), knots - 2)
+        fraction = position - left
+        points = np.arange(axis.ppm.size)
+        self.basis = np.zeros((knots, axis.ppm.size))  # a dozen rows: dense products beat sparse ones
+        self.basis[left, points] = 1 - fraction
+        self.basis[left + 1, points] = fraction
+        self._factor = cho_factor(self.basis @ self.basis.T)
 
-def _baseline(basis, columns: np.ndarray, amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The local baseline that best explains what the amounts leave."""
-    left = values - amounts @ columns
-    return basis.T @ np.linalg.solve((basis @ basis.T).toarray(), basis @ left)
+    def coefficients(self, projections: np.ndarray) -> np.ndarray:
+        """(B B^T)^-1 applied to projections onto the basis."""
+        from scipy.linalg import cho_solve
+
+        return cho_solve(self._factor, projections)
+
+    def fit(self, columns: np.ndarray, amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The baseline that best explains what the amounts leave."""
+        return self.coefficients(self.basis @ (values - amounts @ columns)) @ self.basis
 
 
 class _Judge:
