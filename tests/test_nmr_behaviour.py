@@ -74,11 +74,12 @@ def test_random_receiver_phase_and_axis_error_do_not_change_the_numbers(tmp_path
     report = build_report(analyze([tmp_path], "diazepan-2-one", "salt"))
     nmr = report["nmr"]
     assert nmr["reference"]["correction_ppm"] == pytest.approx(-settings.axis_error_ppm, abs=0.005)
+    # (within 2 % over 30 such seeds: the leftover phase error is fitted, the water's width found between trials)
     assert [s["name"] for s in nmr["residual_solvents"]] == ["1,4-dioxane"]
-    assert nmr["residual_solvents"][0]["mol_ratio"] == pytest.approx(0.01, rel=0.15)
+    assert nmr["residual_solvents"][0]["mol_ratio"] == pytest.approx(0.01, rel=0.05)
     linear = next(s for s in report["species"] if s["id"] == "aminopropyl-glycinate")
-    assert linear["nmr"]["mol_ratio"] == pytest.approx(0.05, rel=0.15)
-    assert nmr["water"]["mol_ratio"] == pytest.approx(0.5, rel=0.15)
+    assert linear["nmr"]["mol_ratio"] == pytest.approx(0.05, rel=0.05)
+    assert nmr["water"]["mol_ratio"] == pytest.approx(0.5, rel=0.05)
     assert truth["phase0_deg"] != 0
 
 
@@ -145,6 +146,25 @@ def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_it
     baseline = local.fit(columns, amounts, values)
     assert np.abs(baseline - offset).max() < 0.05
     assert np.abs(_solve(columns, values) - truth).max() > 0.01  # the plain fit is biased by the offset
+
+
+def test_a_broad_line_is_fitted_with_its_own_width_not_the_nearest_trial_width():
+    """Water 2.7 Hz broader than the sharp lines falls between the trial widths
+    (2 and 3.5 line widths extra): drawn with either, its area would be ~10 % off."""
+    from specqc.nmr.quantify import FitComponent, FitSignal, fit_components
+
+    rng = np.random.default_rng(4)
+    ppm = np.linspace(4.5, 2.0, 20000)
+    mhz, fwhm, sigma = 400.0, 1.0, 0.002
+    values = (2 * 0.5 * multiplet_shape(ppm, 3.33, "s", 0.0, 2.7, fwhm, mhz)
+              + 3 * 1.0 * multiplet_shape(ppm, 2.50, "s", 0.0, 0.0, fwhm, mhz) + rng.normal(0, sigma, ppm.size))
+    water = FitComponent("water", "water", "water", [FitSignal("H2O", 3.33, "s", 2, tolerance_ppm=0.05)],
+                         broad_allowed=True)
+    main = FitComponent("main", "species", "main", [FitSignal("CH3", 2.50, "s", 3, tolerance_ppm=0.02)])
+    found = {r.component.name: r.amount for r in fit_components(ppm, values, sigma, mhz, [water, main],
+                                                                  fwhm_hz=fwhm).components}
+    assert water.signals[0].extra_width_hz == pytest.approx(2.7, abs=0.1)
+    assert found["water"] / found["main"] == pytest.approx(0.5, rel=0.02)
 
 
 def test_noise_is_measured_where_neighbouring_points_are_alike():

@@ -69,7 +69,9 @@ def multiplet_shapes(ppm: np.ndarray, centre_ppm: float, multiplicity: str, coup
     return np.einsum("l,rlp->rp", shares * (gamma / np.pi), 1.0 / (distance * distance + gamma * gamma))
 
 
-def multiplet_extent_hz(multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float) -> float:
-    """Half-width of the region that holds a multiplet's lines and most of their tails."""
+def multiplet_extent_hz(multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float,
+                        tail_hz: float = 0.0) -> float:
+    """Half-width of the region that holds a multiplet's lines and most of
+    their tails: eight line widths beyond the outer lines, or ``tail_hz``."""
     offsets, _ = _line_arrays(multiplicity, float(j_hz), float(width_hz))
-    return float(np.abs(offsets).max()) + 8.0 * line_width_of(multiplicity, width_hz, fwhm_hz)
+    return float(np.abs(offsets).max()) + max(8.0 * line_width_of(multiplicity, width_hz, fwhm_hz), tail_hz)
