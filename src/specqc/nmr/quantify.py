@@ -28,6 +28,7 @@ side of its signals, so they are part of its model (1J(CH) found per signal).
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import NamedTuple
@@ -161,10 +162,11 @@ def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
     Its lines are drawn to a few widths (the window judging looks at), or with
     ``tails`` as far as its tails stand above the noise (what the model holds).
     Cached on the signal: the fit and the judging draw the same shapes many times."""
+    tail_hz = signal.tail_hz if tails else 0.0
     key = (axis.key, centre, fwhm_hz, signal.j_hz, signal.extra_width_hz,
-           signal.satellite_j_hz if satellites else None, signal.tail_hz if tails else 0.0)
+           signal.satellite_j_hz if satellites else None, tail_hz)
     if key not in signal.shapes:
-        low, values = _draw_signal(axis, signal, centre, fwhm_hz, satellites, key[-1])
+        low, values = _draw_signal(axis, signal, centre, fwhm_hz, satellites, tail_hz)
         values.flags.writeable = False  # shared by every caller
         signal.shapes[key] = (low, values)
     return signal.shapes[key]
@@ -519,7 +521,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # A slowly varying local baseline is fitted with the lines: the spectrum's
     # polynomial baseline leaves plateaus of tens of sigma under crowded regions
     # of a strong spectrum, which a small compound's line would otherwise soak up.
-    local = _LocalBaseline(axis)
+    local = hats = _LocalBaseline(axis)
     amounts = _solve(columns, values, local)
     baseline = local.fit(columns, amounts, values)
     _reach_tails(components, amounts, sigma, fwhm_hz, mhz)  # from the next round's columns on
@@ -542,8 +544,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         # A few degrees of phase error left by automatic phasing add a little of
         # every strong line's dispersion, which falls off only as 1/distance: tens
         # of sigma where a small compound's multiplet sits. Fitted with the baseline.
-        local = _LocalBaseline(axis, _phase_error_rows(axis, [components[i] for i in strong], amounts[strong],
-                                                       fwhm_hz))
+        local = hats.with_rows(_phase_error_rows(axis, [components[i] for i in strong], amounts[strong], fwhm_hz))
         amounts = _solve(columns, values, local)
         baseline = local.fit(columns, amounts, values)
     model = amounts @ columns + baseline
@@ -592,7 +593,7 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
     absorption = np.zeros(axis.ppm.size)
     for amount, component in zip(amounts, components):
         for signal in component.signals:
-            if signal.multiplicity == "m":  # (its drawn lines only stand in for its real ones)
+            if not _lines_are_real(signal):
                 continue
             low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, tails=True)
             absorption[low:low + shape.size] += amount * shape
@@ -615,8 +616,14 @@ def _reach_tails(components: list[FitComponent], amounts: np.ndarray, sigma: flo
             # whole area A, which falls to a level h at x where A w / (pi x^2) = h
             area = max(amount, 0.0) * signal.protons
             reach_ppm = np.sqrt(area * width / 2 / mhz / (np.pi * TAIL_LEVEL_SIGMA * sigma))
-            # (an unresolved multiplet's drawn lines only stand in for its real ones: their tails are not extended)
-            signal.tail_hz = float(min(reach_ppm * mhz, TAIL_MAX_HZ)) if signal.multiplicity != "m" else 0.0
+            signal.tail_hz = float(min(reach_ppm * mhz, TAIL_MAX_HZ)) if _lines_are_real(signal) else 0.0
+
+
+def _lines_are_real(signal: FitSignal) -> bool:
+    """Whether a signal's drawn lines are its real ones, so their far tails and
+    dispersion can be trusted: an unresolved multiplet's ("m") only stand in
+    for lines nobody resolved."""
+    return signal.multiplicity != "m"
 
 
 def _misplacement(signal: FitSignal) -> float:
@@ -715,27 +722,32 @@ class _LocalBaseline:
     """Terms fitted with free (signed) coefficients alongside the amounts: hat
     functions (linear B-splines) with knots every BASELINE_KNOT_PPM over the
     fitted range, a slowly varying local baseline the amounts cannot trade
-    against, and any further rows given (a leftover phase error's dispersion).
-    The basis and the factor of its Gram matrix are formed once per set of rows."""
+    against, and any further rows added (a leftover phase error's dispersion).
+    The hats are laid out once per fit; the factor of the Gram matrix once per set of rows."""
 
-    def __init__(self, axis: _Axis, extra_rows: np.ndarray | None = None):
-        from scipy.linalg import LinAlgError, cho_factor
-
+    def __init__(self, axis: _Axis):
         span = max(float(axis.ppm[0] - axis.ppm[-1]), 1e-12)
         knots = max(int(np.ceil(span / BASELINE_KNOT_PPM)), 1) + 1
         position = (axis.ppm[0] - axis.ppm) / span * (knots - 1)
         left = np.minimum(np.floor(position).astype(int), knots - 2)
         fraction = position - left
         points = np.arange(axis.ppm.size)
-        if extra_rows is not None:
-            extra_rows = extra_rows[np.abs(extra_rows).max(axis=1) > 0]  # (no strong line: no dispersion)
-        extra = 0 if extra_rows is None else extra_rows.shape[0]
-        self.basis = np.zeros((knots + extra, axis.ppm.size))  # a dozen rows: dense products beat sparse ones
-        self.basis[left, points] = 1 - fraction
-        self.basis[left + 1, points] = fraction
-        if extra:
-            self.basis[knots:] = extra_rows
-        gram = self.basis @ self.basis.T
+        self.hats = np.zeros((knots, axis.ppm.size))  # a dozen rows: dense products beat sparse ones
+        self.hats[left, points] = 1 - fraction
+        self.hats[left + 1, points] = fraction
+        self._use(self.hats)
+
+    def with_rows(self, extra_rows: np.ndarray) -> _LocalBaseline:
+        """The same hats and ``extra_rows`` (all-zero ones, from no strong line, left out)."""
+        extended = copy(self)
+        extended._use(np.vstack([self.hats, extra_rows[np.abs(extra_rows).max(axis=1) > 0]]))
+        return extended
+
+    def _use(self, basis: np.ndarray) -> None:
+        from scipy.linalg import LinAlgError, cho_factor
+
+        self.basis = basis
+        gram = basis @ basis.T
         try:
             self._factor = cho_factor(gram)
         except LinAlgError:  # an extra row no different from the baseline: a whisker of ridge
