@@ -83,6 +83,23 @@ def test_random_receiver_phase_and_axis_error_do_not_change_the_numbers(tmp_path
     assert truth["phase0_deg"] != 0
 
 
+def test_digital_filter_delay_comes_from_the_header_else_the_firmware_table():
+    from specqc.errors import InputError
+    from specqc.model import NMRData
+    from specqc.readers.nmr_common import bruker_group_delay
+
+    assert bruker_group_delay({"GRPDLY": "67.984", "DECIM": "2080", "DSPFVS": "20"}) == pytest.approx(67.984)
+    # firmware before DSPFVS 14 wrote no GRPDLY: the delay follows from DECIM (Westler & Abildgaard's table)
+    assert bruker_group_delay({"GRPDLY": "-1", "DECIM": "24", "DSPFVS": "10"}) == pytest.approx(61.0208, abs=1e-4)
+    assert bruker_group_delay({"DECIM": "8", "DSPFVS": "12"}) == pytest.approx(53.25)
+    assert bruker_group_delay({"DECIM": "2080", "DSPFVS": "20"}) == 0.0  # newer firmware always states it
+    assert bruker_group_delay({}) == 0.0  # no digital filter
+    with pytest.raises(InputError, match="DECIM 7 / DSPFVS 10 is not in"):
+        bruker_group_delay({"DECIM": "7", "DSPFVS": "10"})
+    with pytest.raises(InputError, match="does not fit a 32-point FID"):
+        NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=np.ones(32, complex), carrier_ppm=4.7, group_delay_points=20.0)
+
+
 def test_multiplet_lines_follow_pascal_and_shapes_have_unit_area():
     assert [round(w, 4) for _, w in multiplet_lines("q", 7.0)] == [0.125, 0.375, 0.375, 0.125]
     assert [o for o, _ in multiplet_lines("t", 7.0)] == [-7.0, 0.0, 7.0]

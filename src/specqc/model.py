@@ -231,8 +231,10 @@ class LCMSRun:
 
 @dataclass(frozen=True, eq=False)
 class NMRData:
-    """One 1D NMR dataset: a raw FID (digital filter already removed) and/or a
-    processed real spectrum with its ppm axis (descending)."""
+    """One 1D NMR dataset: a raw FID and/or a processed real spectrum with its
+    ppm axis (descending). A FID from a digitally filtered spectrometer is kept
+    as recorded, with the filter's delay: processing removes it after the
+    transform, where the removal is exact."""
 
     source_path: str
     format: str
@@ -244,6 +246,7 @@ class NMRData:
     ppm: np.ndarray | None = None
     carrier_ppm: float | None = None  # ppm at the centre of the FID's spectral window
     reversed_after_fft: bool = True  # frequency order after FFT must be flipped (Bruker, Varian)
+    group_delay_points: float = 0.0  # digital filter delay still in the FID (Bruker), in points
     first_phase_deg: tuple[float, float] | None = None  # vendor phases of a processed spectrum
     solvent: str = ""
     temperature_k: float | None = None
@@ -267,6 +270,9 @@ class NMRData:
             if not np.isfinite(fid.sum()):
                 raise InputError("FID contains NaN or infinite values")
             object.__setattr__(self, "fid", fid)
+            if not (math.isfinite(self.group_delay_points) and 0 <= self.group_delay_points < fid.size / 2):
+                raise InputError(f"digital filter delay of {self.group_delay_points!r} points does not fit "
+                                 f"a {fid.size}-point FID")
             if self.carrier_ppm is None or not math.isfinite(self.carrier_ppm):
                 raise InputError("FID given without the carrier position (ppm)")
         if self.spectrum is not None:

@@ -47,15 +47,26 @@ def zero_fill_size(points: int, params: NMRParams) -> int:
 
 def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Complex spectrum (high ppm first) and its ppm axis; ``mirrored`` flips the
-    quadrature sign convention (some files store the conjugate FID)."""
+    quadrature sign convention (some files store the conjugate FID).
+
+    A digital filter's delay is removed after the transform, as the vendor
+    software does: a first-order phase of 360 degrees per point of delay.
+    Shifting the FID in time instead (cutting the filter's pre-response off
+    its start) leaves a broad, phase-dependent bow in the baseline that
+    misleads the automatic phasing.
+    """
     import nmrglue as ng
 
     fid = np.conj(data.fid) if mirrored else data.fid.copy()
-    fid[0] *= 0.5  # first-point scaling removes the DC offset of the transform
-    if lb_hz > 0:
+    delay = data.group_delay_points
+    if not delay:
+        fid[0] *= 0.5  # first-point scaling removes the DC offset of the transform
+    if lb_hz > 0:  # (a delayed FID's decay starts a little late: a constant factor only)
         fid = ng.proc_base.em(fid, lb=lb_hz / data.sweep_width_hz)
     fid = ng.proc_base.zf_size(fid, size) if size > fid.size else fid[:size]
     spectrum = ng.proc_base.fft(fid)
+    if delay:
+        spectrum = ng.bruker.rm_dig_filter(spectrum, 0, 0, delay, truncate_grpdly=False, post_proc=True)
     if data.reversed_after_fft:
         spectrum = spectrum[::-1]
     index = np.arange(size)
@@ -461,7 +472,8 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
         _score, _rank, mirrored, values, sigma, p0, p1, referenced, reference = max(candidates, key=lambda c: c[:2])
         ppm = referenced
         steps.update(apodization=f"exponential {params.line_broadening_hz} Hz", zero_filled_to=size,
-                     fid_points=int(data.fid.size), phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
+                     fid_points=int(data.fid.size), digital_filter_delay_points=data.group_delay_points,
+                     phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
                      phase_method="automatic: least negative intensity from line-phase and ACME starts",
                      orientation="mirrored: the file stores the conjugate FID" if mirrored else "as stored")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import warnings
 
@@ -49,3 +50,32 @@ def library_read(description: str, reader, *args, warnings: list[str], **kwargs)
             return reader(*args, **kwargs)
     except Exception as exc:  # nmrglue raises many kinds on malformed files
         raise InputError(f"{description} ({' '.join(str(exc).split())[:160]})") from exc
+
+
+def bruker_group_delay(acqus: dict) -> float:
+    """How many points a Bruker digital filter delays the FID by: GRPDLY where
+    the file gives it, else nmrglue's table for older firmware (DSPFVS < 14),
+    else none (data recorded without a digital filter)."""
+    from nmrglue.fileio.bruker import bruker_dsp_table
+
+    grpdly = parse_number(acqus.get("GRPDLY"))
+    if grpdly is not None and grpdly > 0:
+        return grpdly
+    decim, dspfvs = parse_number(acqus.get("DECIM")), parse_number(acqus.get("DSPFVS"))
+    if decim is None or dspfvs is None or dspfvs >= 14:
+        return 0.0
+    try:
+        return float(bruker_dsp_table[int(dspfvs)][int(decim) if decim == int(decim) else decim])
+    except KeyError:
+        raise InputError(f"digital filter DECIM {decim:g} / DSPFVS {dspfvs:g} is not in nmrglue's table") from None
+
+
+def parse_number(value) -> float | None:
+    """A header value as a finite number, else None (JCAMP may wrap it in parentheses)."""
+    if isinstance(value, str):
+        value = value.strip().strip("()")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

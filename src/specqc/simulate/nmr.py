@@ -137,11 +137,16 @@ def simulate(route: Route, components: list[NMRComponent], settings: NMRSettings
         truth_components.append({"name": component.name, "kind": component.kind,
                                  "mol_ratio": component.mol_ratio, "signals": placed})
     fid *= np.exp(1j * np.deg2rad(phase0))
-    fid += settings.noise * (rng.normal(size=n) + 1j * rng.normal(size=n))
-    # The digital filter delays the echo: t = 0 lands at point `group_delay`
+    # The digital filter delays the signal: t = 0 lands at point `group_delay`
     # (plus an uncorrected remainder that shows as a first-order phase error).
-    frequencies = np.fft.fftfreq(n) * n
-    fid = np.fft.ifft(np.fft.fft(fid) * np.exp(-2j * np.pi * (settings.group_delay + extra_delay) * frequencies / n))
+    # It is a band-limited delay of a signal that starts at t = 0, so the points
+    # before it hold the filter's pre-response (nothing from the FID's end), and
+    # the last `group_delay` points of the signal are never recorded.
+    padded = np.concatenate([fid, np.zeros(n, dtype=np.complex128)])
+    frequencies = np.fft.fftfreq(2 * n) * 2 * n
+    delay = np.exp(-2j * np.pi * (settings.group_delay + extra_delay) * frequencies / (2 * n))
+    fid = np.fft.ifft(np.fft.fft(padded) * delay)[:n]
+    fid += settings.noise * (rng.normal(size=n) + 1j * rng.normal(size=n))
     truth = {"components": truth_components, "phase0_deg": round(phase0, 2),
              "first_order_delay_points": round(extra_delay, 4), "axis_error_ppm": settings.axis_error_ppm,
              "group_delay": settings.group_delay}

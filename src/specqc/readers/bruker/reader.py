@@ -1,4 +1,4 @@
-"""Bruker 1D experiments: raw (fid + acqus, digital filter removed) or
+"""Bruker 1D experiments: raw (fid + acqus, with the digital filter's delay) or
 processed (pdata/N with procs and 1r), and zip archives of either."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
 from .layout import experiments_below, is_experiment, is_processed
-from ..nmr_common import library_read, normalise_nucleus, quiet_library_warnings, require_supported
+from ..nmr_common import (bruker_group_delay, library_read, normalise_nucleus, parse_number, quiet_library_warnings,
+                          require_supported)
 
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
@@ -72,16 +73,12 @@ def _read_folder(path: Path, source: str) -> NMRData:
     acqus = dic.get("acqus", {})
     nucleus = normalise_nucleus(acqus.get("NUC1", ""))
     require_supported(nucleus, np.ndim(data))
-    with quiet_library_warnings(warnings):
-        # truncate=False: the fractional part of the group delay is removed too,
-        # so no first-order phase of ~360 degrees is left for the autophase to find
-        fid = ng.bruker.remove_digital_filter(dic, data, truncate=False)
     bf1, o1, sw_h = float(acqus.get("BF1", 0)), float(acqus.get("O1", 0)), float(acqus.get("SW_h", 0))
     sf = float(dic.get("procs", {}).get("SF", 0) or 0) or bf1
     return NMRData(
         source_path=source, format="bruker", nucleus=nucleus, spectrometer_mhz=sf, sweep_width_hz=sw_h,
-        fid=fid, carrier_ppm=(o1 + (bf1 - sf) * 1e6) / sf if sf else 0.0,
-        solvent=str(acqus.get("SOLVENT", "")), temperature_k=_float(acqus.get("TE")),
+        fid=data, group_delay_points=bruker_group_delay(acqus), carrier_ppm=(o1 + (bf1 - sf) * 1e6) / sf if sf else 0.0,
+        solvent=str(acqus.get("SOLVENT", "")), temperature_k=parse_number(acqus.get("TE")),
         pulse_program=str(acqus.get("PULPROG", "")), acquisition_date=_date(acqus),
         metadata={"reader_warnings": warnings, "experiment": folder.name,
                   "group_delay": acqus.get("GRPDLY"), "decim": acqus.get("DECIM"),
@@ -104,8 +101,8 @@ def _processed(pdata: Path, experiment: Path, source: str, warnings: list[str]) 
     return NMRData(
         source_path=source, format="bruker-processed", nucleus=nucleus, spectrometer_mhz=sf,
         sweep_width_hz=sw_p, spectrum=np.asarray(data, dtype=np.float64), ppm=ppm,
-        first_phase_deg=(_float(procs.get("PHC0")) or 0.0, _float(procs.get("PHC1")) or 0.0),
-        solvent=str(acqus.get("SOLVENT", "")), temperature_k=_float(acqus.get("TE")),
+        first_phase_deg=(parse_number(procs.get("PHC0")) or 0.0, parse_number(procs.get("PHC1")) or 0.0),
+        solvent=str(acqus.get("SOLVENT", "")), temperature_k=parse_number(acqus.get("TE")),
         pulse_program=str(acqus.get("PULPROG", "")), acquisition_date=_date(acqus),
         metadata={"reader_warnings": warnings, "pdata": pdata.name, "nc_proc": procs.get("NC_proc")},
     )
@@ -118,13 +115,6 @@ def _acqus_of(experiment: Path) -> dict:
         return ng.bruker.read_jcamp(str(experiment / "acqus")) if (experiment / "acqus").is_file() else {}
     except Exception:
         return {}
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def read_zip(path: Path) -> NMRData:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
-from ..nmr_common import library_read, normalise_nucleus, require_supported
+from ..nmr_common import bruker_group_delay, library_read, normalise_nucleus, parse_number, require_supported
 
 
 def _first(dic: dict, *keys: str) -> str:
@@ -19,13 +19,6 @@ def _first(dic: dict, *keys: str) -> str:
         if value:
             return str(value[0]).strip()
     return ""
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text.strip().strip("()"))
-    except (AttributeError, ValueError):
-        return None
 
 
 def _columns(text: str) -> list[str]:
@@ -46,12 +39,12 @@ def read(path: Path) -> NMRData:
             raise InputError("2D NMR data is not supported yet (only 1D 1H)")
         nucleus = normalise_nucleus(_first(dic, ".OBSERVENUCLEUS", "$AXNUC", "$NUC1"))
         require_supported(nucleus)
-        sf = _number(_first(dic, ".OBSERVEFREQUENCY", "$SF", "$BF1"))
+        sf = parse_number(_first(dic, ".OBSERVEFREQUENCY", "$SF", "$BF1"))
         if not sf:
             raise InputError("JCAMP-DX file lacks .OBSERVE FREQUENCY")
         solvent = _first(dic, ".SOLVENTNAME", "$SOLVENT").strip("<>")
         common = dict(source_path=str(path), format="jcamp", nucleus=nucleus, solvent=solvent,
-                      temperature_k=_number(_first(dic, ".TEMPERATURE", "$TE")),
+                      temperature_k=parse_number(_first(dic, ".TEMPERATURE", "$TE")),
                       pulse_program=_first(dic, ".PULSESEQUENCE", "$PULPROG").strip("<>"),
                       acquisition_date=_first(dic, "LONGDATE", "DATE", "$DATE"),
                       metadata={"reader_warnings": warnings, "title": _first(dic, "TITLE")})
@@ -63,12 +56,12 @@ def read(path: Path) -> NMRData:
 
 
 def _x_range(dic: dict, size: int) -> tuple[float, float, str]:
-    first, last = _number(_first(dic, "FIRSTX")), _number(_first(dic, "LASTX"))
+    first, last = parse_number(_first(dic, "FIRSTX")), parse_number(_first(dic, "LASTX"))
     unit = _first(dic, "XUNITS").upper()
     if first is None or last is None:
         firsts, lasts = _columns(_first(dic, "FIRST")), _columns(_first(dic, "LAST"))
         units = _columns(_first(dic, "UNITS"))
-        first, last = _number(firsts[0]) if firsts else None, _number(lasts[0]) if lasts else None
+        first, last = parse_number(firsts[0]) if firsts else None, parse_number(lasts[0]) if lasts else None
         unit = units[0].upper() if units else unit
     if first is None or last is None:
         raise InputError("JCAMP-DX file gives no x range (FIRSTX/LASTX or FIRST/LAST)")
@@ -86,11 +79,11 @@ def _spectrum(dic: dict, data, sf: float, common: dict) -> NMRData:
     else:  # Hz: place the axis with .SHIFT REFERENCE (point, ppm), else $OFFSET, else x/SF
         ppm = x / sf
         reference = _columns(_first(dic, ".SHIFTREFERENCE").strip("()"))
-        offset = _number(_first(dic, "$OFFSET"))
-        if len(reference) >= 4 and _number(reference[2]) is not None and _number(reference[3]) is not None:
-            point = max(int(_number(reference[2])) - 1, 0)  # 1-based; some writers put 0 for the first
+        offset = parse_number(_first(dic, "$OFFSET"))
+        if len(reference) >= 4 and parse_number(reference[2]) is not None and parse_number(reference[3]) is not None:
+            point = max(int(parse_number(reference[2])) - 1, 0)  # 1-based; some writers put 0 for the first
             point = min(point, real.size - 1)
-            ppm = _number(reference[3]) + (x - x[point]) / sf
+            ppm = parse_number(reference[3]) + (x - x[point]) / sf
         elif offset is not None:
             ppm = offset + (x - x[0]) / sf
     return NMRData(spectrometer_mhz=sf, sweep_width_hz=abs(last - first) * (sf if unit.startswith("PPM") else 1),
@@ -98,19 +91,15 @@ def _spectrum(dic: dict, data, sf: float, common: dict) -> NMRData:
 
 
 def _fid(dic: dict, data, sf: float, common: dict) -> NMRData:
-    import nmrglue as ng
-
     if not isinstance(data, list) or len(data) < 2:
         raise InputError("JCAMP-DX FID lacks real and imaginary parts")
     fid = np.asarray(data[0], dtype=np.float64) + 1j * np.asarray(data[1], dtype=np.float64)
     first, last, _unit = _x_range(dic, fid.size)
-    sw_ppm = _number(_first(dic, "$SW"))
+    sw_ppm = parse_number(_first(dic, "$SW"))
     sweep_hz = sw_ppm * sf if sw_ppm else (fid.size - 1) / abs(last - first)
-    offset = _number(_first(dic, "$OFFSET"))
-    carrier = offset - (sweep_hz / sf) / 2.0 if offset is not None else _number(_first(dic, "$O1P")) or 0.0
-    decim, dspfvs = _number(_first(dic, "$DECIM")), _number(_first(dic, "$DSPFVS"))
-    grpdly = _number(_first(dic, "$GRPDLY"))
-    if decim and dspfvs:  # Bruker export: the digital filter's group delay is still in the FID
-        acqus = {"DECIM": decim, "DSPFVS": int(dspfvs), "GRPDLY": grpdly if grpdly is not None else -1}
-        fid = ng.bruker.remove_digital_filter({"acqus": acqus}, fid, truncate=False)
-    return NMRData(spectrometer_mhz=sf, sweep_width_hz=sweep_hz, fid=fid, carrier_ppm=carrier, **common)
+    offset = parse_number(_first(dic, "$OFFSET"))
+    carrier = offset - (sweep_hz / sf) / 2.0 if offset is not None else parse_number(_first(dic, "$O1P")) or 0.0
+    # a Bruker export keeps the digital filter's delay in the FID
+    delay = bruker_group_delay({key: _first(dic, f"${key}") for key in ("GRPDLY", "DECIM", "DSPFVS")})
+    return NMRData(spectrometer_mhz=sf, sweep_width_hz=sweep_hz, fid=fid, carrier_ppm=carrier,
+                   group_delay_points=delay, **common)
