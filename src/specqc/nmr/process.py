@@ -18,6 +18,7 @@ class NMRParams:
     min_points: int = 32768
     max_points: int = 262144
     phase_points: int = 4096  # phase is optimised on a coarser FFT, then applied
+    phase_min_seconds: float = 0.5  # ... of at least this much of the FID (more points at a wide window)
     baseline_order: int = 3
     reference: str = "auto"  # auto | tms | solvent | none
     reference_window_ppm: float = 0.15
@@ -439,9 +440,12 @@ def _orientation_doubtful(ppm: np.ndarray, values: np.ndarray, score: tuple[int,
 
 
 def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
-    coarse_size = min(params.phase_points, size)
     # The coarse FID is cut short; enough line broadening to let it decay to
     # 1 % by the cut keeps truncation wiggles (negative lobes) out of the phase fit.
+    # Cut too short (a wide window), the broadening needed blurs the multiplets
+    # the phase is judged by: it spans at least phase_min_seconds.
+    spanning = 1 << int(np.ceil(np.log2(max(params.phase_min_seconds * data.sweep_width_hz, 1.0))))
+    coarse_size = min(max(params.phase_points, spanning), size)
     decay_lb = np.log(100.0) / (np.pi * min(coarse_size, data.fid.size) / data.sweep_width_hz)
     coarse, _ = fft_spectrum(data, coarse_size, max(params.line_broadening_hz * 4, decay_lb), mirrored)
     p0, p1 = auto_phase(coarse)
