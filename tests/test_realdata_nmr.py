@@ -122,7 +122,8 @@ def test_automatic_phase_agrees_with_the_vendor_software(processed, realdata, ra
 @pytest.mark.parametrize("relative", [
     "nmr-bruker/strychnine-1h/10", "nmr-bruker/aspirin-1h-raw", "nmr-bruker/naphthoic-acid-1h/1",
     "nmr-varian/tha-1h-cdcl3/1H.fid", "nmr-varian/hop-extract-1h-cd3od/proton.fid",
-    "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid", "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx"])
+    "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid",
+    "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx"])
 def test_phase_found_on_the_reduced_transform_is_that_of_the_whole_fid(processed, relative):
     # Phasing runs on a transform of the FID's first points; cut to 4096 points
     # at a wide window (naphthoic acid: 0.23 s), the broadening needed moved the
