@@ -41,8 +41,12 @@ class ProcessedNMR:
     reference: dict = field(default_factory=dict)
 
 
+def _power_of_two_at_least(count: float) -> int:
+    return 1 << int(np.ceil(np.log2(max(count, 1.0))))
+
+
 def zero_fill_size(points: int, params: NMRParams) -> int:
-    size = 1 << int(np.ceil(np.log2(max(points, 2) * 2)))
+    size = _power_of_two_at_least(max(points, 2) * 2)
     return int(min(max(size, params.min_points), params.max_points))
 
 
@@ -67,7 +71,8 @@ def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False)
     fid = ng.proc_base.zf_size(fid, size) if size > fid.size else fid[:size]
     spectrum = ng.proc_base.fft(fid)
     if delay:
-        spectrum = ng.bruker.rm_dig_filter(spectrum, 0, 0, delay, truncate_grpdly=False, post_proc=True)
+        spectrum = ng.bruker.rm_dig_filter(spectrum, decim=0, dspfvs=0, grpdly=delay, truncate_grpdly=False,
+                                           post_proc=True)  # (a given grpdly is used as it is)
     if data.reversed_after_fft:
         spectrum = spectrum[::-1]
     index = np.arange(size)
@@ -444,7 +449,7 @@ def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
     # 1 % by the cut keeps truncation wiggles (negative lobes) out of the phase fit.
     # Cut too short (a wide window), the broadening needed blurs the multiplets
     # the phase is judged by: it spans at least phase_min_seconds.
-    spanning = 1 << int(np.ceil(np.log2(max(params.phase_min_seconds * data.sweep_width_hz, 1.0))))
+    spanning = _power_of_two_at_least(params.phase_min_seconds * data.sweep_width_hz)
     coarse_size = min(max(params.phase_points, spanning), size)
     decay_lb = np.log(100.0) / (np.pi * min(coarse_size, data.fid.size) / data.sweep_width_hz)
     coarse, _ = fft_spectrum(data, coarse_size, max(params.line_broadening_hz * 4, decay_lb), mirrored)

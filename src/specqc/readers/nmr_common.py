@@ -65,7 +65,7 @@ def bruker_group_delay(acqus: dict) -> float:
     if decim is None or dspfvs is None or dspfvs >= 14:
         return 0.0
     try:
-        return float(bruker_dsp_table[int(dspfvs)][int(decim) if decim == int(decim) else decim])
+        return float(bruker_dsp_table[dspfvs][decim])  # (2.0 finds the key 2)
     except KeyError:
         raise InputError(f"digital filter DECIM {decim:g} / DSPFVS {dspfvs:g} is not in nmrglue's table") from None
 
