@@ -50,9 +50,11 @@ def zero_fill_size(points: int, params: NMRParams) -> int:
     return int(min(max(size, params.min_points), params.max_points))
 
 
-def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False,
+                 phased: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Complex spectrum (high ppm first) and its ppm axis; ``mirrored`` flips the
-    quadrature sign convention (some files store the conjugate FID).
+    quadrature sign convention (some files store the conjugate FID). With
+    ``phased`` = (p0, p1), the real part of the spectrum phased by them instead.
 
     A digital filter's delay is removed after the transform, as the vendor
     software does: a first-order phase of 360 degrees per point of delay.
@@ -70,19 +72,39 @@ def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False)
         fid = ng.proc_base.em(fid, lb=lb_hz / data.sweep_width_hz)
     fid = ng.proc_base.zf_size(fid, size) if size > fid.size else fid[:size]
     spectrum = ng.proc_base.fft(fid)
-    if delay:
-        spectrum = ng.bruker.rm_dig_filter(spectrum, decim=0, dspfvs=0, grpdly=delay, truncate_grpdly=False,
-                                           post_proc=True)  # (a given grpdly is used as it is)
+    # the delay's phase ramp, 360 degrees per point across the transform, as seen once reversed
+    delay_p0, delay_p1 = (360.0 * delay * (size - 1) / size, -360.0 * delay) if data.reversed_after_fft \
+        else (0.0, 360.0 * delay)
     if data.reversed_after_fft:
         spectrum = spectrum[::-1]
     index = np.arange(size)
     hz = (size / 2 - 1 - index) * data.sweep_width_hz / size
-    return spectrum, data.carrier_ppm + hz / data.spectrometer_mhz
+    ppm = data.carrier_ppm + hz / data.spectrometer_mhz
+    if phased is not None:  # one rotation for the delay and the phase, of the real part only
+        return phased_real(spectrum, phased[0] + delay_p0, phased[1] + delay_p1), ppm
+    return (phase(spectrum, delay_p0, delay_p1) if delay else spectrum), ppm
+
+
+def phase_ramp(size: int, p0: float, p1: float) -> np.ndarray:
+    """exp(i (p0 + p1 k / size)) for k = 0..size-1 (degrees), as the outer
+    product of a coarse and a fine table: a few hundred complex exponentials
+    instead of one per point, as exact."""
+    fine_size = max(int(np.sqrt(size)), 1)
+    coarse_size = -(-size // fine_size)
+    per_point = np.deg2rad(p1) / size
+    fine = np.exp(1j * per_point * np.arange(fine_size))
+    coarse = np.exp(1j * (np.deg2rad(p0) + per_point * fine_size * np.arange(coarse_size)))
+    return np.outer(coarse, fine).ravel()[:size]
 
 
 def phase(spectrum: np.ndarray, p0: float, p1: float) -> np.ndarray:
-    ramp = np.deg2rad(p0 + p1 * np.arange(spectrum.size) / spectrum.size)
-    return spectrum * np.exp(1j * ramp)
+    return spectrum * phase_ramp(spectrum.size, p0, p1)
+
+
+def phased_real(spectrum: np.ndarray, p0: float, p1: float) -> np.ndarray:
+    """Real part of ``phase(spectrum, p0, p1)``, without forming the complex product."""
+    ramp = phase_ramp(spectrum.size, p0, p1)
+    return spectrum.real * ramp.real - spectrum.imag * ramp.imag
 
 
 def peak_phases(spectrum: np.ndarray, max_peaks: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -216,7 +238,7 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
                         options={"xatol": 0.1, "fatol": 1e-8, "maxiter": 300,
                                  "initial_simplex": simplex(best[1], best[2], step=0.5)})
     p0, p1 = float(polished.x[0]), float(polished.x[1])
-    phased = phase(values, p0, p1).real
+    phased = phased_real(values, p0, p1)
     strongest = np.argsort(np.abs(phased))[-max(10, phased.size // 500):]
     if phased[strongest].sum() < 0:
         p0 += 180.0
@@ -454,8 +476,8 @@ def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
     decay_lb = np.log(100.0) / (np.pi * min(coarse_size, data.fid.size) / data.sweep_width_hz)
     coarse, _ = fft_spectrum(data, coarse_size, max(params.line_broadening_hz * 4, decay_lb), mirrored)
     p0, p1 = auto_phase(coarse)
-    spectrum, ppm = fft_spectrum(data, size, params.line_broadening_hz, mirrored)
-    values, _baseline = baseline_correct(phase(spectrum, p0, p1).real, params.baseline_order)
+    real, ppm = fft_spectrum(data, size, params.line_broadening_hz, mirrored, phased=(p0, p1))
+    values, _baseline = baseline_correct(real, params.baseline_order)
     return ppm, values, p0, p1
 
 

@@ -588,6 +588,7 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
     model: its dispersion counterpart (the Hilbert transform of the lines),
     and that times the position across the fitted range. Two rows, fitted
     freely like the baseline."""
+    from scipy.fft import next_fast_len
     from scipy.signal import hilbert
 
     absorption = np.zeros(axis.ppm.size)
@@ -598,7 +599,7 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
             low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, tails=True)
             absorption[low:low + shape.size] += amount * shape
     # padded: dispersion falls off only as 1/distance, and must not wrap round
-    dispersion = np.imag(hilbert(absorption, 2 * absorption.size))[:absorption.size]
+    dispersion = np.imag(hilbert(absorption, next_fast_len(2 * absorption.size)))[:absorption.size]
     position = np.linspace(-1.0, 1.0, axis.ppm.size)
     return np.vstack([dispersion, position * dispersion])
 
@@ -790,9 +791,11 @@ class _Judge:
         dimensions = (len(placed), axis.ppm.size)
         shapes = csr_matrix((weights, points, pointer), shape=dimensions)
         windows = csr_matrix((np.ones(points.size), points, pointer), shape=dimensions)
-        stacked = np.vstack([columns, values, unknown_model]).T
-        # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned lines
-        self.under_shape, self.under_window = shapes @ stacked, windows @ stacked
+        stacked = np.vstack([columns, values, unknown_model])
+        # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned
+        # lines (a small product per window: cheaper than the sparse rows against the transposed stack)
+        self.under_shape = np.array([stacked[:, low:low + shape.size] @ shape for low, shape in placed])
+        self.under_window = np.array([stacked[:, low:low + shape.size].sum(axis=1) for low, shape in placed])
         self.shapes, self.windows = shapes, windows
         self.points = sizes.astype(float)
         self.shape_sum = np.array([shape.sum() for _, shape in placed])
