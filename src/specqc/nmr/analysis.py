@@ -207,21 +207,19 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
     it, and scale its integral to protons of the main component."""
     ppm = processed.ppm
     step = abs(ppm[1] - ppm[0])
-    contributions = []  # (compound, running area of its fitted lines along the axis)
+    rising = -ppm
+    windows = [between(rising, *multiplet.range_ppm) for multiplet in multiplets]
     for result in fit.components:
         if result.amount <= 0 or not (result.detected or result.component.kind in ALWAYS_FITTED):
             continue
         column = result.amount * component_model(ppm, processed.steps["spectrometer_mhz"], result.component,
                                                  fit.fwhm_hz)
-        contributions.append((result.component, np.concatenate(([0.0], np.cumsum(column) * step))))
-    rising = -ppm
-    for multiplet in multiplets:
-        inside = between(rising, *multiplet.range_ppm)
-        total = max(multiplet.area, 1e-300)
-        for component, running in contributions:
-            share = float(running[inside.stop] - running[inside.start]) / total
+        for multiplet, inside in zip(multiplets, windows):
+            # the compound's fitted area within the multiplet's range
+            share = float(column[inside].sum()) * step / max(multiplet.area, 1e-300)
             if share >= 0.25:
-                multiplet.assignment.append(f"{component.name} ({share:.0%})" if share < 0.9 else component.name)
+                multiplet.assignment.append(f"{result.component.name} ({share:.0%})" if share < 0.9
+                                            else result.component.name)
     # Integrals are scaled the way a chemist sets them: the main component's
     # diagnostic signal reads its proton count.
     if main is None:

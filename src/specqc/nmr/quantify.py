@@ -231,10 +231,11 @@ class _Placement:
         # the window that must hold something above the floor for a search to be worth it
         windows = [axis.window(s.reference_ppm, s.tolerance_ppm + multiplet_extent_hz(
             s.multiplicity, s.reference_j_hz, s.width_hz, fwhm_hz) / axis.mhz) for s in self.signals]
-        self.window_filled = np.array([high > low for low, high in windows])
-        span = max(high - low for low, high in windows) if windows else 1
-        self.window_index = np.array([np.clip(low + np.arange(max(span, 1)), low, max(high - 1, low))
-                                      for low, high in windows]).reshape(len(windows), -1)
+        lows, highs = np.array(windows, dtype=int).reshape(-1, 2).T
+        self.window_filled = highs > lows
+        span = max(int((highs - lows).max(initial=1)), 1)
+        # each window's points, its last one repeated to the longest window's length
+        self.window_index = np.minimum(lows[:, None] + np.arange(span), np.maximum(highs - 1, lows)[:, None])
         # one search row per signal and trial width, at the tabulated J
         rows, refinements = [], []
         for number, signal in enumerate(self.signals):
