@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-
 from ..chem.route import Route, Stage
 from ..errors import InputError
 from ..model import NMRData
