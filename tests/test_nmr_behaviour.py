@@ -351,7 +351,7 @@ def test_batched_placement_finds_each_multiplet_and_its_coupling():
     ppm, values, mhz, fwhm, truth, components = _placement_scene()
     axis = quantify._Axis(ppm, mhz)
     placement = quantify._Placement(axis, components, fwhm)
-    placement.place(np.broadcast_to(values, (len(components), values.size)), 3 * 0.002)
+    placement.place(quantify._Targets(values), 3 * 0.002)
     placed = {c.signals[0].multiplicity: c.signals[0] for c in components}
     for multiplicity, (centre, j_hz) in truth.items():
         assert placed[multiplicity].observed_ppm == pytest.approx(centre, abs=0.1 * 0.25 / mhz)
@@ -365,7 +365,9 @@ def test_each_compound_is_placed_against_its_own_target():
     axis = quantify._Axis(ppm, mhz)
     targets = np.vstack([values] * len(components))
     targets[2] = 0.0  # nothing above the floor in the singlet's window: its tabulated shift is kept
-    quantify._Placement(axis, components, fwhm).place(targets, 3 * 0.002)
+    # (each compound's own row: nothing in common, the row as its column at unit amount)
+    own_rows = quantify._Targets(np.zeros(values.size), targets, np.ones(len(components)))
+    quantify._Placement(axis, components, fwhm).place(own_rows, 3 * 0.002)
     assert components[2].signals[0].observed_ppm == 1.50
     assert components[0].signals[0].observed_ppm == pytest.approx(truth["t"][0], abs=0.1 * 0.25 / mhz)
 
@@ -377,7 +379,7 @@ def test_judged_overlap_and_support_equal_a_direct_fit_of_each_window():
     ppm, values, mhz, fwhm, _truth, components = _placement_scene()
     axis = quantify._Axis(ppm, mhz)
     components = components[:3]
-    quantify._Placement(axis, components, fwhm).place(np.broadcast_to(values, (3, values.size)), 3 * 0.002)
+    quantify._Placement(axis, components, fwhm).place(quantify._Targets(values), 3 * 0.002)
     columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
     unknown = np.zeros(ppm.size)
     quantify._add_lorentzian(axis, unknown, 3.205, fwhm, 0.3)  # an unassigned line on the triplet's flank

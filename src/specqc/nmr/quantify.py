@@ -193,6 +193,22 @@ def _draw_signal(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
     return low, values
 
 
+class _Targets:
+    """What each compound is placed against: the spectrum minus every other
+    compound, ``common + amounts[c] * columns[c]``, evaluated only at the
+    points placement looks at (the compounds x points array is never formed)."""
+
+    def __init__(self, common: np.ndarray, columns: np.ndarray | None = None, amounts: np.ndarray | None = None):
+        self.common, self.columns, self.amounts = common, columns, amounts
+        self.size = common.size
+
+    def gather(self, owners: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Compound ``owners`` target at ``points`` (broadcast together)."""
+        if self.columns is None:
+            return self.common[points]
+        return self.common[points] + self.amounts[owners] * self.columns[owners, points]
+
+
 class _SearchRow(NamedTuple):
     """One template slid along the spectrum: a signal at its tabulated shift
     and J, drawn with one trial width."""
@@ -266,9 +282,9 @@ class _Placement:
         self.batches = [_SearchBatch([rows[r] for r in members], np.array(members), self.shift, self.owner, size)
                         for members in buckets.values()]
 
-    def place(self, targets: np.ndarray, floor: float) -> None:
-        """Place every signal against its compound's row of ``targets``."""
-        searched = self.window_filled & (targets[self.owner[:, None], self.window_index].max(axis=1) >= floor)
+    def place(self, targets: _Targets, floor: float) -> None:
+        """Place every signal against its compound's target."""
+        searched = self.window_filled & (targets.gather(self.owner[:, None], self.window_index).max(axis=1) >= floor)
         # per search row: best shift index, its score and the scores either side
         peak = np.zeros(self.row_signal.size, dtype=int)
         value, left, right = (np.full(self.row_signal.size, -np.inf) for _ in range(3))
@@ -339,7 +355,7 @@ class _Placement:
             self.refined_first[slot], self.refined_size[slot] = first, templates.shape[1]
             self.refined_j[slot] = self.signals[self.row_signal[row]].reference_j_hz + J_STEPS_HZ
 
-    def _refine(self, targets: np.ndarray, best: dict) -> dict:
+    def _refine(self, targets: _Targets, best: dict) -> dict:
         """signal -> (J, shift index, score, score one shift lower, one higher):
         every trial J scored at the best shift and two either side, for all
         multiplets at once. A multiplet too near an edge keeps its tabulated J."""
@@ -354,12 +370,12 @@ class _Placement:
         numbers, slots, centres = np.array(numbers), np.array(slots), np.array(centres)
         shift, size, first = self.shift[numbers], self.refined_size[slots], self.refined_first[slots]
         low, high = np.maximum(centres - 2, 0), np.minimum(centres + 3, 2 * shift + 1)
-        fits = (size >= 3) & (first - shift + low >= 0) & (first + size - shift + high - 1 <= targets.shape[1])
+        fits = (size >= 3) & (first - shift + low >= 0) & (first + size - shift + high - 1 <= targets.size)
         positions = centres[:, None] + np.arange(-2, 3)  # shift indices tried
         tried = (positions >= low[:, None]) & (positions < high[:, None])
         length = self.refined_templates.shape[2]
         index = (first - shift)[:, None, None] + positions[:, :, None] + np.arange(length)
-        windows = np.clip(targets[self.owner[numbers][:, None, None], np.clip(index, 0, targets.shape[1] - 1)],
+        windows = np.clip(targets.gather(self.owner[numbers][:, None, None], np.clip(index, 0, targets.size - 1)),
                           0.0, None)
         windows *= np.arange(length) < size[:, None, None]  # each multiplet's own length only
         dots = self.refined_templates[slots] @ windows.transpose(0, 2, 1)  # multiplets x J x shifts
@@ -407,12 +423,12 @@ class _SearchBatch:
                                 0.1 * ((offsets - row_shift[:, None]) / row_shift[:, None]) ** 2, np.inf)
         self.window_end = np.minimum(offsets + template_sizes[:, None], length)
 
-    def search(self, targets: np.ndarray) -> tuple[np.ndarray, ...]:
+    def search(self, targets: _Targets) -> tuple[np.ndarray, ...]:
         """(best shift index, its score, the score one shift lower, one higher) of each row;
         -inf where a neighbour is outside the row's shifts."""
         from scipy.fft import irfft, rfft
 
-        segments = np.clip(targets[self.owner[:, None], self.segment_index], 0.0, None)
+        segments = np.clip(targets.gather(self.owner[:, None], self.segment_index), 0.0, None)
         dots = irfft(rfft(segments, self.fft_size, axis=1) * self.template_spectra, self.fft_size,
                      axis=1)[:, :self.scored]
         squares = np.zeros((segments.shape[0], segments.shape[1] + 1))
@@ -517,7 +533,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
 
     ppm, mhz = axis.ppm, axis.mhz
     placement = _Placement(axis, components, fwhm_hz)
-    placement.place(np.broadcast_to(values, (len(components), values.size)), PLACEMENT_FLOOR_SNR * sigma)
+    placement.place(_Targets(values), PLACEMENT_FLOOR_SNR * sigma)
     columns = np.vstack([_column(axis, c, fwhm_hz) for c in components])  # compounds x points
     # A slowly varying local baseline is fitted with the lines: the spectrum's
     # polynomial baseline leaves plateaus of tens of sigma under crowded regions
@@ -537,7 +553,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         without_satellites = values - baseline - sum(
             (amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False) for i in strong), np.zeros(ppm.size))
         # (each against the spectrum minus every other compound, as fitted at the start of the round)
-        placement.place(values - model + amounts[:, None] * columns, PLACEMENT_FLOOR_SNR * sigma)
+        placement.place(_Targets(values - model, columns, amounts), PLACEMENT_FLOOR_SNR * sigma)
         for index, component in enumerate(components):
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
