@@ -226,6 +226,15 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
     return float(p0 % 360.0), float(p1)
 
 
+def _equal_segments(values: np.ndarray, segments: int, min_length: int) -> np.ndarray:
+    """``values`` cut into ``segments`` equal segments (rows) of at least
+    ``min_length`` points, fewer when that many would be shorter; the last few
+    points, beyond a whole number of segments, are left out."""
+    length = min(max(values.size // segments, min_length), values.size)
+    count = values.size // length
+    return values[:count * length].reshape(count, length)
+
+
 def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
     """Noise standard deviation: the median, over segments of the spectrum, of
     the robust spread (MAD) about a straight line through each segment.
@@ -235,11 +244,10 @@ def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
     more). A segment spans hundreds of points, far more than that
     correlation, and most segments of a 1H spectrum hold no line.
     """
-    length = max(values.size // segments, 16)
-    count = values.size // length
-    if count == 0:
+    if values.size < 16:
         return float(_difference_scatter(values)) or 1e-12
-    chunks = values[:count * length].reshape(count, length)
+    chunks = _equal_segments(values, segments, 16)
+    length = chunks.shape[1]
     x = np.arange(length) - (length - 1) / 2.0
     slopes = chunks @ x / np.dot(x, x)
     residuals = chunks - chunks.mean(axis=1, keepdims=True) - slopes[:, None] * x
@@ -268,12 +276,9 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
     from scipy.optimize import least_squares
 
     n = values.size
-    # equal segments (the last few points, beyond a whole number of segments, are left out of the knots)
-    length = n // segments
-    if length < 8:
-        segments, length = max(n // 8, 1), min(8, n)
-    chunks = values[:segments * length].reshape(segments, length)
-    centres = np.arange(segments) * length + (length - 1) / 2.0
+    chunks = _equal_segments(values, segments, 8)
+    count, length = chunks.shape
+    centres = np.arange(count) * length + (length - 1) / 2.0
     medians = np.median(chunks, axis=1)
     scatters = _difference_scatter(chunks, axis=1)
     x_knots = centres / max(n - 1, 1) * 2.0 - 1.0
