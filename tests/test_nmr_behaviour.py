@@ -106,6 +106,29 @@ def test_digital_filter_delay_comes_from_the_header_else_the_firmware_table():
         NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=np.ones(32, complex), carrier_ppm=4.7, group_delay_points=20.0)
 
 
+@pytest.mark.parametrize("reversed_after_fft", [True, False])
+def test_filter_delay_and_phase_are_removed_in_one_rotation_as_nmrglue_removes_the_delay(reversed_after_fft):
+    """The delay's first-order phase is folded into the automatic phase's
+    rotation: the result must be nmrglue's post-transform removal followed by
+    the phase, in either frequency order."""
+    import nmrglue as ng
+
+    from specqc.model import NMRData
+    from specqc.nmr.process import fft_spectrum, phase
+
+    rng = np.random.default_rng(5)
+    fid = rng.normal(size=2048) + 1j * rng.normal(size=2048)
+    data = NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=fid, carrier_ppm=4.7, group_delay_points=67.984,
+                   reversed_after_fft=reversed_after_fft)
+    expected = ng.bruker.rm_dig_filter(ng.proc_base.fft(ng.proc_base.zf_size(fid, 4096)), decim=0, dspfvs=0,
+                                       grpdly=67.984, truncate_grpdly=False, post_proc=True)
+    expected = expected[::-1] if reversed_after_fft else expected
+    spectrum, _ppm = fft_spectrum(data, 4096, 0.0)
+    assert np.allclose(spectrum, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
+    phased, _ppm = fft_spectrum(data, 4096, 0.0, phased=(37.0, -80.0))
+    assert np.allclose(phased, phase(expected, 37.0, -80.0).real, rtol=0, atol=1e-9 * np.abs(expected).max())
+
+
 def test_multiplet_lines_follow_pascal_and_shapes_have_unit_area():
     assert [round(w, 4) for _, w in multiplet_lines("q", 7.0)] == [0.125, 0.375, 0.375, 0.125]
     assert [o for o, _ in multiplet_lines("t", 7.0)] == [-7.0, 0.0, 7.0]
