@@ -186,7 +186,7 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
     most promising are refined, and the one leaving the least negative
     intensity wins. (A start from ACME, the entropy of the derivative, left the
     agreement with the vendor software's phase and with the simulated truth
-    as it was, and cost more than all the other starts together.)
+    as it was, and made the phasing take half as long again.)
     """
     from scipy.optimize import minimize
 
