@@ -219,7 +219,8 @@ def test_noise_is_measured_where_neighbouring_points_are_alike():
     real spread, with strong lines present."""
     import nmrglue as ng
 
-    from specqc.nmr.process import _difference_scatter, noise_sigma
+    from specqc.nmr.process import noise_sigma
+    from specqc.noise import difference_sigma
 
     rng = np.random.default_rng(11)
     points, sweep_hz = 16384, 8000.0
@@ -234,7 +235,7 @@ def test_noise_is_measured_where_neighbouring_points_are_alike():
     spread = float(np.std(spectrum(noise)))
     with_lines = spectrum(noise + lines)
     assert noise_sigma(with_lines) == pytest.approx(spread, rel=0.1)
-    assert _difference_scatter(with_lines) < 0.7 * spread  # what neighbouring points would have said
+    assert difference_sigma(with_lines) < 0.7 * spread  # what neighbouring points would have said
 
 
 def test_a_line_two_compounds_claim_testifies_for_the_one_at_its_tabulated_shift():

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..noise import difference_sigma
+
 
 @dataclass(frozen=True)
 class ChromPeak:
@@ -35,9 +37,7 @@ def noise_level(residual: np.ndarray, floor: float) -> float:
     """Robust noise: MAD of point-to-point differences, never below ``floor``."""
     if residual.size < 3:
         return max(floor, 1e-12)
-    differences = np.diff(residual)
-    mad = 1.4826 * float(np.median(np.abs(differences - np.median(differences)))) / np.sqrt(2.0)
-    return max(mad, floor, 1e-12)
+    return max(float(difference_sigma(residual)), floor, 1e-12)
 
 
 def smooth(values: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model import NMRData
+from ..noise import difference_sigma
 from .solvents import canonical_solvent, entries_for
 
 
@@ -245,7 +246,7 @@ def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
     correlation, and most segments of a 1H spectrum hold no line.
     """
     if values.size < 16:
-        return float(_difference_scatter(values)) or 1e-12
+        return float(difference_sigma(values)) or 1e-12
     chunks = _equal_segments(values, segments, 16)
     length = chunks.shape[1]
     x = np.arange(length) - (length - 1) / 2.0
@@ -253,14 +254,6 @@ def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
     residuals = chunks - chunks.mean(axis=1, keepdims=True) - slopes[:, None] * x
     spreads = 1.4826 * np.median(np.abs(residuals - np.median(residuals, axis=1, keepdims=True)), axis=1)
     return float(np.median(spreads)) or 1e-12
-
-
-def _difference_scatter(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Noise sigma along ``axis`` from the robust spread (MAD) of point-to-point
-    differences, which a smooth baseline or a broad line hardly affects."""
-    differences = np.diff(values, axis=axis)
-    deviations = np.abs(differences - np.median(differences, axis=axis, keepdims=True))
-    return 1.4826 * np.median(deviations, axis=axis) / np.sqrt(2)
 
 
 def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +273,7 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
     count, length = chunks.shape
     centres = np.arange(count) * length + (length - 1) / 2.0
     medians = np.median(chunks, axis=1)
-    scatters = _difference_scatter(chunks, axis=1)
+    scatters = difference_sigma(chunks, axis=1)
     x_knots = centres / max(n - 1, 1) * 2.0 - 1.0
     quiet = scatters <= 2.0 * np.median(scatters)
     if quiet.sum() <= order + 1:

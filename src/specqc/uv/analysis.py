@@ -26,6 +26,7 @@ import numpy as np
 
 from ..lcms.peaks import ChromPeak, detect_peaks, noise_level, rolling_baseline
 from ..model import DiodeArray, LCMSRun
+from ..noise import difference_sigma
 from .params import UVParams
 
 REFERENCE_POINTS_PER_MIN = 100.0  # baseline_lambda is stated for this sampling rate
@@ -293,9 +294,7 @@ def channel_noise_variance(array: DiodeArray, params: UVParams) -> float:
     data = array.absorbance[:, (array.wavelength_nm >= low) & (array.wavelength_nm <= high)]
     if data.shape[0] < 3 or data.shape[1] == 0:
         return 0.0
-    differences = np.diff(data, axis=0)
-    sigma = 1.4826 * np.median(np.abs(differences - np.median(differences, axis=0)), axis=0) / np.sqrt(2.0)
-    return float(np.mean(sigma ** 2))
+    return float(np.mean(difference_sigma(data, axis=0) ** 2))
 
 
 def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, peak: ChromPeak, noise: float,
