@@ -15,6 +15,7 @@ from typing import Callable
 
 from ..errors import InputError
 from .agilent import layout as agilent_layout
+from .andi import layout as andi_layout
 from .bruker import layout as bruker_layout
 from .varian import layout as varian_layout
 from .waters import layout as waters_layout
@@ -63,7 +64,7 @@ def _sniff_zip(path: Path, head: bytes) -> bool:
 
 
 def _sniff_netcdf(_path: Path, head: bytes) -> bool:
-    return head[:4] in (b"CDF\x01", b"CDF\x02")
+    return andi_layout.is_netcdf(head)
 
 
 REGISTRY: tuple[ReaderEntry, ...] = (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ...errors import InputError, SpecqcError, with_path
 from ...model import InstrumentInfo, LCMSRun
-from .layout import DETECTOR_FILE_SUFFIXES
+from .layout import is_detector_file
 from ..rainbow_run import ms_spectra, optical_channels, profile_spectra, read_directory
 
 SINGLE_QUAD_BIN_DA = 0.1
@@ -48,8 +48,7 @@ def read(path: Path) -> LCMSRun:
         if masshunter:
             directory = read_directory(path, warnings, hrms=True)
         else:
-            detector_files = tuple(sorted(p.name for p in path.iterdir()
-                                          if p.is_file() and p.suffix.lower() in DETECTOR_FILE_SUFFIXES))
+            detector_files = tuple(sorted(p.name for p in path.iterdir() if is_detector_file(p)))
             directory = read_directory(path, warnings, detector_files, bin_width=SINGLE_QUAD_BIN_DA,
                                        display_precision=1)
         polarity = chemstation_polarity(path)

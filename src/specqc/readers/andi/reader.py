@@ -16,13 +16,9 @@ import numpy as np
 from ...errors import InputError, SpecqcError, with_path
 from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
 from ..rainbow_run import wavelength_from_label
+from .layout import is_netcdf
 
-NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02")
 MISSING = -9999.0
-
-
-def sniff(head: bytes) -> bool:
-    return head[:4] in NETCDF_MAGIC
 
 
 def _text(value) -> str:
@@ -137,7 +133,7 @@ def read(path: Path) -> LCMSRun:
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            if not sniff(handle.read(4)):
+            if not is_netcdf(handle.read(4)):
                 raise InputError("not a netCDF-3 file (ANDI/AIA exports are netCDF classic)")
         try:
             dataset = netcdf_file(str(path), "r", mmap=False)

@@ -17,6 +17,7 @@ import numpy as np
 from ...errors import InputError, SpecqcError, with_path
 from ...model import InstrumentInfo, LCMSRun
 from ..rainbow_run import ms_spectra, optical_channels, read_directory
+from .layout import is_detector_file
 
 POLARITY = {"+": "positive", "-": "negative"}
 # Reference compounds Waters sells for LockSpray: leucine enkephalin [M+H]+ / [M-H]-,
@@ -81,8 +82,7 @@ def read(path: Path) -> LCMSRun:
     path = Path(path)
     warnings: list[str] = []
     try:
-        detector_files = tuple(sorted(p.name for p in path.iterdir()
-                                      if p.name.upper().startswith(("_FUNC", "_CHRO")) and p.suffix.upper() == ".DAT"))
+        detector_files = tuple(sorted(p.name for p in path.iterdir() if is_detector_file(p)))
         directory = read_directory(path, warnings, detector_files, bin_width=MS_BIN_DA, display_precision=1)
         extern = path / "_extern.inf"
         declared = reference_functions_from_header(extern.read_text(encoding="latin-1")) if extern.is_file() else set()
