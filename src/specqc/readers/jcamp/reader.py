@@ -79,11 +79,14 @@ def _spectrum(dic: dict, data, sf: float, common: dict) -> NMRData:
     else:  # Hz: place the axis with .SHIFT REFERENCE (point, ppm), else $OFFSET, else x/SF
         ppm = x / sf
         reference = _columns(_first(dic, ".SHIFTREFERENCE").strip("()"))
+        # (solvent, nucleus, point, ppm): the point's ppm places the axis
+        reference_point, reference_ppm = ((parse_number(reference[2]), parse_number(reference[3]))
+                                          if len(reference) >= 4 else (None, None))
         offset = parse_number(_first(dic, "$OFFSET"))
-        if len(reference) >= 4 and parse_number(reference[2]) is not None and parse_number(reference[3]) is not None:
-            point = max(int(parse_number(reference[2])) - 1, 0)  # 1-based; some writers put 0 for the first
+        if reference_point is not None and reference_ppm is not None:
+            point = max(int(reference_point) - 1, 0)  # 1-based; some writers put 0 for the first
             point = min(point, real.size - 1)
-            ppm = parse_number(reference[3]) + (x - x[point]) / sf
+            ppm = reference_ppm + (x - x[point]) / sf
         elif offset is not None:
             ppm = offset + (x - x[0]) / sf
     return NMRData(spectrometer_mhz=sf, sweep_width_hz=abs(last - first) * (sf if unit.startswith("PPM") else 1),
