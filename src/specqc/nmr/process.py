@@ -63,27 +63,62 @@ def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False,
     its start) leaves a broad, phase-dependent bow in the baseline that
     misleads the automatic phasing.
     """
-    import nmrglue as ng
+    from scipy.fft import fft
 
-    fid = np.conj(data.fid) if mirrored else data.fid.copy()
     delay = data.group_delay_points
-    if not delay:
-        fid[0] *= 0.5  # first-point scaling removes the DC offset of the transform
-    if lb_hz > 0:  # (a delayed FID's decay starts a little late: a constant factor only)
-        fid = ng.proc_base.em(fid, lb=lb_hz / data.sweep_width_hz)
-    fid = ng.proc_base.zf_size(fid, size) if size > fid.size else fid[:size]
-    spectrum = ng.proc_base.fft(fid)
+    # in place (the buffer is ours): scipy's pocketfft then needs no more than one scratch buffer
+    transform = fft(_apodized(data, size, lb_hz, mirrored), overwrite_x=True)
     # the delay's phase ramp, 360 degrees per point across the transform, as seen once reversed
     delay_p0, delay_p1 = (360.0 * delay * (size - 1) / size, -360.0 * delay) if data.reversed_after_fft \
         else (0.0, 360.0 * delay)
-    if data.reversed_after_fft:
-        spectrum = spectrum[::-1]
-    index = np.arange(size)
-    hz = (size / 2 - 1 - index) * data.sweep_width_hz / size
-    ppm = data.carrier_ppm + hz / data.spectrometer_mhz
+    ppm = _ppm_axis(size, data)
+    halves = _nmr_order(transform, data.reversed_after_fft)
     if phased is not None:  # one rotation for the delay and the phase, of the real part only
-        return phased_real(spectrum, phased[0] + delay_p0, phased[1] + delay_p1), ppm
+        ramp = phase_ramp(size, phased[0] + delay_p0, phased[1] + delay_p1)
+        real, middle = np.empty(size), halves[0].size
+        for half, part in zip(halves, (slice(0, middle), slice(middle, size))):
+            np.multiply(half.real, ramp.real[part], out=real[part])
+            real[part] -= half.imag * ramp.imag[part]
+        return real, ppm
+    spectrum = np.concatenate(halves)
     return (phase(spectrum, delay_p0, delay_p1) if delay else spectrum), ppm
+
+
+def _ppm_axis(size: int, data: NMRData) -> np.ndarray:
+    """carrier + (size/2 - 1 - k) * sw / size / MHz for k = 0..size-1, worked out in one array."""
+    axis = np.arange(size, dtype=float)
+    np.subtract(size / 2 - 1, axis, out=axis)
+    axis *= data.sweep_width_hz
+    axis /= size
+    axis /= data.spectrometer_mhz
+    axis += data.carrier_ppm
+    return axis
+
+
+def _apodized(data: NMRData, size: int, lb_hz: float, mirrored: bool) -> np.ndarray:
+    """The FID apodized (exponential, as nmrglue's em) and zero-filled or cut
+    to ``size``, in one new buffer: the transform is done in it, in place."""
+    count = min(data.fid.size, size)
+    buffer = np.zeros(size, dtype=complex)
+    if lb_hz > 0:  # (a delayed FID's decay starts a little late: a constant factor only)
+        np.multiply(data.fid[:count], np.exp(-np.pi * np.arange(count) * (lb_hz / data.sweep_width_hz)),
+                    out=buffer[:count])
+    else:
+        buffer[:count] = data.fid[:count]
+    if mirrored:
+        np.conjugate(buffer[:count], out=buffer[:count])
+    if not data.group_delay_points:
+        buffer[0] *= 0.5  # first-point scaling removes the DC offset of the transform
+    return buffer
+
+
+def _nmr_order(transform: np.ndarray, reversed_order: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The transform's two halves as views in NMR order (high ppm first):
+    fftshift, and the reversal some vendors need, without copying."""
+    middle = transform.size // 2
+    if reversed_order:  # reversed(fftshift(X)) = X[middle-1..0], X[N-1..middle]
+        return transform[middle - 1::-1], transform[:middle - 1:-1]
+    return transform[middle:], transform[:middle]
 
 
 def phase_ramp(size: int, p0: float, p1: float) -> np.ndarray:
