@@ -255,7 +255,7 @@ def test_a_line_two_compounds_claim_testifies_for_the_one_at_its_tabulated_shift
                                        observed_ppm=3.5705)])
     components = [solvent, impurity]
     columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
-    judge = quantify._Judge(axis, values, fwhm, components, columns, np.zeros(ppm.size))
+    judge = quantify._Judge(axis, fwhm, components, np.vstack([columns, values, np.zeros(ppm.size)]))
     # the impurity given most of the line: without the rule its signal would testify (overlap 0.2)
     claimed = judge(np.array([0.05, 0.6]), 0.01)
     assert claimed[1].signals[0].overlap < quantify.OVERLAP_LIMIT
@@ -408,7 +408,7 @@ def test_judged_overlap_and_support_equal_a_direct_fit_of_each_window():
     unknown = np.zeros(ppm.size)
     quantify._add_lorentzian(axis, unknown, 3.205, fwhm, 0.3)  # an unassigned line on the triplet's flank
     amounts = np.array([1.0, 0.6, 0.8])  # deliberately not the fitted amounts
-    results = quantify._Judge(axis, values, fwhm, components, columns, unknown)(amounts, 0.002)
+    results = quantify._Judge(axis, fwhm, components, np.vstack([columns, values, unknown]))(amounts, 0.002)
     model = amounts @ columns + unknown
     for index, (component, result) in enumerate(zip(components, results)):
         low, shape = quantify._signal_shape(axis, component.signals[0], component.signals[0].observed_ppm, fwhm)

@@ -464,8 +464,14 @@ def _keep_placement(signal: FitSignal) -> None:
         signal.observed_ppm = signal.reference_ppm
 
 
-def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True) -> np.ndarray:
-    column = np.zeros(axis.ppm.size)
+def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """A compound's model per unit amount (into ``out`` when given)."""
+    if out is None:
+        column = np.zeros(axis.ppm.size)
+    else:
+        column = out
+        column[:] = 0.0
     for signal in component.signals:
         low, values = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites, tails=True)
         column[low:low + values.size] += values
@@ -534,7 +540,11 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     ppm, mhz = axis.ppm, axis.mhz
     placement = _Placement(axis, components, fwhm_hz)
     placement.place(_Targets(values), PLACEMENT_FLOOR_SNR * sigma)
-    columns = np.vstack([_column(axis, c, fwhm_hz) for c in components])  # compounds x points
+    # one array for the compounds' columns and the two rows judging weighs besides (the spectrum, the unassigned lines)
+    stacked = np.empty((len(components) + 2, ppm.size))
+    columns = stacked[:-2]  # compounds x points
+    for index, component in enumerate(components):
+        _column(axis, component, fwhm_hz, out=columns[index])
     # A slowly varying local baseline is fitted with the lines: the spectrum's
     # polynomial baseline leaves plateaus of tens of sigma under crowded regions
     # of a strong spectrum, which a small compound's line would otherwise soak up.
@@ -557,7 +567,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         for index, component in enumerate(components):
             if index in strong:
                 _place_satellites(axis, without_satellites, component, fwhm_hz)
-            columns[index] = _column(axis, component, fwhm_hz)
+            _column(axis, component, fwhm_hz, out=columns[index])
         # A few degrees of phase error left by automatic phasing add a little of
         # every strong line's dispersion, which falls off only as 1/distance: tens
         # of sigma where a small compound's multiplet sits. Fitted with the baseline.
@@ -574,15 +584,15 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     low, high = PROTON_WINDOW_PPM
     peaks = peaks[(ppm[peaks] > low) & (ppm[peaks] < high) & (residual[peaks] > MISMATCH_SHARE * model[peaks])]
     peaks = peaks[np.argsort(residual[peaks])[::-1][:60]]
-    unknown_model = np.zeros(ppm.size)
+    stacked[-2], stacked[-1] = values, 0.0
     for peak in peaks:
         # a Lorentzian of the residual's height (area = height x pi x half-width)
-        _add_lorentzian(axis, unknown_model, float(ppm[peak]), fwhm_hz, residual[peak] * np.pi * fwhm_hz / mhz / 2)
+        _add_lorentzian(axis, stacked[-1], float(ppm[peak]), fwhm_hz, residual[peak] * np.pi * fwhm_hz / mhz / 2)
     # Candidates that are not there still take a little intensity where they
     # overlap real compounds. Drop those whose signals are missing, fit again
     # (a compound that only looked overlapped gets a second look), and finally
     # fit with only what was found.
-    judge = _Judge(axis, values, fwhm_hz, components, columns, unknown_model)
+    judge = _Judge(axis, fwhm_hz, components, stacked)
     results = judge(amounts, sigma, baseline)
     kept = list(range(len(components)))
     for final_round in (False, True):
@@ -605,8 +615,7 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
     model: its dispersion counterpart (the Hilbert transform of the lines),
     and that times the position across the fitted range. Two rows, fitted
     freely like the baseline."""
-    from scipy.fft import next_fast_len
-    from scipy.signal import hilbert
+    from scipy.fft import irfft, next_fast_len, rfft
 
     absorption = np.zeros(axis.ppm.size)
     for amount, component in zip(amounts, components):
@@ -615,8 +624,17 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
                 continue
             low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, tails=True)
             absorption[low:low + shape.size] += amount * shape
-    # padded: dispersion falls off only as 1/distance, and must not wrap round
-    dispersion = np.imag(hilbert(absorption, next_fast_len(2 * absorption.size)))[:absorption.size]
+    # The Hilbert transform (what scipy.signal.hilbert's imaginary part holds)
+    # through real FFTs: -i sign(f) on the half spectrum, nothing at 0 and at
+    # the Nyquist frequency. Padded: dispersion falls off only as 1/distance,
+    # and must not wrap round.
+    size = next_fast_len(2 * absorption.size)
+    half = rfft(absorption, size)
+    half *= -1j
+    half[0] = 0.0
+    if size % 2 == 0:
+        half[-1] = 0.0
+    dispersion = irfft(half, size, overwrite_x=True)[:absorption.size]
     position = np.linspace(-1.0, 1.0, axis.ppm.size)
     return np.vstack([dispersion, position * dispersion])
 
@@ -794,8 +812,9 @@ class _Judge:
     then a few small products, however many rounds there are.
     """
 
-    def __init__(self, axis: _Axis, values: np.ndarray, fwhm_hz: float, components: list[FitComponent],
-                 columns: np.ndarray, unknown_model: np.ndarray):
+    def __init__(self, axis: _Axis, fwhm_hz: float, components: list[FitComponent], stacked: np.ndarray):
+        """``stacked``: a row per compound (its model per unit amount), then the
+        spectrum, then the unassigned lines."""
         from scipy.sparse import csr_matrix
 
         self.components = components
@@ -808,7 +827,6 @@ class _Judge:
         dimensions = (len(placed), axis.ppm.size)
         shapes = csr_matrix((weights, points, pointer), shape=dimensions)
         windows = csr_matrix((np.ones(points.size), points, pointer), shape=dimensions)
-        stacked = np.vstack([columns, values, unknown_model])
         # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned
         # lines (a small product per window: cheaper than the sparse rows against the transposed stack)
         self.under_shape = np.array([stacked[:, low:low + shape.size] @ shape for low, shape in placed])
@@ -818,7 +836,7 @@ class _Judge:
         self.shape_sum = np.array([shape.sum() for _, shape in placed])
         self.shape_squares = np.array([np.dot(shape, shape) for _, shape in placed])
         self.shape_peak = np.array([shape.max() for _, shape in placed])
-        self.column_peak = columns.max(axis=1)
+        self.column_peak = stacked[:-2].max(axis=1)
         # Two compounds' signals on one line: only the one sitting closer to its
         # tabulated shift may testify with it (a solvent singlet at its literature
         # shift is not taken as an impurity's signal pulled to the edge of its tolerance).
