@@ -286,8 +286,11 @@ def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
     length = chunks.shape[1]
     x = np.arange(length) - (length - 1) / 2.0
     slopes = chunks @ x / np.dot(x, x)
-    residuals = chunks - chunks.mean(axis=1, keepdims=True) - slopes[:, None] * x
-    spreads = 1.4826 * np.median(np.abs(residuals - np.median(residuals, axis=1, keepdims=True)), axis=1)
+    # (worked out in one array: a 64k spectrum's worth of temporaries is fresh memory to a new process)
+    residuals = chunks - chunks.mean(axis=1, keepdims=True)
+    residuals -= slopes[:, None] * x
+    residuals -= np.median(residuals, axis=1, keepdims=True)
+    spreads = 1.4826 * np.median(np.abs(residuals, out=residuals), axis=1, overwrite_input=True)
     return float(np.median(spreads)) or 1e-12
 
 
