@@ -129,6 +129,34 @@ def test_filter_delay_and_phase_are_removed_in_one_rotation_as_nmrglue_removes_t
     assert np.allclose(phased, phase(expected, 37.0, -80.0).real, rtol=0, atol=1e-9 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("reversed_after_fft", [True, False])
+@pytest.mark.parametrize("mirrored", [False, True])
+@pytest.mark.parametrize("size", [4096, 1024])  # zero-filled, and cut short
+def test_transform_in_one_buffer_is_nmrglues_apodize_zero_fill_and_fft(reversed_after_fft, mirrored, size):
+    """The transform done in one buffer (apodization, zero-fill or cut, FFT in
+    place, fftshift and reversal as views) is nmrglue's em, zf_size/cut and fft,
+    with the first point halved when there is no filter delay."""
+    import nmrglue as ng
+
+    from specqc.model import NMRData
+    from specqc.nmr.process import fft_spectrum
+
+    rng = np.random.default_rng(8)
+    fid = rng.normal(size=2048) + 1j * rng.normal(size=2048)
+    data = NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=fid, carrier_ppm=4.7,
+                   reversed_after_fft=reversed_after_fft)
+    expected = np.conj(fid) if mirrored else fid.copy()
+    expected[0] *= 0.5
+    expected = ng.proc_base.em(expected, lb=1.5 / 8000.0)
+    expected = ng.proc_base.zf_size(expected, size) if size > fid.size else expected[:size]
+    expected = ng.proc_base.fft(expected)
+    expected = expected[::-1] if reversed_after_fft else expected
+    spectrum, ppm = fft_spectrum(data, size, 1.5, mirrored)
+    assert np.allclose(spectrum, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    # the axis: the carrier at the middle point, high ppm first, sw / size per point
+    assert ppm[size // 2 - 1] == pytest.approx(4.7)
+    assert np.allclose(np.diff(ppm), -8000.0 / size / 400.0)
+
 def test_multiplet_lines_follow_pascal_and_shapes_have_unit_area():
     assert [round(w, 4) for _, w in multiplet_lines("q", 7.0)] == [0.125, 0.375, 0.375, 0.125]
     assert [o for o, _ in multiplet_lines("t", 7.0)] == [-7.0, 0.0, 7.0]
