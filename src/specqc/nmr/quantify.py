@@ -736,9 +736,9 @@ def _solve(columns: np.ndarray, values: np.ndarray, baseline: _LocalBaseline | N
     projection = columns @ values / scale
     if baseline is not None:
         # G = A^T A - A^T B (B^T B)^-1 B^T A, and likewise for the right-hand side
-        across = columns @ baseline.basis.T / scale[:, None]  # compounds x baseline functions
+        across = baseline.project(columns) / scale[:, None]  # compounds x baseline functions
         gram -= across @ baseline.coefficients(across.T)
-        projection -= across @ baseline.coefficients(baseline.basis @ values)
+        projection -= across @ baseline.coefficients(baseline.project(values))
     try:
         upper = cholesky(gram, lower=False)
     except LinAlgError:  # columns too alike to factor (or one no different from the baseline)
@@ -759,7 +759,9 @@ class _LocalBaseline:
     functions (linear B-splines) with knots every BASELINE_KNOT_PPM over the
     fitted range, a slowly varying local baseline the amounts cannot trade
     against, and any further rows added (a leftover phase error's dispersion).
-    The hats are laid out once per fit; the factor of the Gram matrix once per set of rows."""
+    The hats are laid out once per fit, with their own Gram matrix; the extra
+    rows are kept apart (not stacked under a copy of the hats), and every
+    product with the basis is taken block by block."""
 
     def __init__(self, axis: _Axis):
         span = max(float(axis.ppm[0] - axis.ppm[-1]), 1e-12)
@@ -771,23 +773,40 @@ class _LocalBaseline:
         self.hats = np.zeros((knots, axis.ppm.size))  # a dozen rows: dense products beat sparse ones
         self.hats[left, points] = 1 - fraction
         self.hats[left + 1, points] = fraction
-        self._use(self.hats)
+        self._hat_gram = self.hats @ self.hats.T
+        self.extra = np.zeros((0, axis.ppm.size))
+        self._factorise()
+
+    @property
+    def basis(self) -> np.ndarray:
+        """Every row, hats first (formed on demand; the fit itself works block by block)."""
+        return np.vstack([self.hats, self.extra])
 
     def with_rows(self, extra_rows: np.ndarray) -> _LocalBaseline:
         """The same hats and ``extra_rows`` (all-zero ones, from no strong line, left out)."""
         extended = copy(self)
-        extended._use(np.vstack([self.hats, extra_rows[np.abs(extra_rows).max(axis=1) > 0]]))
+        extended.extra = extra_rows[np.abs(extra_rows).max(axis=1) > 0]
+        extended._factorise()
         return extended
 
-    def _use(self, basis: np.ndarray) -> None:
+    def _factorise(self) -> None:
         from scipy.linalg import LinAlgError, cho_factor
 
-        self.basis = basis
-        gram = basis @ basis.T
+        cross = self.hats @ self.extra.T
+        gram = np.block([[self._hat_gram, cross], [cross.T, self.extra @ self.extra.T]])
         try:
             self._factor = cho_factor(gram)
         except LinAlgError:  # an extra row no different from the baseline: a whisker of ridge
             self._factor = cho_factor(gram + 1e-9 * np.diag(gram).max() * np.eye(gram.shape[0]))
+
+    def project(self, rows: np.ndarray) -> np.ndarray:
+        """``rows @ basis.T``: each row (or a single vector) against every basis row."""
+        return np.concatenate([rows @ self.hats.T, rows @ self.extra.T], axis=-1)
+
+    def combine(self, coefficients: np.ndarray) -> np.ndarray:
+        """``coefficients @ basis``: the baseline they describe."""
+        knots = self.hats.shape[0]
+        return coefficients[:knots] @ self.hats + coefficients[knots:] @ self.extra
 
     def coefficients(self, projections: np.ndarray) -> np.ndarray:
         """(B B^T)^-1 applied to projections onto the basis."""
@@ -797,7 +816,7 @@ class _LocalBaseline:
 
     def fit(self, columns: np.ndarray, amounts: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The baseline that best explains what the amounts leave."""
-        return self.coefficients(self.basis @ (values - amounts @ columns)) @ self.basis
+        return self.combine(self.coefficients(self.project(values - amounts @ columns)))
 
 
 class _Judge:
