@@ -77,8 +77,7 @@ def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False,
         ramp = phase_ramp(size, phased[0] + delay_p0, phased[1] + delay_p1)
         real, middle = np.empty(size), halves[0].size
         for half, part in zip(halves, (slice(0, middle), slice(middle, size))):
-            np.multiply(half.real, ramp.real[part], out=real[part])
-            real[part] -= half.imag * ramp.imag[part]
+            _real_of_product(half, ramp[part], out=real[part])
         return real, ppm
     spectrum = np.concatenate(halves)
     return (phase(spectrum, delay_p0, delay_p1) if delay else spectrum), ppm
@@ -139,8 +138,13 @@ def phase(spectrum: np.ndarray, p0: float, p1: float) -> np.ndarray:
 
 def phased_real(spectrum: np.ndarray, p0: float, p1: float) -> np.ndarray:
     """Real part of ``phase(spectrum, p0, p1)``, without forming the complex product."""
-    ramp = phase_ramp(spectrum.size, p0, p1)
-    return spectrum.real * ramp.real - spectrum.imag * ramp.imag
+    return _real_of_product(spectrum, phase_ramp(spectrum.size, p0, p1), np.empty(spectrum.size))
+
+
+def _real_of_product(spectrum: np.ndarray, ramp: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.multiply(spectrum.real, ramp.real, out=out)
+    out -= spectrum.imag * ramp.imag
+    return out
 
 
 def peak_phases(spectrum: np.ndarray, max_peaks: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -286,7 +290,7 @@ def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
     length = chunks.shape[1]
     x = np.arange(length) - (length - 1) / 2.0
     slopes = chunks @ x / np.dot(x, x)
-    # (worked out in one array: a 64k spectrum's worth of temporaries is fresh memory to a new process)
+    # (worked out in one array: fewer passes over a 64k spectrum)
     residuals = chunks - chunks.mean(axis=1, keepdims=True)
     residuals -= slopes[:, None] * x
     residuals -= np.median(residuals, axis=1, keepdims=True)
