@@ -28,7 +28,7 @@ from _harness import best_of
 ROUTE, STAGE = "diazepan-2-one", "cyclization"
 
 WORKER = r"""
-import json, resource, sys, time
+import json, sys, time
 task, path = sys.argv[1], sys.argv[2]
 import pyopenms as oms
 if task == "specqc":
@@ -58,7 +58,7 @@ elif task == "metaboident":
     features = oms.FeatureMap()
     finder.run(compounds, features, path)
 elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": elapsed, "peak_rss_mb": peak_rss_mb()}))
 """ % {"route": ROUTE, "stage": STAGE}
 
 

@@ -42,7 +42,7 @@ def simulated_dataset(folder: Path) -> Path:
     return folder / "1"
 
 WORKER = r"""
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 warnings.simplefilter("ignore")
 task, path = sys.argv[1], sys.argv[2]
 import nmrglue as ng, numpy as np, scipy.optimize, scipy.signal, scipy.ndimage
@@ -69,7 +69,7 @@ elif task == "process":
 else:
     analyze_nmr(read(path), route, route.stage("salt"))
 print(json.dumps({"seconds": time.perf_counter() - start,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 

@@ -23,7 +23,7 @@ from _harness import best_of
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "lcms-vendor"
 
 WORKER = r"""
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 warnings.simplefilter("ignore")
 task, path = sys.argv[1], sys.argv[2]
 import rainbow, numpy as np, scipy.signal, scipy.ndimage
@@ -46,7 +46,7 @@ elif task == "uv":
 else:
     analyze([path], "diazepan-2-one", "salt")
 print(json.dumps({"seconds": time.perf_counter() - start,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 
