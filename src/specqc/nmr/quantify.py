@@ -193,6 +193,13 @@ def _draw_signal(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
     return low, values
 
 
+def _flattened(components: list[FitComponent]) -> tuple[list[FitSignal], np.ndarray]:
+    """Every compound's signals in one list, and the index of the compound owning each."""
+    signals = [s for c in components for s in c.signals]
+    owner = np.array([i for i, c in enumerate(components) for _ in c.signals], dtype=int)
+    return signals, owner
+
+
 class _Targets:
     """What each compound is placed against: the spectrum minus every other
     compound, ``common + amounts[c] * columns[c]``, evaluated only at the
@@ -240,8 +247,7 @@ class _Placement:
 
     def __init__(self, axis: _Axis, components: list[FitComponent], fwhm_hz: float):
         size = axis.ppm.size
-        self.signals = [s for c in components for s in c.signals]
-        self.owner = np.array([i for i, c in enumerate(components) for _ in c.signals])
+        self.signals, self.owner = _flattened(components)
         self.shift = np.array([max(int(s.tolerance_ppm / axis.step), 1) for s in self.signals])
         self.step = axis.step
         # the window that must hold something above the floor for a search to be worth it
@@ -825,10 +831,11 @@ class _Judge:
     Everything the verdict needs is linear in the amounts once the shapes are
     placed: the intensity each compound puts under a signal's lines (weighted
     by the signal's own shape), and the fit of the signal's shape plus an
-    offset to what the other compounds leave. So each signal's window is one
-    row of two sparse matrices (its shape, and ones), multiplied once into
-    the columns, the spectrum and the unassigned lines; each judging round is
-    then a few small products, however many rounds there are.
+    offset to what the other compounds leave. So each signal's shape (and a
+    flat window) is dotted once with the columns, the spectrum and the
+    unassigned lines under it, and kept as a sparse row for the local
+    baseline, which changes with the amounts; each judging round is then a
+    few small products, however many rounds there are.
     """
 
     def __init__(self, axis: _Axis, fwhm_hz: float, components: list[FitComponent], stacked: np.ndarray):
@@ -837,8 +844,8 @@ class _Judge:
         from scipy.sparse import csr_matrix
 
         self.components = components
-        self.owner = np.array([i for i, c in enumerate(components) for _ in c.signals])
-        placed = [_signal_shape(axis, s, s.observed_ppm, fwhm_hz) for c in components for s in c.signals]
+        signals, self.owner = _flattened(components)
+        placed = [_signal_shape(axis, s, s.observed_ppm, fwhm_hz) for s in signals]
         sizes = np.array([shape.size for _, shape in placed])
         pointer = np.concatenate(([0], np.cumsum(sizes)))
         points = np.concatenate([np.arange(low, low + shape.size) for low, shape in placed])
@@ -859,7 +866,6 @@ class _Judge:
         # Two compounds' signals on one line: only the one sitting closer to its
         # tabulated shift may testify with it (a solvent singlet at its literature
         # shift is not taken as an impurity's signal pulled to the edge of its tolerance).
-        signals = [s for c in components for s in c.signals]
         observed = np.array([s.observed_ppm for s in signals])
         misplaced = np.array([_misplacement(s) for s in signals])
         self.outplaced_by = ((np.abs(observed[:, None] - observed[None, :]) < SAME_LINE_PPM)
