@@ -498,11 +498,14 @@ def estimate_fwhm_hz(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: flo
     """Typical line width: the median half-height width of the ten tallest lines."""
     from scipy.signal import find_peaks, peak_widths
 
-    peaks, _ = find_peaks(values, height=50 * sigma, prominence=30 * sigma)
+    peaks, found = find_peaks(values, height=50 * sigma, prominence=30 * sigma)
     if peaks.size == 0:
         return 1.0
-    peaks = peaks[np.argsort(values[peaks])[::-1][:10]]
-    widths = peak_widths(values, peaks, rel_height=0.5)[0] * abs(ppm[1] - ppm[0]) * mhz
+    tallest = np.argsort(values[peaks])[::-1][:10]
+    # the prominences find_peaks has just worked out (peak_widths would scan for them again)
+    prominences = tuple(found[key][tallest] for key in ("prominences", "left_bases", "right_bases"))
+    widths = peak_widths(values, peaks[tallest], rel_height=0.5, prominence_data=prominences)[0] \
+        * abs(ppm[1] - ppm[0]) * mhz
     return float(np.clip(np.median(widths), 0.3, 6.0))
 
 
