@@ -50,6 +50,7 @@ import json, sys, time, warnings
 warnings.simplefilter("ignore")
 task, path = sys.argv[1], sys.argv[2]
 import nmrglue as ng, numpy as np, scipy.optimize, scipy.signal, scipy.ndimage
+stages = {}  # analyze: seconds per stage
 if task != "floor":
     from specqc.chem.route import load_route
     from specqc.readers import read
@@ -62,9 +63,10 @@ if task != "floor":
     shift_table(); ich_limits()
     route = load_route("diazepan-2-one")
     reference_set(route.id, frozenset(s.id for s in route.species))
-    # analyze: time the stages analyze_nmr runs, through the names it calls them by
+    # time the stages analyze_nmr runs, through the names it calls them by
     import specqc.nmr.analysis as analysis
-    stages = {}
+    STAGES = {"process": ["process"], "fit": ["estimate_fwhm_hz", "fit_components"],
+              "peak table": ["group_multiplets", "_assign", "_label_exchangeable", "_label_satellites"]}
     def timed(stage, function):
         def run(*args, **kwargs):
             begin = time.perf_counter()
@@ -91,15 +93,12 @@ else:
 seconds = time.perf_counter() - start
 if task == "analyze":
     stages["other"] = seconds - sum(stages.values())
-print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "stages": stages if task == "analyze" else {}}))
+print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "stages": stages}))
 """
-# where analyze's time goes: the functions specqc.nmr.analysis calls, by stage
-STAGES = {"process": ["process"], "fit": ["estimate_fwhm_hz", "fit_components"],
-          "peak table": ["group_multiplets", "_assign", "_label_exchangeable", "_label_satellites"]}
 
 
 def measure(task: str, path: Path, repeat: int) -> dict:
-    return best_of(f"STAGES = {STAGES!r}\n" + WORKER, [task, str(path)], repeat)
+    return best_of(WORKER, [task, str(path)], repeat)
 
 
 def main() -> None:
