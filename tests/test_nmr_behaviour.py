@@ -190,10 +190,11 @@ def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
     full, _ = nnls(np.column_stack(columns), values)
     np.testing.assert_allclose(reduced, full, atol=1e-9)
     np.testing.assert_allclose(reduced, truth, atol=0.02)
-    # two identical columns cannot be factored: the tall problem is solved as it stands
+    # two identical columns: the data cannot tell them apart, so they share the amount equally
     twin = _solve(np.vstack([columns[0], columns[0], columns[2]]), values)
     single, _ = nnls(np.column_stack([columns[0], columns[2]]), values)
-    assert twin[0] + twin[1] == pytest.approx(single[0], rel=1e-6)
+    assert twin[0] == pytest.approx(single[0] / 2, rel=1e-6)
+    assert twin[1] == pytest.approx(single[0] / 2, rel=1e-6)
     assert twin[2] == pytest.approx(single[1], rel=1e-6)
 
 
@@ -210,16 +211,41 @@ def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_it
                          ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0))])
     truth = np.array([0.02, 0.05, 0.03, 0.0, 0.01])
     local = quantify._LocalBaseline(axis)
-    offset = np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.basis  # tens of sigma, changing by the ppm
+    offset = np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.hats  # tens of sigma, changing by the ppm
     values = truth @ columns + offset + rng.normal(0, 0.05, ppm.size)
     amounts = _solve(columns, values, local)
-    full = lsq_linear(np.hstack([columns.T, local.basis.T]), values,
-                      bounds=(np.r_[np.zeros(5), np.full(local.basis.shape[0], -np.inf)], np.inf)).x[:5]
+    full = lsq_linear(np.hstack([columns.T, local.hats.T]), values,
+                      bounds=(np.r_[np.zeros(5), np.full(local.hats.shape[0], -np.inf)], np.inf)).x[:5]
     np.testing.assert_allclose(amounts, full, atol=1e-6)
     np.testing.assert_allclose(amounts, truth, atol=0.002)
     baseline = local.fit(columns, amounts, values)
     assert np.abs(baseline - offset).max() < 0.05
     assert np.abs(_solve(columns, values) - truth).max() > 0.01  # the plain fit is biased by the offset
+
+
+def test_what_the_baseline_already_explains_gets_no_amount():
+    """A column no different from the local baseline, or twin columns, cannot be
+    told apart by the data: the amount is left to the baseline (not a number set
+    by the rounding of a near-zero pivot, tens of times the real amounts) or
+    shared out, and every other amount is as without them. A baseline row no
+    different from the hats changes nothing either."""
+    rng = np.random.default_rng(5)
+    ppm = np.linspace(6.0, 1.0, 5000)
+    axis = quantify._Axis(ppm, 400.0)
+    columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in
+                         ((4.00, 1.0), (2.50, 1.0), (1.80, 2.0))])
+    local = quantify._LocalBaseline(axis)
+    values = np.array([0.02, 0.03, 0.01]) @ columns + np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.hats \
+        + rng.normal(0, 0.05, ppm.size)
+    alone = _solve(columns, values, local)
+    np.testing.assert_allclose(alone, [0.02, 0.03, 0.01], atol=0.002)
+    with_hat = _solve(np.vstack([columns, local.hats[2]]), values, local)
+    np.testing.assert_allclose(with_hat[:3], alone, rtol=1e-6)
+    assert with_hat[3] < 1e-3 * alone.min()
+    twins = _solve(np.vstack([columns[0], columns]), values, local)
+    np.testing.assert_allclose(twins, np.r_[alone[0] / 2, alone[0] / 2, alone[1:]], rtol=1e-6)
+    redundant = local.with_rows(np.vstack([local.hats[2], 2 * local.hats[3]]))
+    np.testing.assert_allclose(_solve(columns, values, redundant), alone, rtol=1e-6)
 
 
 def test_a_broad_line_is_fitted_with_its_own_width_not_the_nearest_trial_width():

@@ -56,6 +56,7 @@ FIT_POINTS_PER_FWHM = 4  # grid density the fit works on (3 already changes bord
 BASELINE_KNOT_PPM = 1.0  # spacing of the local baseline fitted with the lines: far wider than any multiplet
 TAIL_LEVEL_SIGMA = 0.5  # a strong line's Lorentzian tails are drawn until they fall to this level,
 TAIL_MAX_HZ = 150.0  # or this far from the multiplet
+RIDGE = 1e-9  # added to the fit's normal equations (columns of unit norm): see _solve
 
 
 @dataclass
@@ -733,8 +734,13 @@ def _solve(columns: np.ndarray, values: np.ndarray, baseline: _LocalBaseline | N
     linear function of them), and what remains, G x ~ r with G = R^T R
     (Cholesky), is solved as the square problem ||Rx - R^-T r|| with x >= 0:
     the same minimiser, found on a few dozen rows instead of tens of thousands.
+
+    G carries a whisker of ridge (RIDGE on columns of unit norm): nothing for
+    columns the data tell apart, but where they cannot (two alike, or one no
+    different from the baseline) the amount is shared out or left to the
+    baseline, instead of being whatever the rounding of a near-zero pivot makes it.
     """
-    from scipy.linalg import LinAlgError, cholesky, solve_triangular
+    from scipy.linalg import cholesky, solve_triangular
     from scipy.optimize import nnls
 
     gram = columns @ columns.T
@@ -748,16 +754,8 @@ def _solve(columns: np.ndarray, values: np.ndarray, baseline: _LocalBaseline | N
         across = baseline.project(columns) / scale[:, None]  # compounds x baseline functions
         gram -= across @ baseline.coefficients(across.T)
         projection -= across @ baseline.coefficients(baseline.project(values))
-    try:
-        upper = cholesky(gram, lower=False)
-    except LinAlgError:  # columns too alike to factor (or one no different from the baseline)
-        if baseline is None:  # solve the tall problem as it stands, on the points some column reaches
-            rows = (columns > 1e-6 * np.maximum(columns.max(axis=1, keepdims=True), 1e-300)).any(axis=0)
-            matrix = columns[:, rows] / scale[:, None]
-            solution, _ = nnls(matrix.T, values[rows], maxiter=50 * matrix.shape[0])
-            return solution / scale
-        # a whisker of ridge: an amount the data cannot tell from baseline goes to ~0
-        upper = cholesky(gram + 1e-9 * np.eye(gram.shape[0]), lower=False)
+    gram[np.diag_indices_from(gram)] += RIDGE
+    upper = cholesky(gram, lower=False)
     rhs = solve_triangular(upper, projection, trans="T", lower=False)
     solution, _ = nnls(upper, rhs, maxiter=50 * columns.shape[0])
     return solution / scale
@@ -785,11 +783,6 @@ class _LocalBaseline:
         self._hat_gram = self.hats @ self.hats.T
         self.extra = np.zeros((0, axis.ppm.size))
         self._factorise()
-
-    @property
-    def basis(self) -> np.ndarray:
-        """Every row, hats first (formed on demand; the fit itself works block by block)."""
-        return np.vstack([self.hats, self.extra])
 
     def with_rows(self, extra_rows: np.ndarray) -> _LocalBaseline:
         """The same hats and ``extra_rows`` (all-zero ones, from no strong line, left out)."""
