@@ -198,21 +198,29 @@ def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
     assert twin[2] == pytest.approx(single[1], rel=1e-6)
 
 
+def _lines_over_a_local_offset(lines, truth):
+    """Lorentzian columns (centre ppm, width Hz) on a 400 MHz axis from 6 to 1 ppm,
+    the fit's local baseline there, an offset of tens of sigma changing by the ppm
+    (drawn in the baseline's own hat functions), and the spectrum they make with
+    the ``truth`` amounts and noise."""
+    rng = np.random.default_rng(5)
+    ppm = np.linspace(6.0, 1.0, 5000)
+    columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in lines])
+    local = quantify._LocalBaseline(quantify._Axis(ppm, 400.0))
+    offset = np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.hats
+    values = truth @ columns + offset + rng.normal(0, 0.05, ppm.size)
+    return columns, local, offset, values
+
+
 def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_its_bias():
     """A slowly varying offset under the lines: solved with the baseline
     eliminated, the amounts are those of the full problem (amounts >= 0,
     baseline free) and near the truth; without it they soak up the offset."""
     from scipy.optimize import lsq_linear
 
-    rng = np.random.default_rng(5)
-    ppm = np.linspace(6.0, 1.0, 5000)
-    axis = quantify._Axis(ppm, 400.0)
-    columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in
-                         ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0))])
     truth = np.array([0.02, 0.05, 0.03, 0.0, 0.01])
-    local = quantify._LocalBaseline(axis)
-    offset = np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.hats  # tens of sigma, changing by the ppm
-    values = truth @ columns + offset + rng.normal(0, 0.05, ppm.size)
+    columns, local, offset, values = _lines_over_a_local_offset(
+        ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0)), truth)
     amounts = _solve(columns, values, local)
     full = lsq_linear(np.hstack([columns.T, local.hats.T]), values,
                       bounds=(np.r_[np.zeros(5), np.full(local.hats.shape[0], -np.inf)], np.inf)).x[:5]
@@ -229,14 +237,8 @@ def test_what_the_baseline_already_explains_gets_no_amount():
     by the rounding of a near-zero pivot, tens of times the real amounts) or
     shared out, and every other amount is as without them. A baseline row no
     different from the hats changes nothing either."""
-    rng = np.random.default_rng(5)
-    ppm = np.linspace(6.0, 1.0, 5000)
-    axis = quantify._Axis(ppm, 400.0)
-    columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in
-                         ((4.00, 1.0), (2.50, 1.0), (1.80, 2.0))])
-    local = quantify._LocalBaseline(axis)
-    values = np.array([0.02, 0.03, 0.01]) @ columns + np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.hats \
-        + rng.normal(0, 0.05, ppm.size)
+    columns, local, _offset, values = _lines_over_a_local_offset(((4.00, 1.0), (2.50, 1.0), (1.80, 2.0)),
+                                                                 np.array([0.02, 0.03, 0.01]))
     alone = _solve(columns, values, local)
     np.testing.assert_allclose(alone, [0.02, 0.03, 0.01], atol=0.002)
     with_hat = _solve(np.vstack([columns, local.hats[2]]), values, local)
