@@ -274,7 +274,7 @@ def _truth(name):
 def test_uv_area_percent_and_offset_against_the_simulation_truth():
     truth = _truth("dz-salt-uv-clean")
     analysis = analyze([SAMPLES / "dz-salt-uv-clean.mzML"], "diazepan-2-one", "salt")
-    uv = analysis.lcms[0].uv
+    uv = analysis.uv[0]
     assert uv.offset_source == "estimated"
     assert abs(uv.offset_min - truth["uv"]["offset_min"]) <= 0.005
     trace = _trace(uv, "210 nm")
@@ -296,7 +296,7 @@ def test_coeluting_uv_impurity_fails_purity_while_ms_looks_clean():
     report = build_report(analysis)
     product = next(s for s in report["species"] if s["id"] == "diazepan-2-one")
     assert product["lcms"]["relative_area_pct"] >= 99.0  # MS sees nothing wrong
-    uv = analysis.lcms[0].uv
+    uv = analysis.uv[0]
     (product_peak,) = _trace(uv, "210 nm").product_peaks("diazepan-2-one")
     assert product_peak.purity.verdict == "impure"
     assert product_peak.purity.worst_rt_min > product_peak.peak.apex_rt  # the impurity sits on the tail

@@ -84,11 +84,14 @@ def main() -> None:
               show_default=True)
 @click.option("--input-format", help="Force the reader (e.g. mzml, mzxml).")
 @click.option("--batch", help="Batch id (default: from a sidecar JSON or the file-name pattern).")
+@click.option("--blank", "blank_path", type=click.Path(path_type=Path),
+              help="LC-MS run of a blank injection: its ions are background, and a route species it holds is "
+                   "reported in-blank, never detected.")
 @click.option("--record", "record_it", is_flag=True, help="Store the analysis in the results store.")
 @click.option("--store", "store_path", type=click.Path(path_type=Path),
               help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
 def analyze(paths, route_ref, stage_id, config_path, output_format, output, force, tolerance, polarity,
-            input_format, batch, record_it, store_path):
+            input_format, batch, blank_path, record_it, store_path):
     """Analyse the instrument files of one sample at one stage."""
     from .config import load_settings
     from .lcms.params import LCMSParams
@@ -98,7 +101,7 @@ def analyze(paths, route_ref, stage_id, config_path, output_format, output, forc
     settings = load_settings(config_path)
     params = LCMSParams().with_overrides(tolerance=tolerance, polarity=polarity)
     analysis = run_analysis(list(paths), route_ref, stage_id, settings=settings, batch=batch, lcms_params=params,
-                            input_format=input_format)
+                            input_format=input_format, blank=blank_path)
     report = build_report(analysis)
     if output_format == "json":
         text = to_json(report)

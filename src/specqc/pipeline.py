@@ -1,44 +1,26 @@
-"""The thin pipeline behind `specqc analyze`: read each input, run the analysis
-for its technique, and assemble one report. No printing, no exiting."""
+"""The thin pipeline behind `specqc analyze`: read each input, analyse it by
+its technique, assess the stage, and hand the typed results to the renderers.
+No printing, no exiting."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .chem.route import Route, Stage, load_route
+from .chem.route import Route, load_route
 from .config import Settings, load_settings
+from .diagnose.evidence import gather
+from .diagnose.rules import assess
 from .errors import ConfigError, InputError, SpecqcError, with_path
-from .lcms.analysis import LCMSResult, analyze_lcms
+from .lcms.analysis import analyze_lcms
 from .lcms.params import LCMSParams
-from .nmr.analysis import NMRResult, analyze_nmr
+from .model import LCMSRun
+from .nmr.analysis import analyze_nmr
 from .nmr.process import NMRParams
 from .provenance import sha256_of
 from .readers import find_reader
+from .results import Analysis, InputRecord
 from .sampleinfo import SampleInfo, identify
 from .uv.analysis import analyze_uv
-
-
-@dataclass
-class InputRecord:
-    path: str
-    sha256: str
-    technique: str
-    format: str
-
-
-@dataclass
-class Analysis:
-    route: Route
-    stage: Stage
-    inputs: list[InputRecord]
-    lcms: list[LCMSResult] = field(default_factory=list)
-    nmr: list[NMRResult] = field(default_factory=list)
-    params: dict = field(default_factory=dict)
-    settings: Settings | None = None
-    sample: SampleInfo | None = None
-    specqc_version: str = __version__
 
 
 def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | None,
@@ -62,10 +44,29 @@ def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | Non
     return info, route_of(info.route)
 
 
+def read_blank(path: str | Path, input_format: str | None = None) -> tuple[LCMSRun, InputRecord]:
+    """A blank injection's run, to tell the sample's own signals from the system's."""
+    path = Path(path)
+    entry = find_reader(path, input_format)
+    try:
+        model = entry.load(path)
+        if entry.technique != "lcms" or not isinstance(model, LCMSRun) or not model.ms1():
+            raise InputError("a blank must be an LC-MS run with MS1 spectra")
+    except SpecqcError as exc:
+        raise with_path(exc, path) from exc
+    return model, InputRecord(str(path), sha256_of(path), model.technique, entry.name, role="blank")
+
+
 def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str | None = None, *,
             settings: Settings | None = None, batch: str | None = None, lcms_params: LCMSParams | None = None,
-            nmr_params: NMRParams | None = None, input_format: str | None = None, progress=None) -> Analysis:
-    """Analyse the measurements of one sample at one stage of a route."""
+            nmr_params: NMRParams | None = None, input_format: str | None = None, progress=None,
+            blank: str | Path | None = None) -> Analysis:
+    """Analyse the measurements of one sample at one stage of a route.
+
+    ``blank``: an LC-MS run of a blank injection on the same system; an ion it
+    holds at a comparable time and intensity is background for every LC-MS run
+    of the sample, and a route species it holds is reported ``in-blank``.
+    """
     if not paths:
         raise InputError("no input given")
     paths = [Path(p) for p in paths]
@@ -76,16 +77,21 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
     nmr_params = (nmr_params or NMRParams()).validated()
     analysis = Analysis(route=route, stage=stage, inputs=[], params={}, settings=settings, sample=sample)
     uv_params = settings.uv_params()
+    blank_run = None
+    if blank is not None:
+        blank_run, blank_record = read_blank(blank, input_format)
     for path in paths:
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path)
             record = InputRecord(str(path), sha256_of(path), model.technique, entry.name)
             if entry.technique == "lcms":
-                result = analyze_lcms(model, route, stage, lcms_params)
-                if model.has_uv or model.chromatograms:
-                    result.uv = analyze_uv(model, result.species_apex_min(), result.polarity, uv_params)
+                result = analyze_lcms(model, route, stage, lcms_params, blank=blank_run)
                 analysis.lcms.append(result)
+                if model.has_uv or model.chromatograms:
+                    uv = analyze_uv(model, result.species_apex_min(), result.polarity, uv_params)
+                    if uv is not None:
+                        analysis.uv.append(uv)
             elif entry.technique == "nmr":
                 analysis.nmr.append(analyze_nmr(model, route, stage, nmr_params))
             else:
@@ -95,12 +101,33 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
         analysis.inputs.append(record)
         if progress:
             progress(path)
+    if blank_run is not None:
+        if not analysis.lcms:
+            raise InputError("a blank was given but the sample has no LC-MS run to compare it with", blank)
+        analysis.inputs.append(blank_record)
     if analysis.lcms:
         analysis.params["lcms"] = analysis.lcms[0].params
-        uv_runs = [run.uv for run in analysis.lcms if run.uv is not None]
-        if uv_runs:
-            analysis.params["uv"] = uv_runs[0].params
+    if analysis.uv:
+        analysis.params["uv"] = analysis.uv[0].params
     if analysis.nmr:
         analysis.params["nmr"] = analysis.nmr[0].params
     analysis.params["qc"] = settings.effective()
+    evidence = gather(route, stage, analysis.lcms, analysis.nmr, analysis.uv)
+    analysis.assessment = assess(evidence, settings.thresholds)
+    analysis.reference_data = reference_data_versions(route, with_nmr=bool(analysis.nmr))
     return analysis
+
+
+def reference_data_versions(route: Route, with_nmr: bool) -> dict[str, str]:
+    """Versions of every reference table an analysis of this route used."""
+    from .diagnose.knowledge import catalogue, qc_table
+    from .reference import reference_versions
+
+    versions = {**reference_versions(include_nmr=with_nmr), f"route:{route.id}": route.version,
+                "diagnoses": catalogue().version, "qc": qc_table().version}
+    if with_nmr:
+        from .nmr.references import reference_set
+
+        versions[f"reference_spectra:{route.id}"] = reference_set(
+            route.id, frozenset(s.id for s in route.species)).version
+    return versions

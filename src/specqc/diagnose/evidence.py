@@ -14,6 +14,7 @@ from ..chem.route import Route, Stage
 from ..chem.species import Species
 from ..lcms.analysis import LCMSResult, SpeciesResult
 from ..nmr.analysis import NMRResult, NMRSpeciesResult
+from ..uv.analysis import UVResult
 
 MS_RANK = {"detected": 2, "ambiguous": 1, "not-detected": 0}
 # An impurity this large by MS area should show in a 1H spectrum; smaller ones may
@@ -59,6 +60,11 @@ class SpeciesEvidence:
     nmr: NMRObservation | None
     ms_looked: bool
     nmr_looked: bool
+    # the per-technique results this view combines (the best LC-MS run's, the NMR spectrum's)
+    ms_result: SpeciesResult | None = None
+    ms_run: LCMSResult | None = None
+    nmr_result: NMRSpeciesResult | None = None
+    nmr_spectrum: NMRResult | None = None
 
     @property
     def detected(self) -> bool:
@@ -81,6 +87,7 @@ class SampleEvidence:
     ms_runs: int  # runs with MS1 data
     nmr: NMRResult | None
     lcms: list[LCMSResult]
+    uv: list[UVResult] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
 
     def of_role(self, *roles: str) -> list[SpeciesEvidence]:
@@ -135,11 +142,14 @@ def _nmr_observation(result: NMRSpeciesResult, spectrum: NMRResult) -> NMRObserv
     return NMRObservation(result.detected, mol_pct, signals, spectrum.source_path)
 
 
-def gather(route: Route, stage: Stage, lcms: list[LCMSResult], nmr: list[NMRResult]) -> SampleEvidence:
+def gather(route: Route, stage: Stage, lcms: list[LCMSResult], nmr: list[NMRResult],
+           uv: list[UVResult] | None = None) -> SampleEvidence:
+    """Every species combined once over the sample's files: the view checks,
+    diagnoses and the report all read."""
     ms_runs = [run for run in lcms if run.polarity is not None]
     evidence: dict[str, SpeciesEvidence] = {}
     for species in route.species:
-        ms_result, run = best_ms_result(species.id, ms_runs)
+        ms_result, run = best_ms_result(species.id, lcms)
         nmr_result, spectrum = nmr_species_result(species.id, nmr)
         status, techniques = combined_status(ms_result, nmr_result)
         evidence[species.id] = SpeciesEvidence(
@@ -147,8 +157,9 @@ def gather(route: Route, stage: Stage, lcms: list[LCMSResult], nmr: list[NMRResu
             ms=_ms_observation(ms_result, run) if ms_result is not None and ms_result.status != "not-detected"
             else None,
             nmr=_nmr_observation(nmr_result, spectrum) if nmr_result is not None else None,
-            ms_looked=bool(ms_runs), nmr_looked=nmr_result is not None)
-    sample = SampleEvidence(route, stage, evidence, len(ms_runs), nmr[0] if nmr else None, lcms)
+            ms_looked=bool(ms_runs), nmr_looked=nmr_result is not None,
+            ms_result=ms_result, ms_run=run, nmr_result=nmr_result, nmr_spectrum=spectrum)
+    sample = SampleEvidence(route, stage, evidence, len(ms_runs), nmr[0] if nmr else None, lcms, list(uv or []))
     sample.disagreements = _disagreements(sample, ms_runs)
     return sample
 

@@ -13,8 +13,7 @@ a diagnosis is raised only with evidence lines to show for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ..results import Assessment, CheckResult, Diagnosis, PurityFigure
 from .evidence import SampleEvidence, SpeciesEvidence
 from .knowledge import CheckEntry, catalogue, qc_table
 
@@ -22,46 +21,6 @@ PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not-assessed"
 ALKYLATION_TYPES = ("n-alkylation", "n-acylation")
 # NMR solvents in which N-H protons exchange with deuterium and vanish.
 EXCHANGING_SOLVENTS = ("D2O", "CD3OD")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    id: str
-    title: str
-    status: str
-    detail: str
-    guide_ref: str
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail,
-                "guide_ref": self.guide_ref}
-
-
-@dataclass
-class Diagnosis:
-    id: str
-    title: str
-    severity: str
-    evidence: list[str]
-    cause: str
-    fixes: list[str]
-    fix_refs: list[str]
-    guide_refs: list[str]
-    species: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "severity": self.severity, "evidence": self.evidence,
-                "cause": self.cause, "fixes": self.fixes, "fix_refs": self.fix_refs,
-                "guide_refs": self.guide_refs, "species": self.species}
-
-
-@dataclass
-class Assessment:
-    verdict: str
-    checks: list[CheckResult]
-    diagnoses: list[Diagnosis]
-    disagreements: list[str]
-    stage_kinds: list[str]
 
 
 # ---------------------------------------------------------------- what the route says
@@ -220,24 +179,14 @@ def _identity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> Ch
     return CheckResult(entry.id, entry.title, status, "; ".join(parts), entry.guide_ref)
 
 
-@dataclass(frozen=True)
-class PurityFigure:
-    value_pct: float
-    method: str
-    judged: bool  # counts for the purity check (MS area % only when there is no UV trace)
-    note: str = ""  # e.g. a co-eluting compound found by DAD peak purity
-
-
 def uv_purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
     """Product area % at each configured wavelength where the product's UV peak
     is quantifiable, with the DAD peak-purity finding when there is one."""
     product = sample.stage.main[0]
     figures = []
-    for run in sample.lcms:
-        if run.uv is None:
-            continue
-        quantifiable = run.uv.params["purity_quantifiable_sn"]
-        for trace in run.uv.configured_traces():
+    for uv in sample.uv:
+        quantifiable = uv.params["purity_quantifiable_sn"]
+        for trace in uv.configured_traces():
             peaks = [p for p in trace.product_peaks(product) if p.peak.sn >= quantifiable]
             if not peaks:
                 continue
@@ -247,7 +196,7 @@ def uv_purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
                     "min): a co-eluting compound is hidden under it, so this area % overstates the purity"
                     if impure else "")
             figures.append(PurityFigure(sum(p.area_pct for p in peaks),
-                                        f"UV area % at {trace.trace.label} ({run.source_path})", True, note))
+                                        f"UV area % at {trace.trace.label} ({uv.source_path})", True, note))
     return figures
 
 
@@ -413,8 +362,8 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
         unexplained = [f"unexplained peak m/z {p.mz:.4f} at {p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
                        for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
         unassigned = sorted(((p.area_pct, p.peak.apex_rt, trace.trace.label)
-                             for run in sample.lcms if run.uv is not None
-                             for trace in run.uv.configured_traces() for p in trace.peaks if p.species_id is None),
+                             for uv in sample.uv
+                             for trace in uv.configured_traces() for p in trace.peaks if p.species_id is None),
                             reverse=True)
         uv_unknowns = [f"UV peak at {rt:.2f} min, {pct:.2f} % area at {label}, no route species at that time"
                        for pct, rt, label in unassigned[:3]]
@@ -448,8 +397,9 @@ def run_diagnoses(sample: SampleEvidence, checks: list[CheckResult], thresholds:
 
 
 def assess(sample: SampleEvidence, thresholds: dict) -> Assessment:
+    """The stage's checks, verdict and diagnoses from the sample's combined evidence."""
     checks = run_checks(sample, thresholds)
     statuses = {c.status for c in checks}
     verdict = "fail" if FAIL in statuses else ("pass" if statuses == {PASS} else "inconclusive")
     return Assessment(verdict, checks, run_diagnoses(sample, checks, thresholds), list(sample.disagreements),
-                      stage_kinds(sample))
+                      stage_kinds(sample), evidence=sample, purity=purity_figures(sample))

@@ -31,7 +31,6 @@ from ..chem.route import Route, Stage
 from ..model import LCMSRun
 from .params import LCMSParams, Tolerance
 from .peaks import ChromPeak, detect_peaks, integrate, whole_run_peak
-from ..uv.analysis import UVResult
 from .signals import (PeakMatrix, Resolution, choose_polarity, choose_tolerance,
                       estimate_resolution, ms1_centroids)
 
@@ -134,7 +133,6 @@ class LCMSResult:
     scans: int
     rt_range_min: tuple[float, float] | None
     traces: Traces | None = None
-    uv: UVResult | None = None  # the run's UV/DAD and other optical detectors, when it has them
 
     def species_apex_min(self) -> dict[str, float]:
         """MS apex of each species seen (detected or ambiguous), for tying UV peaks to species."""
@@ -157,7 +155,8 @@ def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], tolerance: To
     return traces
 
 
-def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams) -> LCMSResult:
+def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
+                 blank: LCMSRun | None = None) -> LCMSResult:
     params = params.validated()
     polarity = choose_polarity(run, params.polarity)
     effective = params.as_dict()

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import json
 
-from ..config import default_settings
-from ..diagnose.evidence import best_ms_result, combined_status, gather, nmr_species_result
-from ..diagnose.knowledge import catalogue, qc_table
-from ..diagnose.rules import assess, purity_figures
 from ..lcms.analysis import SpeciesResult
 from ..nmr.analysis import NMRResult, NMRSpeciesResult
-from ..pipeline import Analysis
-from ..reference import reference_versions
+from ..results import Analysis
 
 SCHEMA = "specqc.report/1"
 
@@ -103,40 +98,36 @@ def nmr_block(spectrum: NMRResult) -> dict:
 
 
 def build_report(analysis: Analysis) -> dict:
-    route, stage = analysis.route, analysis.stage
-    settings = analysis.settings or default_settings()
+    """The JSON document of an assessed analysis (the pipeline has assessed it)."""
+    route, stage, assessment = analysis.route, analysis.stage, analysis.assessment
+    if assessment is None or assessment.evidence is None:
+        raise ValueError("build_report needs an analysis the pipeline has assessed")
     species_entries = []
-    for species in route.species:
-        result, run = best_ms_result(species.id, analysis.lcms)
-        nmr_result, spectrum = nmr_species_result(species.id, analysis.nmr)
-        status, evidence = combined_status(result, nmr_result)
+    for item in assessment.evidence.species.values():
+        species, result, run = item.species, item.ms_result, item.ms_run
         species_entries.append({
             "id": species.id,
             "name": species.name,
             "role": species.role,
-            "stage_role": stage.role_of(species.id),
+            "stage_role": item.stage_role,
             "formula": species.formula,
             "smiles": species.smiles,
             "monoisotopic_mass": _round(species.monoisotopic_mass, 4),
             "derived_by": species.derived_by or None,
-            "detected": status == "detected",
-            "status": status,
+            "detected": item.status == "detected",
+            "status": item.status,
             "ambiguous_with": result.ambiguous_with if result else [],
             "lcms": _lcms_block(result) if result else None,
             "lcms_source": run.source_path if (result and result.status != "not-detected") else None,
-            "nmr": _species_nmr_block(nmr_result, spectrum),
-            "evidence": evidence,
+            "nmr": _species_nmr_block(item.nmr_result, item.nmr_spectrum),
+            "evidence": list(item.techniques),
         })
     unexplained = [{
         "rt_min": _round(p.rt_min, 3), "mz": _round(p.mz, 4), "area": _round(p.area, 1),
         "relative_area_pct": _round(p.relative_area_pct, 2), "sn": _round(p.sn, 1),
         "note": p.note or None, "source": run.source_path,
     } for run in analysis.lcms for p in run.unexplained]
-    evidence = gather(route, stage, analysis.lcms, analysis.nmr)
-    assessment = assess(evidence, settings.thresholds)
-    figures = purity_figures(evidence)
-    # the figure the check used: the most conservative of those judged
-    lowest = min((f for f in figures if f.judged), key=lambda f: f.value_pct, default=None)
+    lowest = assessment.judged_purity()
     sample = analysis.sample.as_dict() if analysis.sample else {
         "route": route.id, "stage": stage.id, "batch": None, "sample": None, "sources": {}}
     return {
@@ -149,6 +140,7 @@ def build_report(analysis: Analysis) -> dict:
             "warnings": [f"{i.stage}: {i.message}" for i in route.issues],
         },
         "inputs": [{"path": i.path, "sha256": i.sha256, "technique": i.technique, "format": i.format}
+                   | ({"role": i.role} if i.role != "sample" else {})
                    for i in analysis.inputs],
         "lcms_runs": [{
             "path": run.source_path,
@@ -158,7 +150,7 @@ def build_report(analysis: Analysis) -> dict:
             "scans": run.scans,
             "rt_range_min": [_round(x, 3) for x in run.rt_range_min] if run.rt_range_min else None,
             "notes": run.notes,
-            "uv": run.uv.as_dict() if run.uv else None,
+            "uv": uv.as_dict() if (uv := analysis.uv_of(run.source_path)) else None,
         } for run in analysis.lcms],
         "species": species_entries,
         "unexplained_peaks": unexplained,
@@ -172,22 +164,10 @@ def build_report(analysis: Analysis) -> dict:
                "purity": {"value_pct": _round(lowest.value_pct, 2) if lowest else None,
                           "method": lowest.method if lowest else None,
                           "figures": [{"value_pct": _round(f.value_pct, 2), "method": f.method, "judged": f.judged,
-                                       "note": f.note or None} for f in figures]}},
+                                       "note": f.note or None} for f in assessment.purity]}},
         "parameters": analysis.params,
-        "reference_data": _reference_data(analysis),
+        "reference_data": analysis.reference_data,
     }
-
-
-def _reference_data(analysis: Analysis) -> dict:
-    route = analysis.route
-    versions = {**reference_versions(include_nmr=bool(analysis.nmr)), f"route:{route.id}": route.version,
-                "diagnoses": catalogue().version, "qc": qc_table().version}
-    if analysis.nmr:
-        from ..nmr.references import reference_set
-
-        versions[f"reference_spectra:{route.id}"] = reference_set(
-            route.id, frozenset(s.id for s in route.species)).version
-    return versions
 
 
 def to_json(report: dict) -> str:

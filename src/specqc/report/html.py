@@ -153,7 +153,7 @@ def _uv_section(report: dict, analysis) -> str:
     if not runs:
         return ""
     names = {s["id"]: s["name"] for s in report["species"]}
-    results = {r.source_path: r.uv for r in (analysis.lcms if analysis else []) if r.uv is not None}
+    results = {u.source_path: u for u in (analysis.uv if analysis else [])}
     out = ["<h2>UV and other detectors</h2>"]
     for run in runs:
         uv = run["uv"]
