@@ -211,6 +211,11 @@ _CLI = None
 
 def _init_worker():
     global _CLI
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=1)
+    except ImportError:
+        pass
     import specqc.cli  # noqa: F401  (imported once per worker)
     from click.testing import CliRunner
     _CLI = (CliRunner(), specqc.cli.main)

@@ -1117,7 +1117,13 @@ def write_nmr_scenario(scenario: dict, folder: Path) -> dict:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     sc = json.loads(json.dumps(scenario))
-    sim = simulate(sc)
+    # the matrices are small: threaded BLAS only adds overhead (and takes cores)
+    try:
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(limits=1):
+            sim = simulate(sc)
+    except ImportError:
+        sim = simulate(sc)
     fmt = sc["format"]
     if fmt == "bruker":
         sample = write_bruker(sc, sim, folder / sc["id"])
