@@ -268,8 +268,11 @@ def _task(args) -> dict:
     seed, index, half, root = args
     folder = Path(root) / f"lcms-{index:04d}"
     t0 = time.perf_counter()
-    scenario = draw_lcms_scenario(seed, index)
-    paths = write_lcms_scenario(scenario, folder)
+    try:
+        scenario = draw_lcms_scenario(seed, index)
+        paths = write_lcms_scenario(scenario, folder)
+    except Exception as exc:  # noqa: BLE001  (a generator bug must not hide the other scenarios' scores)
+        return {"index": index, "half": half, "generation_error": f"{type(exc).__name__}: {exc}"}
     t1 = time.perf_counter()
     truth = json.loads(paths["truth"].read_text())
     run = _analyze(paths["sample"], paths["blank"], truth["route"], truth["stage"], folder / "report.json")
@@ -749,6 +752,8 @@ def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     results.sort(key=lambda r: r["index"])
+    generation_errors = [r for r in results if "generation_error" in r]
+    results = [r for r in results if "generation_error" not in r]
     if dump:
         with open(dump, "w") as fh:
             for res in results:
@@ -756,4 +761,9 @@ def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None
                     fh.write(json.dumps(row, sort_keys=True) + "\n")
     metrics = aggregate(results)
     metrics["specqc_version"] = next((r["specqc_version"] for r in results if r["specqc_version"]), None)
-    return metrics, markdown(metrics, n, seed, half)
+    metrics["generation_errors"] = generation_errors
+    text = markdown(metrics, n, seed, half)
+    if generation_errors:
+        text += (f"\nGeneration failed for {len(generation_errors)} scenarios (left out above), e.g. "
+                 f"{generation_errors[0]['index']}: {generation_errors[0]['generation_error']}\n")
+    return metrics, text

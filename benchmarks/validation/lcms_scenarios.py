@@ -525,7 +525,7 @@ def _enumerate_isobar(rng, target_mz: float, ion: str, polarity: str, window: tu
     h = np.rint((m_target - rest) / MONO["H"]).astype(int)
     mass = rest + h * MONO["H"]
     dbe2 = 2 * c + 2 + n + p - h - cl                      # 2 x rings-plus-double-bonds
-    ok = (h >= 0) & (h <= 2 * c + n + p + 3) & (dbe2 >= 0) & (dbe2 % 2 == 0)
+    ok = (h >= 1) & (h + change.get("H", 0) >= 0) & (h <= 2 * c + n + p + 3) & (dbe2 >= 0) & (dbe2 % 2 == 0)
     ok &= (p == 0) | (o >= 2)
     ok &= (s + p + cl) <= 1
     ion_mass = (mass + delta) / abs(charge)
