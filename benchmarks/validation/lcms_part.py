@@ -325,9 +325,15 @@ def _explain_false(sid: str, truth: dict, rep: dict, tol: tuple[float, str]) -> 
     for d in truth["distractors"]:
         kind = {"isobar": "isobar distractor", "isomer": "isomer distractor"}.get(d["kind"], "unrelated compound")
         for ion in d["ions"]:
-            sources.append((kind, f"{d['kind']} {d['name']} {ion['ion']}", ion["mz"], d["rt_min"], ion["share"]))
+            sources.append((kind, f"{d['name']} ({d['formula']}) {ion['ion']}", ion["mz"], d["rt_min"], ion["share"]))
     for b in truth["background_ions"]:
         sources.append(("background ion", f"background {b['label']}", b["mz"], None, 1.0))
+    # isotope peaks of every source too (M+1 13C; M+2 2x13C or the heavy S/Cl/Br/O isotope)
+    isotopic = []
+    for kind, label, smz, srt, share in sources:
+        for step, name in ((1.003355, "M+1"), (2.00671, "M+2"), (1.997, "M+2")):
+            isotopic.append((kind, f"{label} {name} isotope", smz + step, srt, share * 0.05))
+    sources += isotopic
     value, unit = tol
     best = None
     for ion, mz in mine:
