@@ -7,7 +7,7 @@ their ground truth with specqc's simulators.
 Each sample is one stage of one route with one failure mode (or none). An
 LC-MS truth file records each component's true share of the ion signal and
 the status an analysis must report for every species that is present or must
-be reported ambiguous; any species not listed must be reported not detected.
+be reported tentative (ambiguous with each other); any species not listed must be reported not detected.
 Every truth file also gives the QC verdict and the exact set of diagnoses
 (`qc`). samples/sets/ names several files of one sample analysed together.
 An NMR truth file records each compound's molar ratio to the main component,
@@ -144,8 +144,8 @@ SCENARIOS = {
         C(0.9, 8.0e5, "homopiperazine"),
         C(3.5, 5.0e5, "diacylated"),
     ], {"cyclobutylcarbonyl-diazepane": "detected", "diacylated": "detected",
-        "homopiperazine": ("ambiguous", ["hydrolysed-cyclobutanecarbonyl-chloride"]),
-        "hydrolysed-cyclobutanecarbonyl-chloride": ("ambiguous", ["homopiperazine"])},
+        "homopiperazine": ("tentative", ["hydrolysed-cyclobutanecarbonyl-chloride"]),
+        "hydrolysed-cyclobutanecarbonyl-chloride": ("tentative", ["homopiperazine"])},
         "m/z 101 at unit resolution: homopiperazine and cyclobutanecarboxylic acid cannot be told apart"),
     "cb-acylation-hr-resolved": ("cyclobutylcarbonyl-diazepane", "acylation", HR, [
         C(2.6, 6.0e6, "cyclobutylcarbonyl-diazepane"),

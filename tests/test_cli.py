@@ -13,7 +13,7 @@ from conftest import run_cli as specqc
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_CASES = ["dz-deprotection-boc-left", "dz-cyclization-clean", "cb-acylation-unit-ambiguous"]
-CONTRACT_SPECIES_KEYS = {"id", "name", "role", "formula", "monoisotopic_mass", "detected",
+CONTRACT_SPECIES_KEYS = {"id", "name", "role", "formula", "monoisotopic_mass", "detected", "status", "confidence",
                          "ambiguous_with", "lcms", "nmr"}
 ROLES = {"product", "starting-material", "reagent", "intermediate", "protected-intermediate",
          "linear-precursor", "dialkylated", "piperazine", "oligomer", "hydrolysis"}
@@ -65,11 +65,18 @@ def test_json_report_follows_the_contract():
         assert {"rt_min", "mz", "area", "relative_area_pct"} <= set(peak)
     assert report["qc"]["verdict"] in ("pass", "fail", "inconclusive")
     assert all(c["status"] in ("pass", "fail", "not-assessed") for c in report["qc"]["checks"])
-    total = sum(e["lcms"]["relative_area_pct"] for e in report["species"] if e["detected"])
+    for entry in report["species"]:
+        assert entry["detected"] == (entry["status"] == "detected")
+        assert entry["status"] in ("detected", "tentative", "in-blank", "not-detected")
+        if entry["confidence"] is not None:
+            assert 0.0 <= entry["confidence"]["value"] <= 1.0 and entry["confidence"]["parts"]
+    # one signal counts once: detected and tentative species and unexplained peaks share 100 %
+    total = sum(e["lcms"]["relative_area_pct"] for e in report["species"]
+                if e["status"] in ("detected", "tentative") and not e["ambiguous_with"])
     total += sum(p["relative_area_pct"] for p in report["unexplained_peaks"])
     assert total == pytest.approx(100.0, abs=0.5)
-    assert report["parameters"]["lcms"]["tolerance_used"] == "10 ppm"
-    assert report["reference_data"]["adducts.csv"] == "1"
+    assert report["parameters"]["lcms"]["tolerance_used"].endswith(" ppm")
+    assert report["reference_data"]["adducts.csv"] == "2"
 
 
 def test_text_report_names_species_and_verdict():

@@ -44,7 +44,10 @@ def test_mass_accuracy_follows_resolution(name):
     run = report["lcms_runs"][0]
     high = truth["settings"]["resolution"] == "high"
     assert run["resolution"]["class"] == ("high" if high else "unit")
-    assert run["tolerance"] == ("10 ppm" if high else "0.5 Da")
+    # the window follows the run's own m/z scatter at high resolution, the class at unit resolution
+    value, unit = run["tolerance"].split()
+    assert unit == ("ppm" if high else "Da")
+    assert (3.0 <= float(value) <= 25.0) if high else float(value) == 0.5
     for entry in report["species"]:
         if entry["status"] != "detected" or not high:
             continue

@@ -66,7 +66,7 @@ class AdductRule:
 
 
 ADDUCT_KINDS = {"primary", "adduct", "multiply-charged", "multimer", "fragment"}
-ADDUCT_REQUIREMENTS = {"", "boc", "polyamine"}
+ADDUCT_REQUIREMENTS = {"", "boc", "polyamine", "hydroxyl", "primary-amine"}
 
 
 @lru_cache(maxsize=1)

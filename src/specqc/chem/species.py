@@ -15,6 +15,8 @@ ELECTRON_MASS = 0.000548579909065  # u, CODATA 2018
 
 BOC_SMARTS = "[NX3]C(=O)OC(C)(C)C"
 BASIC_AMINE_SMARTS = "[NX3;!$(N[C,S]=[O,S,N]);!$(N-a);!$(N#*);!$(N=*)]"
+HYDROXYL_SMARTS = "[OX2H]"  # acids and alcohols lose water in the source
+PRIMARY_AMINE_SMARTS = "[NX3H2;!$(N[C,S]=[O,S,N]);!$(N-a)]"  # loses ammonia in the source
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Species:
     basic_amines: int
     derived_by: str = ""  # the rule that produced it, empty for declared species
     derived_from: tuple[str, ...] = field(default=())
+    has_hydroxyl: bool = False
+    primary_amines: int = 0
 
     @property
     def features(self) -> set[str]:
@@ -37,6 +41,10 @@ class Species:
             found.add("boc")
         if self.basic_amines >= 2:
             found.add("polyamine")
+        if self.has_hydroxyl:
+            found.add("hydroxyl")
+        if self.primary_amines:
+            found.add("primary-amine")
         return found
 
 
@@ -114,4 +122,6 @@ def make_species(id: str, name: str, role: str, smiles: str, where: str,
         basic_amines=len(mol.GetSubstructMatches(amine)),
         derived_by=derived_by,
         derived_from=derived_from,
+        has_hydroxyl=mol.HasSubstructMatch(Chem.MolFromSmarts(HYDROXYL_SMARTS)),
+        primary_amines=len(mol.GetSubstructMatches(Chem.MolFromSmarts(PRIMARY_AMINE_SMARTS))),
     )

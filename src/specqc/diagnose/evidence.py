@@ -16,7 +16,7 @@ from ..lcms.analysis import LCMSResult, SpeciesResult
 from ..nmr.analysis import NMRResult, NMRSpeciesResult
 from ..uv.analysis import UVResult
 
-MS_RANK = {"detected": 2, "ambiguous": 1, "not-detected": 0}
+MS_RANK = {"detected": 3, "tentative": 2, "in-blank": 1, "not-detected": 0}
 # An impurity this large by MS area should show in a 1H spectrum; smaller ones may
 # sit under the NMR detection limit, so silence there is no contradiction.
 MS_PCT_NMR_SHOULD_SEE = 5.0
@@ -30,6 +30,7 @@ class MSObservation:
     ions: tuple[str, ...]
     ambiguous_with: tuple[str, ...]
     source: str
+    reasons: tuple[str, ...] = ()  # why it is short of detected
 
     def describe(self) -> str:
         where = f"RT {self.rt_min:.2f} min" if self.rt_min is not None else "whole run"
@@ -54,7 +55,7 @@ class NMRObservation:
 class SpeciesEvidence:
     species: Species
     stage_role: str
-    status: str  # detected | ambiguous | not-detected | not-assessed
+    status: str  # detected | tentative | in-blank | not-detected | not-assessed
     techniques: tuple[str, ...]  # which saw it: lcms, nmr
     ms: MSObservation | None
     nmr: NMRObservation | None
@@ -131,7 +132,8 @@ def _ms_observation(result: SpeciesResult, run: LCMSResult) -> MSObservation:
     features = sorted(result.features, key=lambda f: -f.total_area)
     ions = tuple(f"{f.target.ion} m/z {(f.observed_mz or f.target.mz):.4f}" for f in features)
     return MSObservation(result.status, result.rt_min, result.relative_area_pct, ions,
-                         tuple(result.ambiguous_with), run.source_path)
+                         tuple(result.ambiguous_with), run.source_path,
+                         tuple(result.notes) if result.status != "detected" else ())
 
 
 def _nmr_observation(result: NMRSpeciesResult, spectrum: NMRResult) -> NMRObservation:

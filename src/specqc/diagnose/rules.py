@@ -94,6 +94,19 @@ def _amount_text(item: SpeciesEvidence) -> str:
     return f"{item.species.name} ({', '.join(parts) or 'detected'})"
 
 
+def _tentative_over(item: SpeciesEvidence, ms_limit: float) -> bool:
+    """MS sees something that may be this species, above the limit, short of proof (and NMR does not settle it)."""
+    return (item.ms is not None and item.ms.status == "tentative" and "nmr" not in item.techniques
+            and (item.ms.area_pct or 0.0) >= ms_limit)
+
+
+def _tentative_text(item: SpeciesEvidence) -> str:
+    ms = item.ms
+    why = (f"its ions are shared with {', '.join(ms.ambiguous_with)} and cannot be told apart"
+           if ms.ambiguous_with else "; ".join(ms.reasons) or "evidence short of detection")
+    return f"{item.species.name} tentative ({ms.area_pct or 0:.2f} % area at {ms.rt_min:.2f} min): {why}"
+
+
 def _assessable(item: SpeciesEvidence) -> bool:
     return item.ms_looked or item.nmr_looked
 
@@ -116,11 +129,11 @@ def _absence_check(entry: CheckEntry, items: list[SpeciesEvidence], thresholds: 
         return CheckResult(entry.id, entry.title, NOT_ASSESSED,
                            f"no data here can show {', '.join(unseen)} (no MS run; no NMR reference data)",
                            entry.guide_ref)
-    shared = [i for i in items if i.status == "ambiguous" and "nmr" not in i.techniques]
-    if shared:
+    # a tentative signal can leave the stage inconclusive, never fail it
+    doubtful = [i for i in items if _tentative_over(i, ms_limit)]
+    if doubtful:
         return CheckResult(entry.id, entry.title, NOT_ASSESSED, "; ".join(
-            f"{i.species.name}: its ions are shared with {', '.join(i.ms.ambiguous_with)} "
-            f"({i.ms.area_pct or 0:.2f} % area) and cannot be told apart" for i in shared), entry.guide_ref)
+            _tentative_text(i) for i in doubtful) + f" (limit {limit_text})", entry.guide_ref)
     traces = [_amount_text(i) for i in items if i.detected]
     detail = f"no {what} above {limit_text}"
     if traces:
@@ -142,9 +155,12 @@ def _product_present(entry: CheckEntry, sample: SampleEvidence, thresholds: dict
                 seen.append("1H NMR " + "; ".join(item.nmr.signals[:2]))
             statuses.append(PASS)
             details.append(f"{item.species.name} found ({', '.join(seen)})")
-        elif item.status == "ambiguous":
+        elif item.status == "tentative":
             statuses.append(NOT_ASSESSED)
-            details.append(f"{item.species.name}: signal shared with {', '.join(item.ms.ambiguous_with)}")
+            details.append(_tentative_text(item))
+        elif item.status == "in-blank":
+            statuses.append(FAIL)
+            details.append(f"{item.species.name} only at the level of the blank ({'; '.join(item.ms.reasons)})")
         elif not _assessable(item):
             statuses.append(NOT_ASSESSED)
             details.append(f"no data that can show {item.species.name}")

@@ -3,25 +3,31 @@
 Pipeline (each step a small function; the effective parameters are returned
 with the result):
 
-1. MS1 of one polarity, centroided; resolution class and m/z tolerance.
-2. An extracted ion chromatogram per target ion of every route species, and
-   its chromatographic peaks.
-3. Physical peaks: ions of different species that fall within the tolerance
+1. MS1 of one polarity, centroided; resolution class.
+2. The run's profile (``background``): its typical peak width, persistent
+   ions and humps (baseline, never peaks), whether it separates at all, its
+   mass calibration and the m/z tolerance its own scatter supports.
+3. An extracted ion chromatogram per target ion of every route species, and
+   its chromatographic peaks above the background.
+4. Physical peaks: ions of different species that fall within the tolerance
    of each other and co-elute are the same signal.
-4. Species hypotheses (a species at an RT, supported by its anchor ions plus
+5. Species hypotheses (a species at an RT, supported by its anchor ions plus
    any co-eluting adducts, multimers and fragments) accepted greedily, largest
    first; a signal taken by one hypothesis cannot be claimed again. That is
    what makes an in-source Boc fragment belong to its co-eluting parent and a
    proton-bound [2M+H]+ belong to the monomer rather than to an oligomer.
    Hypotheses that share the same signals with nothing to tell them apart are
-   reported as ambiguous with each other.
-5. Isotopes summed into the areas and, at high resolution, scored.
-6. Untargeted traces for the peaks no species explains; relative areas.
+   ambiguous with each other.
+6. Evidence per species scaled to the resolution (``evidence``), a blank's
+   signal, the status and a calibrated confidence.
+7. Amounts: every ion and isotope of a species summed, a saturated apex
+   estimated from its isotope peak, the isotope peaks of a co-eluting species
+   taken out of another's ions (``amounts``).
+8. Untargeted traces for the peaks no species explains; relative areas.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,14 +35,20 @@ import numpy as np
 from ..chem.ions import TargetIon, target_ions
 from ..chem.route import Route, Stage
 from ..model import LCMSRun
+from .amounts import correct_amounts
+from .background import RunProfile, bin_grid, run_profile
+from .evidence import (ISOTOPE_RESOLVED_FWHM, SECOND_ION_MAX_RATIO, SECOND_ION_MIN_R, SECOND_ION_MIN_SN, IsotopeCheck, SpeciesEvidence, blank_comparison,
+                       confidence, decide, isotope_check, profile_correlation)
 from .params import LCMSParams, Tolerance
-from .peaks import ChromPeak, detect_peaks, integrate, whole_run_peak
-from .signals import (PeakMatrix, Resolution, choose_polarity, choose_tolerance,
-                      estimate_resolution, ms1_centroids)
+from .peaks import ChromPeak, background_baseline, detect_peaks, integrate, whole_run_peak
+from .signals import (PeakMatrix, Resolution, choose_polarity, choose_tolerance, estimate_resolution,
+                      ms1_centroids)
 
 C13_SPACING = 1.0033548  # 13C - 12C, u
 MIN_CHROMATOGRAPHIC_SCANS = 20
 MIN_CHROMATOGRAPHIC_SPAN_MIN = 0.5
+# Statuses whose signal is the sample's own and counts in the relative areas.
+COUNTED = ("detected", "tentative")
 
 
 @dataclass
@@ -44,13 +56,20 @@ class IonFeature:
     target: TargetIon
     peak: ChromPeak
     observed_mz: float | None
-    ppm_error: float | None
+    ppm_error: float | None  # as measured, before any calibration offset is removed
+    mass_error: float | None = None  # ppm (high resolution) or Da (unit), calibration offset removed
     cluster: int = -1
     isotope_areas: tuple[float, ...] = ()
+    corrected_area: float | None = None  # the monoisotopic area after saturation / overlap corrections
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mono_area(self) -> float:
+        return self.peak.area if self.corrected_area is None else self.corrected_area
 
     @property
     def total_area(self) -> float:
-        return self.peak.area + sum(self.isotope_areas)
+        return self.mono_area + sum(self.isotope_areas)
 
 
 @dataclass
@@ -75,7 +94,7 @@ class Hypothesis:
 @dataclass
 class SpeciesResult:
     species_id: str
-    status: str  # detected | ambiguous | not-detected
+    status: str  # detected | tentative | in-blank | not-detected
     stage_role: str
     rt_min: float | None = None
     area: float = 0.0
@@ -85,10 +104,17 @@ class SpeciesResult:
     features: list[IonFeature] = field(default_factory=list)
     ambiguous_with: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    evidence: SpeciesEvidence | None = None
+    confidence: dict | None = None
 
     @property
     def detected(self) -> bool:
         return self.status == "detected"
+
+    @property
+    def seen(self) -> bool:
+        """A signal of the sample's own that this species may be (detected or tentative)."""
+        return self.status in COUNTED
 
 
 @dataclass
@@ -133,26 +159,58 @@ class LCMSResult:
     scans: int
     rt_range_min: tuple[float, float] | None
     traces: Traces | None = None
+    profile: RunProfile | None = None
+    blank_source: str | None = None
 
     def species_apex_min(self) -> dict[str, float]:
-        """MS apex of each species seen (detected or ambiguous), for tying UV peaks to species."""
-        return {r.species_id: r.rt_min for r in self.species
-                if r.status in ("detected", "ambiguous") and r.rt_min is not None}
+        """MS apex of each species seen (detected or tentative), for tying UV peaks to species."""
+        return {r.species_id: r.rt_min for r in self.species if r.seen and r.rt_min is not None}
 
 
-def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], tolerance: Tolerance) -> Traces:
+class _Windows:
+    """Target m/z windows with the run's calibration offset removed."""
+
+    def __init__(self, tolerance: Tolerance, offset: float):
+        self.tolerance, self.offset = tolerance, offset
+
+    def centre(self, mz: float) -> float:
+        return mz * (1.0 + self.offset * 1e-6) if self.tolerance.unit == "ppm" else mz + self.offset
+
+    def around(self, mz: float) -> tuple[float, float]:
+        centre = self.centre(mz)
+        half = self.tolerance.da(centre)
+        return centre - half, centre + half
+
+    def error(self, observed: float | None, mz: float) -> float | None:
+        if observed is None:
+            return None
+        centre = self.centre(mz)
+        return (observed - centre) / mz * 1e6 if self.tolerance.unit == "ppm" else observed - centre
+
+
+def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], windows: _Windows) -> Traces:
     tic = np.bincount(matrix.scan, weights=matrix.intensity, minlength=matrix.n_scans)
     traces = Traces(matrix.rt_min, tic)
     for result in results.values():
-        if result.status == "not-detected" or not result.features:
+        if not result.features or result.status == "not-detected":
             continue
-        windows = {(round(f.target.mz - tolerance.da(f.target.mz), 5),
-                    round(f.target.mz + tolerance.da(f.target.mz), 5)) for f in result.features}
-        intensity = sum(matrix.eic(low, high) for low, high in sorted(windows))
+        spans = {tuple(round(x, 5) for x in windows.around(f.target.mz)) for f in result.features}
+        intensity = sum(matrix.eic(low, high) for low, high in sorted(spans))
         lead = max(result.features, key=lambda f: f.total_area).peak
         traces.species.append(SpeciesTrace(result.species_id, result.status, intensity, lead.start_rt, lead.end_rt,
                                            lead.apex_rt))
     return traces
+
+
+def _blank_matrix(blank: LCMSRun | None, polarity: str) -> PeakMatrix | None:
+    if blank is None:
+        return None
+    spectra = blank.ms1(polarity) or blank.ms1()
+    if not spectra:
+        return None
+    from .signals import centroid
+
+    return PeakMatrix(np.array([s.rt_min for s in spectra]), [centroid(s) for s in spectra])
 
 
 def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
@@ -165,56 +223,65 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     ion_polarity = polarity if polarity in ("positive", "negative") else "positive"
     spectra, centroids = ms1_centroids(run, polarity)
     resolution = estimate_resolution(run, spectra, centroids)
-    tolerance = choose_tolerance(params, resolution)
+    nominal = choose_tolerance(params, resolution)
     rt = np.array([s.rt_min for s in spectra])
     matrix = PeakMatrix(rt, centroids)
     scan_interval = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
-    window = max(params.coelution_window_min, 2.5 * scan_interval)
-    baseline_scans = max(5, int(round(params.baseline_window_min / max(scan_interval, 1e-6))))
     chromatographic = (rt.size >= MIN_CHROMATOGRAPHIC_SCANS and
                        float(rt.max() - rt.min()) >= MIN_CHROMATOGRAPHIC_SPAN_MIN)
+    profile = run_profile(matrix, resolution, ion_polarity, nominal, params,
+                          tolerance_given=params.tolerance != "auto")
+    tolerance = profile.tolerance
+    windows = _Windows(tolerance, profile.mass_offset)
+    window = max(params.coelution_window_min, 2.5 * scan_interval, 0.5 * (profile.typical_fwhm_min or 0.0))
     detect = dict(noise_floor=matrix.noise_floor, min_sn=params.min_peak_sn,
-                  min_points=params.min_peak_points, baseline_window=baseline_scans,
+                  min_points=params.min_peak_points, baseline_window=profile.baseline_window_scans,
                   finder=detect_peaks if chromatographic else whole_run_peak)
     notes = [f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]]
     if not chromatographic:
         notes.append(f"{rt.size} MS1 scans over {float(rt.max() - rt.min()) * 60:.1f} s: too short for "
                      "chromatography; ions are judged on the whole run (infusion / flow injection)")
+    elif not profile.separated:
+        notes.append("most ions follow one profile: no chromatographic separation (flow injection?)")
+    blank_matrix = _blank_matrix(blank, polarity)
     effective.update(chromatographic=chromatographic, polarity_used=polarity, tolerance_used=str(tolerance),
-                     coelution_window_used_min=round(window, 4),
-                     resolution=resolution.as_dict(), noise_floor=matrix.noise_floor)
+                     coelution_window_used_min=round(window, 4), resolution=resolution.as_dict(),
+                     noise_floor=matrix.noise_floor, run_profile=profile.as_dict(),
+                     blank=blank.source_path if blank is not None else None)
 
     targets = {s.id: target_ions(s, ion_polarity, params.isotope_peaks) for s in route.species}
-    features = _ion_features(matrix, targets, tolerance, detect)
+    features = _ion_features(matrix, targets, windows, detect, profile)
     if resolution.high:
         features = [f for f in features
-                    if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, tolerance, baseline_scans)]
+                    if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, windows, profile)]
     _assign_clusters(features, tolerance, window)
-    hypotheses = _hypotheses(features, window, can_anchor=None if resolution.high else
-                             _unit_resolution_anchor(centroids, tolerance, params.unit_res_min_base_peak_fraction))
+    hypotheses = _hypotheses(features, window, primary_only=not resolution.high)
     accepted, ambiguous_groups, secondary = _accept(hypotheses, params.distinguishing_area_fraction)
 
     results = {s.id: SpeciesResult(s.id, "not-detected", stage.role_of(s.id)) for s in route.species}
+    filled: list[tuple[SpeciesResult, Hypothesis]] = []
     for hypothesis in accepted:
-        _fill_result(results[hypothesis.species_id], hypothesis, matrix, tolerance,
-                     baseline_scans, params, resolution)
+        filled.append((results[hypothesis.species_id], hypothesis))
     for group in ambiguous_groups:
         for hypothesis in group:
             result = results[hypothesis.species_id]
-            _fill_result(result, hypothesis, matrix, tolerance, baseline_scans, params, resolution)
-            result.status = "ambiguous"
             result.ambiguous_with = sorted(h.species_id for h in group if h is not hypothesis)
-            result.notes.append(
-                f"same ions at {tolerance} as {', '.join(result.ambiguous_with)}; "
-                "cannot be told apart in this run")
-    for result in results.values():
-        if result.status == "detected" and (result.sn or 0) < params.min_detection_sn:
-            result.notes.append(f"signal below S/N {params.min_detection_sn:g}: not claimed")
-            result.status = "not-detected"
+            filled.append((result, hypothesis))
+    for result, hypothesis in filled:
+        _fill_result(result, hypothesis, matrix, windows, profile)
+    correct_amounts([r for r, _ in filled], tolerance, window)
+    context = dict(matrix=matrix, windows=windows, profile=profile, resolution=resolution,
+                   chromatographic=chromatographic, blank=blank_matrix, params=params)
+    for result, _ in filled:
+        result.evidence = _species_evidence(result, **context)
+        result.status, reasons = decide(result.evidence, params)
+        result.notes.extend(reasons)
+        result.confidence = confidence(result.evidence)
+        result.isotope_score = result.evidence.isotope.score if result.evidence.isotope.assessable else None
+        result.area = sum(f.total_area for f in result.features)
 
-    explained = [f for h in accepted for f in h.features] + \
-                [f for g in ambiguous_groups for h in g for f in h.features]
-    unexplained = _unexplained_peaks(matrix, tolerance, window, explained, detect, params)
+    explained = [f for r, _ in filled for f in r.features]
+    unexplained = _unexplained_peaks(matrix, windows, window, explained, detect, params, profile, blank_matrix)
     for hypothesis in secondary:
         strongest = max(hypothesis.features, key=lambda f: f.peak.area)
         unexplained.append(UnexplainedPeak(
@@ -232,7 +299,9 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
         params=effective,
         notes=notes,
         scans=len(spectra), rt_range_min=(float(rt.min()), float(rt.max())),
-        traces=_traces(matrix, results, tolerance),
+        traces=_traces(matrix, results, windows),
+        profile=profile,
+        blank_source=blank.source_path if blank is not None else None,
     )
 
 
@@ -250,21 +319,23 @@ def _no_ms1_result(run: LCMSRun, route: Route, stage: Stage, effective: dict) ->
     )
 
 
-def _ion_features(matrix: PeakMatrix, targets: dict[str, list[TargetIon]], tolerance: Tolerance,
-                  detect: dict) -> list[IonFeature]:
+def _ion_features(matrix: PeakMatrix, targets: dict[str, list[TargetIon]], windows: _Windows,
+                  detect: dict, profile: RunProfile) -> list[IonFeature]:
+    """Peaks on every target ion's chromatogram; a hump far wider than the run's
+    peaks is background there, not a signal of the species."""
     features: list[IonFeature] = []
     cache: dict[tuple[float, float], list[ChromPeak]] = {}
     for species_targets in targets.values():
         for target in species_targets:
-            tol = tolerance.da(target.mz)
-            low, high = target.mz - tol, target.mz + tol
+            low, high = windows.around(target.mz)
             key = (round(low, 5), round(high, 5))
             if key not in cache:
-                cache[key] = _find(matrix.rt_min, matrix.eic(low, high), detect)
+                cache[key] = [p for p in _find(matrix.rt_min, matrix.eic(low, high), detect)
+                              if not profile.is_hump(p.fwhm_min)]
             for peak in cache[key]:
                 observed = matrix.weighted_mz(low, high, peak.start, peak.end)
                 ppm = None if observed is None else (observed - target.mz) / target.mz * 1e6
-                features.append(IonFeature(target, peak, observed, ppm))
+                features.append(IonFeature(target, peak, observed, ppm, windows.error(observed, target.mz)))
     return features
 
 
@@ -274,15 +345,14 @@ def _find(rt_min: np.ndarray, trace: np.ndarray, detect: dict) -> list[ChromPeak
     return finder(rt_min, trace, **options)
 
 
-def _charge_state_confirmed(feature: IonFeature, matrix: PeakMatrix, tolerance: Tolerance,
-                            baseline_scans: int) -> bool:
+def _charge_state_confirmed(feature: IonFeature, matrix: PeakMatrix, windows: _Windows,
+                            profile: RunProfile) -> bool:
     """At high resolution a z >= 2 ion must show its 13C peak 1/z away (not 1 u away);
     without it a singly charged ion of another species is the better explanation."""
     target, peak = feature.target, feature.peak
     expected = target.isotopes[1] if len(target.isotopes) > 1 else 0.0
-    mz = target.isotope_mz(1)
-    tol = tolerance.da(mz)
-    found = integrate(matrix.rt_min, matrix.eic(mz - tol, mz + tol), peak.start, peak.end, baseline_scans)
+    low, high = windows.around(target.isotope_mz(1))
+    found = integrate(matrix.rt_min, matrix.eic(low, high), peak.start, peak.end, profile.baseline_window_scans)
     if expected * peak.sn < 3.0:  # isotope would be lost in the noise: cannot judge, keep it
         return True
     return found >= 0.3 * expected * peak.area
@@ -311,15 +381,18 @@ def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: f
         feature.cluster = find(i)
 
 
-def _hypotheses(features: list[IonFeature], window: float, can_anchor=None) -> list[Hypothesis]:
-    """Species at retention times, each started by an anchor ion that ``can_anchor`` admits."""
+def _hypotheses(features: list[IonFeature], window: float, primary_only: bool = False) -> list[Hypothesis]:
+    """Species at retention times, each started by one of its anchor ions. At
+    unit resolution only the primary ion ([M+H]+ / [M-H]-) may start one: a
+    basic amine or an ester of these routes is seen protonated first, and an
+    adduct's nominal m/z alone matches too much of a run's chemical noise."""
     by_species: dict[str, list[IonFeature]] = {}
     for feature in features:
         by_species.setdefault(feature.target.species_id, []).append(feature)
     hypotheses: list[Hypothesis] = []
     for species_id, species_features in by_species.items():
         anchors = sorted((f for f in species_features
-                          if f.target.anchor and (can_anchor is None or can_anchor(f))),
+                          if f.target.anchor and (not primary_only or f.target.kind == "primary")),
                          key=lambda f: -f.peak.area)
         used_rts: list[float] = []
         for anchor in anchors:
@@ -335,26 +408,6 @@ def _hypotheses(features: list[IonFeature], window: float, can_anchor=None) -> l
                     chosen[feature.target.ion] = feature
             hypotheses.append(Hypothesis(species_id, anchor.peak.apex_rt, list(chosen.values())))
     return hypotheses
-
-
-def _unit_resolution_anchor(centroids, tolerance: Tolerance, min_fraction: float):
-    """At 0.5 Da almost any nominal mass matches some background ion, so at unit
-    resolution only a primary ion ([M+H]+ / [M-H]-) that is among the strongest
-    ions of its apex scan (a share of the base peak), and not the isotope peak of
-    a stronger ion below it, may start a species; adducts and multimers then
-    only support it."""
-    def admits(feature: IonFeature) -> bool:
-        if feature.target.kind != "primary":
-            return False
-        mz, intensity = centroids[feature.peak.apex]
-        if intensity.size == 0:
-            return False
-        centre = feature.observed_mz or feature.target.mz
-        own = float(intensity[np.abs(mz - centre) <= tolerance.da(centre)].sum())
-        # an ion twice as strong one dalton lower makes this signal its 13C peak, not a species
-        below = float(intensity[np.abs(mz - (centre - 1.00336)) <= tolerance.da(centre)].sum())
-        return own >= min_fraction * float(intensity.max()) and below < 2.0 * own
-    return admits
 
 
 def _accept(hypotheses: list[Hypothesis], distinguishing_fraction: float):
@@ -411,110 +464,6 @@ def _area_outside(hypothesis: Hypothesis, clusters: set[int]) -> float:
     return sum(f.peak.area for f in hypothesis.features if f.cluster not in clusters)
 
 
-def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatrix,
-                 tolerance: Tolerance, baseline_scans: int, params: LCMSParams,
-                 resolution: Resolution) -> None:
-    for feature in hypothesis.features:
-        target, peak = feature.target, feature.peak
-        areas = []
-        for k in range(1, len(target.isotopes)):
-            mz = target.isotope_mz(k)
-            tol = tolerance.da(mz)
-            trace = matrix.eic(mz - tol, mz + tol)
-            areas.append(integrate(matrix.rt_min, trace, peak.start, peak.end, baseline_scans))
-        feature.isotope_areas = tuple(areas)
-    features = sorted(hypothesis.features, key=lambda f: -f.peak.area)
-    anchors = [f for f in features if f.target.anchor]
-    lead = anchors[0] if anchors else features[0]
-    result.status = "detected"
-    result.rt_min = lead.peak.apex_rt
-    result.sn = max(f.peak.sn for f in anchors) if anchors else lead.peak.sn
-    result.features = features
-    result.area = sum(f.total_area for f in features)
-    if resolution.high and lead.peak.sn >= params.isotope_min_sn:
-        result.isotope_score = _isotope_score(lead)
-
-
-def _isotope_score(feature: IonFeature) -> float | None:
-    """1 − mean relative deviation of M+1, M+2 areas from the theoretical pattern."""
-    if feature.peak.area <= 0:
-        return None
-    errors = []
-    for k, theoretical in enumerate(feature.target.isotopes[1:], start=1):
-        if theoretical < 0.02 or k > len(feature.isotope_areas):
-            continue
-        observed = feature.isotope_areas[k - 1] / feature.peak.area
-        errors.append(abs(observed - theoretical) / theoretical)
-    if not errors:
-        return None
-    return round(max(0.0, 1.0 - float(np.mean(errors))), 3)
-
-
-def _bin_index(mz: np.ndarray, tolerance: Tolerance) -> tuple[np.ndarray, callable]:
-    if tolerance.unit == "ppm":
-        step = math.log1p(tolerance.value * 1e-6)
-        return np.floor(np.log(mz) / step).astype(np.int64), lambda b: (math.exp(b * step), math.exp((b + 1) * step))
-    width = max(2 * tolerance.value, 1e-3) if tolerance.value < 0.3 else 1.0
-    offset = 0.3 if tolerance.value >= 0.3 else 0.0
-    return (np.floor((mz + offset) / width).astype(np.int64),
-            lambda b: (b * width - offset, (b + 1) * width - offset))
-
-
-def _unexplained_peaks(matrix: PeakMatrix, tolerance: Tolerance, window: float,
-                       explained: list[IonFeature], detect: dict, params: LCMSParams) -> list[UnexplainedPeak]:
-    """Chromatographic peaks on the strongest untargeted traces that no species explains."""
-    if matrix.mz.size == 0:
-        return []
-    bins, edges = _bin_index(matrix.mz, tolerance)
-    first = int(bins.min())
-    local = bins - first
-    totals = np.bincount(local, weights=matrix.intensity)
-    occupied = np.nonzero(totals)[0]
-    shortlist = np.sort(occupied[np.argsort(totals[occupied])[::-1][: params.unexplained_candidate_traces * 2]])
-    # Rank by how peak-like the trace is (its highest scan above its mean), not by
-    # total, so constant background ions do not crowd out real compounds.
-    position = np.searchsorted(shortlist, local)
-    position[position >= shortlist.size] = 0
-    selected = shortlist[position] == local
-    cells = position[selected] * matrix.n_scans + matrix.scan[selected]
-    grid = np.bincount(cells, weights=matrix.intensity[selected],
-                       minlength=shortlist.size * matrix.n_scans).reshape(shortlist.size, matrix.n_scans)
-    peakness = grid.max(axis=1) - grid.mean(axis=1)
-    strong = peakness > params.min_detection_sn * matrix.noise_floor
-    candidates = shortlist[strong]
-    ranked = candidates[np.argsort(peakness[strong])[::-1][: params.unexplained_candidate_traces]]
-
-    explained_marks = []
-    for feature in explained:
-        for k in range(len(feature.target.isotopes)):
-            explained_marks.append((feature.target.isotope_mz(k), feature.peak.start_rt,
-                                    feature.peak.end_rt))
-
-    found: list[UnexplainedPeak] = []
-    for b in ranked:
-        low, _ = edges(int(b) + first - 1)
-        _, high = edges(int(b) + first + 1)
-        trace = matrix.eic(low, high)
-        for peak in _find(matrix.rt_min, trace, detect):
-            if peak.sn < params.min_detection_sn:
-                continue
-            mz = matrix.weighted_mz(low, high, peak.start, peak.end)
-            if mz is None:
-                continue
-            tol = tolerance.da(mz)
-            if any(abs(mz - m) <= tol and start - window <= peak.apex_rt <= end + window
-                   for m, start, end in explained_marks):
-                continue
-            duplicate = next((p for p in found if abs(p.mz - mz) <= tol
-                              and abs(p.rt_min - peak.apex_rt) <= window), None)
-            if duplicate is not None:
-                if peak.area > duplicate.area:
-                    duplicate.mz, duplicate.area, duplicate.sn = mz, peak.area, peak.sn
-                continue
-            found.append(UnexplainedPeak(peak.apex_rt, mz, peak.area, peak.sn))
-    return _merge_isotopes(found, tolerance, window)
-
-
 def _merge_isotopes(peaks: list[UnexplainedPeak], tolerance: Tolerance, window: float) -> list[UnexplainedPeak]:
     """Fold isotope peaks (+1, +2 u at z = 1: 13C, 34S, 37Cl, 81Br…) into their monoisotopic peak."""
     peaks = sorted(peaks, key=lambda p: p.mz)
@@ -537,15 +486,128 @@ def _merge_isotopes(peaks: list[UnexplainedPeak], tolerance: Tolerance, window: 
     return kept
 
 
+
+def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatrix, windows: _Windows,
+                 profile: RunProfile) -> None:
+    """Areas of the hypothesis' ions and of their isotope peaks."""
+    for feature in hypothesis.features:
+        target, peak = feature.target, feature.peak
+        areas = []
+        for k in range(1, len(target.isotopes)):
+            low, high = windows.around(target.isotope_mz(k))
+            areas.append(integrate(matrix.rt_min, matrix.eic(low, high), peak.start, peak.end,
+                                   profile.baseline_window_scans))
+        feature.isotope_areas = tuple(areas)
+    features = sorted(hypothesis.features, key=lambda f: -f.peak.area)
+    anchors = [f for f in features if f.target.anchor]
+    lead = anchors[0] if anchors else features[0]
+    result.rt_min = lead.peak.apex_rt
+    result.sn = max(f.peak.sn for f in anchors) if anchors else lead.peak.sn
+    result.features = features
+    result.area = sum(f.total_area for f in features)
+
+
+def _species_evidence(result: SpeciesResult, *, matrix: PeakMatrix, windows: _Windows, profile: RunProfile,
+                      resolution: Resolution, chromatographic: bool, blank: PeakMatrix | None,
+                      params: LCMSParams) -> SpeciesEvidence:
+    # at unit resolution the species stands on its primary ion (see _hypotheses)
+    anchors = [f for f in result.features if f.target.anchor and (resolution.high or f.target.kind == "primary")]
+    anchor = max(anchors or result.features, key=lambda f: f.peak.area)
+    peak, target = anchor.peak, anchor.target
+    window = profile.baseline_window_scans
+    low, high = windows.around(target.mz)
+    anchor_trace = matrix.eic(low, high)
+    isotope_traces = [matrix.eic(*windows.around(target.isotope_mz(k))) for k in range(1, len(target.isotopes))]
+    spacing = 1.0 / abs(target.charge)
+    if len(target.isotopes) < 2:
+        isotope = IsotopeCheck(False, None, None, (), (), "no isotope pattern computed")
+    elif resolution.resolving_power is not None and \
+            target.mz / resolution.resolving_power > ISOTOPE_RESOLVED_FWHM * spacing:
+        # peaks wider than this merge M+1 into M's flank: the centroids cannot part them
+        isotope = IsotopeCheck(False, None, None, (), tuple(target.isotopes[1:]),
+                               f"isotope peaks not resolved (FWHM {target.mz / resolution.resolving_power:.2f} "
+                               f"for a {spacing:g} spacing)")
+    else:
+        isotope = isotope_check(peak, target.isotopes, isotope_traces, matrix, window,
+                                "high" if resolution.high else "unit", anchor_trace)
+    segment = slice(peak.start, peak.end + 1)
+    anchor_residual = (anchor_trace - background_baseline(anchor_trace, window))[segment]
+    second = []
+    for feature in result.features:
+        if feature is anchor or feature.cluster == anchor.cluster or feature.peak.sn < SECOND_ION_MIN_SN:
+            continue
+        if feature.peak.height > SECOND_ION_MAX_RATIO * peak.height:
+            continue
+        trace = matrix.eic(*windows.around(feature.target.mz))
+        r = profile_correlation(anchor_residual, (trace - background_baseline(trace, window))[segment])
+        if r is not None and r >= SECOND_ION_MIN_R:
+            second.append(f"{feature.target.ion} (r {r:.2f})")
+    fwhm_ratio = (peak.fwhm_min / profile.typical_fwhm_min
+                  if peak.fwhm_min is not None and profile.typical_fwhm_min else None)
+    return SpeciesEvidence(
+        resolution="high" if resolution.high else "unit", chromatographic=chromatographic,
+        separated=profile.separated, anchor_ion=target.ion, anchor_mz=target.mz, mass_error=anchor.mass_error,
+        mass_tolerance=windows.tolerance, sn=float(peak.sn), isotope=isotope, fwhm_ratio=fwhm_ratio,
+        apex_scans=peak.apex_scans, shape_consistent=profile.shape_consistent(peak.fwhm_min),
+        second_ions=second, blank=blank_comparison(blank, low, high, peak, profile),
+        ambiguous_with=list(result.ambiguous_with))
+
+
+def _unexplained_peaks(matrix: PeakMatrix, windows: _Windows, window: float, explained: list[IonFeature],
+                       detect: dict, params: LCMSParams, profile: RunProfile,
+                       blank: PeakMatrix | None) -> list[UnexplainedPeak]:
+    """Chromatographic peaks on the most peak-like untargeted traces that no
+    species explains; background (humps, what the blank holds as strongly)
+    is not a peak."""
+    if matrix.mz.size == 0:
+        return []
+    tolerance = windows.tolerance
+    traces = bin_grid(matrix, tolerance, params.unexplained_candidate_traces, rank="peak")
+    explained_marks = []
+    for feature in explained:
+        for k in range(len(feature.target.isotopes)):
+            explained_marks.append((windows.centre(feature.target.isotope_mz(k)), feature.peak.start_rt,
+                                    feature.peak.end_rt))
+    found: list[UnexplainedPeak] = []
+    for b in traces.bins:
+        low, _ = traces.edges(int(b) - 1)
+        _, high = traces.edges(int(b) + 1)
+        trace = matrix.eic(low, high)
+        for peak in _find(matrix.rt_min, trace, detect):
+            if peak.sn < params.min_detection_sn or profile.is_hump(peak.fwhm_min):
+                continue
+            mz = matrix.weighted_mz(low, high, peak.start, peak.end)
+            if mz is None:
+                continue
+            tol = tolerance.da(mz)
+            if any(abs(mz - m) <= tol and start - window <= peak.apex_rt <= end + window
+                   for m, start, end in explained_marks):
+                continue
+            if blank is not None and blank_comparison(blank, mz - tol, mz + tol, peak, profile).in_blank:
+                continue
+            duplicate = next((p for p in found if abs(p.mz - mz) <= tol
+                              and abs(p.rt_min - peak.apex_rt) <= window), None)
+            if duplicate is not None:
+                if peak.area > duplicate.area:
+                    duplicate.mz, duplicate.area, duplicate.sn = mz, peak.area, peak.sn
+                continue
+            found.append(UnexplainedPeak(peak.apex_rt, mz, peak.area, peak.sn))
+    return _merge_isotopes(found, tolerance, window)
+
+
+
 def _relative_areas(results: dict[str, SpeciesResult], ambiguous_groups, unexplained) -> None:
-    total = sum(r.area for r in results.values() if r.status == "detected")
+    """Each counted signal as % of them all; one shared signal (an ambiguous
+    group) counts once; what the blank holds is not the sample's."""
+    grouped = {h.species_id for group in ambiguous_groups for h in group}
+    total = sum(r.area for r in results.values() if r.seen and r.species_id not in grouped)
     for group in ambiguous_groups:
-        total += max(results[h.species_id].area for h in group)  # one signal, counted once
+        total += max(results[h.species_id].area for h in group)
     total += sum(p.area for p in unexplained)
     if total <= 0:
         return
     for result in results.values():
-        if result.status in ("detected", "ambiguous"):
+        if result.seen:
             result.relative_area_pct = 100.0 * result.area / total
     for peak in unexplained:
         peak.relative_area_pct = 100.0 * peak.area / total

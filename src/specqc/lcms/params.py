@@ -36,7 +36,10 @@ class Tolerance:
 class LCMSParams:
     polarity: str = "auto"  # auto | positive | negative
     tolerance: str = "auto"  # auto, or e.g. "10 ppm" / "0.5 Da"
-    high_res_tolerance_ppm: float = 10.0
+    high_res_tolerance_ppm: float = 10.0  # the window before the run's own scatter is measured
+    assumed_calibration_ppm: float = 5.0  # calibration error a data-derived window allows for when none is measured
+    min_tolerance_ppm: float = 3.0
+    max_tolerance_ppm: float = 25.0
     unit_res_tolerance_da: float = 0.5
     min_peak_sn: float = 3.0  # a chromatographic peak is kept from here
     min_detection_sn: float = 5.0  # a species is reported detected from here

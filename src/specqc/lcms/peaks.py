@@ -21,6 +21,50 @@ class ChromPeak:
     height: float  # above baseline
     area: float  # intensity x seconds, above baseline
     sn: float
+    fwhm_min: float | None = None  # full width at half height, interpolated
+    apex_scans: int = 0  # consecutive scans around the apex above 30 % of its height (a spike has 1)
+    flat_top: bool = False  # several apex scans at the same ceiling: the detector saturated
+
+
+APEX_FRACTION = 0.3  # scans above this share of the height count towards the apex run
+FLAT_TOP_TOLERANCE = 0.005  # apex scans within 0.5 % of the maximum are "at the ceiling"
+FLAT_TOP_SCANS = 3
+
+
+def peak_shape(rt_min: np.ndarray, residual: np.ndarray, apex: int, start: int, end: int
+               ) -> tuple[float | None, int, bool]:
+    """FWHM (min, interpolated), the run of consecutive apex scans above 30 % of
+    the height, and whether the top is flat (saturation)."""
+    height = float(residual[apex])
+    if height <= 0:
+        return None, 0, False
+    left = apex
+    while left > start and residual[left - 1] >= APEX_FRACTION * height:
+        left -= 1
+    right = apex
+    while right < end and residual[right + 1] >= APEX_FRACTION * height:
+        right += 1
+    apex_scans = right - left + 1
+    half = 0.5 * height
+    i = apex
+    while i > start and residual[i - 1] > half:
+        i -= 1
+    if i == start and residual[i] > half:
+        t_left = float(rt_min[start])
+    else:
+        below, above = residual[i - 1], residual[i]
+        t_left = float(rt_min[i - 1] + (rt_min[i] - rt_min[i - 1]) * (half - below) / max(above - below, 1e-300))
+    j = apex
+    while j < end and residual[j + 1] > half:
+        j += 1
+    if j == end and residual[j] > half:
+        t_right = float(rt_min[end])
+    else:
+        above, below = residual[j], residual[j + 1]
+        t_right = float(rt_min[j] + (rt_min[j + 1] - rt_min[j]) * (above - half) / max(above - below, 1e-300))
+    at_ceiling = residual[left:right + 1] >= (1.0 - FLAT_TOP_TOLERANCE) * height
+    flat = int(at_ceiling.sum()) >= FLAT_TOP_SCANS
+    return max(t_right - t_left, 0.0), apex_scans, flat
 
 
 def rolling_baseline(values: np.ndarray, window: int) -> np.ndarray:
@@ -33,11 +77,35 @@ def rolling_baseline(values: np.ndarray, window: int) -> np.ndarray:
     return uniform_filter1d(lower, size=window, mode="nearest")
 
 
+BACKGROUND_PERCENTILE = 25.0
+
+
+def background_baseline(values: np.ndarray, window: int) -> np.ndarray:
+    """The slowly varying part of an ion trace: a low percentile over a window
+    several peak widths wide, then smoothed. A persistent ion (bleed,
+    plasticiser, solvent cluster) or a hump wider than the window is all
+    baseline; a peak narrower than about half the window stands above it. A
+    moving minimum would sit under a fluctuating background and leave its
+    excursions to be cut into "peaks"."""
+    from scipy.ndimage import percentile_filter, uniform_filter1d
+
+    window = max(5, int(window) | 1)
+    if values.size <= window:
+        level = float(np.percentile(values, BACKGROUND_PERCENTILE)) if values.size else 0.0
+        return np.full(values.shape, level)
+    lower = percentile_filter(values, BACKGROUND_PERCENTILE, size=window, mode="nearest")
+    return uniform_filter1d(lower, size=max(3, window // 2) | 1, mode="nearest")
+
+
 def noise_level(residual: np.ndarray, floor: float) -> float:
-    """Robust noise: MAD of point-to-point differences, never below ``floor``."""
+    """Robust noise: the larger of the point-to-point spread (MAD of
+    differences) and the spread of the residual itself, never below
+    ``floor``. A background that wanders over several scans has small
+    differences but a wide spread; only the second sees it."""
     if residual.size < 3:
         return max(floor, 1e-12)
-    return max(float(difference_sigma(residual)), floor, 1e-12)
+    spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    return max(float(difference_sigma(residual)), spread, floor, 1e-12)
 
 
 def smooth(values: np.ndarray) -> np.ndarray:
@@ -52,13 +120,13 @@ def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
                  baseline: np.ndarray | None = None) -> list[ChromPeak]:
     """Peaks with S/N >= min_sn, integrated between the points where the
     smoothed trace returns to baseline or reaches a valley. ``baseline``, when
-    given, replaces the rolling-minimum baseline (UV traces bring their own)."""
+    given, replaces the background baseline (UV traces bring their own)."""
     if baseline is None and (values.size < min_points or float(values.max(initial=0.0)) <= noise_floor * min_sn):
         return []
     from scipy.signal import find_peaks
 
     if baseline is None:
-        baseline = rolling_baseline(values, baseline_window)
+        baseline = background_baseline(values, baseline_window)
     residual = values - baseline
     noise = noise_level(residual, noise_floor)
     smoothed = smooth(residual)
@@ -86,10 +154,11 @@ def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
             continue
         area = float(np.trapezoid(np.clip(residual[segment], 0.0, None), seconds[segment])) \
             if right > left else 0.0
+        fwhm, apex_scans, flat = peak_shape(rt_min, residual, raw_apex, left, right)
         peaks.append(ChromPeak(
             apex=raw_apex, start=left, end=right,
             apex_rt=float(rt_min[raw_apex]), start_rt=float(rt_min[left]), end_rt=float(rt_min[right]),
-            height=height, area=area, sn=float(sn),
+            height=height, area=area, sn=float(sn), fwhm_min=fwhm, apex_scans=apex_scans, flat_top=flat,
         ))
         last_end = right
     return peaks
@@ -99,7 +168,7 @@ def integrate(rt_min: np.ndarray, values: np.ndarray, start: int, end: int, base
     """Area above baseline of ``values`` between two scan indices (inclusive)."""
     if end <= start:
         return 0.0
-    baseline = rolling_baseline(values, baseline_window)
+    baseline = background_baseline(values, baseline_window)
     segment = slice(start, end + 1)
     return float(np.trapezoid(np.clip(values[segment] - baseline[segment], 0.0, None),
                               rt_min[segment] * 60.0))

@@ -3,6 +3,7 @@ from which every extracted ion chromatogram is cut."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,3 +206,17 @@ def choose_polarity(run: LCMSRun, requested: str) -> str | None:
     if not present:
         return None
     return present[0]
+
+
+def bin_index(mz: np.ndarray, tolerance: Tolerance):
+    """Bin numbers of m/z values at the run's tolerance, and bin -> (low, high).
+    ppm bins are logarithmic; at unit resolution the bins are nominal masses
+    centred on the integer (a mass defect up to +0.7 stays in its bin)."""
+    if tolerance.unit == "ppm":
+        step = math.log1p(tolerance.value * 1e-6)
+        return (np.floor(np.log(np.maximum(mz, 1e-9)) / step).astype(np.int64),
+                lambda b: (math.exp(b * step), math.exp((b + 1) * step)))
+    width = max(2 * tolerance.value, 1e-3) if tolerance.value < 0.3 else 1.0
+    offset = 0.3 if tolerance.value >= 0.3 else 0.0
+    return (np.floor((mz + offset) / width).astype(np.int64),
+            lambda b: (b * width - offset, (b + 1) * width - offset))

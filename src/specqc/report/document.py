@@ -19,32 +19,46 @@ def _round(value, digits=4):
     return None if value is None else round(float(value), digits)
 
 
-def _ion_entries(result: SpeciesResult) -> list[dict]:
+def _ion_entries(result: SpeciesResult, high_resolution: bool) -> list[dict]:
     return [{
         "ion": f.target.ion,
         "kind": f.target.kind,
         "mz": _round(f.target.mz, 4),
         "observed_mz": _round(f.observed_mz, 4),
-        "ppm_error": _round(f.ppm_error, 2),
+        # ppm only means something at high resolution; at unit resolution the error is in Da
+        "ppm_error": _round(f.ppm_error, 2) if high_resolution else None,
+        "mass_error": _round(f.mass_error, 4 if not high_resolution else 2),
+        "mass_error_unit": "ppm" if high_resolution else "Da",
         "area": _round(f.total_area, 1),
         "rt_min": _round(f.peak.apex_rt, 3),
         "sn": _round(f.peak.sn, 1),
+        "fwhm_s": _round(None if f.peak.fwhm_min is None else 60.0 * f.peak.fwhm_min, 2),
+        "notes": f.notes,
     } for f in result.features]
 
 
-def _lcms_block(result: SpeciesResult) -> dict | None:
+def _lcms_block(result: SpeciesResult, run) -> dict | None:
     if result.status == "not-detected" and not result.features:
         return None
+    high = bool(run is not None and run.resolution is not None and run.resolution.high)
     return {
         "rt_min": _round(result.rt_min, 3),
         "area": _round(result.area, 1),
         "relative_area_pct": _round(result.relative_area_pct, 2),
         "sn": _round(result.sn, 1),
-        "isotope_score": result.isotope_score,
+        "isotope_score": _round(result.isotope_score, 3),
         "status": result.status,
-        "ions": _ion_entries(result),
+        "evidence": result.evidence.parts() if result.evidence is not None else None,
+        "ions": _ion_entries(result, high),
         "notes": result.notes,
     }
+
+
+def _confidence(result: SpeciesResult | None) -> dict | None:
+    if result is None or result.confidence is None:
+        return None
+    return {"value": result.confidence["value"], "parts": result.confidence["parts"],
+            "features": result.confidence["features"], "model": result.confidence["model"]}
 
 
 def _species_nmr_block(result: NMRSpeciesResult | None, spectrum: NMRResult | None) -> dict | None:
@@ -117,8 +131,10 @@ def build_report(analysis: Analysis) -> dict:
             "detected": item.status == "detected",
             "status": item.status,
             "ambiguous_with": result.ambiguous_with if result else [],
-            "lcms": _lcms_block(result) if result else None,
+            "confidence": _confidence(result) if item.status != "not-detected" else None,
+            "lcms": _lcms_block(result, run) if result else None,
             "lcms_source": run.source_path if (result and result.status != "not-detected") else None,
+            "reasons": list(result.notes) if (result and item.status not in ("detected", "not-detected")) else [],
             "nmr": _species_nmr_block(item.nmr_result, item.nmr_spectrum),
             "evidence": list(item.techniques),
         })
@@ -150,6 +166,9 @@ def build_report(analysis: Analysis) -> dict:
             "scans": run.scans,
             "rt_range_min": [_round(x, 3) for x in run.rt_range_min] if run.rt_range_min else None,
             "notes": run.notes,
+            "profile": run.profile.as_dict() if run.profile else None,
+            "background_ions": [b.as_dict() for b in run.profile.background] if run.profile else [],
+            "blank": run.blank_source,
             "uv": uv.as_dict() if (uv := analysis.uv_of(run.source_path)) else None,
         } for run in analysis.lcms],
         "species": species_entries,

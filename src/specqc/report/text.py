@@ -7,7 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
-STATUS_STYLE = {"detected": "green", "ambiguous": "yellow", "not-detected": "dim", "not-assessed": "dim"}
+STATUS_STYLE = {"detected": "green", "tentative": "yellow", "in-blank": "magenta", "not-detected": "dim",
+                "not-assessed": "dim"}
 
 
 def render(report: dict) -> Group:
@@ -170,7 +171,7 @@ def _nmr_parts(nmr: dict) -> list:
 
 def _species_order(entry: dict):
     rank = {"main": 0, "impurity": 1, "not-applicable": 2}
-    found = {"detected": 0, "ambiguous": 1}.get(entry["status"], 2)
+    found = {"detected": 0, "tentative": 1, "in-blank": 1}.get(entry["status"], 2)
     return (found, rank.get(entry["stage_role"], 3), entry["id"])
 
 
