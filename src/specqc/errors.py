@@ -38,6 +38,17 @@ class InputError(SpecqcError):
     exit_code = EXIT_INPUT
 
 
+class InputBoundError(InputError):
+    """Reading one input hit a bound (wall-clock time or memory) before it finished.
+
+    ``bound`` is ``"time"`` or ``"memory"``, so a caller such as the watch service
+    can record that the file hit a bound, and which, beside the one-line reason."""
+
+    def __init__(self, message: str, path: str | Path | None = None, bound: str = "time"):
+        self.bound = bound
+        super().__init__(message, path)
+
+
 class ConfigError(SpecqcError):
     """A user-supplied route, configuration or parameter is invalid."""
 
@@ -54,6 +65,29 @@ class InternalError(SpecqcError):
     """A bug in specqc: an invariant that should hold did not."""
 
     exit_code = EXIT_INTERNAL
+
+
+class UnassignedError(ConfigError):
+    """The route or stage of a dataset cannot be told (no sidecar, no matching name): nothing to analyse it as."""
+
+
+class ClaimError(ConfigError):
+    """Another running service already holds what this one needs (an inbox watched with the same store)."""
+
+
+class TransientError(SpecqcError):
+    """The machine, not the input, is at fault (a full or read-only disk, a locked store): the same work may
+    succeed later, so the watch service retries it without counting it as a failed attempt."""
+
+    exit_code = EXIT_INPUT  # for the command line it is an unusable output or store: the user's to fix
+
+
+class OutputError(TransientError):
+    """An output file or folder cannot be written (disk full, read-only, no permission)."""
+
+
+class StoreLockedError(TransientError):
+    """The results store stayed locked by another process for longer than the busy timeout."""
 
 
 def with_path(error: SpecqcError, path: str | Path) -> SpecqcError:
