@@ -7,9 +7,13 @@ replace SQLite later without touching the analysis code. Rules it keeps:
   the one it supersedes, and triggers refuse UPDATE/DELETE on every record table;
 - every write is one transaction (BEGIN IMMEDIATE), so a crash leaves either the
   whole analysis or none of it; WAL mode lets the watch service and a chemist's
-  CLI write at once (the second waits for the first);
-- every change appends an audit row whose hash covers the previous row's hash,
-  so `verify` notices a row changed or removed behind the store's back;
+  CLI write at once (the second waits for the first, up to the busy timeout);
+- every write appends an audit row sealing what was written (the canonical
+  content of an analysis, or of a ledger event; see `chain`) whose hash covers
+  the previous row's hash, so `verify` names any row changed, added or removed
+  behind the store's back, with or without the triggers; with a site key
+  (SPECQC_STORE_KEY_FILE) every audit row is also signed, so rewriting the chain
+  needs the key;
 - record ids are derived from content (batch, sample, stage, inputs, report), so
   the same analysis recorded or exported twice is recognisably the same record.
 """
@@ -17,22 +21,29 @@ replace SQLite later without touching the analysis code. Rules it keeps:
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import socket
 import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ConfigError, InputError
+from ..errors import ClaimError, ConfigError, InputError, StoreLockedError, TransientError
 from ..provenance import sha256_of
+from . import chain
+from .chain import GENESIS, canonical, load_key
+from .claims import Claim, holder_alive, process_token
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RECORD_TABLES = ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files", "audit",
                  "ledger")
-GENESIS = "0" * 64
+KEY_FILE_VARIABLE = "SPECQC_STORE_KEY_FILE"
+BUSY_TIMEOUT_S = 60.0
+_sha = chain.sha
 
 # Schema 1: the first released layout. Never edit it: stores in the field were made by it.
 SCHEMA_1 = """
@@ -82,7 +93,22 @@ CREATE INDEX ledger_dataset ON ledger(dataset, content_sha256, seq);
 ALTER TABLE analyses ADD COLUMN purity_pct REAL;
 ALTER TABLE analyses ADD COLUMN purity_method TEXT;
 """
-MIGRATIONS = {1: SCHEMA_1, 2: SCHEMA_2}
+# Schema 3: tamper evidence over every stored fact (audit rows seal content and
+# may be signed), the role of an input (a blank beside the sample), typed
+# ledger failures and the service that wrote each event, and claims (leases:
+# which running service holds an inbox). Existing analyses and ledger events
+# are sealed as they are found when a store is migrated ("adopt" audit rows).
+SCHEMA_3 = """
+ALTER TABLE inputs ADD COLUMN role TEXT;
+ALTER TABLE audit ADD COLUMN mac TEXT;
+ALTER TABLE ledger ADD COLUMN permanent INTEGER;
+ALTER TABLE ledger ADD COLUMN holder TEXT;
+CREATE TABLE claims (
+    resource TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, process TEXT,
+    acquired_at REAL NOT NULL, renewed_at REAL NOT NULL, expires_at REAL NOT NULL
+);
+"""
+MIGRATIONS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3}
 
 
 def _append_only_triggers(tables) -> str:
@@ -106,14 +132,6 @@ def default_store_path() -> Path:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def canonical(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -161,17 +179,72 @@ def sample_name(report: dict) -> str:
     named = (report.get("sample") or {}).get("sample")
     if named:
         return named
-    first = Path(report["inputs"][0]["path"]) if report["inputs"] else Path("unknown")
+    samples = [i for i in report["inputs"] if i.get("role", "sample") == "sample"] or report["inputs"]
+    first = Path(samples[0]["path"]) if samples else Path("unknown")
     return first.name.rsplit(".", 1)[0] if first.suffix else first.name
 
 
+def report_rows(report: dict) -> dict[str, list[dict]]:
+    """The rows an analysis' report gives, per table (inputs' paths as the report
+    states them; the store keeps them resolved). `record` writes these, and
+    `verify` compares a changed row with them to say which column differs."""
+    instrument = instrument_metadata(report)
+    purity = report["qc"].get("purity") or {}
+    report_text = canonical(report)
+    return {
+        "analyses": [{"batch": (report.get("sample") or {}).get("batch"), "sample": sample_name(report),
+                      "stage": report["route"]["stage"], "route_id": report["route"]["id"],
+                      "route_version": str(report["route"]["version"]), "verdict": report["qc"]["verdict"],
+                      "specqc_version": report["specqc_version"],
+                      "parameters_json": canonical(report.get("parameters", {})),
+                      "reference_data_json": canonical(report.get("reference_data", {})),
+                      "report_json": report_text, "report_sha256": _sha(report_text),
+                      "purity_pct": purity.get("value_pct"), "purity_method": purity.get("method")}],
+        "inputs": [{"position": position, "path": item["path"], "sha256": item["sha256"],
+                    "technique": item["technique"], "format": item["format"],
+                    "instrument_json": canonical(instrument.get(item["path"], {})),
+                    "role": item.get("role", "sample")} for position, item in enumerate(report["inputs"])],
+        "species_results": [{"species_id": entry["id"], "name": entry["name"], "role": entry["role"],
+                             "stage_role": entry.get("stage_role", ""),
+                             "status": entry.get("status", "detected" if entry["detected"] else "not-detected"),
+                             "rt_min": (entry.get("lcms") or {}).get("rt_min"),
+                             "ms_area_pct": (entry.get("lcms") or {}).get("relative_area_pct"),
+                             "nmr_mol_pct": (entry.get("nmr") or {}).get("mol_pct")} for entry in report["species"]],
+        "diagnoses": [{"diagnosis_id": d["id"], "severity": d["severity"], "title": d["title"],
+                       "evidence_json": canonical(d["evidence"])} for d in report["diagnoses"]],
+        "checks": [{"check_id": c["id"], "status": c["status"], "detail": c["detail"]} for c in report["qc"]["checks"]],
+    }
+
+
+def _sqlite_problem(exc: sqlite3.Error, store: Path, timeout_s: float) -> Exception:
+    """What a failed statement means for the caller: a lock held too long or a
+    store that cannot be written is the machine's fault, not the input's."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+        return StoreLockedError(f"results store is locked by another process (waited {timeout_s:g} s)", store)
+    if primary in (8, 10, 13, 14):  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+        return TransientError(f"results store cannot be written: {exc}", store)
+    return exc
+
+
 class Store:
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, *, key_file: str | Path | None = None,
+                 busy_timeout_s: float = BUSY_TIMEOUT_S):
+        """`key_file`: the site key that signs the audit chain (default
+        $SPECQC_STORE_KEY_FILE; none: unsigned). `busy_timeout_s`: how long a
+        write waits for another process's transaction before StoreLockedError."""
         self.path = Path(path) if path is not None else default_store_path()
+        key_file = key_file if key_file is not None else os.environ.get(KEY_FILE_VARIABLE) or None
+        self.key_file = Path(key_file) if key_file else None
+        self.key = load_key(self.key_file) if self.key_file else None
+        self.busy_timeout_s = busy_timeout_s
+        self.restored_triggers: list[str] = []  # append-only triggers found dropped when the store was opened
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # one Store is used by one thread at a time (the watch service hands it to its loop thread)
-            self.connection = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            self.connection = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
+                                              check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"results store cannot be opened: {exc}", self.path) from exc
         self.connection.row_factory = sqlite3.Row
@@ -182,7 +255,13 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.connection.close()
+            problem = _sqlite_problem(exc, self.path, busy_timeout_s)
+            if problem is not exc:
+                raise problem from exc
             raise InputError(f"not a specqc results store (or damaged): {exc}", self.path) from exc
+        except BaseException:
+            self.connection.close()
+            raise
 
     # ------------------------------------------------------------ schema
 
@@ -190,27 +269,43 @@ class Store:
     def schema_version(self) -> int:
         return self.connection.execute("PRAGMA user_version").fetchone()[0]
 
+    def _names(self, kind: str) -> set[str]:
+        return {r[0] for r in self.connection.execute("SELECT name FROM sqlite_master WHERE type=?", (kind,))}
+
     def _migrate(self) -> None:
-        version = self.schema_version
+        version = opened_at = self.schema_version
         if version > SCHEMA_VERSION:
             raise ConfigError(f"results store has schema {version}, newer than this specqc ({SCHEMA_VERSION}); "
                               "upgrade specqc", self.path)
+        if opened_at >= 3:  # a store this version made always had its triggers: their absence is tampering
+            wanted = {f"{t}_no_{what}" for t in RECORD_TABLES for what in ("update", "delete")}
+            self.restored_triggers = sorted(wanted - self._names("trigger"))
         while version < SCHEMA_VERSION:
             target = version + 1
-            self.connection.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 if self.schema_version == version:  # another process may have migrated meanwhile
                     for statement in MIGRATIONS[target].split(";"):
                         if statement.strip():
                             self.connection.execute(statement)
                     self.connection.execute(f"PRAGMA user_version={target}")
-                    self._audit("migrate", None, {"from": version, "to": target}, Actor.current("cli"))
-                self.connection.execute("COMMIT")
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
+                    actor = Actor.current("cli")
+                    sealed = self._seal_existing(actor) if target == 3 else {}
+                    self._audit("migrate", None, {"from": version, "to": target, **sealed}, actor)
             version = self.schema_version
         self.connection.executescript(_append_only_triggers(RECORD_TABLES))
+
+    def _seal_existing(self, actor: Actor) -> dict:
+        """Seal the analyses and ledger events of a store made before content was
+        sealed, as they are now: from here on a change to any of them shows."""
+        analyses = [r["id"] for r in self.connection.execute("SELECT id FROM analyses ORDER BY rowid")]
+        for analysis_id in analyses:
+            self._audit("adopt", analysis_id, {"sealed": "at migration to schema 3",
+                                               **chain.analysis_seal(self._analysis_rows(analysis_id))}, actor)
+        events = self.connection.execute("SELECT * FROM ledger ORDER BY seq").fetchall()
+        for row in events:
+            self._audit("adopt", row["analysis_id"], {"ledger": row["seq"], "content_sha256": chain.ledger_seal(row)},
+                        actor)
+        return {"sealed_analyses": len(analyses), "sealed_ledger_events": len(events)}
 
     def close(self) -> None:
         self.connection.close()
@@ -221,98 +316,145 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            problem = _sqlite_problem(exc, self.path, self.busy_timeout_s)
+            if problem is exc:
+                raise
+            raise problem from exc
+        try:
+            yield
+            self.connection.execute("COMMIT")
+        except BaseException as exc:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                problem = _sqlite_problem(exc, self.path, self.busy_timeout_s)
+                if problem is not exc:
+                    raise problem from exc
+            raise
+
     # ------------------------------------------------------------ audit chain
 
     def _audit(self, action: str, analysis_id: str | None, detail: dict, actor: Actor) -> None:
-        row = self.connection.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        previous = row["hash"] if row else GENESIS
+        signed = "mac" in {r[1] for r in self.connection.execute("PRAGMA table_info(audit)")}
+        head = self.connection.execute(
+            f"SELECT hash{', mac' if signed else ''} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        previous = head["hash"] if head else GENESIS
+        if head is not None and signed and head["mac"] is not None:
+            # writing unsigned (or with another key) after a signed head would leave a chain verify rejects
+            if self.key is None:
+                raise ConfigError(f"results store is signed with a site key: set {KEY_FILE_VARIABLE} "
+                                  "(or [store] key_file) to write to it", self.path)
+            if not chain.signature_valid(self.key, head["hash"], head["mac"]):
+                raise ConfigError("results store is signed with another site key than the one given "
+                                  f"({self.key_file})", self.path)
         at = now_iso()
         actor_text = f"{actor.user}@{actor.host} ({actor.via})"
         detail_text = canonical(detail)
-        digest = _sha(canonical([previous, at, actor_text, action, analysis_id, detail_text]))
-        self.connection.execute(
-            "INSERT INTO audit (at, actor, action, analysis_id, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
-            (at, actor_text, action, analysis_id, detail_text, previous, digest))
+        digest = chain.audit_hash(previous, at, actor_text, action, analysis_id, detail_text)
+        if signed:
+            self.connection.execute(
+                "INSERT INTO audit (at, actor, action, analysis_id, detail, prev_hash, hash, mac) "
+                "VALUES (?,?,?,?,?,?,?,?)", (at, actor_text, action, analysis_id, detail_text, previous, digest,
+                                             chain.sign(self.key, digest) if self.key is not None else None))
+        else:
+            self.connection.execute(
+                "INSERT INTO audit (at, actor, action, analysis_id, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?)",
+                (at, actor_text, action, analysis_id, detail_text, previous, digest))
+
+    def chain_head(self) -> dict | None:
+        """The newest audit row: seq, hash and whether it is signed (keep it
+        elsewhere to check later that the chain was not cut back to an older head)."""
+        row = self.connection.execute("SELECT seq, hash, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else {"seq": row["seq"], "hash": row["hash"], "signed": row["mac"] is not None}
 
     # ------------------------------------------------------------ writing
 
     def record(self, report: dict, *, actor: Actor, report_files: list[tuple[str | Path, str]] = ()) -> Recorded:
         """Store one analysis (and the report files written for it) as a new revision."""
-        instrument = instrument_metadata(report)
-        sample_info = report.get("sample") or {}
-        batch = sample_info.get("batch")
-        sample = sample_name(report)
-        stage, route = report["route"]["stage"], report["route"]
+        rows = report_rows(report)
+        fields = rows["analyses"][0]
+        batch, sample, stage = fields["batch"], fields["sample"], fields["stage"]
         analysis_id = record_id(report, sample, batch)
-        report_text = canonical(report)
-        purity = report["qc"].get("purity") or {}
-        purity, purity_method = purity.get("value_pct"), purity.get("method")
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            if self.connection.execute("SELECT 1 FROM analyses WHERE id=?", (analysis_id,)).fetchone():
+        files = [(str(Path(path).resolve()), sha256_of(Path(path)), kind) for path, kind in report_files]
+        with self._transaction():
+            existing = self.connection.execute("SELECT revision FROM analyses WHERE id=?", (analysis_id,)).fetchone()
+            if existing:
                 self._audit("record-again", analysis_id, {"note": "identical analysis already stored"}, actor)
-                revision = self.connection.execute("SELECT revision FROM analyses WHERE id=?",
-                                                   (analysis_id,)).fetchone()[0]
-                self.connection.execute("COMMIT")
-                return Recorded(analysis_id, revision, False)
+                return Recorded(analysis_id, existing["revision"], False)
             previous = self.connection.execute(
                 "SELECT id, revision FROM analyses WHERE batch IS ? AND sample=? AND stage=? AND route_id=? "
-                "ORDER BY revision DESC LIMIT 1", (batch, sample, stage, route["id"])).fetchone()
+                "ORDER BY revision DESC LIMIT 1", (batch, sample, stage, fields["route_id"])).fetchone()
             revision = previous["revision"] + 1 if previous else 1
             self.connection.execute(
                 "INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, supersedes, "
                 "verdict, specqc_version, parameters_json, reference_data_json, report_json, report_sha256, "
                 "recorded_at, recorded_by, host, via, purity_pct, purity_method) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (analysis_id, batch, sample, stage, route["id"], str(route["version"]), revision,
-                 previous["id"] if previous else None, report["qc"]["verdict"], report["specqc_version"],
-                 canonical(report.get("parameters", {})), canonical(report.get("reference_data", {})),
-                 report_text, _sha(report_text), now_iso(), actor.user, actor.host, actor.via,
-                 purity, purity_method))
-            for position, item in enumerate(report["inputs"]):
+                (analysis_id, batch, sample, stage, fields["route_id"], fields["route_version"], revision,
+                 previous["id"] if previous else None, fields["verdict"], fields["specqc_version"],
+                 fields["parameters_json"], fields["reference_data_json"], fields["report_json"],
+                 fields["report_sha256"], now_iso(), actor.user, actor.host, actor.via, fields["purity_pct"],
+                 fields["purity_method"]))
+            for item in rows["inputs"]:
                 self.connection.execute(
-                    "INSERT INTO inputs VALUES (?,?,?,?,?,?,?)",
-                    (analysis_id, position, str(Path(item["path"]).resolve()), item["sha256"], item["technique"],
-                     item["format"], canonical(instrument.get(item["path"], {}))))
-            for entry in report["species"]:
-                lcms, nmr = entry.get("lcms") or {}, entry.get("nmr") or {}
+                    "INSERT INTO inputs (analysis_id, position, path, sha256, technique, format, instrument_json, "
+                    "role) VALUES (?,?,?,?,?,?,?,?)",
+                    (analysis_id, item["position"], str(Path(item["path"]).resolve()), item["sha256"],
+                     item["technique"], item["format"], item["instrument_json"], item["role"]))
+            for item in rows["species_results"]:
                 self.connection.execute(
-                    "INSERT INTO species_results VALUES (?,?,?,?,?,?,?,?,?)",
-                    (analysis_id, entry["id"], entry["name"], entry["role"], entry.get("stage_role", ""),
-                     entry.get("status", "detected" if entry["detected"] else "not-detected"), lcms.get("rt_min"),
-                     lcms.get("relative_area_pct"), nmr.get("mol_pct")))
-            for diagnosis in report["diagnoses"]:
-                self.connection.execute("INSERT INTO diagnoses VALUES (?,?,?,?,?)",
-                                        (analysis_id, diagnosis["id"], diagnosis["severity"], diagnosis["title"],
-                                         canonical(diagnosis["evidence"])))
-            for check in report["qc"]["checks"]:
-                self.connection.execute("INSERT INTO checks VALUES (?,?,?,?)",
-                                        (analysis_id, check["id"], check["status"], check["detail"]))
-            for path, kind in report_files:
-                self.connection.execute("INSERT INTO report_files VALUES (?,?,?,?)",
-                                        (analysis_id, str(Path(path).resolve()), sha256_of(Path(path)), kind))
+                    "INSERT INTO species_results (analysis_id, species_id, name, role, stage_role, status, rt_min, "
+                    "ms_area_pct, nmr_mol_pct) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (analysis_id, item["species_id"], item["name"], item["role"], item["stage_role"], item["status"],
+                     item["rt_min"], item["ms_area_pct"], item["nmr_mol_pct"]))
+            for item in rows["diagnoses"]:
+                self.connection.execute(
+                    "INSERT INTO diagnoses (analysis_id, diagnosis_id, severity, title, evidence_json) "
+                    "VALUES (?,?,?,?,?)", (analysis_id, item["diagnosis_id"], item["severity"], item["title"],
+                                           item["evidence_json"]))
+            for item in rows["checks"]:
+                self.connection.execute("INSERT INTO checks (analysis_id, check_id, status, detail) VALUES (?,?,?,?)",
+                                        (analysis_id, item["check_id"], item["status"], item["detail"]))
+            for path, digest, kind in files:
+                self.connection.execute("INSERT INTO report_files (analysis_id, path, sha256, format) "
+                                        "VALUES (?,?,?,?)", (analysis_id, path, digest, kind))
+            # sealed as read back, so the hash is of what the engine holds, not of what was handed to it
             self._audit("record", analysis_id, {"batch": batch, "sample": sample, "stage": stage,
-                                                "revision": revision, "report_sha256": _sha(report_text),
-                                                "supersedes": previous["id"] if previous else None}, actor)
-            self.connection.execute("COMMIT")
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
+                                                "revision": revision, "report_sha256": fields["report_sha256"],
+                                                "supersedes": previous["id"] if previous else None,
+                                                **chain.analysis_seal(self._analysis_rows(analysis_id))}, actor)
         return Recorded(analysis_id, revision, True)
+
+    def _analysis_rows(self, analysis_id: str) -> dict[str, list[sqlite3.Row]]:
+        rows = {"analyses": self.connection.execute("SELECT * FROM analyses WHERE id=?", (analysis_id,)).fetchall()}
+        for table in chain.ANALYSIS_TABLES[1:]:
+            rows[table] = self.connection.execute(f"SELECT * FROM {table} WHERE analysis_id=?",
+                                                  (analysis_id,)).fetchall()
+        return rows
 
     # ------------------------------------------------------------ ledger (watch service)
 
     def ledger_event(self, dataset: str, content_sha256: str, state: str, *, analysis_id: str | None = None,
-                     error: str | None = None) -> None:
-        self.connection.execute("BEGIN IMMEDIATE")
-        try:
-            self.connection.execute(
-                "INSERT INTO ledger (dataset, content_sha256, state, analysis_id, error, at) VALUES (?,?,?,?,?,?)",
-                (dataset, content_sha256, state, analysis_id, error, now_iso()))
-            self.connection.execute("COMMIT")
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
+                     error: str | None = None, permanent: bool | None = None, holder: str | None = None,
+                     actor: Actor | None = None) -> int:
+        """Append an event for a dataset revision; `permanent` says whether a
+        failure is the input's (not retried) or not. Returns the event's seq."""
+        with self._transaction():
+            cursor = self.connection.execute(
+                "INSERT INTO ledger (dataset, content_sha256, state, analysis_id, error, at, permanent, holder) "
+                "VALUES (?,?,?,?,?,?,?,?)", (dataset, content_sha256, state, analysis_id, error, now_iso(),
+                                             None if permanent is None else int(permanent), holder))
+            seq = cursor.lastrowid
+            row = self.connection.execute("SELECT * FROM ledger WHERE seq=?", (seq,)).fetchone()
+            self._audit("ledger", analysis_id, {"ledger": seq, "state": state,
+                                                "content_sha256": chain.ledger_seal(row)},
+                        actor or Actor.current("watch"))
+        return seq
 
     def ledger_state(self, dataset: str, content_sha256: str) -> sqlite3.Row | None:
         return self.connection.execute(
@@ -329,6 +471,65 @@ class Store:
             "SELECT l.* FROM ledger l JOIN (SELECT dataset, content_sha256, MAX(seq) AS seq FROM ledger "
             "GROUP BY dataset, content_sha256) latest ON l.seq = latest.seq ORDER BY l.seq").fetchall()
 
+    # ------------------------------------------------------------ claims (leases)
+
+    def claims(self) -> list[Claim]:
+        return [self._claim(r) for r in self.connection.execute("SELECT * FROM claims ORDER BY resource")]
+
+    @staticmethod
+    def _claim(row) -> Claim:
+        return Claim(row["resource"], row["holder"], row["host"], row["pid"], row["process"], row["acquired_at"],
+                     row["renewed_at"], row["expires_at"])
+
+    def acquire_claim(self, resource: str, holder: str, *, lease_s: float, actor: Actor,
+                      conflicts: Callable[[str], bool] | None = None) -> Claim:
+        """Take `resource` for `holder`, or raise ClaimError (with `.holder`, the
+        Claim in the way) if a live holder has it or a resource `conflicts` with it."""
+        clashes = conflicts or (lambda other: other == resource)
+        with self._transaction():
+            now = time.time()
+            for row in self.connection.execute("SELECT * FROM claims").fetchall():
+                other = self._claim(row)
+                if not clashes(other.resource) and other.resource != resource:
+                    continue
+                if holder_alive(other, now):
+                    error = ClaimError(f"{other.resource} is held by {other.holder} ({other.describe()})", self.path)
+                    error.holder = other
+                    raise error
+                self.connection.execute("DELETE FROM claims WHERE resource=? AND holder=?",
+                                        (other.resource, other.holder))
+                self._audit("claim-expired", None, {"resource": other.resource, "holder": other.holder}, actor)
+            pid = os.getpid()
+            claim = Claim(resource, holder, socket.gethostname(), pid, process_token(pid), now, now, now + lease_s)
+            self.connection.execute("INSERT INTO claims VALUES (?,?,?,?,?,?,?,?)",
+                                    (claim.resource, claim.holder, claim.host, claim.pid, claim.process,
+                                     claim.acquired_at, claim.renewed_at, claim.expires_at))
+            self._audit("claim", None, {"resource": resource, "holder": holder, "host": claim.host, "pid": pid,
+                                        "lease_s": lease_s}, actor)
+        return claim
+
+    def renew_claim(self, claim: Claim, lease_s: float) -> Claim:
+        now = time.time()
+        with self._transaction():
+            cursor = self.connection.execute(
+                "UPDATE claims SET renewed_at=?, expires_at=? WHERE resource=? AND holder=?",
+                (now, now + lease_s, claim.resource, claim.holder))
+            if cursor.rowcount == 0:
+                taken = self.connection.execute("SELECT * FROM claims WHERE resource=?", (claim.resource,)).fetchone()
+                error = ClaimError(f"{claim.resource} is no longer held by this service"
+                                   + (f"; {taken['holder']} took it over" if taken else ""), self.path)
+                error.holder = self._claim(taken) if taken else None
+                raise error
+        return Claim(claim.resource, claim.holder, claim.host, claim.pid, claim.process, claim.acquired_at, now,
+                     now + lease_s)
+
+    def release_claim(self, claim: Claim, actor: Actor) -> None:
+        with self._transaction():
+            cursor = self.connection.execute("DELETE FROM claims WHERE resource=? AND holder=?",
+                                             (claim.resource, claim.holder))
+            if cursor.rowcount:
+                self._audit("release", None, {"resource": claim.resource, "holder": claim.holder}, actor)
+
     # ------------------------------------------------------------ reading
 
     def analyses(self, batch: str | None = None, stage: str | None = None, since: str | None = None):
@@ -343,6 +544,9 @@ class Store:
             query += " AND recorded_at >= ?"
             arguments.append(since)
         return self.connection.execute(query + " ORDER BY recorded_at, rowid", arguments).fetchall()
+
+    def count_analyses(self) -> int:
+        return self.connection.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
 
     def analysis(self, analysis_id: str) -> sqlite3.Row:
         rows = self.connection.execute("SELECT * FROM analyses WHERE id=? OR id LIKE ?",
@@ -366,29 +570,91 @@ class Store:
 
     # ------------------------------------------------------------ verification
 
-    def verify(self) -> list[str]:
-        """Problems found: broken audit chain, stored reports whose hash no longer
-        matches, report files or inputs changed on disk. Empty when all is well."""
+    def verify(self, known_head: tuple[int, str] | None = None) -> list[str]:
+        """Problems found, each naming the row: the audit chain broken, cut short
+        or (with the site key) not signed by it; an analysis or ledger event
+        changed, added or removed since it was sealed; a stored report whose hash
+        no longer matches; report files or inputs changed on disk. `known_head`:
+        an audit (seq, hash) noted earlier, which the chain must still hold.
+        Empty when all is well."""
         problems = []
         integrity = self.connection.execute("PRAGMA integrity_check").fetchone()[0]
         if integrity != "ok":
             problems.append(f"database integrity: {integrity}")
-        previous, expected_seq = GENESIS, None
-        for row in self.connection.execute("SELECT * FROM audit ORDER BY seq"):
-            if expected_seq is not None and row["seq"] != expected_seq:
-                problems.append(f"audit row(s) missing before seq {row['seq']}")
-            digest = _sha(canonical([row["prev_hash"], row["at"], row["actor"], row["action"], row["analysis_id"],
-                                     row["detail"]]))
-            if row["prev_hash"] != previous or digest != row["hash"]:
-                problems.append(f"audit chain broken at seq {row['seq']}")
-            previous, expected_seq = row["hash"], row["seq"] + 1
-        recorded = {r["analysis_id"] for r in self.connection.execute(
-            "SELECT analysis_id FROM audit WHERE action='record'")}
-        for row in self.connection.execute("SELECT id, report_json, report_sha256 FROM analyses"):
-            if _sha(row["report_json"]) != row["report_sha256"]:
-                problems.append(f"record {row['id']}: stored report does not match its SHA-256")
-            if row["id"] not in recorded:
-                problems.append(f"record {row['id']}: no audit entry")
+        if self.restored_triggers:
+            problems.append("append-only triggers had been dropped behind the store's back (restored): "
+                            + ", ".join(self.restored_triggers))
+        state = chain.walk_chain(self.connection.execute("SELECT * FROM audit ORDER BY seq"), self.key)
+        problems += state.problems
+        problems += self._chain_length_problems(state, known_head)
+        problems += self._analysis_problems(state)
+        problems += self._ledger_problems(state)
+        problems += self._file_problems()
+        return problems
+
+    def _chain_length_problems(self, state: chain.ChainState, known_head) -> list[str]:
+        problems = []
+        # SQLite's own high-water mark of the audit seq: rows cut from the end of the chain leave it higher
+        row = self.connection.execute("SELECT seq FROM sqlite_sequence WHERE name='audit'").fetchone()
+        last = state.last_seq or 0
+        if row is not None and row["seq"] > last:
+            problems.append(f"audit rows after seq {last} are missing (the chain was cut short)")
+        if known_head is not None:
+            seq, digest = known_head
+            held = self.connection.execute("SELECT hash FROM audit WHERE seq=?", (seq,)).fetchone()
+            if held is None or held["hash"] != digest:
+                problems.append(f"audit chain no longer holds the head noted earlier (seq {seq})")
+        return problems
+
+    def _analysis_problems(self, state: chain.ChainState) -> list[str]:
+        problems, present = [], set()
+        for row in self.connection.execute("SELECT id, report_json, report_sha256 FROM analyses ORDER BY rowid"):
+            analysis_id = row["id"]
+            present.add(analysis_id)
+            report_intact = _sha(row["report_json"]) == row["report_sha256"]
+            if not report_intact:
+                problems.append(f"record {analysis_id}: stored report does not match its SHA-256")
+            sealed = state.analyses.get(analysis_id)
+            if sealed is None:
+                problems.append(f"record {analysis_id}: " + (
+                    "recorded before content was sealed and never sealed since" if analysis_id in state.legacy_records
+                    else "not in the audit chain (added behind the store's back)"))
+                continue
+            seal = sealed[1]
+            expected = None
+            if report_intact and seal.get("report_sha256", row["report_sha256"]) == row["report_sha256"]:
+                try:
+                    expected = report_rows(json.loads(row["report_json"]))
+                    expected["analyses"][0]["id"] = analysis_id
+                    expected["inputs"] = [{k: v for k, v in item.items() if k != "path"}
+                                          for item in expected["inputs"]]  # stored resolved
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    expected = None  # a report from another layout: rows are still compared by their seal
+            problems += chain.compare_analysis(analysis_id, self._analysis_rows(analysis_id), seal, expected)
+        for analysis_id, (seq, _) in sorted(state.analyses.items(), key=lambda item: item[1][0]):
+            if analysis_id not in present:
+                problems.append(f"record {analysis_id}: in the audit chain (seq {seq}) but missing from the store "
+                                "(removed behind the store's back)")
+        return problems
+
+    def _ledger_problems(self, state: chain.ChainState) -> list[str]:
+        problems, present = [], set()
+        for row in self.connection.execute("SELECT * FROM ledger ORDER BY seq"):
+            present.add(row["seq"])
+            sealed = state.ledger.get(row["seq"])
+            where = f"ledger seq {row['seq']} ({row['dataset']}, state {row['state']!r})"
+            if sealed is None:
+                problems.append(f"{where}: not in the audit chain (added behind the store's back)")
+            elif chain.ledger_seal(row) != sealed[1]:
+                problems.append(f"{where}: changed behind the store's back")
+        for seq, (audit_seq, _) in sorted(state.ledger.items()):
+            if seq not in present:
+                problems.append(f"ledger seq {seq}: in the audit chain (seq {audit_seq}) but missing from the store "
+                                "(removed behind the store's back)")
+        return problems
+
+    def _file_problems(self) -> list[str]:
+        problems = []
         for row in self.connection.execute("SELECT * FROM report_files"):
             path = Path(row["path"])
             if not path.exists():
