@@ -11,6 +11,14 @@
     wavelengths_nm = [210, 254]
     detector_offset_min = 0.03   # MS time - UV time; leave out to estimate it
 
+    [store]                 # the results store
+    path = "/var/lib/specqc/records.sqlite"
+    key_file = "/etc/specqc/store.key"   # site key signing the audit chain (else $SPECQC_STORE_KEY_FILE)
+    busy_timeout_s = 60     # how long a write waits for another process's transaction
+
+    [blank]                 # watch service: the blank run for each sample
+    pattern = '(?i)blank'   # datasets whose name matches are blanks, not samples
+
 Unknown keys are errors, not silently ignored: a misspelt threshold would
 otherwise leave the default in force without anyone noticing.
 """
@@ -24,8 +32,10 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-SECTIONS = ("thresholds", "sample", "uv", "watch", "store")
+SECTIONS = ("thresholds", "sample", "uv", "watch", "store", "blank")
 SAMPLE_KEYS = ("name_pattern", "route")
+STORE_KEYS = ("path", "key_file", "busy_timeout_s")
+BLANK_KEYS = ("pattern",)
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,47 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if route is not None and not isinstance(route, str):
         raise ConfigError("[sample] route must be a route id or route file path", path)
     uv = _uv_overrides(document.get("uv", {}), path)
+    _check_store(document.get("store", {}), path)
+    _check_blank(document.get("blank", {}), path)
     return Settings(thresholds=thresholds, name_pattern=pattern, default_route=route, source=str(path),
-                    sections={k: v for k, v in document.items() if k in ("watch", "store")}, uv=uv)
+                    sections={k: v for k, v in document.items() if k in ("watch", "store", "blank")}, uv=uv)
+
+
+def _check_store(section: dict, path: Path) -> None:
+    unknown = set(section) - set(STORE_KEYS)
+    if unknown:
+        raise ConfigError(f"[store] {sorted(unknown)[0]!r} is not a known key (known: {', '.join(STORE_KEYS)})", path)
+    for key in ("path", "key_file"):
+        if key in section and (not isinstance(section[key], str) or not section[key]):
+            raise ConfigError(f"[store] {key} must be a file path", path)
+    timeout = section.get("busy_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError("[store] busy_timeout_s must be a positive number of seconds", path)
+
+
+def _check_blank(section: dict, path: Path) -> None:
+    unknown = set(section) - set(BLANK_KEYS)
+    if unknown:
+        raise ConfigError(f"[blank] {sorted(unknown)[0]!r} is not a known key (known: {', '.join(BLANK_KEYS)})", path)
+    if "pattern" in section:
+        if not isinstance(section["pattern"], str) or not section["pattern"]:
+            raise ConfigError("[blank] pattern must be a regular expression", path)
+        try:
+            re.compile(section["pattern"])
+        except re.error as exc:
+            raise ConfigError(f"[blank] pattern is not a valid regular expression: {exc}", path) from exc
+
+
+def store_settings(settings: Settings) -> dict:
+    """[store] of the config (already checked): path, key_file, busy_timeout_s, each None when not given."""
+    section = settings.sections.get("store", {})
+    return {key: section.get(key) for key in STORE_KEYS}
+
+
+def blank_pattern(settings: Settings) -> re.Pattern | None:
+    """[blank] pattern of the config, compiled (already checked); None when not given."""
+    pattern = settings.sections.get("blank", {}).get("pattern")
+    return re.compile(pattern) if pattern else None
 
 
 def _uv_overrides(section: dict, path: Path) -> dict:

@@ -8,7 +8,9 @@ of an mzML/mzXML for its closing tag.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ..readers import REGISTRY
@@ -21,6 +23,11 @@ FOLDER_SUFFIXES = {".d": "agilent", ".raw": "waters", ".fid": "varian"}
 CLOSING_TAGS = {"mzml": (b"</mzML>", b"</indexedmzML>"), "mzxml": (b"</mzXML>",)}
 TEMPORARY_MARKERS = (".part", ".tmp", ".crdownload", "~")
 TAIL_BYTES = 4096
+# the kinds a blank injection can be (an LC-MS run)
+LCMS_KINDS = frozenset({entry.name for entry in REGISTRY if entry.technique == "lcms" and not entry.directory}
+                       | {"agilent", "waters"})
+HEAD_BYTES = 65536
+_RUN_START = re.compile(rb'<run\b[^>]*?\bstartTimeStamp="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -111,3 +118,23 @@ def structurally_complete(dataset: Dataset, state: tuple) -> tuple[bool, str]:
     if dataset.path.is_file() and state[0][1] == 0:
         return False, "empty"
     return True, ""
+
+
+def recorded_start(dataset: Dataset) -> float | None:
+    """When the instrument says the run started, where that is cheap to read:
+    an mzML's <run startTimeStamp> within the file's first 64 KB (a time without
+    zone is taken as local time). None otherwise."""
+    if dataset.kind != "mzml":
+        return None
+    try:
+        with dataset.path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError:
+        return None
+    match = _RUN_START.search(head)
+    if match is None:
+        return None
+    try:
+        return datetime.fromisoformat(match.group(1).decode("ascii").replace("Z", "+00:00")).timestamp()
+    except (ValueError, UnicodeDecodeError):
+        return None
