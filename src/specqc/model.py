@@ -27,14 +27,24 @@ SPECTRUM_MODES: tuple[str, ...] = ("centroid", "profile", "unknown")
 
 
 def _as_clean_array(values, name: str, dtype=np.float64) -> np.ndarray:
-    array = np.ascontiguousarray(values, dtype=dtype)
+    try:
+        array = np.ascontiguousarray(values, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: not an array of numbers") from exc
     if array.ndim != 1:
         raise InputError(f"{name} must be one-dimensional, got shape {array.shape}")
-    # One reduction instead of an isfinite pass: NaN and inf propagate into the sum.
-    if array.size and not np.isfinite(array.sum()):
-        if not np.isfinite(array).all():
-            raise InputError(f"{name} contains NaN or infinite values")
+    if not _all_finite(array):
+        raise InputError(f"{name} contains NaN or infinite values")
     return array
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    # One reduction instead of an isfinite pass: NaN and inf propagate into the sum
+    # (quietly: inf - inf is NaN, and a sum of huge values may overflow to inf).
+    with np.errstate(all="ignore"):
+        if not array.size or np.isfinite(array.sum()):
+            return True
+    return bool(np.isfinite(array).all())
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,31 +62,35 @@ class Spectrum:
     precursor_mz: float | None = None
 
     def __post_init__(self) -> None:
-        mz = _as_clean_array(self.mz, "m/z array")
-        intensity = _as_clean_array(self.intensity, "intensity array", np.float64)
+        label = f"spectrum {self.native_id or self.index}"
+        mz = _as_clean_array(self.mz, f"{label}: m/z array")
+        intensity = _as_clean_array(self.intensity, f"{label}: intensity array", np.float64)
         if mz.shape != intensity.shape:
-            raise InputError(
-                f"spectrum {self.native_id or self.index}: {mz.size} m/z values but "
-                f"{intensity.size} intensities"
-            )
-        if mz.size > 1 and (mz[1:] < mz[:-1]).any():
+            raise InputError(f"{label}: {mz.size} m/z values but {intensity.size} intensities")
+        reordered = mz.size > 1 and bool((mz[1:] < mz[:-1]).any())
+        if reordered:
             order = np.argsort(mz, kind="stable")
             mz, intensity = mz[order], intensity[order]
         if mz.size and mz[0] < 0:
-            raise InputError(f"spectrum {self.native_id or self.index}: negative m/z")
-        # Some converters write tiny negative intensities from baseline subtraction.
-        if intensity.size and intensity.min() < 0:
+            raise InputError(f"{label}: negative m/z ({mz[0]:g})")
+        # Some converters write negative intensities from baseline subtraction: they
+        # are set to zero, and the run says how many spectra held them.
+        lowest = float(intensity.min()) if intensity.size else 0.0
+        if lowest < 0:
             intensity = np.clip(intensity, 0.0, None)
         if not math.isfinite(self.rt_min):
-            raise InputError(f"spectrum {self.native_id or self.index}: retention time is not finite")
+            raise InputError(f"{label}: retention time is not finite")
         if self.ms_level < 1:
-            raise InputError(f"spectrum {self.native_id or self.index}: MS level {self.ms_level} < 1")
+            raise InputError(f"{label}: MS level {self.ms_level} < 1")
         if self.polarity not in POLARITIES:
-            raise InputError(f"unknown polarity {self.polarity!r}")
+            raise InputError(f"{label}: unknown polarity {self.polarity!r}")
         if self.mode not in SPECTRUM_MODES:
-            raise InputError(f"unknown spectrum mode {self.mode!r}")
+            raise InputError(f"{label}: unknown spectrum mode {self.mode!r}")
         object.__setattr__(self, "mz", mz)
         object.__setattr__(self, "intensity", intensity)
+        # what construction changed, for the run's reader warnings
+        object.__setattr__(self, "lowest_intensity_read", lowest)
+        object.__setattr__(self, "mz_reordered", reordered)
 
     @property
     def size(self) -> int:
@@ -141,7 +155,7 @@ class DiodeArray:
             wavelengths, values = wavelengths[order], values[:, order]
             if np.any(np.diff(wavelengths) <= 0):
                 raise InputError(f"diode array {self.id}: repeated wavelengths")
-        if not np.isfinite(values.sum()):
+        if not _all_finite(values.ravel()):
             raise InputError(f"diode array {self.id}: absorbance contains NaN or infinite values")
         object.__setattr__(self, "rt_min", rt)
         object.__setattr__(self, "wavelength_nm", wavelengths)
@@ -198,10 +212,26 @@ class LCMSRun:
         object.__setattr__(self, "spectra", tuple(self.spectra))
         object.__setattr__(self, "chromatograms", tuple(self.chromatograms))
         object.__setattr__(self, "diode_arrays", tuple(self.diode_arrays))
+        notes = []
+        negative = [s for s in self.spectra if getattr(s, "lowest_intensity_read", 0.0) < 0]
+        if negative:
+            lowest = min(s.lowest_intensity_read for s in negative)
+            notes.append(f"{len(negative)} of {len(self.spectra)} spectra hold negative intensities (down to "
+                         f"{lowest:.4g}); they were set to zero")
+        if self.spectra and not any(s.intensity.size and s.intensity.max() > 0 for s in self.spectra):
+            raise InputError(f"no spectrum holds a positive intensity (all {len(self.spectra)} are zero or "
+                             "negative): there is no signal to analyse")
+        reordered = [s for s in self.spectra if getattr(s, "mz_reordered", False)]
+        if reordered:
+            notes.append(f"{len(reordered)} spectra list their m/z values out of order "
+                         f"(first: {reordered[0].native_id or reordered[0].index}); they were sorted")
         rts = [s.rt_min for s in self.spectra]
         if any(b < a for a, b in zip(rts, rts[1:])):
             ordered = sorted(self.spectra, key=lambda s: s.rt_min)
             object.__setattr__(self, "spectra", tuple(ordered))
+            notes.append("the spectra are not in retention-time order; they were sorted")
+        if notes:
+            self.metadata.setdefault("reader_warnings", []).extend(notes)
 
     @property
     def technique(self) -> str:
@@ -259,7 +289,7 @@ class NMRData:
             raise InputError("NMR dataset holds neither an FID nor a spectrum")
         if not (self.spectrometer_mhz and self.spectrometer_mhz > 0 and math.isfinite(self.spectrometer_mhz)):
             raise InputError(f"spectrometer frequency {self.spectrometer_mhz!r} is not a positive number")
-        if not (self.sweep_width_hz and self.sweep_width_hz > 0):
+        if not (self.sweep_width_hz and self.sweep_width_hz > 0 and math.isfinite(self.sweep_width_hz)):
             raise InputError(f"sweep width {self.sweep_width_hz!r} is not a positive number")
         if self.fid is not None:
             fid = np.ascontiguousarray(self.fid, dtype=np.complex128)
@@ -267,8 +297,10 @@ class NMRData:
                 raise InputError(f"only 1D data is supported (FID has shape {fid.shape})")
             if fid.size < 16:
                 raise InputError(f"FID has only {fid.size} points")
-            if not np.isfinite(fid.sum()):
+            if not (_all_finite(fid.real) and _all_finite(fid.imag)):
                 raise InputError("FID contains NaN or infinite values")
+            if not fid.any():
+                raise InputError("FID holds only zeros: no signal was recorded")
             object.__setattr__(self, "fid", fid)
             if not (math.isfinite(self.group_delay_points) and 0 <= self.group_delay_points < fid.size / 2):
                 raise InputError(f"digital filter delay of {self.group_delay_points!r} points does not fit "
@@ -280,8 +312,12 @@ class NMRData:
             ppm = np.ascontiguousarray(self.ppm, dtype=np.float64) if self.ppm is not None else None
             if spectrum.ndim != 1 or ppm is None or ppm.shape != spectrum.shape:
                 raise InputError("processed spectrum needs a 1D intensity array and a ppm axis of the same length")
-            if not (np.isfinite(spectrum.sum()) and np.isfinite(ppm.sum())):
+            if not (_all_finite(spectrum) and _all_finite(ppm)):
                 raise InputError("processed spectrum contains NaN or infinite values")
+            if not spectrum.any():
+                raise InputError("processed spectrum holds only zeros: no signal")
+            if ppm.size > 1 and not (np.all(np.diff(ppm) < 0) or np.all(np.diff(ppm) > 0)):
+                raise InputError("processed spectrum's ppm axis is not monotonic")
             if ppm.size > 1 and ppm[0] < ppm[-1]:
                 ppm, spectrum = ppm[::-1].copy(), spectrum[::-1].copy()
             object.__setattr__(self, "spectrum", spectrum)

@@ -16,6 +16,7 @@ from typing import Callable
 from ..errors import InputError
 from .agilent import layout as agilent_layout
 from .andi import layout as andi_layout
+from .bounds import ReadLimits, bounded_read
 from .bruker import layout as bruker_layout
 from .varian import layout as varian_layout
 from .waters import layout as waters_layout
@@ -34,9 +35,10 @@ class ReaderEntry:
     sniff: Callable[[Path, bytes], bool] | None = None
     folder_match: Callable[[Path], bool] | None = None
 
-    def load(self, path: Path):
+    def load(self, path: Path, limits: ReadLimits | None = None):
+        """Read ``path`` under the per-input time and memory bound (see `bounds`)."""
         module = importlib.import_module(self.module, __package__)
-        return module.read(path)
+        return bounded_read(module.read, Path(path), limits)
 
 
 def _head(path: Path) -> bytes:

@@ -14,8 +14,8 @@ import numpy as np
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
 from .layout import experiments_below, is_experiment, is_processed
-from ..nmr_common import (bruker_group_delay, library_read, normalise_nucleus, parse_number, quiet_library_warnings,
-                          require_supported)
+from ..nmr_common import (Parameters, bruker_group_delay, check_fid_signal, complex_pairs, normalise_nucleus,
+                          read_values, require_supported)
 
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
@@ -34,12 +34,41 @@ def resolve(path: Path) -> Path:
     raise InputError("not a Bruker experiment folder (no acqus with fid/ser/pdata)")
 
 
-def _date(acqus: dict) -> str:
-    stamp = acqus.get("DATE")
+# Bruker's codes for how the numbers of fid/1r are stored
+BYTE_ORDERS = {0: "little-endian", 1: "big-endian"}
+DATA_TYPES = {0: "32-bit integer", 1: "32-bit float", 2: "64-bit float"}
+NUMPY_TYPES = {0: "i4", 1: "f4", 2: "f8"}
+FID_BLOCK_VALUES = 256  # each FID is stored padded to a multiple of 256 values (1024 bytes)
+
+
+def parameters(path: Path) -> Parameters:
+    """A Bruker parameter file (acqus, procs) as named values, refused when unreadable or empty."""
+    import nmrglue as ng
+
+    name = path.name
     try:
-        return dt.datetime.fromtimestamp(int(stamp), tz=dt.timezone.utc).isoformat()
-    except (TypeError, ValueError, OverflowError, OSError):
-        return ""
+        if path.stat().st_size == 0:
+            raise InputError(f"{name} is empty")
+        values = ng.bruker.read_jcamp(str(path))
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    except MemoryError:
+        raise
+    except InputError:
+        raise
+    except Exception as exc:  # nmrglue's text parser on binary or garbled content
+        raise InputError(f"{name} is not a readable Bruker parameter file") from exc
+    if not any(not key.startswith("_") for key in values):
+        raise InputError(f"{name} holds no parameters (not a Bruker parameter file)")
+    return Parameters(values, name)
+
+
+def _date(acqus: Parameters) -> str:
+    stamp = acqus.number("DATE", whole=True)
+    try:
+        return dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc).isoformat() if stamp is not None else ""
+    except (ValueError, OverflowError, OSError):
+        raise InputError(f"acqus: DATE: {stamp} is not a time") from None
 
 
 def read(path: Path) -> NMRData:
@@ -53,68 +82,101 @@ def read(path: Path) -> NMRData:
 
 
 def _read_folder(path: Path, source: str) -> NMRData:
-    import nmrglue as ng
-
     folder = resolve(path)
     warnings: list[str] = []
     if is_processed(folder) and not is_experiment(folder):
         return _processed(folder, folder.parent.parent, source, warnings)
     if (folder / "ser").is_file() and not (folder / "fid").is_file():
         raise InputError("2D (ser) Bruker data is not supported yet (only 1D 1H)")
-    try:
-        with quiet_library_warnings(warnings):
-            dic, data = ng.bruker.read(str(folder))
-    except Exception as exc:
-        if not (folder / "fid").is_file():
-            pdata = sorted((folder / "pdata").glob("*/1r"))
-            if pdata:
-                return _processed(pdata[0].parent, folder, source, warnings)
-        raise InputError(f"cannot read Bruker data ({' '.join(str(exc).split())[:160]})") from exc
-    acqus = dic.get("acqus", {})
-    nucleus = normalise_nucleus(acqus.get("NUC1", ""))
-    require_supported(nucleus, np.ndim(data))
-    bf1, o1, sw_h = float(acqus.get("BF1", 0)), float(acqus.get("O1", 0)), float(acqus.get("SW_h", 0))
-    sf = float(dic.get("procs", {}).get("SF", 0) or 0) or bf1
+    if not (folder / "fid").is_file():
+        pdata = sorted((folder / "pdata").glob("*/1r"))
+        if pdata:
+            return _processed(pdata[0].parent, folder, source, warnings)
+        raise InputError("the experiment has neither a fid nor processed data (pdata/N/1r)")
+    acqus = parameters(folder / "acqus")
+    nucleus = normalise_nucleus(acqus.text("NUC1"))
+    require_supported(nucleus)
+    bf1 = acqus.number("BF1", required=True, positive=True)
+    sw_h = acqus.number("SW_h", required=True, positive=True)
+    o1 = acqus.number("O1", 0.0)
+    procs_path = folder / "pdata" / "1" / "procs"
+    sf = (parameters(procs_path).number("SF", positive=True) if procs_path.is_file() else None) or bf1
+    for key in ("GRPDLY", "DECIM", "DSPFVS"):
+        acqus.number(key)  # refused here when garbled, rather than ignored by the delay lookup
+    fid = _fid(folder / "fid", acqus, warnings)
     return NMRData(
         source_path=source, format="bruker", nucleus=nucleus, spectrometer_mhz=sf, sweep_width_hz=sw_h,
-        fid=data, group_delay_points=bruker_group_delay(acqus), carrier_ppm=(o1 + (bf1 - sf) * 1e6) / sf if sf else 0.0,
-        solvent=str(acqus.get("SOLVENT", "")), temperature_k=parse_number(acqus.get("TE")),
-        pulse_program=str(acqus.get("PULPROG", "")), acquisition_date=_date(acqus),
+        fid=fid, group_delay_points=bruker_group_delay(acqus.values),
+        carrier_ppm=(o1 + (bf1 - sf) * 1e6) / sf, solvent=acqus.text("SOLVENT"),
+        temperature_k=acqus.number("TE"), pulse_program=acqus.text("PULPROG"), acquisition_date=_date(acqus),
         metadata={"reader_warnings": warnings, "experiment": folder.name,
-                  "group_delay": acqus.get("GRPDLY"), "decim": acqus.get("DECIM"),
-                  "dspfvs": acqus.get("DSPFVS")},
+                  "group_delay": acqus.values.get("GRPDLY"), "decim": acqus.values.get("DECIM"),
+                  "dspfvs": acqus.values.get("DSPFVS")},
     )
+
+
+def _fid(path: Path, acqus: Parameters, warnings: list[str]) -> np.ndarray:
+    """The FID as TD says, checked against what the file really holds (never more than it holds)."""
+    td = acqus.number("TD", required=True, positive=True, whole=True)
+    byte_order = acqus.choice("BYTORDA", BYTE_ORDERS, 0)
+    data_type = acqus.choice("DTYPA", DATA_TYPES, 0)
+    item = np.dtype(NUMPY_TYPES[data_type]).itemsize
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("fid is empty (0 bytes)")
+    stored, stray = divmod(size, item)
+    if stray:
+        warnings.append(f"fid: {size} bytes are not a whole number of {DATA_TYPES[data_type]} values "
+                        f"(DTYPA={data_type}); the last {stray} bytes were left out")
+    padded = -(-td // FID_BLOCK_VALUES) * FID_BLOCK_VALUES
+    if stored < td:
+        warnings.append(f"fid holds {stored // 2} complex points but TD says {td // 2} (file cut short?); "
+                        f"read as it is")
+    elif stored > padded:
+        warnings.append(f"fid holds {stored // 2} complex points, more than TD's {td // 2} (and its padding); "
+                        f"the first {td // 2} were read")
+    order = ">" if byte_order == 1 else "<"
+    values = read_values(path, order + NUMPY_TYPES[data_type], count=min(td, stored))
+    fid = complex_pairs(values)
+    swapped = None
+    if item > 1 and data_type == 0:  # integers read in the other byte order, to say which is wrong
+        swapped = complex_pairs(values.astype(order + "i4").byteswap().astype(np.float64)) if fid.size else None
+    if fid.size:
+        check_fid_signal(fid, "fid", swapped, f"BYTORDA={byte_order} ({BYTE_ORDERS[byte_order]})")
+    return fid
 
 
 def _processed(pdata: Path, experiment: Path, source: str, warnings: list[str]) -> NMRData:
-    import nmrglue as ng
-
-    dic, data = library_read("cannot read Bruker processed data", ng.bruker.read_pdata, str(pdata),
-                             scale_data=True, warnings=warnings)
-    procs = dic.get("procs", {})
-    acqus = dic.get("acqus", {}) or _acqus_of(experiment)
-    nucleus = normalise_nucleus(acqus.get("NUC1", "") or procs.get("AXNUC", ""))
-    require_supported(nucleus, np.ndim(data))
-    sf, sw_p, offset = float(procs.get("SF", 0)), float(procs.get("SW_p", 0)), float(procs.get("OFFSET", 0))
-    size = data.shape[-1]
-    ppm = offset - np.arange(size) * (sw_p / sf) / size
+    procs = parameters(pdata / "procs")
+    acqus_path = experiment / "acqus"
+    acqus = parameters(acqus_path) if acqus_path.is_file() else Parameters({}, "acqus")
+    nucleus = normalise_nucleus(acqus.text("NUC1") or procs.text("AXNUC"))
+    require_supported(nucleus)
+    sf = procs.number("SF", required=True, positive=True)
+    sw_p = procs.number("SW_p", required=True, positive=True)
+    offset = procs.number("OFFSET", required=True)
+    si = procs.number("SI", positive=True, whole=True)
+    scale = procs.number("NC_proc", 0.0)
+    byte_order = procs.choice("BYTORDP", BYTE_ORDERS, 0)
+    data_type = procs.choice("DTYPP", DATA_TYPES, 0)
+    path = pdata / "1r"
+    item = np.dtype(NUMPY_TYPES[data_type]).itemsize
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("1r is empty (0 bytes)")
+    stored = size // item
+    if si is not None and stored != si:
+        warnings.append(f"1r holds {stored} points but procs SI says {si}; read as it is")
+    spectrum = read_values(path, (">" if byte_order == 1 else "<") + NUMPY_TYPES[data_type]) * 2.0 ** scale
+    ppm = offset - np.arange(spectrum.size) * (sw_p / sf) / spectrum.size
     return NMRData(
         source_path=source, format="bruker-processed", nucleus=nucleus, spectrometer_mhz=sf,
-        sweep_width_hz=sw_p, spectrum=np.asarray(data, dtype=np.float64), ppm=ppm,
-        first_phase_deg=(parse_number(procs.get("PHC0")) or 0.0, parse_number(procs.get("PHC1")) or 0.0),
-        solvent=str(acqus.get("SOLVENT", "")), temperature_k=parse_number(acqus.get("TE")),
-        pulse_program=str(acqus.get("PULPROG", "")), acquisition_date=_date(acqus),
-        metadata={"reader_warnings": warnings, "pdata": pdata.name, "nc_proc": procs.get("NC_proc")},
+        sweep_width_hz=sw_p, spectrum=spectrum, ppm=ppm,
+        first_phase_deg=(procs.number("PHC0", 0.0), procs.number("PHC1", 0.0)),
+        solvent=acqus.text("SOLVENT"), temperature_k=acqus.number("TE"),
+        pulse_program=acqus.text("PULPROG"), acquisition_date=_date(acqus),
+        metadata={"reader_warnings": warnings, "pdata": pdata.name, "nc_proc": procs.values.get("NC_proc")},
     )
-
-
-def _acqus_of(experiment: Path) -> dict:
-    import nmrglue as ng
-
-    try:
-        return ng.bruker.read_jcamp(str(experiment / "acqus")) if (experiment / "acqus").is_file() else {}
-    except Exception:
-        return {}
 
 
 def read_zip(path: Path) -> NMRData:

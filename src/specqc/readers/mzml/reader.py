@@ -6,6 +6,7 @@ Profile spectra are kept as profile here; centroiding is an analysis step
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, Spectrum
 from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
 from ..rainbow_run import wavelength_from_label
+from . import xmlcheck
 
 MIN_DIODE_ARRAY_CHANNELS = 5
 
@@ -120,17 +122,46 @@ def _instrument(oms, experiment) -> InstrumentInfo:
     )
 
 
+# What OpenMS reports on its stderr when a load fails, in specqc's words.
+OPENMS_PROBLEMS = (
+    (re.compile(r"length of m/z and integer values of spectrum '(?P<id>[^']*)' differ \(mz-size: (?P<mz>\d+), "
+                r"int-size: (?P<int>\d+)"),
+     "spectrum {id}: the m/z array holds {mz} values but the intensity array {int}"),
+    (re.compile(r"zlib::inflate failed"), "the zlib data of a binary array is damaged"),
+    (re.compile(r"input ended before all started tags were ended"), "the XML ends before its elements are closed "
+                                                                    "(file cut short?)"),
+    (re.compile(r"Required attribute '(?P<name>[^']+)' not present"), "required attribute {name!r} is missing"),
+    (re.compile(r"invalid character encountered"), "a value that is not a valid number or name"),
+    (re.compile(r"[Bb]ase ?64"), "the base64 data of a binary array is damaged"),
+)
+POSITION = re.compile(r"in line (\d+) column (\d+)")
+
+
+def openms_failure(kind: str, printed: list[str]) -> str:
+    """One line saying why OpenMS refused the file, from what it printed: its own
+    text names its source files, so only the position and a known reason are kept."""
+    text = " ".join(printed)
+    problem = next((template.format(**match.groupdict()) for pattern, template in OPENMS_PROBLEMS
+                    if (match := pattern.search(text))), None)
+    problem = problem or f"the {'mzXML' if kind == 'mzxml' else 'mzML'} reader (OpenMS) cannot interpret the content"
+    position = POSITION.search(text)
+    return f"line {position.group(1)}, column {position.group(2)}: {problem}" if position else problem
+
+
 def load_experiment(path: Path, kind: str, warnings: list[str]):
     import pyopenms as oms
 
     experiment = oms.MSExperiment()
     loader = oms.MzXMLFile() if kind == "mzxml" else oms.MzMLFile()
+    printed: list[str] = []
     try:
-        with captured_native_stderr(warnings):
+        with captured_native_stderr(printed):
             loader.load(str(path), experiment)
+    except MemoryError:
+        raise
     except Exception as exc:  # pyopenms raises RuntimeError/ParseError subclasses
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(f"not a readable {kind} file ({detail[:200]})", path) from exc
+        raise InputError(f"not a readable {kind} file: {openms_failure(kind, printed + [str(exc)])}", path) from exc
+    warnings.extend(printed)
     return experiment
 
 
@@ -143,7 +174,8 @@ def read(path: Path) -> LCMSRun:
     if path.stat().st_size == 0:
         raise InputError("file is empty", path)
     kind = "mzxml" if path.suffix.lower() == ".mzxml" or _sniff_mzxml(path, _head(path)) else "mzml"
-    warnings: list[str] = []
+    # Refuses DTDs, entities and damaged or contradictory arrays before OpenMS sees the file.
+    warnings: list[str] = xmlcheck.check(path, kind)
     experiment = load_experiment(path, kind, warnings)
     try:
         spectra = []
