@@ -231,3 +231,116 @@ def test_service_wrappers_are_shipped(unit):
         from specqc.config import SECTIONS
 
         assert set(tomllib.loads(text)) <= set(SECTIONS)
+
+
+def _aged(path: Path, age_s: float) -> Path:
+    old = time.time() - age_s
+    os.utime(path, (old, old))
+    return path
+
+
+def test_each_sample_gets_the_latest_earlier_blank_of_its_inbox_and_blanks_are_not_samples(tmp_path):
+    from specqc.records import export
+    from specqc.records.store import Store
+
+    opts = options(tmp_path)
+    opts.config_path.write_text('[sample]\nroute = "diazepan-2-one"\n[blank]\npattern = "(?i)^blank"\n',
+                                encoding="utf-8")
+    inbox = opts.inboxes[0]
+    runs = {  # name: (source, acquired so many seconds ago)
+        "dz-alkylation-first": ("dz-alkylation-clean", 400),  # before any blank: analysed without one
+        "blank-early": ("cb-final-clean", 300),
+        "dz-alkylation-middle": ("dz-alkylation-incomplete", 200),
+        "blank-late": ("cb-acylation-clean", 150),
+        "dz-deprotection-last": ("dz-deprotection-clean", 100),
+    }
+    for name, (source, age) in runs.items():
+        _aged(shutil.copy(SAMPLES / "lcms" / f"{source}.mzML", inbox / f"{name}.mzML"), age)
+    result = run_once(opts)
+    assert sorted(Path(p).name for p in result.blanks) == ["blank-early.mzML", "blank-late.mzML"]
+    assert sorted(Path(p).name for p in result.analysed) == ["dz-alkylation-first.mzML", "dz-alkylation-middle.mzML",
+                                                             "dz-deprotection-last.mzML"]
+    states = ledger(opts)
+    assert [s for n, s in states if n.startswith("blank")] == ["blank", "blank"]  # noted, never started
+    expected = {"dz-alkylation-first": None, "dz-alkylation-middle": "blank-early.mzML",
+                "dz-deprotection-last": "blank-late.mzML"}
+    with Store(opts.store_path) as store:
+        rows = {r["sample"]: r for r in store.analyses()}
+        assert sorted(rows) == sorted(expected)
+        for sample, blank in expected.items():
+            inputs = store.rows("inputs", rows[sample]["id"])
+            assert [(Path(i["path"]).name, i["role"]) for i in inputs] == \
+                [(f"{sample}.mzML", "sample")] + ([(blank, "blank")] if blank else [])
+        records = export.batch_records(store, None)
+        (row,) = [export.stage_row(r) for r in records if r["sample"] == "dz-alkylation-middle"]
+        assert Path(row["blank_path"]).name == "blank-early.mzML" and len(row["blank_sha256"]) == 64
+        assert Path(row["input_paths"]).name == "dz-alkylation-middle.mzML"
+        document = json.loads(export.to_json(records, "no-batch"))  # validated against the export schema
+        assert sorted(Path(i["path"]).name for r in document["records"] for i in r["inputs"]
+                      if i.get("role") == "blank") == ["blank-early.mzML", "blank-late.mzML"]
+        assert export.to_csv(records).lstrip("\ufeff").split("\r\n")[0].endswith(",blank_path,blank_sha256")
+        assert store.verify() == []
+    for sample, blank in expected.items():
+        (report,) = (opts.out / "no-batch").glob(f"{sample}.*.json")
+        document = json.loads(report.read_text(encoding="utf-8"))
+        named = [Path(i["path"]).name for i in document["inputs"] if i.get("role") == "blank"]
+        assert named == ([blank] if blank else []), document["inputs"]
+    log = [json.loads(line) for line in (opts.out / "specqc-watch.log").read_text().splitlines()]
+    started = {Path(e["dataset"]).stem: e["blank"] and Path(e["blank"]).name for e in log if e["event"] == "started"}
+    assert started == expected
+    again = run_once(opts)
+    assert again.analysed == [] and again.blanks == [] and again.skipped == 5
+
+
+def test_blank_choice_by_recorded_start_time_waits_for_an_unfinished_blank_and_survives_a_broken_one(tmp_path):
+    from specqc.watch.datasets import Dataset, recorded_start
+    from specqc.watch.service import Watcher
+
+    opts = options(tmp_path, blank_pattern="(?i)blank")
+    inbox = opts.inboxes[0]
+
+    def run(name: str, started: str | None, age_s: float) -> Dataset:
+        stamp = f' startTimeStamp="{started}"' if started else ""
+        path = inbox / f"{name}.mzML"
+        path.write_text(f'<?xml version="1.0"?>\n<mzML><run id="r"{stamp}>\n</run></mzML>\n', encoding="utf-8")
+        return Dataset(_aged(path, age_s), "mzml")
+
+    # the files' times say the opposite of the instrument's: the instrument's times count when all have them
+    sample = run("dz-alkylation-x", "2026-11-02T10:00:00Z", 500)
+    blank_before = run("blank-a", "2026-11-02T09:00:00Z", 10)
+    blank_after = run("blank-b", "2026-11-02T11:00:00+01:00", 1000)  # 10:00 UTC: not before the sample
+    assert recorded_start(sample) == datetime_utc(2026, 11, 2, 10)
+    watcher = Watcher(opts)
+    try:
+        for dataset in (sample, blank_before, blank_after):
+            watcher.ready(dataset, time.time())
+        blanks = [blank_before, blank_after]
+        assert watcher.choose_blank(sample, blanks, {b.key: True for b in blanks}) == (blank_before, "")
+        assert watcher.choose_blank(sample, blanks, {}) == (None, f"waiting for blank {blank_before.path}")
+        undated = run("blank-c", None, 700)  # one without a start time: modification times for all
+        watcher.ready(undated, time.time())
+        blanks.append(undated)
+        assert watcher.choose_blank(sample, blanks, {b.key: True for b in blanks}) == (undated, "")
+        nmr = Dataset(inbox / "dz-salt-nmr" / "1", "bruker")
+        assert watcher.choose_blank(nmr, blanks, {b.key: True for b in blanks}) == (None, "")  # LC-MS only
+    finally:
+        watcher.close()
+    for path in inbox.iterdir():
+        path.unlink()
+    # a blank that cannot be read: the sample is analysed on its own, and the log says why
+    (inbox / "blank-broken.mzML").write_text("<mzML>not a run</mzML>\n", encoding="utf-8")
+    _aged(inbox / "blank-broken.mzML", 300)
+    _aged(shutil.copy(SAMPLES / "lcms" / "dz-alkylation-clean.mzML", inbox / "dz-alkylation-y.mzML"), 100)
+    result = run_once(opts)
+    assert [Path(p).name for p in result.analysed] == ["dz-alkylation-y.mzML"]
+    log = [json.loads(line) for line in (opts.out / "specqc-watch.log").read_text().splitlines()]
+    (done,) = [e for e in log if e["event"] == "done"]
+    assert Path(done["dataset"]).name == "dz-alkylation-y.mzML" and "blank-broken.mzML" in done["blank_error"]
+    (report,) = (opts.out / "no-batch").glob("dz-alkylation-y.*.json")
+    assert [i.get("role", "sample") for i in json.loads(report.read_text())["inputs"]] == ["sample"]
+
+
+def datetime_utc(*parts) -> float:
+    from datetime import datetime, timezone
+
+    return datetime(*parts, tzinfo=timezone.utc).timestamp()

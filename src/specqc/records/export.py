@@ -29,7 +29,7 @@ STAGE_COLUMNS = (
     "superseded_by", "latest", "verdict", "purity_pct", "purity_method", "product", "product_ms_area_pct",
     "product_nmr_mol_pct", "impurities", "diagnoses", "checks_failed", "checks_not_assessed", "input_paths",
     "input_sha256", "report_sha256", "report_files", "report_file_sha256", "specqc_version", "recorded_at",
-    "recorded_by", "host", "via",
+    "recorded_by", "host", "via", "blank_path", "blank_sha256",
 )
 SPECIES_COLUMNS = (
     "record_id", "batch", "sample", "stage", "revision", "species_id", "species_name", "role", "stage_role",
@@ -63,7 +63,8 @@ def batch_records(store: Store, batch: str) -> list[dict]:
         checks = [dict(r) for r in store.rows("checks", analysis_id)]
         diagnoses = [{"id": d["diagnosis_id"], "severity": d["severity"], "title": d["title"],
                       "evidence": json.loads(d["evidence_json"])} for d in store.rows("diagnoses", analysis_id)]
-        inputs = [{"path": i["path"], "sha256": i["sha256"], "technique": i["technique"], "format": i["format"]}
+        inputs = [{"path": i["path"], "sha256": i["sha256"], "technique": i["technique"], "format": i["format"],
+                   **({"role": i["role"]} if i["role"] not in (None, "sample") else {})}  # as in the report
                   for i in store.rows("inputs", analysis_id)]
         files = [{"path": f["path"], "sha256": f["sha256"], "format": f["format"]}
                  for f in store.rows("report_files", analysis_id)]
@@ -110,8 +111,10 @@ def stage_row(record: dict) -> dict:
         "diagnoses": JOIN.join(d["id"] for d in record["diagnoses"]),
         "checks_failed": JOIN.join(c["id"] for c in record["checks"] if c["status"] == "fail"),
         "checks_not_assessed": JOIN.join(c["id"] for c in record["checks"] if c["status"] == "not-assessed"),
-        "input_paths": JOIN.join(i["path"] for i in record["inputs"]),
-        "input_sha256": JOIN.join(i["sha256"] for i in record["inputs"]),
+        "input_paths": JOIN.join(i["path"] for i in record["inputs"] if "role" not in i),
+        "input_sha256": JOIN.join(i["sha256"] for i in record["inputs"] if "role" not in i),
+        "blank_path": JOIN.join(i["path"] for i in record["inputs"] if i.get("role") == "blank"),
+        "blank_sha256": JOIN.join(i["sha256"] for i in record["inputs"] if i.get("role") == "blank"),
         "report_files": JOIN.join(f["path"] for f in record["report_files"]),
         "report_file_sha256": JOIN.join(f["sha256"] for f in record["report_files"]),
     }
