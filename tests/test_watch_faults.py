@@ -439,3 +439,25 @@ def test_a_second_service_on_the_same_inbox_is_refused_until_the_first_is_gone(s
     site.wait_done(*names)
     second.terminate()
     site.check_whole(names)
+
+
+def test_a_stop_mid_analysis_marks_it_interrupted_and_the_next_start_runs_it_once(site):
+    site.add("dz-cyclization-clean")
+    service = site.start("analyze:dz-cyclization-clean")
+    service.wait_paused("analyze", "dz-cyclization-clean")
+    service.process.send_signal(signal.SIGTERM)  # waits for the analysis (the grace time)...
+    time.sleep(1)
+    assert service.process.poll() is None
+    service.process.send_signal(signal.SIGTERM)  # ...and a second signal stops it at once
+    assert service.process.wait(LONG) == 0, service.stderr.read_text()
+    assert site.states("dz-cyclization-clean") == ["started", "interrupted"]
+    (stop,) = [e for e in service.log() if e["event"] == "service-stop"]
+    assert stop["reason"] == "SIGTERM" and stop["interrupted"] == 1
+    assert _group_gone(service.process.pid)
+    check_folder(site.out)
+    again = site.start()
+    site.wait_done("dz-cyclization-clean")
+    (site.out / "specqc-watch.stop").write_text("")  # how the Windows wrapper asks it to stop
+    assert again.process.wait(LONG) == 0, again.stderr.read_text()
+    assert [e for e in again.log() if e["event"] == "service-stop"][-1]["reason"] == "stop file"
+    site.check_whole(["dz-cyclization-clean"])
