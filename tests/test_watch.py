@@ -344,3 +344,46 @@ def datetime_utc(*parts) -> float:
     from datetime import datetime, timezone
 
     return datetime(*parts, tzinfo=timezone.utc).timestamp()
+
+
+def test_recorded_start_times_of_vendor_folders(tmp_path):
+    from datetime import datetime
+
+    from specqc.watch.datasets import CHEMSTATION_DATE_OFFSET, Dataset, recorded_start
+
+    waters = tmp_path / "run.raw"
+    waters.mkdir()
+    (waters / "_header.txt").write_text("$$ Version: 01.00\r\n$$ Acquired Date: 10-May-2022\r\n"
+                                        "$$ Acquired Time: 15:39:24\r\n", encoding="latin-1")
+    assert recorded_start(Dataset(waters, "waters")) == datetime(2022, 5, 10, 15, 39, 24).timestamp()  # local time
+    chemstation = tmp_path / "msd.D"
+    chemstation.mkdir()
+    stamp = b"14 Nov 19   3:08 pm -0500"
+    header = bytearray(512)
+    header[CHEMSTATION_DATE_OFFSET] = len(stamp)
+    header[CHEMSTATION_DATE_OFFSET + 1:CHEMSTATION_DATE_OFFSET + 1 + len(stamp)] = stamp
+    (chemstation / "MSD1.MS").write_bytes(bytes(header))
+    assert recorded_start(Dataset(chemstation, "agilent")) == datetime_utc(2019, 11, 14, 20, 8)
+    masshunter = tmp_path / "qtof.D"
+    (masshunter / "AcqData").mkdir(parents=True)
+    (masshunter / "AcqData" / "Contents.xml").write_text(
+        "<Contents><AcquiredTime>2021-03-04T05:06:07Z</AcquiredTime></Contents>", encoding="utf-8")
+    assert recorded_start(Dataset(masshunter, "agilent")) == datetime_utc(2021, 3, 4, 5, 6, 7)
+    (waters / "_header.txt").write_text("$$ Acquired Date: 31-Foo-2022\r\n$$ Acquired Time: 25:00\r\n")
+    (chemstation / "MSD1.MS").write_bytes(b"\0" * 10)  # too short to hold the date
+    bare = tmp_path / "bare.D"
+    bare.mkdir()
+    for dataset in (Dataset(waters, "waters"), Dataset(chemstation, "agilent"), Dataset(bare, "agilent"),
+                    Dataset(tmp_path / "gone.mzML", "mzml"), Dataset(tmp_path / "x.mzXML", "mzxml")):
+        assert recorded_start(dataset) is None  # unknown: modification times decide
+
+
+def test_recorded_start_times_of_real_runs(realdata):
+    from specqc.watch.datasets import Dataset, recorded_start
+
+    lcms = realdata / "lcms-vendor"
+    assert recorded_start(Dataset(lcms / "agilent-msd-elsd-blank" / "orange.D", "agilent")) == \
+        datetime_utc(2019, 11, 14, 20, 8)
+    assert recorded_start(Dataset(realdata / "lcms-mzml" / "thermo-qexactive-ms1" / "example.mzML", "mzml")) == \
+        datetime_utc(2013, 9, 10, 10, 31, 8)
+    assert recorded_start(Dataset(lcms / "waters-sqd2-noscapine" / "blue.raw", "waters")) is not None

@@ -160,12 +160,17 @@ def find_reader(path: str | Path, format_name: str | None = None) -> ReaderEntry
             f"unknown format {format_name!r}; known formats: {', '.join(formats())}", path
         )
     if not path.exists():
+        if path.is_symlink():
+            raise InputError("a symbolic link that leads nowhere (a loop, or its target is missing)", path)
         raise InputError("no such file or folder", path)
     if path.is_dir():
-        for entry in REGISTRY:
-            if entry.directory and entry.folder_match and entry.folder_match(path):
-                return entry
-        raise InputError("folder is not a dataset specqc can read", path)
+        try:
+            for entry in REGISTRY:
+                if entry.directory and entry.folder_match and entry.folder_match(path):
+                    return entry
+        except OSError as exc:
+            raise InputError(f"cannot read folder ({exc.strerror or exc})", path) from exc
+        raise InputError(f"folder is not a dataset specqc can read{_why_not_a_dataset(path)}", path)
     suffix = path.suffix.lower()
     for entry in REGISTRY:
         if not entry.directory and suffix in entry.extensions:
@@ -177,6 +182,33 @@ def find_reader(path: str | Path, format_name: str | None = None) -> ReaderEntry
         if entry.sniff and entry.sniff(path, head):
             return entry
     raise InputError("unsupported file format (not recognised by extension or content)", path)
+
+
+# Parts whose presence names the dataset a folder was meant to be, for the message when it is not one.
+DATASET_PARTS = (("fid", "a fid"), ("ser", "a ser"), ("1r", "a 1r"), ("acqus", "acqus"), ("procs", "procs"),
+                 ("procpar", "procpar"))
+
+
+def _why_not_a_dataset(path: Path) -> str:
+    """What a folder that matched no layout lacks, or holds that cannot be used."""
+    try:
+        children = sorted(path.iterdir())
+    except OSError:
+        return ""
+    if not children:
+        return ": it is empty"
+    dangling = [p.name for p in children if p.is_symlink() and not p.exists()]
+    if dangling:
+        return f": {', '.join(dangling)} is a symbolic link that leads nowhere (a loop, or its target is missing)"
+    present = {p.name for p in children}
+    held = [label for name, label in DATASET_PARTS if name in present]
+    if "fid" in present and not {"acqus", "procpar"} & present:
+        return ": it holds a fid but neither acqus (Bruker) nor procpar (Varian)"
+    if "acqus" in present and not {"fid", "ser", "pdata"} & present:
+        return ": it holds acqus but no fid, ser or pdata (Bruker)"
+    if held:
+        return f": it holds {', '.join(held)}, not a complete Bruker or Varian dataset"
+    return ""
 
 
 def read(path: str | Path, format_name: str | None = None):

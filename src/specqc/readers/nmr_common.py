@@ -106,6 +106,7 @@ class Parameters:
 # 56-8700 times the RMS of the last quarter; random numbers, or data read with
 # the wrong byte order, give 1.7-4.
 MIN_DECAY_RATIO = 8.0
+MIN_FID_POINTS = 16
 
 
 def decay_ratio(fid: np.ndarray) -> float:
@@ -118,18 +119,31 @@ def decay_ratio(fid: np.ndarray) -> float:
 
 def check_fid_signal(fid: np.ndarray, name: str, other_byte_order: np.ndarray | None = None,
                      byte_order_field: str = "") -> None:
-    """Refuse an FID that holds no recorded signal: all zeros, or no decay at all."""
-    if fid.size == 0 or not np.any(fid):
-        raise InputError(f"{name} holds only zeros: no signal was recorded")
+    """Refuse an FID that cannot be a recording: too short, not finite, all zeros, or no decay at all.
+    ``other_byte_order`` is the same data read in the other byte order, to say when that is what is wrong."""
+    if fid.size < MIN_FID_POINTS:
+        raise InputError(f"{name} holds {fid.size} complex points, too few for a spectrum (file cut short?)")
+    if _decays(fid):
+        return
     with np.errstate(all="ignore"):
-        ratio = decay_ratio(fid)
-        if ratio >= MIN_DECAY_RATIO:
-            return
-        if other_byte_order is not None and decay_ratio(other_byte_order) >= MIN_DECAY_RATIO:
-            raise InputError(f"{name} decays like an FID only when read in the other byte order: "
-                             f"{byte_order_field} is wrong")
+        finite = np.isfinite(fid)
+    # a recording with a few damaged values, rather than numbers read the wrong way round
+    if not finite.all() and _decays(np.where(finite, fid, 0)):
+        raise InputError(f"{name} contains NaN or infinite values")
+    if other_byte_order is not None and _decays(other_byte_order):
+        raise InputError(f"{name} decays like an FID only when read in the other byte order: "
+                         f"{byte_order_field} is wrong")
+    if not finite.all():
+        raise InputError(f"{name} contains NaN or infinite values")
+    if not np.any(fid):
+        raise InputError(f"{name} holds only zeros: no signal was recorded")
     raise InputError(f"{name} holds no decaying signal (its first points are no stronger than its last): "
                      "random data, or read with the wrong byte order or data type?")
+
+
+def _decays(fid: np.ndarray) -> bool:
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(fid).all()) and decay_ratio(fid) >= MIN_DECAY_RATIO
 
 
 def read_values(path: Path, dtype: str, offset: int = 0, count: int = -1) -> np.ndarray:
@@ -140,7 +154,8 @@ def read_values(path: Path, dtype: str, offset: int = 0, count: int = -1) -> np.
             values = np.fromfile(handle, dtype=np.dtype(dtype), count=count)
     except OSError as exc:
         raise InputError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
-    return values.astype(np.float64)
+    with np.errstate(all="ignore"):  # NaN patterns of damaged float data are the checks' to report
+        return values.astype(np.float64)
 
 
 def complex_pairs(values: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -39,19 +40,36 @@ class PartialDirectory:
         self.metadata = metadata
 
 
-def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, ...] = (), **options):
-    """All detector files of a vendor folder. When rainbow cannot read the
-    folder as a whole (a run still being written leaves its last file cut off
-    mid-record), each of ``detector_files`` is read on its own: the ones that
-    read are kept and the others named in the warnings."""
+def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, ...] = (),
+                   explain: Callable[[Path], str | None] | None = None, **options):
+    """All detector files of a vendor folder.
+
+    ``explain`` says what is wrong with one detector file (a header that declares
+    more than the file holds, a stream without its end mark), checked before rainbow
+    reads anything: such files are left out and named in the warnings. When rainbow
+    cannot read the folder as a whole (a run still being written leaves its last
+    file cut off mid-record), each of ``detector_files`` is read on its own: the
+    ones that read are kept and the others named in the warnings."""
     import rainbow
 
-    try:
-        directory = library_read("cannot read the vendor folder", rainbow.read, str(path), warnings=warnings,
-                                 **options)
-    except InputError as whole_folder_error:
+    problems = {name: problem for name in detector_files if explain and (problem := explain(path / name))}
+    readable = tuple(name for name in detector_files if name not in problems)
+    if detector_files and not readable:
+        raise InputError("none of its detector files can be read: "
+                         + "; ".join(f"{name}: {problem}" for name, problem in problems.items()))
+    for name, problem in problems.items():
+        warnings.append(f"{name} left out: {problem}")
+    described = f" ({', '.join(readable)})" if readable else ""
+    whole_folder_error = None
+    if not problems:
+        try:
+            directory = library_read(f"its data files{described} cannot be read: damaged, cut short, or not what "
+                                     "their names say", rainbow.read, str(path), warnings=warnings, **options)
+        except InputError as exc:
+            whole_folder_error = exc
+    if problems or whole_folder_error:
         datafiles, metadata = [], {}
-        for name in detector_files:
+        for name in readable:
             try:
                 part = library_read(f"cannot read {name}", rainbow.read, str(path), warnings=warnings,
                                     requested_files=[name], **options)
@@ -65,10 +83,12 @@ def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, .
             datafiles.extend(part.datafiles)
             metadata = metadata or dict(part.metadata or {})
         if not datafiles:
-            raise whole_folder_error
+            raise whole_folder_error or InputError(
+                "none of its detector files can be read: " + "; ".join(warnings[-len(detector_files):]))
         directory = PartialDirectory(datafiles, metadata)
     if directory is None or not getattr(directory, "datafiles", None):
-        raise InputError("the folder holds no detector data rainbow can read")
+        raise InputError(f"the folder holds no detector data rainbow can read{described}: the files are damaged, "
+                         "empty, or not what their names say")
     return directory
 
 

@@ -2,7 +2,8 @@
 
 Never opens a file for writing and never locks one: completion is judged from
 names, sizes and modification times, plus a read-only look at the last bytes
-of an mzML/mzXML for its closing tag.
+of an mzML/mzXML for its closing tag, and at the first bytes of an LC-MS run
+for the start time its instrument recorded (to pick the blank run before it).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ..readers import REGISTRY
@@ -121,20 +122,109 @@ def structurally_complete(dataset: Dataset, state: tuple) -> tuple[bool, str]:
 
 
 def recorded_start(dataset: Dataset) -> float | None:
-    """When the instrument says the run started, where that is cheap to read:
-    an mzML's <run startTimeStamp> within the file's first 64 KB (a time without
-    zone is taken as local time). None otherwise."""
-    if dataset.kind != "mzml":
+    """When the instrument says the run started (seconds since the epoch), where
+    the data states it within its first bytes; None when it does not (then the
+    caller falls back to modification times). Read-only, a few KB at most:
+
+    - mzML: ``<run startTimeStamp>`` within the first 64 KB;
+    - Waters .raw: ``Acquired Date`` and ``Acquired Time`` of ``_HEADER.TXT``;
+    - Agilent .D: ``<AcquiredTime>`` of ``AcqData/Contents.xml`` (MassHunter),
+      else the date in the header of the ChemStation ``MSD*.MS`` file.
+
+    A time without a zone is taken as this machine's local time (the
+    instrument PC's, when the service runs on it).
+    """
+    read = _START_READERS.get(dataset.kind)
+    if read is None:
         return None
     try:
-        with dataset.path.open("rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    except OSError:
+        return read(dataset.path)
+    except (OSError, ValueError, OverflowError, UnicodeDecodeError):
         return None
+
+
+MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_WATERS_DATE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})-(\d{4})\s*$")
+_WATERS_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
+_AGILENT_ACQUIRED = re.compile(rb"<AcquiredTime>\s*([^<\s]+)\s*</AcquiredTime>")
+_CHEMSTATION_DATE = re.compile(r"^\s*(\d{1,2})\s+([A-Za-z]{3})\s+(\d{2}|\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+                               r"\s*([AaPp][Mm])?\s*([+-]\d{4})?\s*$")
+CHEMSTATION_DATE_OFFSET = 0xB2  # a length-prefixed string in the header of an MSD*.MS file
+
+
+def _iso_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _mzml_start(path: Path) -> float | None:
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
     match = _RUN_START.search(head)
-    if match is None:
+    return None if match is None else _iso_time(match.group(1).decode("ascii"))
+
+
+def _named(folder: Path, name: str) -> Path | None:
+    """A file of the folder by name, in any letter case (data copied from Windows)."""
+    exact = folder / name
+    if exact.is_file():
+        return exact
+    return next((item for item in folder.iterdir() if item.name.lower() == name.lower() and item.is_file()), None)
+
+
+def _waters_start(folder: Path) -> float | None:
+    header = _named(folder, "_HEADER.TXT")
+    if header is None:
         return None
-    try:
-        return datetime.fromisoformat(match.group(1).decode("ascii").replace("Z", "+00:00")).timestamp()
-    except (ValueError, UnicodeDecodeError):
+    with header.open("rb") as handle:
+        text = handle.read(HEAD_BYTES).decode("latin-1")
+    fields = {}
+    for line in text.splitlines():
+        if line.startswith("$$") and ":" in line:
+            key, value = line[2:].split(":", 1)
+            fields[key.strip().lower()] = value
+    date = _WATERS_DATE.match(fields.get("acquired date", ""))
+    clock = _WATERS_TIME.match(fields.get("acquired time", ""))
+    if date is None or clock is None or date.group(2).lower() not in MONTHS:
         return None
+    return datetime(int(date.group(3)), MONTHS[date.group(2).lower()], int(date.group(1)), int(clock.group(1)),
+                    int(clock.group(2)), int(clock.group(3) or 0)).timestamp()
+
+
+def _chemstation_time(text: str) -> float | None:
+    match = _CHEMSTATION_DATE.match(text)
+    if match is None or match.group(2).lower() not in MONTHS:
+        return None
+    day, month, year, hour, minute, second, half, zone = match.groups()
+    year_number = int(year) + (2000 if len(year) == 2 else 0)
+    hour_number = int(hour)
+    if half is not None:
+        hour_number = hour_number % 12 + (12 if half.lower() == "pm" else 0)
+    moment = datetime(year_number, MONTHS[month.lower()], int(day), hour_number, int(minute), int(second or 0))
+    if zone is not None:
+        offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * (1 if zone[0] == "+" else -1)
+        moment = moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
+    return moment.timestamp()
+
+
+def _agilent_start(folder: Path) -> float | None:
+    acquisition = folder / "AcqData"
+    contents = _named(acquisition, "Contents.xml") if acquisition.is_dir() else None
+    if contents is not None:
+        with contents.open("rb") as handle:
+            match = _AGILENT_ACQUIRED.search(handle.read(HEAD_BYTES))
+        if match is not None:
+            return _iso_time(match.group(1).decode("ascii"))
+    for item in sorted(folder.iterdir()):
+        if item.is_file() and item.name.upper().startswith("MSD") and item.suffix.upper() == ".MS":
+            with item.open("rb") as handle:
+                header = handle.read(CHEMSTATION_DATE_OFFSET + 256)
+            if len(header) <= CHEMSTATION_DATE_OFFSET:
+                return None
+            length = header[CHEMSTATION_DATE_OFFSET]
+            text = header[CHEMSTATION_DATE_OFFSET + 1:CHEMSTATION_DATE_OFFSET + 1 + length].decode("latin-1")
+            return _chemstation_time(text)
+    return None
+
+
+_START_READERS = {"mzml": _mzml_start, "waters": _waters_start, "agilent": _agilent_start}

@@ -16,6 +16,7 @@ import numpy as np
 from ...errors import InputError, SpecqcError, with_path
 from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
 from ..rainbow_run import wavelength_from_label
+from . import header
 from .layout import is_netcdf
 
 MISSING = -9999.0
@@ -64,31 +65,50 @@ def _chromatography(path: Path, attributes: dict, variables) -> LCMSRun:
         raise InputError("ANDI chromatography file has no ordinate_values")
     scale = _seconds_to_minutes(attributes)
     times = _array(variables, "raw_data_retention")
+    warnings = []
     if times is None or times.size != values.size:
         interval = _scalar(variables, "actual_sampling_interval")
         if not interval or interval <= 0:
             raise InputError("ANDI chromatography file has neither retention times nor a sampling interval")
+        if times is not None and times.size:
+            warnings.append(f"ANDI raw_data_retention holds {times.size} times but ordinate_values {values.size} "
+                            "values; the times were taken from actual_sampling_interval")
         delay = _scalar(variables, "actual_delay_time") or 0.0
         times = delay + interval * np.arange(values.size)
     detector = _text(attributes.get("detector_name", b""))
     kind, wavelength = _detector_kind(detector)
     trace = Chromatogram(id=detector or path.name, kind=kind, rt_min=times * scale, intensity=values,
                          wavelength_nm=wavelength, unit=_text(attributes.get("detector_unit", b"")))
-    vendor_peaks = []
-    peak_rt = _array(variables, "peak_retention_time")
-    if peak_rt is not None and peak_rt.size:
-        area_pct = _array(variables, "peak_area_percent")
-        area = _array(variables, "peak_area")
-        for i, rt in enumerate(peak_rt):
-            vendor_peaks.append({"rt_min": round(float(rt) * scale, 4),
-                                 "area": None if area is None else float(area[i]),
-                                 "area_pct": None if area_pct is None else round(float(area_pct[i]), 4)})
     return LCMSRun(
         source_path=str(path), format="andi", spectra=(), chromatograms=(trace,),
         acquisition_date=_text(attributes.get("injection_date_time_stamp", b"")),
-        metadata={"reader_warnings": [], "sample": _text(attributes.get("sample_name", b"")),
+        metadata={"reader_warnings": warnings, "sample": _text(attributes.get("sample_name", b"")),
                   "method": _text(attributes.get("detection_method_name", b"")), "detector": detector,
-                  "vendor_peaks": vendor_peaks, "template": "chromatography (ASTM E1947)"})
+                  "vendor_peaks": _vendor_peaks(variables, scale, warnings),
+                  "template": "chromatography (ASTM E1947)"})
+
+
+def _vendor_peaks(variables, scale: float, warnings: list[str]) -> list[dict]:
+    """The data system's own peak table, kept beside ours; a column of the wrong length is left out."""
+    peak_rt = _array(variables, "peak_retention_time")
+    if peak_rt is None or not peak_rt.size:
+        return []
+    columns = {}
+    for name, key in (("peak_area", "area"), ("peak_area_percent", "area_pct")):
+        values = _array(variables, name)
+        if values is not None and values.size != peak_rt.size:
+            warnings.append(f"ANDI {name} holds {values.size} values for {peak_rt.size} peaks; left out")
+            values = None
+        columns[key] = values
+
+    def value(key: str, i: int, digits: int | None):
+        column = columns[key]
+        if column is None or not np.isfinite(column[i]) or column[i] == MISSING:
+            return None
+        return float(column[i]) if digits is None else round(float(column[i]), digits)
+
+    return [{"rt_min": round(float(rt) * scale, 4), "area": value("area", i, None), "area_pct": value("area_pct", i, 4)}
+            for i, rt in enumerate(peak_rt) if np.isfinite(rt)]
 
 
 def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
@@ -108,11 +128,21 @@ def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
     experiment = _text(attributes.get("experiment_type", b"")).lower()
     mode = "profile" if "continuum" in experiment else ("centroid" if "centroid" in experiment else "unknown")
     scale = _seconds_to_minutes(attributes)
+    if not starts.size == counts.size == times.size:
+        raise InputError(f"ANDI-MS file lists {starts.size} scan_index, {counts.size} point_count and "
+                         f"{times.size} scan_acquisition_time values: one per scan in each")
+    if not (np.isfinite(starts).all() and np.isfinite(counts).all()):
+        raise InputError("ANDI-MS scan_index or point_count holds values that are not numbers")
+    warnings = []
+    if int(counts.sum()) != mz_all.size:
+        warnings.append(f"ANDI-MS point_count adds up to {int(counts.sum())} points, mass_values holds "
+                        f"{mz_all.size}; each scan was read from its scan_index")
     spectra = []
-    for index, (start, count, time) in enumerate(zip(starts.astype(int), counts.astype(int), times)):
+    for index, (start, count, time) in enumerate(zip(starts.astype(np.int64), counts.astype(np.int64), times)):
         end = start + count
-        if start < 0 or end > mz_all.size:
-            raise InputError(f"ANDI-MS scan {index + 1} points outside the data arrays (truncated file?)")
+        if start < 0 or count < 0 or end > mz_all.size:
+            raise InputError(f"ANDI-MS scan {index + 1}: scan_index {start} + point_count {count} reaches past the "
+                             f"{mz_all.size} values of mass_values (file cut short?)")
         spectra.append(Spectrum(index=index, rt_min=float(time) * scale, ms_level=1, polarity=polarity, mode=mode,
                                 mz=mz_all[start:end], intensity=intensity_all[start:end],
                                 native_id=f"scan={index + 1}"))
@@ -122,7 +152,7 @@ def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
         source_path=str(path), format="andi", spectra=tuple(spectra),
         instrument=InstrumentInfo(software=_text(attributes.get("source_file_format", b""))),
         acquisition_date=_text(attributes.get("experiment_date_time_stamp", b"")),
-        metadata={"reader_warnings": [], "sample": _text(attributes.get("source_file_reference", b"")),
+        metadata={"reader_warnings": warnings, "sample": _text(attributes.get("source_file_reference", b"")),
                   "separation": _text(attributes.get("test_separation_type", b"")),
                   "template": "mass spectrometry (ASTM E2077)"})
 
@@ -135,10 +165,13 @@ def read(path: Path) -> LCMSRun:
         with path.open("rb") as handle:
             if not is_netcdf(handle.read(4)):
                 raise InputError("not a netCDF-3 file (ANDI/AIA exports are netCDF classic)")
+        header.check(path)  # sizes the header declares against the file, before scipy allocates them
         try:
             dataset = netcdf_file(str(path), "r", mmap=False)
+        except MemoryError:
+            raise
         except Exception as exc:  # scipy raises ValueError/TypeError/OSError on damaged files
-            raise InputError(f"cannot read netCDF ({' '.join(str(exc).split())[:160]})") from exc
+            raise InputError("not a readable netCDF-3 file: its header is damaged") from exc
         with dataset:
             attributes = dict(dataset._attributes)
             variables = dataset.variables

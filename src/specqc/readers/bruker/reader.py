@@ -135,14 +135,11 @@ def _fid(path: Path, acqus: Parameters, warnings: list[str]) -> np.ndarray:
     elif stored > padded:
         warnings.append(f"fid holds {stored // 2} complex points, more than TD's {td // 2} (and its padding); "
                         f"the first {td // 2} were read")
-    order = ">" if byte_order == 1 else "<"
-    values = read_values(path, order + NUMPY_TYPES[data_type], count=min(td, stored))
-    fid = complex_pairs(values)
-    swapped = None
-    if item > 1 and data_type == 0:  # integers read in the other byte order, to say which is wrong
-        swapped = complex_pairs(values.astype(order + "i4").byteswap().astype(np.float64)) if fid.size else None
-    if fid.size:
-        check_fid_signal(fid, "fid", swapped, f"BYTORDA={byte_order} ({BYTE_ORDERS[byte_order]})")
+    order, other = (">", "<") if byte_order == 1 else ("<", ">")
+    fid = complex_pairs(read_values(path, order + NUMPY_TYPES[data_type], count=min(td, stored)))
+    # read in the other byte order only to say so when that is what is wrong
+    swapped = complex_pairs(read_values(path, other + NUMPY_TYPES[data_type], count=min(td, stored)))
+    check_fid_signal(fid, "fid", swapped, f"BYTORDA={byte_order} ({BYTE_ORDERS[byte_order]})")
     return fid
 
 

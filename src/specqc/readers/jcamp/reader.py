@@ -25,23 +25,102 @@ def _columns(text: str) -> list[str]:
     return [part.strip() for part in text.split(",")]
 
 
+LABEL = re.compile(r"^[ \t]*##([^=]*)=(.*)$")
+# Labels whose value must be one number where they appear (normalised: no spaces, -, / or _; upper case)
+NUMERIC_LABELS = ("NPOINTS", "FIRSTX", "LASTX", "DELTAX", "XFACTOR", "YFACTOR", "FIRSTY", ".OBSERVEFREQUENCY")
+DATA_LABELS = ("XYDATA", "DATATABLE", "XYPOINTS", "PEAKTABLE")
+# What a line of data may hold: AFFN numbers and the ASDF compression characters (SQZ, DIF, DUP), '?' for a
+# missing value, and the separators of XYPOINTS / PEAK TABLE
+NOT_DATA = re.compile(r"[^0-9\s+\-.,;:Ee@A-Ia-i%J-Rj-rS-Zs?]")
+
+
+def _normalised(label: str) -> str:
+    return re.sub(r"[\s_\-/]", "", label).upper()
+
+
+def check_labels(path: Path) -> dict[str, str]:
+    """Refuse what is not a complete JCAMP-DX file before nmrglue parses it (nmrglue reads a cut-off or
+    garbled file as one that merely lacks its labels). Returns the first value of each label."""
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536]:
+        raise InputError("not a JCAMP-DX file (binary content, not text)")
+    labels: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # each label as the file writes it, for messages
+    last = None
+    in_data = False
+    for number, line in enumerate(raw.decode("latin-1").splitlines(), 1):
+        match = LABEL.match(line)
+        if match:
+            name, value = _normalised(match.group(1)), match.group(2).split("$$")[0].strip()
+            if last is None and name != "TITLE":
+                raise InputError(f"not a JCAMP-DX file (its first label is ##{match.group(1).strip()}=, "
+                                 "not ##TITLE=)")
+            labels.setdefault(name, value)
+            spelled.setdefault(name, match.group(1).strip())
+            last = name
+            in_data = name in DATA_LABELS
+            continue
+        if last is None:
+            if line.strip() and not line.lstrip().startswith("$$"):
+                raise InputError("not a JCAMP-DX file (it does not begin with ##TITLE=)")
+            continue
+        if in_data and (bad := NOT_DATA.search(line.split("$$")[0])):
+            raise InputError(f"line {number}: {bad.group(0)!r} in the data is neither a digit nor a JCAMP-DX "
+                             "compression character")
+    if last is None:
+        raise InputError("not a JCAMP-DX file (no ##TITLE= label)")
+    if last != "END":
+        raise InputError("the file ends before its closing ##END= label (file cut short?)")
+    if not any(name in labels for name in DATA_LABELS):
+        raise InputError("the file holds no data (no ##XYDATA=, ##DATA TABLE=, ##XYPOINTS= or ##PEAK TABLE=)")
+    if "DATATYPE" not in labels:
+        raise InputError("no ##DATA TYPE= label: the file does not say whether it holds a spectrum or an FID")
+    for name in NUMERIC_LABELS:
+        if name in labels and parse_number(labels[name]) is None:
+            raise InputError(f"##{spelled[name]}=: {labels[name]!r} is not a number")
+    return labels
+
+
+def _declared_points(labels: dict[str, str]) -> int | None:
+    """Points per array the header declares: NPOINTS, or (NTUPLES) the first dependent VAR_DIM."""
+    npoints = parse_number(labels.get("NPOINTS"))
+    if npoints is not None:
+        return round(npoints)
+    dims = [parse_number(v) for v in _columns(labels.get("VARDIM", ""))]
+    return round(dims[1]) if len(dims) > 1 and dims[1] is not None else None
+
+
+def _check_points(labels: dict[str, str], data, warnings: list[str]) -> None:
+    declared = _declared_points(labels)
+    arrays = data if isinstance(data, list) else [data]
+    held = {np.size(a) for a in arrays}
+    if len(held) > 1:
+        raise InputError(f"the real and imaginary parts hold different numbers of points ({sorted(held)})")
+    held_points = held.pop()
+    if declared is not None and declared != held_points:
+        label = "NPOINTS" if "NPOINTS" in labels else "VAR_DIM"
+        warnings.append(f"##{label}= says {declared} points, the data holds {held_points}; read as it is")
+
+
 def read(path: Path) -> NMRData:
     import nmrglue as ng
 
     path = Path(path)
     warnings: list[str] = []
     try:
+        labels = check_labels(path)
         dic, data = library_read("not a readable JCAMP-DX file", ng.jcampdx.read, str(path), warnings=warnings)
         datatype = _first(dic, "DATATYPE", "DATA TYPE").upper()
         if "NMR" not in datatype:
-            raise InputError(f"JCAMP-DX data type {datatype or 'missing'!r} is not an NMR spectrum or FID")
+            raise InputError(f"JCAMP-DX data type {datatype!r} is not an NMR spectrum or FID")
         if "2D" in datatype or _first(dic, "NUMDIM") not in ("", "1"):
             raise InputError("2D NMR data is not supported yet (only 1D 1H)")
         nucleus = normalise_nucleus(_first(dic, ".OBSERVENUCLEUS", "$AXNUC", "$NUC1"))
         require_supported(nucleus)
         sf = parse_number(_first(dic, ".OBSERVEFREQUENCY", "$SF", "$BF1"))
-        if not sf:
-            raise InputError("JCAMP-DX file lacks .OBSERVE FREQUENCY")
+        if not sf or sf <= 0:
+            raise InputError("the file gives no spectrometer frequency (##.OBSERVE FREQUENCY=)")
+        _check_points(labels, data, warnings)
         solvent = _first(dic, ".SOLVENTNAME", "$SOLVENT").strip("<>")
         common = dict(source_path=str(path), format="jcamp", nucleus=nucleus, solvent=solvent,
                       temperature_k=parse_number(_first(dic, ".TEMPERATURE", "$TE")),

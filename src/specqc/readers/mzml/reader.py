@@ -19,6 +19,7 @@ from ..rainbow_run import wavelength_from_label
 from . import xmlcheck
 
 MIN_DIODE_ARRAY_CHANNELS = 5
+FORMAT_NAMES = {"mzml": "mzML", "mzxml": "mzXML"}
 
 
 def _polarity(oms, spectrum) -> str:
@@ -143,9 +144,35 @@ def openms_failure(kind: str, printed: list[str]) -> str:
     text = " ".join(printed)
     problem = next((template.format(**match.groupdict()) for pattern, template in OPENMS_PROBLEMS
                     if (match := pattern.search(text))), None)
-    problem = problem or f"the {'mzXML' if kind == 'mzxml' else 'mzML'} reader (OpenMS) cannot interpret the content"
+    problem = problem or f"the {FORMAT_NAMES[kind]} reader (OpenMS) cannot interpret the content"
     position = POSITION.search(text)
     return f"line {position.group(1)}, column {position.group(2)}: {problem}" if position else problem
+
+
+# What OpenMS prints while loading a file it can read, in specqc's words; None: said already by xmlcheck.
+OPENMS_NOTES = (
+    (re.compile(r"binary data array '[^']*' has length \d+, but should have length \d+"), None),
+    (re.compile(r"should be fixed\. Please notify the maintainers"), None),
+    (re.compile(r"Required attribute '[^']*' not present"), None),
+    (re.compile(r'"(?P<element>[^"]+)" is missing the required attribute "(?P<name>[^"]+)"'),
+     "<{element}> lacks its required attribute {name!r}; read without it"),
+)
+SOURCE_LOCATION = re.compile(r"^\S*\.(?:cpp|h)\(\d+\):\s*|While loading '[^']*':\s*|^Warning:\s*")
+
+
+def openms_notes(printed: list[str]) -> list[str]:
+    """Reader warnings from what OpenMS printed, without its source locations, each said once."""
+    notes: list[str] = []
+    for line in printed:
+        for pattern, template in OPENMS_NOTES:
+            if match := pattern.search(line):
+                note = template.format(**match.groupdict()) if template else None
+                break
+        else:
+            note = SOURCE_LOCATION.sub("", line).strip() or None
+        if note and note not in notes:
+            notes.append(note)
+    return notes
 
 
 def load_experiment(path: Path, kind: str, warnings: list[str]):
@@ -160,8 +187,9 @@ def load_experiment(path: Path, kind: str, warnings: list[str]):
     except MemoryError:
         raise
     except Exception as exc:  # pyopenms raises RuntimeError/ParseError subclasses
+        # "mzml"/"mzxml": the format's name as `specqc formats` and --input-format give it
         raise InputError(f"not a readable {kind} file: {openms_failure(kind, printed + [str(exc)])}", path) from exc
-    warnings.extend(printed)
+    warnings.extend(openms_notes(printed))
     return experiment
 
 
@@ -200,7 +228,7 @@ def read(path: Path) -> LCMSRun:
             if c is not None
         ]
         if not spectra and not chromatograms:
-            raise InputError(f"the {kind} file holds no spectra and no chromatograms")
+            raise InputError(f"the {FORMAT_NAMES[kind]} file holds no spectra and no chromatograms")
         chromatograms, diode_arrays = diode_array_from_channels(chromatograms)
         date = experiment.getDateTime().get() if experiment.getDateTime().isValid() else ""
         return LCMSRun(

@@ -31,13 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
+import numpy as np
+
 from ...errors import InputError
 
 READ_CHUNK = 1 << 20
 MAX_ARRAY_BYTES = 1 << 31  # one decompressed array; beyond it the file is refused, not inflated
 
 # mzML binary-data cvParams
-PRECISION_BYTES = {"MS:1000521": 4, "MS:1000523": 8, "MS:1000519": 4, "MS:1000522": 8}
+PRECISION_TYPES = {"MS:1000521": "<f4", "MS:1000523": "<f8", "MS:1000519": "<i4", "MS:1000522": "<i8"}
 NO_COMPRESSION = "MS:1000576"
 ZLIB = "MS:1000574"
 # MS-Numpress, alone or after zlib: value counts cannot be told without decoding them
@@ -87,7 +89,7 @@ class _Refusal(Exception):
 class _Array:
     length_attr: str | None
     encoded_length: str | None
-    precision: int | None = None
+    dtype: np.dtype | None = None
     compression: str | None = None
     numpress: bool = False
     kind: str = ""
@@ -253,8 +255,8 @@ class _Checker:
                 self._array_param(accession)
 
     def _array_param(self, accession: str) -> None:
-        if accession in PRECISION_BYTES:
-            self.array.precision = PRECISION_BYTES[accession]
+        if accession in PRECISION_TYPES:
+            self.array.dtype = np.dtype(PRECISION_TYPES[accession])
         elif accession in (NO_COMPRESSION, ZLIB):
             self.array.compression = accession
         elif accession in NUMPRESS:
@@ -292,16 +294,18 @@ class _Checker:
         array.base64_chars = len(text) - sum(text.count(c) for c in " \t\r\n")
         if array.numpress:
             return
-        if array.precision is None:
+        if array.dtype is None:
             raise _Refusal(f"{name}: no precision cvParam (32-bit or 64-bit float or integer)")
         if array.compression == ZLIB:
             raw = _inflate(raw, name)
         elif raw[:1] == b"\x78" and _inflates(raw):
             raise _Refusal(f"{name}: the data is zlib-compressed although its cvParam says 'no compression'")
-        if len(raw) % array.precision:
-            raise _Refusal(f"{name}: {len(raw)} bytes are not a whole number of {8 * array.precision}-bit values "
-                           "(wrong precision or compression cvParam?)")
-        array.values = len(raw) // array.precision
+        if len(raw) % array.dtype.itemsize:
+            raise _Refusal(f"{name}: {len(raw)} bytes are not a whole number of {8 * array.dtype.itemsize}-bit "
+                           "values (wrong precision or compression cvParam?)")
+        array.values = len(raw) // array.dtype.itemsize
+        if array.kind == MZ_ARRAY:
+            self._check_order(np.frombuffer(raw, dtype=array.dtype), item.label)
 
     def _end_mzml_binaryDataArray(self):
         if self.array is not None and self.items:
@@ -390,7 +394,7 @@ class _Checker:
         compression = attrs.get("compressionType", "none")
         if compression not in MZXML_COMPRESSIONS:
             raise _Refusal(f"{label}: peaks compressionType {compression!r} is not 'none' or 'zlib'")
-        self.peaks_attrs = {"bytes": MZXML_PRECISIONS[precision], "zlib": compression == "zlib"}
+        self.peaks_attrs = {"dtype": np.dtype(f">f{MZXML_PRECISIONS[precision]}"), "zlib": compression == "zlib"}
         self.text = []
 
     def _end_mzxml_peaks(self):
@@ -399,12 +403,13 @@ class _Checker:
         item = self.items[-1]
         raw = _base64(self._collected(), f"{item.label}: peaks")
         if self.peaks_attrs["zlib"]:
-            raw = _inflate(raw, f"{item.label}: peaks")
-        pair_bytes = 2 * self.peaks_attrs["bytes"]
-        if len(raw) % pair_bytes:
+            raw = _inflate(raw, f"{item.label}: peaks", "its compressionType")
+        dtype = self.peaks_attrs["dtype"]
+        if len(raw) % (2 * dtype.itemsize):
             raise _Refusal(f"{item.label}: peaks hold {len(raw)} bytes, not a whole number of "
-                           f"{8 * self.peaks_attrs['bytes']}-bit m/z-intensity pairs")
-        pairs = len(raw) // pair_bytes
+                           f"{8 * dtype.itemsize}-bit m/z-intensity pairs")
+        pairs = len(raw) // (2 * dtype.itemsize)
+        self._check_order(np.frombuffer(raw, dtype=dtype)[0::2], item.label)
         if pairs != item.declared:
             raise _Refusal(f"{item.label}: peaksCount says {item.declared} peaks but the data holds {pairs}")
 
@@ -424,6 +429,13 @@ class _Checker:
         self._index_offset(self._collected(), "indexOffset")
 
     # -- shared ---------------------------------------------------------------------------------------------
+    def _check_order(self, mz: np.ndarray, label: str) -> None:
+        # OpenMS sorts the peaks as it loads them, so only here can the reader still tell they were not
+        with np.errstate(invalid="ignore"):
+            if mz.size > 1 and bool((mz[1:] < mz[:-1]).any()):
+                self.findings.add("m/z values are out of order",
+                                  f"{label}: its m/z values are out of order; they were sorted")
+
     def _declare_count(self, element: str, value: str | None, field_name: str) -> None:
         count = _whole_number(value, field_name) if value not in (None, "") else None
         if count is not None:
@@ -485,13 +497,13 @@ def _base64(text: str, name: str) -> bytes:
         raise _Refusal(f"{name}: the base64 text is damaged") from None
 
 
-def _inflate(raw: bytes, name: str) -> bytes:
+def _inflate(raw: bytes, name: str, declared_by: str = "its cvParam") -> bytes:
     inflater = zlib.decompressobj()
     try:
         data = inflater.decompress(raw, MAX_ARRAY_BYTES)
     except zlib.error:
-        raise _Refusal(f"{name}: the zlib data is damaged (or the array is not zlib-compressed, as its "
-                       "cvParam says it is)") from None
+        raise _Refusal(f"{name}: the zlib data is damaged (or the data is not zlib-compressed, as {declared_by} "
+                       "says it is)") from None
     if inflater.unconsumed_tail:
         raise _Refusal(f"{name}: the zlib data inflates to more than {MAX_ARRAY_BYTES >> 20} MiB")
     if not inflater.eof:

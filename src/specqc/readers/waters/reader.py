@@ -66,6 +66,48 @@ def _base_peaks(datafile) -> np.ndarray:
     return mz_axis[np.argmax(data, axis=1)]
 
 
+IDX_ENTRY_BYTES = 22  # one scan in _FUNCnnn.IDX: offset into the .DAT, pair count, ..., retention time
+PAIR_BYTES = (2, 4, 6, 8)  # the storage formats of a data pair rainbow reads
+
+
+def function_problem(path: Path) -> str | None:
+    """What is wrong with one acquisition function (_FUNCnnn.DAT and its index _FUNCnnn.IDX), or None.
+
+    rainbow infers how each data pair is stored from how many bytes follow the last
+    scan's offset, so a .DAT cut short (or the index itself) must be caught here."""
+    if _function_number(path.name) is None:
+        return None
+    index = next((p for p in path.parent.iterdir() if p.name.upper() == path.name.upper()[:-4] + ".IDX"), None)
+    if index is None:
+        return f"its scan index {path.stem}.IDX is missing"
+    entries, stray = divmod(index.stat().st_size, IDX_ENTRY_BYTES)
+    if entries == 0:
+        return f"its scan index {index.name} is empty"
+    if stray:
+        return (f"its scan index {index.name} is not a whole number of {IDX_ENTRY_BYTES}-byte entries "
+                "(file cut short?)")
+    table = np.frombuffer(index.read_bytes(), dtype=np.dtype([("offset", "<u4"), ("pairs", "<u4"),
+                                                              ("rest", "V14")]))
+    offsets, pairs = table["offset"].astype(np.int64), table["pairs"].astype(np.int64) & 0x3FFFFF
+    size = path.stat().st_size
+    if not np.all(np.diff(offsets) >= 0):
+        return f"its scan index {index.name} lists offsets that go backwards (damaged?)"
+    last = np.flatnonzero(pairs)
+    if last.size == 0:
+        return f"its scan index {index.name} lists {entries} scans, none holding any data"
+    # every scan but the last ends where the next begins
+    held = int(np.searchsorted(offsets[1:], size, side="right"))
+    if held < entries - 1:
+        return f"{index.name} lists {entries} scans, {path.name} ({size} bytes) holds {held} complete ones " \
+               "(file cut short?)"
+    # the last holds its pairs at one of the pair sizes Waters writes
+    tail, count = size - int(offsets[last[-1]]), int(pairs[last[-1]])
+    if tail % count or tail // count not in PAIR_BYTES:
+        return (f"{path.name} ({size} bytes) does not end where the last scan {index.name} lists does "
+                "(file cut short, or bytes appended?)")
+    return None
+
+
 def _header(folder: Path) -> dict[str, str]:
     header = folder / "_HEADER.TXT"
     if not header.is_file():
@@ -83,7 +125,8 @@ def read(path: Path) -> LCMSRun:
     warnings: list[str] = []
     try:
         detector_files = tuple(sorted(p.name for p in path.iterdir() if is_detector_file(p)))
-        directory = read_directory(path, warnings, detector_files, bin_width=MS_BIN_DA, display_precision=1)
+        directory = read_directory(path, warnings, detector_files, explain=function_problem, bin_width=MS_BIN_DA,
+                                   display_precision=1)
         extern = path / "_extern.inf"
         declared = reference_functions_from_header(extern.read_text(encoding="latin-1")) if extern.is_file() else set()
         ms_files = [d for d in directory.datafiles if d.detector == "MS"]
