@@ -200,3 +200,31 @@ def test_recognising_a_bruker_folder_loads_no_other_reader():
     name, modules = result.stdout.splitlines()
     assert name == "bruker"
     assert not [m for m in modules.split(",") if m.endswith(".reader") or m.startswith("rainbow")]
+
+
+def test_a_silent_blank_is_a_clean_system_but_a_silent_sample_is_refused(tmp_path):
+    """A blank with no signal at all holds nothing to subtract; a sample with none has nothing to analyse."""
+    import numpy as np
+    import pyopenms as oms
+
+    experiment = oms.MSExperiment()
+    oms.MzMLFile().load(sample("dz-cyclization-clean"), experiment)
+    silent = []
+    for spectrum in experiment.getSpectra():
+        mz, intensity = spectrum.get_peaks()
+        spectrum.set_peaks((mz, np.zeros_like(intensity)))
+        silent.append(spectrum)
+    experiment.setSpectra(silent)
+    blank = tmp_path / "silent-blank.mzML"
+    oms.MzMLFile().store(str(blank), experiment)
+
+    result = specqc("analyze", sample("dz-cyclization-clean"), "--route", "diazepan-2-one", "--stage", "cyclization",
+                    "--blank", str(blank), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    product = next(s for s in report["species"] if s["id"] == "diazepan-2-one")
+    assert product["status"] == "detected"
+    assert any(i.get("role") == "blank" and i["path"] == str(blank) for i in report["inputs"])
+
+    refused = specqc("analyze", str(blank), "--route", "diazepan-2-one", "--stage", "cyclization")
+    assert refused.returncode == 2 and str(blank) in refused.stderr and "no spectrum holds a positive intensity" in refused.stderr

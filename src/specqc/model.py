@@ -208,6 +208,17 @@ class LCMSRun:
     metadata: dict = field(default_factory=dict)
     diode_arrays: tuple[DiodeArray, ...] = ()
 
+    @property
+    def silent(self) -> bool:
+        """Spectra, but not one positive intensity among them."""
+        return bool(self.spectra) and not any(s.intensity.size and s.intensity.max() > 0 for s in self.spectra)
+
+    def require_signal(self) -> None:
+        """A sample run must hold signal; a blank may hold none (a clean system)."""
+        if self.silent:
+            raise InputError(f"no spectrum holds a positive intensity (all {len(self.spectra)} are zero or "
+                             "negative): there is no signal to analyse")
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "spectra", tuple(self.spectra))
         object.__setattr__(self, "chromatograms", tuple(self.chromatograms))
@@ -218,9 +229,6 @@ class LCMSRun:
             lowest = min(s.lowest_intensity_read for s in negative)
             notes.append(f"{len(negative)} of {len(self.spectra)} spectra hold negative intensities (down to "
                          f"{lowest:.4g}); they were set to zero")
-        if self.spectra and not any(s.intensity.size and s.intensity.max() > 0 for s in self.spectra):
-            raise InputError(f"no spectrum holds a positive intensity (all {len(self.spectra)} are zero or "
-                             "negative): there is no signal to analyse")
         reordered = [s for s in self.spectra if getattr(s, "mz_reordered", False)]
         if reordered:
             notes.append(f"{len(reordered)} spectra list their m/z values out of order "

@@ -86,6 +86,7 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
             model = entry.load(path)
             record = InputRecord(str(path), sha256_of(path), model.technique, entry.name)
             if entry.technique == "lcms":
+                model.require_signal()
                 result = analyze_lcms(model, route, stage, lcms_params, blank=blank_run)
                 analysis.lcms.append(result)
                 if model.has_uv or model.chromatograms:

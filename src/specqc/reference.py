@@ -66,7 +66,7 @@ class AdductRule:
 
 
 ADDUCT_KINDS = {"primary", "adduct", "multiply-charged", "multimer", "fragment"}
-ADDUCT_REQUIREMENTS = {"", "boc", "polyamine", "hydroxyl", "primary-amine"}
+ADDUCT_REQUIREMENTS = {"", "boc", "polyamine", "hydroxyl", "primary-amine", "ethyl-ester"}
 
 
 @lru_cache(maxsize=1)

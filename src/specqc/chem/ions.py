@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..reference import AdductRule, adduct_table
-from .species import ELECTRON_MASS, Species, isotope_peaks, monoisotopic_mass
+from .species import ELECTRON_MASS, Species, isotope_peaks, isotope_spans, monoisotopic_mass
 
 # Ion kinds that can establish a species on their own; the others (multimers,
 # fragments) only count when an anchor ion of the same species co-elutes.
@@ -23,6 +23,8 @@ class TargetIon:
     formula: str  # elemental formula of the ion (for its isotope pattern)
     isotopes: tuple[float, ...]  # relative abundance M, M+1, M+2 (M = 1)
     isotope_offsets: tuple[float, ...]  # mass offsets of those peaks from M (u, before /charge)
+    primary_mz: float = 0.0  # m/z of the same species' primary ion ([M+H]+ / [M-H]-) in this polarity
+    isotope_spans: tuple[tuple[float, float], ...] = ()  # fine-structure extent of each isotope peak (u)
 
     @property
     def anchor(self) -> bool:
@@ -30,6 +32,11 @@ class TargetIon:
 
     def isotope_mz(self, k: int) -> float:
         return self.mz + self.isotope_offsets[k] / abs(self.charge)
+
+    def isotope_extent(self, k: int) -> tuple[float, float]:
+        """m/z of the lowest and highest fine-structure line of isotope peak k."""
+        low, high = self.isotope_spans[k] if k < len(self.isotope_spans) else (self.isotope_offsets[k],) * 2
+        return self.mz + low / abs(self.charge), self.mz + high / abs(self.charge)
 
 
 def _formula_counts(formula: str) -> dict[str, int]:
@@ -83,5 +90,9 @@ def target_ions(species: Species, polarity: str, isotope_peaks_count: int = 3) -
             formula=formula,
             isotopes=tuple(a for a, _ in pattern),
             isotope_offsets=tuple(o for _, o in pattern),
+            isotope_spans=isotope_spans(formula, isotope_peaks_count),
         ))
-    return ions
+    from dataclasses import replace
+
+    primary = next((ion.mz for ion in ions if ion.kind == "primary"), 0.0)
+    return [replace(ion, primary_mz=primary) for ion in ions]

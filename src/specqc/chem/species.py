@@ -17,6 +17,7 @@ BOC_SMARTS = "[NX3]C(=O)OC(C)(C)C"
 BASIC_AMINE_SMARTS = "[NX3;!$(N[C,S]=[O,S,N]);!$(N-a);!$(N#*);!$(N=*)]"
 HYDROXYL_SMARTS = "[OX2H]"  # acids and alcohols lose water in the source
 PRIMARY_AMINE_SMARTS = "[NX3H2;!$(N[C,S]=[O,S,N]);!$(N-a)]"  # loses ammonia in the source
+ETHYL_ESTER_SMARTS = "[CH3][CH2]OC(=O)[#6]"  # loses ethanol in the source
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Species:
     derived_from: tuple[str, ...] = field(default=())
     has_hydroxyl: bool = False
     primary_amines: int = 0
+    ethyl_ester: bool = False
 
     @property
     def features(self) -> set[str]:
@@ -45,6 +47,8 @@ class Species:
             found.add("hydroxyl")
         if self.primary_amines:
             found.add("primary-amine")
+        if self.ethyl_ester:
+            found.add("ethyl-ester")
         return found
 
 
@@ -98,6 +102,30 @@ def isotope_peaks(formula: str, peaks: int = 3) -> tuple[tuple[float, float], ..
                  for k, (a, w) in enumerate(zip(abundance, weighted_mass)))
 
 
+@lru_cache(maxsize=4096)
+def isotope_spans(formula: str, peaks: int = 3, min_share: float = 0.02) -> tuple[tuple[float, float], ...]:
+    """(lowest, highest) mass offset from M of the fine-structure lines that make
+    up each nominal isotope peak (those with at least ``min_share`` of it). At
+    high resolution 15N, 13C and 2H lines of M+1 lie milli-daltons apart, wider
+    than a ppm window around their average."""
+    import pyopenms as oms
+
+    distribution = oms.EmpiricalFormula(formula).getIsotopeDistribution(oms.FineIsotopePatternGenerator(1e-4))
+    base = monoisotopic_mass(formula)
+    lines: list[list[tuple[float, float]]] = [[] for _ in range(peaks)]
+    for peak in distribution.getContainer():
+        offset = peak.getMZ() - base
+        k = int(round(offset))
+        if 0 <= k < peaks:
+            lines[k].append((offset, peak.getIntensity()))
+    spans = []
+    for k, group in enumerate(lines):
+        total = sum(a for _, a in group)
+        kept = [o for o, a in group if total > 0 and a >= min_share * total]
+        spans.append((min(kept), max(kept)) if kept else (k * 1.0033548, k * 1.0033548))
+    return tuple(spans)
+
+
 def make_species(id: str, name: str, role: str, smiles: str, where: str,
                  derived_by: str = "", derived_from: tuple[str, ...] = ()) -> Species:
     from rdkit import Chem
@@ -124,4 +152,5 @@ def make_species(id: str, name: str, role: str, smiles: str, where: str,
         derived_from=derived_from,
         has_hydroxyl=mol.HasSubstructMatch(Chem.MolFromSmarts(HYDROXYL_SMARTS)),
         primary_amines=len(mol.GetSubstructMatches(Chem.MolFromSmarts(PRIMARY_AMINE_SMARTS))),
+        ethyl_ester=mol.HasSubstructMatch(Chem.MolFromSmarts(ETHYL_ESTER_SMARTS)),
     )

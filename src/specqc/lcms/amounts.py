@@ -48,11 +48,11 @@ def _remove_isotope_overlap(results: list[SpeciesResult], tolerance: Tolerance, 
     features = [(r, f) for r in results for f in r.features]
     for owner, source in features:
         for k in range(1, len(source.target.isotopes)):
-            isotope_mz = source.target.isotope_mz(k)
+            first, last = source.target.isotope_extent(k)
             for other_owner, target in features:
                 if other_owner is owner or target.target.charge != source.target.charge:
                     continue
-                if abs(target.target.mz - isotope_mz) > tolerance.da(isotope_mz):
+                if not first - tolerance.da(first) <= target.target.mz <= last + tolerance.da(last):
                     continue
                 if abs(target.peak.apex_rt - source.peak.apex_rt) > window:
                     continue

@@ -28,6 +28,7 @@ with the result):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,6 +182,11 @@ class _Windows:
         half = self.tolerance.da(centre)
         return centre - half, centre + half
 
+    def isotope(self, target: TargetIon, k: int) -> tuple[float, float]:
+        """The window of isotope peak k: its fine-structure lines, each within the tolerance."""
+        first, last = target.isotope_extent(k)
+        return self.around(first)[0], self.around(last)[1]
+
     def error(self, observed: float | None, mz: float) -> float | None:
         if observed is None:
             return None
@@ -237,6 +243,8 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     detect = dict(noise_floor=matrix.noise_floor, min_sn=params.min_peak_sn,
                   min_points=params.min_peak_points, baseline_window=profile.baseline_window_scans,
                   finder=detect_peaks if chromatographic else whole_run_peak)
+    if chromatographic:
+        detect["smoothing"] = profile.smoothing_scans
     notes = [f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]]
     if not chromatographic:
         notes.append(f"{rt.size} MS1 scans over {float(rt.max() - rt.min()) * 60:.1f} s: too short for "
@@ -254,8 +262,11 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     if resolution.high:
         features = [f for f in features
                     if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, windows, profile)]
+    features = _drop_isotope_shadows(features, tolerance, window)
     _assign_clusters(features, tolerance, window)
-    hypotheses = _hypotheses(features, window, primary_only=not resolution.high)
+    acquired = (float(matrix.mz[0]), float(matrix.mz[-1])) if matrix.mz.size else None
+    hypotheses = _hypotheses(features, window, primary_only=not resolution.high, acquired=acquired,
+                             coelutes=_coelution_test(matrix, windows, profile))
     accepted, ambiguous_groups, secondary = _accept(hypotheses, params.distinguishing_area_fraction)
 
     results = {s.id: SpeciesResult(s.id, "not-detected", stage.role_of(s.id)) for s in route.species}
@@ -273,7 +284,10 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     context = dict(matrix=matrix, windows=windows, profile=profile, resolution=resolution,
                    chromatographic=chromatographic, blank=blank_matrix, params=params)
     for result, _ in filled:
-        result.evidence = _species_evidence(result, **context)
+        result.evidence = _species_evidence(result, acquired=acquired, **context)
+    if resolution.high:
+        _recalibrate([r for r, _ in filled], profile, params)
+    for result, _ in filled:
         result.status, reasons = decide(result.evidence, params)
         result.notes.extend(reasons)
         result.confidence = confidence(result.evidence)
@@ -331,7 +345,7 @@ def _ion_features(matrix: PeakMatrix, targets: dict[str, list[TargetIon]], windo
             key = (round(low, 5), round(high, 5))
             if key not in cache:
                 cache[key] = [p for p in _find(matrix.rt_min, matrix.eic(low, high), detect)
-                              if not profile.is_hump(p.fwhm_min)]
+                              if not profile.is_hump(p)]
             for peak in cache[key]:
                 observed = matrix.weighted_mz(low, high, peak.start, peak.end)
                 ppm = None if observed is None else (observed - target.mz) / target.mz * 1e6
@@ -351,7 +365,7 @@ def _charge_state_confirmed(feature: IonFeature, matrix: PeakMatrix, windows: _W
     without it a singly charged ion of another species is the better explanation."""
     target, peak = feature.target, feature.peak
     expected = target.isotopes[1] if len(target.isotopes) > 1 else 0.0
-    low, high = windows.around(target.isotope_mz(1))
+    low, high = windows.isotope(target, 1)
     found = integrate(matrix.rt_min, matrix.eic(low, high), peak.start, peak.end, profile.baseline_window_scans)
     if expected * peak.sn < 3.0:  # isotope would be lost in the noise: cannot judge, keep it
         return True
@@ -381,19 +395,30 @@ def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: f
         feature.cluster = find(i)
 
 
-def _hypotheses(features: list[IonFeature], window: float, primary_only: bool = False) -> list[Hypothesis]:
+def _hypotheses(features: list[IonFeature], window: float, primary_only: bool = False,
+                acquired: tuple[float, float] | None = None, coelutes=None) -> list[Hypothesis]:
     """Species at retention times, each started by one of its anchor ions. At
     unit resolution only the primary ion ([M+H]+ / [M-H]-) may start one: a
     basic amine or an ester of these routes is seen protonated first, and an
-    adduct's nominal m/z alone matches too much of a run's chemical noise."""
+    adduct's nominal m/z alone matches too much of a run's chemical noise. The
+    exception is a primary ion outside the m/z range acquired, where the
+    adducts (and multimers) are all there is. ``coelutes(anchor, feature)``,
+    when given, must also hold for an ion to join: the same molecules make
+    every ion of a species, so its traces rise and fall together."""
     by_species: dict[str, list[IonFeature]] = {}
     for feature in features:
         by_species.setdefault(feature.target.species_id, []).append(feature)
     hypotheses: list[Hypothesis] = []
     for species_id, species_features in by_species.items():
-        anchors = sorted((f for f in species_features
-                          if f.target.anchor and (not primary_only or f.target.kind == "primary")),
-                         key=lambda f: -f.peak.area)
+        def may_anchor(feature: IonFeature) -> bool:
+            unseen_primary = acquired is not None and not (acquired[0] <= feature.target.primary_mz <= acquired[1])
+            if not feature.target.anchor:
+                # with its monomer ions below the scan range, a species' [2M+H]+ is all there is: it may
+                # then stand for the species, and share the signal with an oligomer of that mass
+                return unseen_primary and feature.target.kind == "multimer"
+            return not primary_only or feature.target.kind == "primary" or unseen_primary
+
+        anchors = sorted((f for f in species_features if may_anchor(f)), key=lambda f: -f.peak.area)
         used_rts: list[float] = []
         for anchor in anchors:
             if any(abs(anchor.peak.apex_rt - rt) <= window for rt in used_rts):
@@ -402,6 +427,8 @@ def _hypotheses(features: list[IonFeature], window: float, primary_only: bool = 
             chosen: dict[str, IonFeature] = {}
             for feature in species_features:
                 if abs(feature.peak.apex_rt - anchor.peak.apex_rt) > window:
+                    continue
+                if feature is not anchor and coelutes is not None and not coelutes(anchor, feature):
                     continue
                 best = chosen.get(feature.target.ion)
                 if best is None or feature.peak.area > best.peak.area:
@@ -494,7 +521,7 @@ def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatr
         target, peak = feature.target, feature.peak
         areas = []
         for k in range(1, len(target.isotopes)):
-            low, high = windows.around(target.isotope_mz(k))
+            low, high = windows.isotope(target, k)
             areas.append(integrate(matrix.rt_min, matrix.eic(low, high), peak.start, peak.end,
                                    profile.baseline_window_scans))
         feature.isotope_areas = tuple(areas)
@@ -509,15 +536,17 @@ def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatr
 
 def _species_evidence(result: SpeciesResult, *, matrix: PeakMatrix, windows: _Windows, profile: RunProfile,
                       resolution: Resolution, chromatographic: bool, blank: PeakMatrix | None,
-                      params: LCMSParams) -> SpeciesEvidence:
-    # at unit resolution the species stands on its primary ion (see _hypotheses)
-    anchors = [f for f in result.features if f.target.anchor and (resolution.high or f.target.kind == "primary")]
-    anchor = max(anchors or result.features, key=lambda f: f.peak.area)
+                      params: LCMSParams, acquired: tuple[float, float] | None) -> SpeciesEvidence:
+    # at unit resolution the species stands on its primary ion where it was acquired (see _hypotheses)
+    anchors = [f for f in result.features if f.target.anchor]
+    primary = [f for f in anchors if f.target.kind == "primary"]
+    anchor = max((primary if primary and not resolution.high else anchors) or result.features,
+                 key=lambda f: f.peak.area)
     peak, target = anchor.peak, anchor.target
     window = profile.baseline_window_scans
     low, high = windows.around(target.mz)
     anchor_trace = matrix.eic(low, high)
-    isotope_traces = [matrix.eic(*windows.around(target.isotope_mz(k))) for k in range(1, len(target.isotopes))]
+    isotope_traces = [matrix.eic(*windows.isotope(target, k)) for k in range(1, len(target.isotopes))]
     spacing = 1.0 / abs(target.charge)
     if len(target.isotopes) < 2:
         isotope = IsotopeCheck(False, None, None, (), (), "no isotope pattern computed")
@@ -548,9 +577,91 @@ def _species_evidence(result: SpeciesResult, *, matrix: PeakMatrix, windows: _Wi
         resolution="high" if resolution.high else "unit", chromatographic=chromatographic,
         separated=profile.separated, anchor_ion=target.ion, anchor_mz=target.mz, mass_error=anchor.mass_error,
         mass_tolerance=windows.tolerance, sn=float(peak.sn), isotope=isotope, fwhm_ratio=fwhm_ratio,
-        apex_scans=peak.apex_scans, shape_consistent=profile.shape_consistent(peak.fwhm_min),
+        apex_scans=peak.apex_scans, shape_consistent=profile.shape_consistent(peak),
         second_ions=second, blank=blank_comparison(blank, low, high, peak, profile),
-        ambiguous_with=list(result.ambiguous_with))
+        ambiguous_with=list(result.ambiguous_with),
+        primary_seen=bool(primary),
+        primary_acquired=acquired is None or acquired[0] <= target.primary_mz <= acquired[1])
+
+
+MEMBER_MIN_R = 0.7  # profile correlation for an ion to join a species at that time
+
+
+def _coelution_test(matrix: PeakMatrix, windows: _Windows, profile: RunProfile):
+    """anchor, feature -> whether the feature's trace follows the anchor's over
+    the anchor's peak (a neighbouring compound 0.1 min away does not)."""
+    cache: dict[tuple[float, float], np.ndarray] = {}
+
+    def residual(feature: IonFeature) -> np.ndarray:
+        key = tuple(round(x, 5) for x in windows.around(feature.target.mz))
+        if key not in cache:
+            trace = matrix.eic(*key)
+            cache[key] = trace - background_baseline(trace, profile.baseline_window_scans)
+        return cache[key]
+
+    def coelutes(anchor: IonFeature, feature: IonFeature) -> bool:
+        segment = slice(anchor.peak.start, anchor.peak.end + 1)
+        r = profile_correlation(residual(anchor)[segment], residual(feature)[segment])
+        return r is None or r >= MEMBER_MIN_R
+
+    return coelutes
+
+
+RECALIBRATION_MIN_SN = 100.0  # species strong enough to recalibrate the run on
+RECALIBRATION_SPECIES = 3
+RESIDUAL_DRIFT_PPM = 1.0  # what an offset measured at one m/z and time leaves elsewhere in the run
+
+
+def _recalibrate(results: list[SpeciesResult], profile: RunProfile, params: LCMSParams) -> None:
+    """High resolution: the run's calibration from its strongest, cleanly
+    identified species (an isotope envelope that fits), and each species'
+    mass error after it. A compound a few ppm off a formula then shows as
+    what it is, instead of hiding in a window wide enough for an
+    uncalibrated run. Weaker ions scatter more, so the limit widens with
+    1/sqrt(S/N) and narrows with the scans averaged."""
+    strong = [r.evidence for r in results if r.evidence is not None and r.evidence.mass_error is not None
+              and r.evidence.sn >= RECALIBRATION_MIN_SN and r.evidence.isotope.consistent
+              and not r.evidence.ambiguous_with]
+    if not strong or profile.mass_precision_ppm is None:
+        return
+    strong.sort(key=lambda e: -e.sn)
+    references = strong[:RECALIBRATION_SPECIES]
+    offset = float(np.median([e.mass_error for e in references]))
+    names = ", ".join(f"{e.anchor_ion} m/z {e.anchor_mz:.4f}" for e in references)
+    for result in results:
+        evidence = result.evidence
+        if evidence is None or evidence.mass_error is None:
+            continue
+        scans = max(evidence.apex_scans, 1)
+        scatter = profile.mass_precision_ppm * math.sqrt(max(1.0, RECALIBRATION_MIN_SN / max(evidence.sn, 1.0)))
+        evidence.recalibrated_error = evidence.mass_error - offset
+        evidence.recalibrated_limit = max(params.min_tolerance_ppm, RESIDUAL_DRIFT_PPM + 3.0 * scatter / math.sqrt(scans))
+        evidence.recalibration_source = names
+
+
+def _drop_isotope_shadows(features: list[IonFeature], tolerance: Tolerance, window: float) -> list[IonFeature]:
+    """A target m/z that holds the M+1 or M+2 peak of a stronger co-eluting ion
+    is mostly that isotope peak (common at unit resolution, where the 13C peak
+    of one compound's ion sits on another's nominal mass): when the expected
+    isotope share is at least half of it, it is not a signal of its own."""
+    kept = []
+    ordered = sorted(features, key=lambda f: -f.peak.area)
+    for index, feature in enumerate(ordered):
+        expected = 0.0
+        for stronger in ordered[:index]:
+            if abs(stronger.peak.apex_rt - feature.peak.apex_rt) > window or \
+                    stronger.target.charge != feature.target.charge:
+                continue
+            for k in range(1, len(stronger.target.isotopes)):
+                first, last = stronger.target.isotope_extent(k)
+                if first - tolerance.da(first) <= feature.target.mz <= last + tolerance.da(last):
+                    expected += stronger.peak.area * stronger.target.isotopes[k]
+        if expected < ISOTOPE_SHADOW_SHARE * feature.peak.area:
+            kept.append(feature)
+    return kept
+
+
+ISOTOPE_SHADOW_SHARE = 0.5
 
 
 def _unexplained_peaks(matrix: PeakMatrix, windows: _Windows, window: float, explained: list[IonFeature],
@@ -574,7 +685,7 @@ def _unexplained_peaks(matrix: PeakMatrix, windows: _Windows, window: float, exp
         _, high = traces.edges(int(b) + 1)
         trace = matrix.eic(low, high)
         for peak in _find(matrix.rt_min, trace, detect):
-            if peak.sn < params.min_detection_sn or profile.is_hump(peak.fwhm_min):
+            if peak.sn < params.unexplained_min_sn or profile.is_hump(peak):
                 continue
             mz = matrix.weighted_mz(low, high, peak.start, peak.end)
             if mz is None:

@@ -32,11 +32,14 @@ HUMP_WIDTH_RATIO = 4.0
 BASELINE_WIDTHS = 10.0
 MIN_BASELINE_SCANS = 15
 PROFILE_TRACES = 60  # the most peak-like traces that tell the run's peak width
+WIDTH_TRACES = 10  # of which the strongest set the typical width
+WIDTH_MIN_SN = 50.0
 BACKGROUND_TRACES = 120  # the strongest traces searched for background
 LISTED_BACKGROUND_IONS = 10
 MIN_LISTED_SHARE_PCT = 0.2
 # Mass calibration from known background ions (high resolution only).
 CALIBRANT_WINDOW_PPM = 20.0
+PRECISION_TRACES = 30
 CALIBRANT_AGREEMENT_PPM = 3.0
 CALIBRANT_MIN_SN = 20.0
 # Flow injection: most strong ions follow one profile.
@@ -99,6 +102,7 @@ class RunProfile:
     scan_interval_min: float
     typical_fwhm_min: float | None  # of the run's real peaks; None when too few to tell
     baseline_window_scans: int
+    smoothing_scans: int  # peak-finding kernel, half the typical peak width
     background: tuple[BackgroundIon, ...]
     background_share_pct: float  # of the total ion current
     separated: bool  # False for flow injection / infusion: every ion follows one profile
@@ -106,11 +110,13 @@ class RunProfile:
     mass_offset_source: str
     tolerance: Tolerance
     tolerance_source: str
+    mass_precision_ppm: float | None = None  # scan-to-scan m/z scatter of strong ions (high resolution)
 
     def as_dict(self) -> dict:
         return {
             "typical_peak_fwhm_s": None if self.typical_fwhm_min is None else round(self.typical_fwhm_min * 60, 2),
             "baseline_window_scans": self.baseline_window_scans,
+            "smoothing_scans": self.smoothing_scans,
             "background_share_of_tic_pct": round(self.background_share_pct, 2),
             "background_ions": [b.as_dict() for b in self.background],
             "chromatographic_separation": self.separated,
@@ -119,18 +125,22 @@ class RunProfile:
             "mass_offset_source": self.mass_offset_source,
             "tolerance": str(self.tolerance),
             "tolerance_source": self.tolerance_source,
+            "mass_precision_ppm": None if self.mass_precision_ppm is None else round(self.mass_precision_ppm, 2),
         }
 
-    def shape_consistent(self, fwhm_min: float | None) -> bool | None:
-        """A peak as wide as the run's peaks (None when either width is unknown)."""
-        if fwhm_min is None or self.typical_fwhm_min is None or self.typical_fwhm_min <= 0:
+    def shape_consistent(self, peak) -> bool | None:
+        """A peak as wide as the run's peaks (None when either width is unknown);
+        a saturated peak is as wide as its clipping made it."""
+        if peak.fwhm_min is None or self.typical_fwhm_min is None or self.typical_fwhm_min <= 0:
             return None
-        ratio = fwhm_min / self.typical_fwhm_min
-        return 1.0 / 3.0 <= ratio <= HUMP_WIDTH_RATIO
+        ratio = peak.fwhm_min / self.typical_fwhm_min
+        return 1.0 / 3.0 <= ratio and (peak.flat_top or ratio <= HUMP_WIDTH_RATIO)
 
-    def is_hump(self, fwhm_min: float | None) -> bool:
-        return (fwhm_min is not None and self.typical_fwhm_min is not None
-                and fwhm_min > HUMP_WIDTH_RATIO * self.typical_fwhm_min)
+    def is_hump(self, peak) -> bool:
+        """Far wider than the run's peaks, and not a peak the detector clipped
+        (saturation flattens and widens a peak; that is no background)."""
+        return (not peak.flat_top and peak.fwhm_min is not None and self.typical_fwhm_min is not None
+                and peak.fwhm_min > HUMP_WIDTH_RATIO * self.typical_fwhm_min)
 
 
 @dataclass
@@ -163,20 +173,66 @@ def bin_grid(matrix: PeakMatrix, tolerance: Tolerance, count: int, rank: str) ->
     return _BinGrid(shortlist[keep] + first, grid[keep], edges)
 
 
-def _typical_fwhm(matrix: PeakMatrix, traces: _BinGrid, params: LCMSParams) -> float | None:
-    """The width of the run's real peaks: the lower tercile of the FWHM of the
-    strongest clean peaks on the most peak-like traces (humps are wider, so the
-    lower part of the distribution is the chromatography's)."""
-    window = max(MIN_BASELINE_SCANS, matrix.n_scans // 5)
+def _width_from_autocorrelation(traces: _BinGrid, window: int) -> float | None:
+    """First guess of the run's peak width in scans, before any peak is picked:
+    the autocorrelation of a strong ion trace falls to half at about 0.7 peak
+    widths, whatever its noise (white noise decorrelates within one scan, so
+    lag 0 is extrapolated from lags 1 and 2)."""
     widths = []
+    for trace in traces.grid[:PROFILE_TRACES // 2]:
+        residual = np.clip(trace - background_baseline(trace, window), 0.0, None)
+        n = residual.size
+        if n < 16 or not residual.any():
+            continue
+        size = 1 << int(np.ceil(np.log2(2 * n)))
+        spectrum = np.fft.rfft(residual - residual.mean(), size)
+        acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[: n // 2]
+        if acf.size < 4 or acf[1] <= 0:
+            continue
+        zero = max(2.0 * acf[1] - acf[2], acf[1])
+        below = np.nonzero(acf[1:] <= 0.5 * zero)[0]
+        if below.size == 0:
+            continue
+        lag = below[0] + 1
+        previous = acf[lag - 1] if lag > 1 else zero
+        half_lag = (lag - 1) + (previous - 0.5 * zero) / max(previous - acf[lag], 1e-300)
+        widths.append(np.sqrt(2.0) * half_lag)
+    return float(np.median(widths)) if len(widths) >= 3 else None
+
+
+def smoothing_for(width_scans: float | None) -> int:
+    """Kernel length (scans) for a peak about ``width_scans`` wide: half its width."""
+    return 5 if width_scans is None else max(5, int(round(width_scans / 2.0)) | 1)
+
+
+def _typical_fwhm(matrix: PeakMatrix, traces: _BinGrid, params: LCMSParams, smoothing: int) -> float | None:
+    """The width of the run's real peaks: the S/N-weighted median FWHM over the
+    strongest compounds (the strongest peak of each trace, one per retention time).
+    Ranking by S/N keeps the excursions of a wandering background ion (a few
+    scans wide, modest S/N) from setting the width."""
+    window = max(MIN_BASELINE_SCANS, matrix.n_scans // 5)
+    best = []
     for trace in traces.grid:
-        for peak in detect_peaks(matrix.rt_min, trace, noise_floor=matrix.noise_floor, min_sn=20.0,
-                                 min_points=params.min_peak_points, baseline_window=window):
-            if peak.apex_scans >= 3 and peak.fwhm_min:
-                widths.append(peak.fwhm_min)
-    if len(widths) < 3:
+        peaks = [p for p in detect_peaks(matrix.rt_min, trace, noise_floor=matrix.noise_floor, min_sn=20.0,
+                                         min_points=params.min_peak_points, baseline_window=window,
+                                         smoothing=smoothing)
+                 if p.apex_scans >= 3 and p.fwhm_min]
+        if peaks:
+            strongest = max(peaks, key=lambda p: p.sn)
+            best.append((strongest.sn, strongest.apex_rt, strongest.fwhm_min))
+    best.sort(reverse=True)
+    # one peak per compound: the ions and isotopes of the strongest one would otherwise all vote
+    compounds: list[tuple[float, float, float]] = []
+    for sn, apex, width in best:
+        if sn >= WIDTH_MIN_SN and all(abs(apex - other) > 2.0 * max(width, other_width)
+                                      for other, other_width, _ in compounds):
+            compounds.append((apex, width, sn))
+    if not compounds:
         return None
-    return float(np.percentile(widths, 33))
+    # weighted by S/N: the clean, strong peaks are the chromatography's
+    chosen = sorted(compounds[:WIDTH_TRACES], key=lambda c: c[1])
+    weights = np.cumsum([c[2] for c in chosen])
+    return float(chosen[int(np.searchsorted(weights, 0.5 * weights[-1]))][1])
 
 
 def _separated(matrix: PeakMatrix, traces: _BinGrid) -> bool:
@@ -205,7 +261,8 @@ def _name_of(mz: float, polarity: str, tolerance: Tolerance) -> str | None:
 
 
 def _background(matrix: PeakMatrix, traces: _BinGrid, window: int, typical: float | None,
-                polarity: str, tolerance: Tolerance, params: LCMSParams) -> tuple[list[BackgroundIon], float]:
+                polarity: str, tolerance: Tolerance, params: LCMSParams,
+                smoothing: int) -> tuple[list[BackgroundIon], float]:
     tic_total = float(matrix.intensity.sum())
     if tic_total <= 0:
         return [], 0.0
@@ -220,8 +277,9 @@ def _background(matrix: PeakMatrix, traces: _BinGrid, window: int, typical: floa
         if typical is not None:
             residual = trace - baseline
             for peak in detect_peaks(matrix.rt_min, trace, noise_floor=matrix.noise_floor, min_sn=10.0,
-                                     min_points=params.min_peak_points, baseline_window=window):
-                if peak.fwhm_min is not None and peak.fwhm_min > HUMP_WIDTH_RATIO * typical:
+                                     min_points=params.min_peak_points, baseline_window=window,
+                                     smoothing=smoothing):
+                if not peak.flat_top and peak.fwhm_min is not None and peak.fwhm_min > HUMP_WIDTH_RATIO * typical:
                     share += float(np.clip(residual[peak.start:peak.end + 1], 0.0, None).sum())
                     kind = kind or "hump"
         if kind is None or share <= 0:
@@ -268,22 +326,24 @@ def _calibration(matrix: PeakMatrix, polarity: str, resolution: Resolution) -> t
 
 
 def _precision_ppm(matrix: PeakMatrix, traces: _BinGrid, tolerance: Tolerance) -> float | None:
-    """Scan-to-scan scatter (robust sigma, ppm) of the centroid m/z of strong
-    ions: what one scan's m/z is worth on this instrument."""
+    """Scan-to-scan scatter (robust sigma, ppm) of centroid m/z: what one scan's
+    m/z is worth on this instrument. Centroids of weak ions scatter more than
+    those of strong ones, so it is measured on the weaker half of each of the
+    run's strong traces' centroids, where a minor component's ions sit."""
     scatters = []
-    for b in traces.bins[:20]:
+    for b in traces.bins[:PRECISION_TRACES]:
         low, high = traces.edges(int(b))
         start, stop = matrix.window(low, high)
-        if stop - start < 10:
+        if stop - start < 20:
             continue
         centre = float(np.average(matrix.mz[start:stop], weights=matrix.intensity[start:stop]))
         half = 2.0 * tolerance.da(centre)
         start, stop = matrix.window(centre - half, centre + half)
         mz, intensity = matrix.mz[start:stop], matrix.intensity[start:stop]
-        strong = intensity >= np.percentile(intensity, 50)
-        if strong.sum() < 10:
+        weak = (intensity < np.percentile(intensity, 50)) & (intensity > 0)
+        if weak.sum() < 10:
             continue
-        deviation = (mz[strong] - centre) / centre * 1e6
+        deviation = (mz[weak] - centre) / centre * 1e6
         scatters.append(1.4826 * float(np.median(np.abs(deviation - np.median(deviation)))))
     return float(np.median(scatters)) if scatters else None
 
@@ -294,18 +354,21 @@ def run_profile(matrix: PeakMatrix, resolution: Resolution, polarity: str, nomin
     rt = matrix.rt_min
     interval = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
     peaky = bin_grid(matrix, nominal, PROFILE_TRACES, rank="peak")
-    typical = _typical_fwhm(matrix, peaky, params) if matrix.n_scans >= 10 else None
+    first_guess = _width_from_autocorrelation(peaky, max(MIN_BASELINE_SCANS, matrix.n_scans // 5))
+    typical = (_typical_fwhm(matrix, peaky, params, smoothing_for(first_guess))
+               if matrix.n_scans >= 10 else None)
     window = MIN_BASELINE_SCANS
     if typical is not None:
         window = max(window, int(round(BASELINE_WIDTHS * typical / max(interval, 1e-9))))
     window = max(window, int(round(params.baseline_window_min / max(interval, 1e-9))))
     strong = bin_grid(matrix, nominal, BACKGROUND_TRACES, rank="total")
-    background, share = _background(matrix, strong, window, typical, polarity, nominal, params)
+    smoothing = smoothing_for(None if typical is None else typical / max(interval, 1e-9))
+    background, share = _background(matrix, strong, window, typical, polarity, nominal, params, smoothing)
     separated = _separated(matrix, strong)
     offset, offset_source = _calibration(matrix, polarity, resolution)
     tolerance, source = nominal, "given" if tolerance_given else "default for the resolution class"
+    precision = _precision_ppm(matrix, strong, nominal) if resolution.high else None
     if resolution.high and not tolerance_given:
-        precision = _precision_ppm(matrix, strong, nominal)
         if precision is not None:
             # an intensity-weighted m/z over a peak is better than one scan; the
             # unmeasured part of the calibration is what the window must still cover
@@ -316,5 +379,5 @@ def run_profile(matrix: PeakMatrix, resolution: Resolution, polarity: str, nomin
             source = (f"from the data: scan-to-scan m/z scatter {precision:.1f} ppm (robust sigma), calibration "
                       + ("corrected" if offset_source[0].isdigit()
                          else f"assumed within {params.assumed_calibration_ppm:g} ppm"))
-    return RunProfile(interval, typical, window, tuple(background), share, separated, offset, offset_source,
-                      tolerance, source)
+    return RunProfile(interval, typical, window, smoothing, tuple(background), share, separated, offset,
+                      offset_source, tolerance, source, precision)

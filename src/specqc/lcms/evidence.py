@@ -108,6 +108,12 @@ class SpeciesEvidence:
     second_ions: list[str] = field(default_factory=list)
     blank: BlankComparison | None = None
     ambiguous_with: list[str] = field(default_factory=list)
+    primary_seen: bool = True  # the species' [M+H]+ / [M-H]- is among its ions
+    primary_acquired: bool = True  # ... and lies inside the m/z range acquired
+    # high resolution: the mass error once the run is recalibrated on its strongest species, and its limit
+    recalibrated_error: float | None = None
+    recalibrated_limit: float | None = None
+    recalibration_source: str = ""
 
     @property
     def peak_is_peak(self) -> bool:
@@ -128,6 +134,8 @@ class SpeciesEvidence:
             "fwhm_ratio": None if self.fwhm_ratio is None else round(self.fwhm_ratio, 2),
             "second_ions": list(self.second_ions),
             "blank": None if self.blank is None else self.blank.as_dict(),
+            "recalibrated_mass_error": None if self.recalibrated_error is None else round(self.recalibrated_error, 2),
+            "recalibrated_limit": None if self.recalibrated_limit is None else round(self.recalibrated_limit, 2),
         }
 
 
@@ -159,7 +167,10 @@ def isotope_check(peak: ChromPeak, isotopes: tuple[float, ...], isotope_traces: 
             continue
         observed.append(area / mono)
         sigmas.append(sigma)
-    if peak.flat_top and len(observed) >= 2 and observed[0] is not None and observed[1] is not None:
+    if peak.flat_top:
+        if len(observed) < 2 or observed[0] is None or observed[1] is None:
+            return IsotopeCheck(False, None, None, tuple(observed), expected,
+                                "saturated apex: M is clipped and M+2 too weak to compare with M+1")
         ratio, target = observed[1] / observed[0], expected[1] / expected[0]
         sigma = math.hypot(sigmas[1] / observed[0], ratio * sigmas[0] / observed[0])
         z = [(ratio - target) / max(sigma, 1e-12)]
@@ -205,6 +216,14 @@ def decide(evidence: SpeciesEvidence, params: LCMSParams) -> tuple[str, list[str
                              "profile, so co-elution and peak shape prove nothing"]
     reasons = []
     if evidence.resolution == "high":
+        if (evidence.recalibrated_error is not None and evidence.recalibrated_limit is not None
+                and abs(evidence.recalibrated_error) > evidence.recalibrated_limit):
+            reasons.append(f"m/z {evidence.recalibrated_error:+.1f} ppm from the formula once the run is "
+                           f"recalibrated on {evidence.recalibration_source} (limit {evidence.recalibrated_limit:.1f} "
+                           "ppm): another compound of nearly the same mass")
+        if not evidence.primary_seen and evidence.primary_acquired and not evidence.second_ions:
+            reasons.append(f"only {evidence.anchor_ion}, no [M+H]+ / [M-H]- although it lies in the m/z range: "
+                           "a lone adduct m/z is also another formula's protonated ion")
         if not evidence.peak_is_peak:
             reasons.append("not a chromatographic peak: " + evidence.parts()["peak_shape"])
         if evidence.isotope.assessable and not evidence.isotope.consistent:
@@ -217,7 +236,9 @@ def decide(evidence: SpeciesEvidence, params: LCMSParams) -> tuple[str, list[str
     isotope = evidence.isotope.assessable and evidence.isotope.consistent
     shape = evidence.peak_is_peak and bool(evidence.shape_consistent)
     contradicted = evidence.isotope.assessable and not evidence.isotope.consistent
-    if not contradicted and (evidence.second_ions and (isotope or shape)) or (evidence.isotope.distinctive and shape):
+    supported = not contradicted and (evidence.second_ions and (isotope or shape)) or (
+        evidence.isotope.distinctive and shape)
+    if supported and evidence.sn >= params.unit_res_detection_sn:
         return "detected", []
     supports = [name for name, present in (("second ion", bool(evidence.second_ions)),
                                             ("isotope envelope", isotope), ("peak shape", shape)) if present]
@@ -232,8 +253,11 @@ def decide(evidence: SpeciesEvidence, params: LCMSParams) -> tuple[str, list[str
         why.append("no second ion")
     if not shape:
         why.append("peak shape " + evidence.parts()["peak_shape"])
+    if evidence.sn < params.unit_res_detection_sn:
+        why.append(f"S/N {evidence.sn:.1f}, below the {params.unit_res_detection_sn:g} a nominal-mass claim needs")
     return "tentative", ["; ".join(why) + " (unit resolution needs a second ion and its envelope or peak "
-                         f"shape; has {', '.join(supports) or 'none of them'})"]
+                         f"shape, at S/N {params.unit_res_detection_sn:g}; has "
+                         f"{', '.join(supports) or 'none of them'})"]
 
 
 # ---------------------------------------------------------------- calibrated confidence

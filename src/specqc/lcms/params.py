@@ -43,12 +43,19 @@ class LCMSParams:
     unit_res_tolerance_da: float = 0.5
     min_peak_sn: float = 3.0  # a chromatographic peak is kept from here
     min_detection_sn: float = 5.0  # a species is reported detected from here
+    # At nominal mass every channel holds chemical noise; two weak noise peaks of a species'
+    # ion channels coincide by chance somewhere in a long run, so a unit-resolution claim
+    # needs its main ion at the limit of quantitation (S/N 10) to be more than tentative.
+    unit_res_detection_sn: float = 10.0
     min_peak_points: int = 3
     coelution_window_min: float = 0.05  # apex-to-apex, widened to 2.5 scans if coarser
     isotope_peaks: int = 3
     isotope_min_sn: float = 20.0  # isotope agreement is only scored on clean ions
     baseline_window_min: float = 1.0
     unexplained_max_listed: int = 20
+    # An unidentified peak counts against purity with an area, so it must be quantifiable:
+    # the usual limit of quantitation, S/N 10 (a run's noise peaks reach S/N 5 by chance).
+    unexplained_min_sn: float = 10.0
     unexplained_candidate_traces: int = 200
     distinguishing_area_fraction: float = 0.05
     unit_res_min_base_peak_fraction: float = 0.5  # a unit-resolution [M+H]+ must be this share of its scan's base peak
@@ -58,7 +65,8 @@ class LCMSParams:
             raise ConfigError(f"polarity {self.polarity!r}: use auto, positive or negative")
         if self.tolerance != "auto":
             Tolerance.parse(self.tolerance)
-        for name in ("min_peak_sn", "min_detection_sn", "coelution_window_min", "baseline_window_min"):
+        for name in ("min_peak_sn", "min_detection_sn", "unit_res_detection_sn", "unexplained_min_sn",
+                     "coelution_window_min", "baseline_window_min"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"parameter {name} must be positive")
         return self

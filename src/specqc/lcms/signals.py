@@ -13,6 +13,7 @@ from ..model import LCMSRun, Spectrum
 from .params import LCMSParams, Tolerance
 
 HIGH_RES_MIN_RESOLVING_POWER = 5000.0
+NOISE_FLOOR_PERCENTILE = 10.0
 
 
 def centroid(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
@@ -163,8 +164,10 @@ class PeakMatrix:
         self.intensity = intensity[order]
         self.scan = scan[order]
         positive = self.intensity[self.intensity > 0]
-        # Typical centroid intensity: noise and chemical background dominate the count.
-        self.noise_floor = float(np.median(positive)) if positive.size else 0.0
+        # The smallest centroids the instrument kept: noise at its storage threshold. (The
+        # median would be a typical background ion's height, and would hide minor components
+        # of a run full of persistent ions.)
+        self.noise_floor = float(np.percentile(positive, NOISE_FLOOR_PERCENTILE)) if positive.size else 0.0
 
     def window(self, low: float, high: float) -> tuple[int, int]:
         return (int(np.searchsorted(self.mz, low, "left")),
