@@ -228,3 +228,34 @@ def test_a_silent_blank_is_a_clean_system_but_a_silent_sample_is_refused(tmp_pat
 
     refused = specqc("analyze", str(blank), "--route", "diazepan-2-one", "--stage", "cyclization")
     assert refused.returncode == 2 and str(blank) in refused.stderr and "no spectrum holds a positive intensity" in refused.stderr
+
+
+@pytest.mark.parametrize("kind, content, names", [
+    ("config", "[thresholds\n", "not valid toml"),
+    ("config", "[thresholds]\nfinal_purity_min_pct = \"high\"\n", "final_purity_min_pct"),
+    ("config", "[thresholds]\nno_such_threshold = 1\n", "no_such_threshold"),
+    ("config", "[sample]\nname_pattern = \"(unclosed\"\n", "name_pattern"),
+    ("config", "[store]\nbusy_timeout_s = -3\n", "busy_timeout_s"),
+    ("config", "[blank]\npattern = 7\n", "pattern"),
+    ("config", "[uv]\nwavelengths_nm = \"254\"\n", "wavelengths_nm"),
+    ("config", "[mystery]\n", "mystery"),
+    ("sidecar", "{not json", "not readable json"),
+    ("sidecar", "[1, 2]", "json object"),
+    ("sidecar", "{\"stage\": 5}", "'stage'"),
+    ("sidecar", "{\"route\": \"  \"}", "'route'"),
+])
+def test_a_malformed_config_or_sidecar_value_is_one_line_naming_file_and_key(tmp_path, kind, content, names):
+    run = tmp_path / "dz-cyclization-clean.mzML"
+    run.write_bytes(Path(sample("dz-cyclization-clean")).read_bytes())
+    args = ["analyze", str(run), "--format", "json", "--output", str(tmp_path / "out.json")]
+    if kind == "config":
+        broken = tmp_path / "specqc.toml"
+        args += ["--route", "diazepan-2-one", "--stage", "cyclization", "--config", str(broken)]
+    else:
+        broken = tmp_path / "dz-cyclization-clean.mzML.json"
+    broken.write_text(content, encoding="utf-8")
+    result = specqc(*args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(broken) in lines[0] and names in lines[0].lower(), result.stderr
+    assert "internal error" not in result.stderr and not (tmp_path / "out.json").exists()

@@ -387,3 +387,24 @@ def test_recorded_start_times_of_real_runs(realdata):
     assert recorded_start(Dataset(realdata / "lcms-mzml" / "thermo-qexactive-ms1" / "example.mzML", "mzml")) == \
         datetime_utc(2013, 9, 10, 10, 31, 8)
     assert recorded_start(Dataset(lcms / "waters-sqd2-noscapine" / "blue.raw", "waters")) is not None
+
+
+def test_a_read_past_its_bound_is_recorded_failed_with_the_bound_and_the_service_goes_on(tmp_path, monkeypatch):
+    """A file that keeps a reader busy past its time bound costs a failure record, not the service."""
+    opts = options(tmp_path)
+    inbox = opts.inboxes[0]
+    for name in ("dz-alkylation-clean", "dz-salt-clean"):
+        shutil.copy(SAMPLES / "lcms" / f"{name}.mzML", inbox / f"{name}.mzML")
+    settle()
+    monkeypatch.setenv("SPECQC_READ_TIMEOUT_S", "0.001")  # inherited by the analysis workers
+    result = run_once(opts)
+    assert sorted(Path(p).name for p in result.failed) == ["dz-alkylation-clean.mzML", "dz-salt-clean.mzML"]
+    reports = sorted((opts.out / "errors").glob("*.error.json"))
+    assert len(reports) == 2
+    assert all("time bound" in json.loads(r.read_text())["error"] for r in reports)
+    assert ("dz-salt-clean.mzML", "failed") in ledger(opts)
+    monkeypatch.delenv("SPECQC_READ_TIMEOUT_S")
+    shutil.copy(SAMPLES / "lcms" / "dz-cyclization-clean.mzML", inbox / "dz-cyclization-clean.mzML")
+    settle()
+    later = run_once(opts)  # the next acquisition is analysed as usual
+    assert [Path(p).name for p in later.analysed] == ["dz-cyclization-clean.mzML"]
