@@ -127,3 +127,29 @@ def test_unknown_route_and_stage():
         load_route("no-such-route")
     with pytest.raises(ConfigError, match="no stage 'cyclisation'"):
         load_route("diazepan-2-one").stage("cyclisation")
+
+
+def test_route_files_are_checked_against_the_shipped_json_schema():
+    import tomllib
+    from importlib import resources
+
+    from specqc.chem.route import REACTION_TYPES, ROLES, check_route_schema, route_schema
+
+    schema = route_schema()
+    assert tuple(schema["properties"]["species"]["items"]["properties"]["role"]["enum"]) == ROLES
+    assert tuple(schema["properties"]["reactions"]["items"]["properties"]["type"]["enum"]) == REACTION_TYPES
+    for route_id in ("diazepan-2-one", "cyclobutylcarbonyl-diazepane"):
+        text = resources.files("specqc").joinpath("data", "routes", f"{route_id}.toml").read_text("utf-8")
+        check_route_schema(tomllib.loads(text))  # the built-in routes are valid route files
+
+
+@pytest.mark.parametrize("broken, fragment", [
+    (GUIDE_VARIANT.replace('[[species]]', '[[species]]\ncolour = "blue"', 1), "species[0]: additional properties"),
+    (GUIDE_VARIANT.replace('role = "reagent"', 'role = 3'), "species[1].role"),
+    (GUIDE_VARIANT.replace('main = [', 'main = 7 #[', 1), "stages[0].main: 7 is not of type 'array'"),
+    ('mystery = 1\n' + GUIDE_VARIANT, "route: additional properties are not allowed ('mystery'"),
+])
+def test_schema_errors_name_the_key_path(broken, fragment):
+    with pytest.raises(ConfigError) as info:
+        parse_route(broken, "user.toml")
+    assert fragment.lower() in str(info.value).lower() and "user.toml" in str(info.value)
