@@ -54,6 +54,7 @@ def test_json_report_follows_the_contract():
     import hashlib
     assert record["sha256"] == hashlib.sha256((ROOT / sample("dz-cyclization-oligomers")).read_bytes()).hexdigest()
     assert len(report["species"]) == 14  # every route species, detected or not
+    assert any(entry["lcms"] and entry["lcms"]["ions"] for entry in report["species"])
     for entry in report["species"]:
         assert CONTRACT_SPECIES_KEYS <= set(entry)
         assert entry["role"] in ROLES
