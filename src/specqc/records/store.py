@@ -112,7 +112,9 @@ CREATE TABLE claims (
 """
 # Schema 4: the accounts of the QC dashboard (an event log: the latest row of a
 # name is the account) and reviews, the signed decisions on an analysis; both
-# sealed row by row in the audit chain. Indexes for paging through many analyses.
+# sealed row by row in the audit chain. Indexes for paging through many analyses:
+# covering ones, since the columns after report_json cost a walk through its
+# overflow pages when read from the table.
 SCHEMA_4 = """
 CREATE TABLE users (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL,
@@ -126,7 +128,11 @@ CREATE TABLE reviews (
 );
 CREATE INDEX reviews_analysis ON reviews(analysis_id, seq);
 CREATE INDEX analyses_supersedes ON analyses(supersedes);
-CREATE INDEX analyses_recorded ON analyses(recorded_at);
+CREATE INDEX analyses_listing ON analyses(recorded_at, id, batch, sample, stage, verdict, revision, route_id, via,
+                                          purity_pct);
+CREATE INDEX analyses_facts ON analyses(id, recorded_at, batch, sample, stage, verdict, revision, route_id, via,
+                                        purity_pct);
+CREATE INDEX analyses_batch_time ON analyses(batch, recorded_at, verdict, id);
 CREATE INDEX species_results_analysis ON species_results(analysis_id);
 CREATE INDEX species_results_species ON species_results(species_id);
 CREATE INDEX checks_analysis ON checks(analysis_id);
@@ -663,8 +669,8 @@ class Store:
             "ORDER BY last_recorded_at DESC, a.batch LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return rows, total
 
-    def species_trend(self, species_id: str, stage: str | None = None) -> list[sqlite3.Row]:
-        """A species' amounts in the current analysis of every sample that has it, oldest first."""
+    def species_trend(self, species_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
+        """A species' amounts in the current analysis of the `limit` latest samples that have it, oldest first."""
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
                  "s.nmr_mol_pct FROM species_results s JOIN analyses a ON a.id = s.analysis_id "
                  f"WHERE s.species_id = ? AND NOT {self._SUPERSEDED}")
@@ -672,10 +678,16 @@ class Store:
         if stage is not None:
             query += " AND a.stage = ?"
             arguments.append(stage)
-        return self.connection.execute(query + " ORDER BY a.recorded_at, a.id", arguments).fetchall()
+        return self._oldest_first(query, arguments, limit)
 
-    def check_trend(self, check_id: str, stage: str | None = None) -> list[sqlite3.Row]:
-        """A QC check's status (and the purity figure) in the current analysis of every sample, oldest first."""
+    def _oldest_first(self, query: str, arguments: list, limit: int) -> list[sqlite3.Row]:
+        newest = self.connection.execute(query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?",
+                                         [*arguments, limit]).fetchall()
+        return newest[::-1]
+
+    def check_trend(self, check_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
+        """A QC check's status (and the purity figure) in the current analysis of the `limit` latest samples,
+        oldest first."""
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
                  "c.detail FROM checks c JOIN analyses a ON a.id = c.analysis_id "
                  f"WHERE c.check_id = ? AND NOT {self._SUPERSEDED}")
@@ -683,7 +695,7 @@ class Store:
         if stage is not None:
             query += " AND a.stage = ?"
             arguments.append(stage)
-        return self.connection.execute(query + " ORDER BY a.recorded_at, a.id", arguments).fetchall()
+        return self._oldest_first(query, arguments, limit)
 
     def trend_choices(self, kinds=("species", "checks", "stages")) -> dict[str, list[str]]:
         """The species, checks and stages a trend (or a filter) can be drawn for."""

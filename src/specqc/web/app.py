@@ -45,6 +45,7 @@ from .sessions import COOKIE, Sessions, token_matches
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+TREND_POINTS = 300  # the latest samples a trend shows
 API_LIMIT_MAX = 500
 RECORD_ID = re.compile(r"^[0-9a-f]{4,24}$")
 VERDICTS = ("pass", "fail", "inconclusive")
@@ -223,9 +224,9 @@ def _trend_data(store: Store, species: str | None, check: str | None, stage: str
     from ..report import svg
 
     choices = store.trend_choices()
-    data = {"choices": choices, "points": [], "plot": None}
+    data = {"choices": choices, "points": [], "plot": None, "limit": TREND_POINTS}
     if species:
-        points = [dict(r) for r in store.species_trend(species, stage)]
+        points = [dict(r) for r in store.species_trend(species, stage, limit=TREND_POINTS)]
         data["points"] = points
         series = []
         for key, label, color in (("ms_area_pct", "MS area %", svg.PALETTE[0]),
@@ -238,7 +239,7 @@ def _trend_data(store: Store, species: str | None, check: str | None, stage: str
             data["plot"] = _plot(f"{species}{' at ' + stage if stage else ''}: amount per sample, oldest first",
                                  "sample (oldest first; numbers as in the table)", "%", series)
     elif check:
-        points = [dict(r) for r in store.check_trend(check, stage)]
+        points = [dict(r) for r in store.check_trend(check, stage, limit=TREND_POINTS)]
         data["points"] = points
         purity = [(i + 1, p["purity_pct"]) for i, p in enumerate(points) if p["purity_pct"] is not None]
         status_value = {"pass": 1.0, "fail": 0.0}
@@ -409,6 +410,8 @@ async def analysis_report(request: Request) -> Response:
     await page_visitor(request)
     analysis_id = _record_id(request.path_params["analysis_id"])
     kind = request.path_params["kind"]
+    if kind not in ("json", "html"):
+        raise HTTPException(404, "no such report format")
     try:
         row = await request.app.state.db.run(lambda store: dict(store.analysis(analysis_id)))
     except InputError:
