@@ -132,7 +132,7 @@ def main() -> None:
                 size = len(body)
             times.sort()
             median = statistics.median(times)
-            p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
             worst = max(worst, median)
             print(f"{label:24s} {median:10.1f} {p95:8.1f} {size:9d} {median / TARGET_MS:14.2f}")
         print(f"slowest median {worst:.1f} ms = {worst / TARGET_MS:.2f} x the {TARGET_MS:.0f} ms target")

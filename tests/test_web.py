@@ -318,6 +318,16 @@ def test_errors_are_pages_never_tracebacks(own_site, browser_for, monkeypatch):
     assert "Traceback" not in page.text and "secret internals" not in page.text
     api = web.client.get("/api/analyses", params={"limit": "many"})
     assert api.status_code == 400 and api.json() == {"error": "limit and offset must be numbers"}
+    from specqc.errors import StoreLockedError
+    from specqc.records import reviews
+
+    def locked(*args, **kwargs):
+        raise StoreLockedError("results store is locked by another process (waited 60 s)")
+
+    monkeypatch.setattr(reviews, "sign_review", locked)
+    busy = web.client.post(f"/api/analyses/{own_site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
+                           json={"decision": "approved"})
+    assert busy.status_code == 503 and "locked by another process" in busy.json()["error"]
 
 
 def test_home_pages_and_filters_many_analyses(tmp_path, browser_for, site):

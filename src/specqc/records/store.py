@@ -133,9 +133,9 @@ CREATE INDEX analyses_listing ON analyses(recorded_at, id, batch, sample, stage,
 CREATE INDEX analyses_facts ON analyses(id, recorded_at, batch, sample, stage, verdict, revision, route_id, via,
                                         purity_pct);
 CREATE INDEX analyses_batch_time ON analyses(batch, recorded_at, verdict, id);
-CREATE INDEX species_results_analysis ON species_results(analysis_id);
+CREATE INDEX species_results_analysis ON species_results(analysis_id, species_id);
 CREATE INDEX species_results_species ON species_results(species_id);
-CREATE INDEX checks_analysis ON checks(analysis_id);
+CREATE INDEX checks_analysis ON checks(analysis_id, check_id);
 CREATE INDEX diagnoses_analysis ON diagnoses(analysis_id);
 CREATE INDEX inputs_analysis ON inputs(analysis_id);
 CREATE INDEX report_files_analysis ON report_files(analysis_id);
@@ -672,8 +672,8 @@ class Store:
     def species_trend(self, species_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
         """A species' amounts in the current analysis of the `limit` latest samples that have it, oldest first."""
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
-                 "s.nmr_mol_pct FROM species_results s JOIN analyses a ON a.id = s.analysis_id "
-                 f"WHERE s.species_id = ? AND NOT {self._SUPERSEDED}")
+                 "s.nmr_mol_pct FROM analyses a CROSS JOIN species_results s "
+                 f"WHERE s.analysis_id = a.id AND s.species_id = ? AND NOT {self._SUPERSEDED}")
         arguments = [species_id]
         if stage is not None:
             query += " AND a.stage = ?"
@@ -681,6 +681,8 @@ class Store:
         return self._oldest_first(query, arguments, limit)
 
     def _oldest_first(self, query: str, arguments: list, limit: int) -> list[sqlite3.Row]:
+        # CROSS JOIN keeps analyses the outer loop (SQLite does not reorder it): newest first through the
+        # listing index, stopping at `limit`, instead of every row of the species or check sorted afterwards
         newest = self.connection.execute(query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?",
                                          [*arguments, limit]).fetchall()
         return newest[::-1]
@@ -689,8 +691,8 @@ class Store:
         """A QC check's status (and the purity figure) in the current analysis of the `limit` latest samples,
         oldest first."""
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
-                 "c.detail FROM checks c JOIN analyses a ON a.id = c.analysis_id "
-                 f"WHERE c.check_id = ? AND NOT {self._SUPERSEDED}")
+                 "c.detail FROM analyses a CROSS JOIN checks c "
+                 f"WHERE c.analysis_id = a.id AND c.check_id = ? AND NOT {self._SUPERSEDED}")
         arguments = [check_id]
         if stage is not None:
             query += " AND a.stage = ?"

@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import InputError
+from ..errors import InputError, TransientError
 from ..records import reviews
 from ..records.chain import sha
 from ..records.store import Store
@@ -605,6 +605,12 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+async def store_busy(request: Request, exc: TransientError) -> Response:
+    """The store is locked by a long write or cannot be written: the machine's fault, worth a retry."""
+    return await http_error(request, HTTPException(503, f"the results store is busy or not writable; try again "
+                                                        f"in a moment ({exc.message})"))
+
+
 async def needs_login(request: Request, exc: NeedsLogin) -> Response:
     return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), status_code=303)
 
@@ -667,7 +673,7 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> Starlette:
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SessionMiddleware, secure_cookies=secure_cookies)],
                     exception_handlers={HTTPException: http_error, NeedsLogin: needs_login,
-                                        Exception: internal_error})
+                                        TransientError: store_busy, Exception: internal_error})
     app.state.db = Database(store)
     app.state.sessions = Sessions()
     app.state.store_name = Path(str(store.path)).name

@@ -54,7 +54,10 @@ def serve(store_path: str | Path | None, host: str, port: int, *, tls_cert: Path
     from ..records.store import Store
     from .app import create_app
 
-    if store_path is not None and not Path(store_path).exists():
+    from ..records.store import default_store_path
+
+    store_path = Path(store_path) if store_path is not None else default_store_path()
+    if not store_path.exists():  # serving never creates a store
         raise InputError("results store does not exist", store_path)
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
