@@ -484,3 +484,26 @@ def test_plot_sanitiser_keeps_drawing_and_drops_everything_else():
     assert 'aria-label="t&lt;x&gt;"' in markup
     assert sanitise_svg('<!DOCTYPE svg [<!ENTITY a "b">]><svg class="plot"></svg>') is None
     assert sanitise_svg('<svg class="plot"><unclosed></svg>') is None
+
+
+def test_nmr_analysis_shows_the_spectrum_and_assignments(tmp_path, browser_for):
+    from _dashboard import record_analysis
+    from conftest import SAMPLES
+
+    from specqc.records.store import Store
+
+    path = tmp_path / "nmr.sqlite"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    with Store(path) as store:
+        analysis_id, _ = record_analysis(store, SAMPLES / "nmr" / "dz-salt-nmr-ether", "N-1", reports, stage="salt")
+    web = browser_for(path)
+    page = web.client.get(f"/analyses/{analysis_id}").text
+    section = page.split('id="nmr"')[1]
+    assert "400.1 MHz, DMSO-d6" in section
+    # the ether's triplet assigned, and the solvent judged against its ICH limit
+    assert re.search(r'<td class="num">1\.088</td><td>t</td>.*?<td>diethyl ether</td></tr>', section, re.DOTALL)
+    assert re.search(r"<td>diethyl ether</td>.*?above limit", section.split("Residual solvents")[1], re.DOTALL)
+    titles = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
+    assert [t for t in titles if t.startswith("1H spectrum")] == [
+        "1H spectrum (processed; numbers refer to the signal table)", "1H spectrum, 0.5–4.5 ppm"]
