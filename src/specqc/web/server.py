@@ -51,10 +51,8 @@ def serve(store_path: str | Path | None, host: str, port: int, *, tls_cert: Path
     import uvicorn
 
     from ..records.reviews import authentication_configured
-    from ..records.store import Store
+    from ..records.store import Store, default_store_path
     from .app import create_app
-
-    from ..records.store import default_store_path
 
     store_path = Path(store_path) if store_path is not None else default_store_path()
     if not store_path.exists():  # serving never creates a store
