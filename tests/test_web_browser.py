@@ -219,3 +219,15 @@ def test_viewer_cannot_sign_in_the_browser(served, chromium):
     assert "account victor (role viewer) may not review" in chromium.find_element(By.ID, "message").text
     with sqlite3.connect(site.store) as raw:
         assert raw.execute("SELECT COUNT(*) FROM reviews WHERE analysis_id=?", (site.markup,)).fetchone()[0] == 0
+
+
+def test_browser_tests_fail_rather_than_skip_in_ci(monkeypatch, tmp_path):
+    import test_web_browser as module
+
+    monkeypatch.setattr(module, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="browser tests must run in CI: .*no-chromium not installed"):
+        module._require_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no-chromium not installed"):
+        module._require_browser()
