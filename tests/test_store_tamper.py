@@ -294,8 +294,8 @@ def test_migration_seals_an_old_store_and_then_catches_tampering(tmp_path):
     raw.close()
     with Store(path) as store:
         actions = [r["action"] for r in store.connection.execute("SELECT action FROM audit ORDER BY seq")]
-        assert actions == ["adopt", "adopt", "migrate"]
-        migrate = json.loads(store.connection.execute("SELECT detail FROM audit WHERE action='migrate'")
+        assert actions == ["adopt", "adopt", "migrate", "migrate"]  # to schema 3 (sealing), then to 4
+        migrate = json.loads(store.connection.execute("SELECT detail FROM audit WHERE action='migrate' ORDER BY seq")
                              .fetchone()[0])
         assert migrate["from"] == 2 and migrate["sealed_analyses"] == 1 and migrate["sealed_ledger_events"] == 1
         assert store.verify() == []

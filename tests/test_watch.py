@@ -278,7 +278,7 @@ def test_each_sample_gets_the_latest_earlier_blank_of_its_inbox_and_blanks_are_n
         document = json.loads(export.to_json(records, "no-batch"))  # validated against the export schema
         assert sorted(Path(i["path"]).name for r in document["records"] for i in r["inputs"]
                       if i.get("role") == "blank") == ["blank-early.mzML", "blank-late.mzML"]
-        assert export.to_csv(records).lstrip("\ufeff").split("\r\n")[0].endswith(",blank_path,blank_sha256")
+        assert ",via,blank_path,blank_sha256," in export.to_csv(records).lstrip("\ufeff").split("\r\n")[0]
         assert store.verify() == []
     for sample, blank in expected.items():
         (report,) = (opts.out / "no-batch").glob(f"{sample}.*.json")

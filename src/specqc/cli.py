@@ -445,6 +445,97 @@ def status(store_path):
                        + (f"  {row['error']}" if row["error"] else ""))
 
 
+@main.command()
+@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store file.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; beyond loopback needs accounts and TLS.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--tls-cert", type=click.Path(path_type=Path), help="TLS certificate (PEM) to serve HTTPS.")
+@click.option("--tls-key", type=click.Path(path_type=Path), help="Its private key (PEM).")
+@click.option("--behind-tls-proxy", is_flag=True, help="A TLS-terminating proxy is in front (cookies marked "
+              "Secure, forwarded headers trusted).")
+def serve(store_path, host, port, tls_cert, tls_key, behind_tls_proxy):
+    """The QC dashboard in a browser: batches, analyses, plots, trends, the watch ledger, sign-off."""
+    from .web.server import serve as run_server
+
+    run_server(store_path, host, port, tls_cert=tls_cert, tls_key=tls_key, behind_tls_proxy=behind_tls_proxy,
+               on_ready=lambda url: click.echo(f"specqc: serving the dashboard at {url} (Ctrl-C stops)", err=True))
+
+
+@main.group()
+@click.option("--store", "store_path", type=click.Path(path_type=Path),
+              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.pass_context
+def users(ctx, store_path) -> None:
+    """Accounts of the dashboard: reviewers sign analyses off, viewers read."""
+    ctx.obj = {"store": store_path}
+
+
+def _new_password(name: str) -> str:
+    """Asked twice on a terminal; else the first line of standard input (for scripts)."""
+    if sys.stdin.isatty():
+        return click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise InputError("no password on standard input")
+    return line.rstrip("\r\n")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["reviewer", "viewer"]))
+@click.pass_context
+def users_add(ctx, name, role):
+    """Add an account (password prompted, or read from standard input)."""
+    from .records import reviews
+    from .records.store import Actor
+
+    reviews.check_name(name)
+    with _open_store(ctx) as store:
+        account = reviews.add_user(store, name, role, _new_password(name), Actor.current("cli"))
+    click.echo(f"specqc: account {account.name} ({account.role}) added to {store.path}", err=True)
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.pass_context
+def users_passwd(ctx, name):
+    """Give an account a new password."""
+    from .records import reviews
+    from .records.store import Actor
+
+    with _open_store(ctx) as store:
+        reviews.set_password(store, name, _new_password(name), Actor.current("cli"))
+    click.echo(f"specqc: new password for {name}", err=True)
+
+
+@users.command("disable")
+@click.argument("name")
+@click.pass_context
+def users_disable(ctx, name):
+    """Disable an account (its past signatures stay)."""
+    from .records import reviews
+    from .records.store import Actor
+
+    with _open_store(ctx) as store:
+        reviews.disable_user(store, name, Actor.current("cli"))
+    click.echo(f"specqc: account {name} disabled", err=True)
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx):
+    """Accounts with their role and state."""
+    from .records import reviews
+
+    with _open_store(ctx) as store:
+        found = reviews.accounts(store)
+    for account in found:
+        click.echo(f"{account.name:24s} {account.role:9s} {'active' if account.active else 'disabled'}")
+    if not found:
+        click.echo("no accounts", err=True)
+
+
 @main.command("formats")
 def formats_command():
     """List the instrument formats specqc reads."""

@@ -61,12 +61,23 @@ CONTENT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("seq", "int"), ("dataset", "text"), ("content_sha256", "text"), ("state", "text"), ("analysis_id", "text"),
         ("error", "text"), ("at", "text"), ("permanent", "int"), ("holder", "text"),
     ),
+    "users": (
+        ("seq", "int"), ("name", "text"), ("role", "text"), ("password_hash", "text"), ("active", "int"),
+        ("at", "text"), ("by", "text"),
+    ),
+    "reviews": (
+        ("seq", "int"), ("analysis_id", "text"), ("reviewer", "text"), ("role", "text"), ("decision", "text"),
+        ("meaning", "text"), ("comment", "text"), ("report_sha256", "text"), ("signed_at", "text"),
+        ("client", "text"),
+    ),
 }
+# tables whose rows are each sealed alone, by seq (audit detail {"table", "row", "content_sha256"})
+SEALED_ROW_TABLES = ("users", "reviews")
 ANALYSIS_TABLES = ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files")
 # the columns that name a row in a message
 ROW_KEYS = {"analyses": ("id",), "inputs": ("position", "path"), "species_results": ("species_id",),
             "diagnoses": ("diagnosis_id",), "checks": ("check_id",), "report_files": ("path",),
-            "ledger": ("seq", "dataset")}
+            "ledger": ("seq", "dataset"), "users": ("seq", "name"), "reviews": ("seq", "reviewer")}
 
 
 def canonical(value) -> str:
@@ -115,6 +126,10 @@ def ledger_seal(row: Mapping) -> str:
     return sha(row_text("ledger", row))
 
 
+def row_seal(table: str, row: Mapping) -> str:
+    return sha(row_text(table, row))
+
+
 def audit_hash(previous: str, at: str, actor: str, action: str, analysis_id: str | None, detail: str) -> str:
     return sha(canonical([previous, at, actor, action, analysis_id, detail]))
 
@@ -153,6 +168,8 @@ class ChainState:
     analyses: dict[str, tuple[int, dict]] = field(default_factory=dict)  # id -> (audit seq, seal detail)
     legacy_records: set[str] = field(default_factory=set)  # recorded before content was sealed
     ledger: dict[int, tuple[int, str]] = field(default_factory=dict)  # ledger seq -> (audit seq, content hash)
+    # (table, row seq) -> (audit seq, content hash), for SEALED_ROW_TABLES
+    rows: dict[tuple[str, int], tuple[int, str]] = field(default_factory=dict)
     last_seq: int | None = None
     last_hash: str = GENESIS
     signed_rows: int = 0
@@ -196,6 +213,8 @@ def _collect_seal(state: ChainState, row: Mapping) -> None:
         return
     if "ledger" in detail and "content_sha256" in detail:
         state.ledger[detail["ledger"]] = (row["seq"], detail["content_sha256"])
+    elif detail.get("table") in SEALED_ROW_TABLES and "row" in detail and "content_sha256" in detail:
+        state.rows[(detail["table"], detail["row"])] = (row["seq"], detail["content_sha256"])
     elif row["action"] in ("record", "adopt") and row["analysis_id"]:
         if "content_sha256" in detail:
             state.analyses[row["analysis_id"]] = (row["seq"], detail)

@@ -29,8 +29,10 @@ STAGE_COLUMNS = (
     "superseded_by", "latest", "verdict", "purity_pct", "purity_method", "product", "product_ms_area_pct",
     "product_nmr_mol_pct", "impurities", "diagnoses", "checks_failed", "checks_not_assessed", "input_paths",
     "input_sha256", "report_sha256", "report_files", "report_file_sha256", "specqc_version", "recorded_at",
-    "recorded_by", "host", "via", "blank_path", "blank_sha256",
+    "recorded_by", "host", "via", "blank_path", "blank_sha256", "review_decision", "reviewed_by", "reviewed_at",
+    "review_meaning", "review_comment", "review_report_sha256",
 )
+REVIEW_FIELDS = ("reviewer", "role", "decision", "meaning", "comment", "report_sha256", "signed_at")
 SPECIES_COLUMNS = (
     "record_id", "batch", "sample", "stage", "revision", "species_id", "species_name", "role", "stage_role",
     "status", "rt_min", "ms_area_pct", "nmr_mol_pct",
@@ -86,6 +88,8 @@ def batch_records(store: Store, batch: str) -> list[dict]:
             "inputs": inputs, "report_sha256": row["report_sha256"], "report_files": files,
             "specqc_version": row["specqc_version"], "recorded_at": row["recorded_at"],
             "recorded_by": row["recorded_by"], "host": row["host"], "via": row["via"],
+            # signed reviews, oldest first (the last one is the standing decision)
+            "reviews": [{k: r[k] for k in REVIEW_FIELDS} for r in store.reviews(analysis_id)],
         })
     orders = {}
     for record in records:
@@ -117,7 +121,16 @@ def stage_row(record: dict) -> dict:
         "blank_sha256": JOIN.join(i["sha256"] for i in record["inputs"] if i.get("role") == "blank"),
         "report_files": JOIN.join(f["path"] for f in record["report_files"]),
         "report_file_sha256": JOIN.join(f["sha256"] for f in record["report_files"]),
+        **_review_cells((record.get("reviews") or [None])[-1]),
     }
+
+
+def _review_cells(review: dict | None) -> dict:
+    if review is None:
+        return {}
+    return {"review_decision": review["decision"], "reviewed_by": review["reviewer"],
+            "reviewed_at": review["signed_at"], "review_meaning": review["meaning"],
+            "review_comment": review["comment"], "review_report_sha256": review["report_sha256"]}
 
 
 def species_rows(record: dict) -> list[dict]:

@@ -38,9 +38,11 @@ from . import chain
 from .chain import GENESIS, canonical, load_key
 from .claims import Claim, holder_alive, process_token
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RECORD_TABLES = ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files", "audit",
-                 "ledger")
+                 "ledger", "users", "reviews")
+# the schema that introduced a record table (its triggers are expected from then on)
+TABLE_SINCE = {"users": 4, "reviews": 4}
 KEY_FILE_VARIABLE = "SPECQC_STORE_KEY_FILE"
 BUSY_TIMEOUT_S = 60.0
 _sha = chain.sha
@@ -108,7 +110,37 @@ CREATE TABLE claims (
     acquired_at REAL NOT NULL, renewed_at REAL NOT NULL, expires_at REAL NOT NULL
 );
 """
-MIGRATIONS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3}
+# Schema 4: the accounts of the QC dashboard (an event log: the latest row of a
+# name is the account) and reviews, the signed decisions on an analysis; both
+# sealed row by row in the audit chain. Indexes for paging through many analyses:
+# covering ones, since the columns after report_json cost a walk through its
+# overflow pages when read from the table.
+SCHEMA_4 = """
+CREATE TABLE users (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+    active INTEGER NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL
+);
+CREATE INDEX users_name ON users(name, seq);
+CREATE TABLE reviews (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, analysis_id TEXT NOT NULL REFERENCES analyses(id), reviewer TEXT NOT NULL,
+    role TEXT NOT NULL, decision TEXT NOT NULL, meaning TEXT NOT NULL, comment TEXT NOT NULL,
+    report_sha256 TEXT NOT NULL, signed_at TEXT NOT NULL, client TEXT
+);
+CREATE INDEX reviews_analysis ON reviews(analysis_id, seq);
+CREATE INDEX analyses_supersedes ON analyses(supersedes);
+CREATE INDEX analyses_listing ON analyses(recorded_at, id, batch, sample, stage, verdict, revision, route_id, via,
+                                          purity_pct);
+CREATE INDEX analyses_facts ON analyses(id, recorded_at, batch, sample, stage, verdict, revision, route_id, via,
+                                        purity_pct);
+CREATE INDEX analyses_batch_time ON analyses(batch, recorded_at, verdict, id);
+CREATE INDEX species_results_analysis ON species_results(analysis_id, species_id);
+CREATE INDEX species_results_species ON species_results(species_id);
+CREATE INDEX checks_analysis ON checks(analysis_id, check_id);
+CREATE INDEX diagnoses_analysis ON diagnoses(analysis_id);
+CREATE INDEX inputs_analysis ON inputs(analysis_id);
+CREATE INDEX report_files_analysis ON report_files(analysis_id);
+"""
+MIGRATIONS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3, 4: SCHEMA_4}
 
 
 def _append_only_triggers(tables) -> str:
@@ -278,7 +310,8 @@ class Store:
             raise ConfigError(f"results store has schema {version}, newer than this specqc ({SCHEMA_VERSION}); "
                               "upgrade specqc", self.path)
         if opened_at >= 3:  # a store this version made always had its triggers: their absence is tampering
-            wanted = {f"{t}_no_{what}" for t in RECORD_TABLES for what in ("update", "delete")}
+            wanted = {f"{t}_no_{what}" for t in RECORD_TABLES if TABLE_SINCE.get(t, 1) <= opened_at
+                      for what in ("update", "delete")}
             self.restored_triggers = sorted(wanted - self._names("trigger"))
         while version < SCHEMA_VERSION:
             target = version + 1
@@ -530,6 +563,149 @@ class Store:
             if cursor.rowcount:
                 self._audit("release", None, {"resource": claim.resource, "holder": claim.holder}, actor)
 
+    # ------------------------------------------------------------ accounts and reviews (the dashboard's sign-off)
+
+    def _append_sealed(self, table: str, columns: dict, action: str, analysis_id: str | None, detail: dict,
+                       actor: Actor) -> sqlite3.Row:
+        """Insert one row of a SEALED_ROW_TABLES table and seal it, as read back, in the audit chain."""
+        names = list(columns)
+        cursor = self.connection.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES "
+                                         f"({', '.join('?' * len(names))})", [columns[n] for n in names])
+        row = self.connection.execute(f"SELECT * FROM {table} WHERE seq=?", (cursor.lastrowid,)).fetchone()
+        self._audit(action, analysis_id, {**detail, "table": table, "row": row["seq"],
+                                          "content_sha256": chain.row_seal(table, row)}, actor)
+        return row
+
+    def add_user(self, name: str, role: str, password_hash: str, *, active: bool = True,
+                 actor: Actor) -> sqlite3.Row:
+        """Append an account's new state (created, new password or role, disabled): its latest row counts."""
+        with self._transaction():
+            return self._append_sealed("users", {"name": name, "role": role, "password_hash": password_hash,
+                                                 "active": int(active), "at": now_iso(), "by": actor.user},
+                                       "user", None, {"name": name, "role": role, "active": active}, actor)
+
+    def users(self) -> list[sqlite3.Row]:
+        """Every account in its current state (its latest row), by name."""
+        return self.connection.execute(
+            "SELECT u.* FROM users u JOIN (SELECT name, MAX(seq) AS seq FROM users GROUP BY name) latest "
+            "ON u.seq = latest.seq ORDER BY u.name").fetchall()
+
+    def user(self, name: str) -> sqlite3.Row | None:
+        return self.connection.execute("SELECT * FROM users WHERE name=? ORDER BY seq DESC LIMIT 1",
+                                       (name,)).fetchone()
+
+    def add_review(self, analysis_id: str, *, reviewer: str, role: str, decision: str, meaning: str, comment: str,
+                   report_sha256: str, client: str | None, actor: Actor) -> sqlite3.Row:
+        """Append a signed review of an analysis. `report_sha256` is the report the
+        reviewer saw: refused if the store holds another one for that id."""
+        with self._transaction():
+            analysis = self.connection.execute("SELECT report_sha256 FROM analyses WHERE id=?",
+                                               (analysis_id,)).fetchone()
+            if analysis is None:
+                raise InputError(f"no record with id {analysis_id!r}", self.path)
+            if analysis["report_sha256"] != report_sha256:
+                raise InputError(f"record {analysis_id}: the report reviewed is not the one stored", self.path)
+            return self._append_sealed(
+                "reviews", {"analysis_id": analysis_id, "reviewer": reviewer, "role": role, "decision": decision,
+                            "meaning": meaning, "comment": comment, "report_sha256": report_sha256,
+                            "signed_at": now_iso(), "client": client},
+                "review", analysis_id, {"reviewer": reviewer, "decision": decision, "report_sha256": report_sha256},
+                actor)
+
+    def reviews(self, analysis_id: str | None = None) -> list[sqlite3.Row]:
+        """Reviews in the order they were signed (of one analysis, or all)."""
+        if analysis_id is None:
+            return self.connection.execute("SELECT * FROM reviews ORDER BY seq").fetchall()
+        return self.connection.execute("SELECT * FROM reviews WHERE analysis_id=? ORDER BY seq",
+                                       (analysis_id,)).fetchall()
+
+    # ------------------------------------------------------------ listing many (dashboard pages)
+
+    _LATEST_REVIEW = "(SELECT r.decision FROM reviews r WHERE r.analysis_id = a.id ORDER BY r.seq DESC LIMIT 1)"
+    _SUPERSEDED = "EXISTS (SELECT 1 FROM analyses n WHERE n.supersedes = a.id)"
+
+    def analysis_summaries(self, *, search: str | None = None, batch: str | None = None, stage: str | None = None,
+                           verdict: str | None = None, review: str | None = None, latest_only: bool = False,
+                           limit: int = 50, offset: int = 0) -> tuple[list[sqlite3.Row], int]:
+        """One page of analyses, newest first, without their reports, and how many
+        match. `search`: part of the sample, batch, stage or id; `review`: a
+        decision, or "none" for analyses nobody reviewed yet."""
+        where, arguments = [], []
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(" + " OR ".join(f"a.{c} LIKE ? ESCAPE '\\'" for c in ("sample", "batch", "stage", "id"))
+                         + ")")
+            arguments += [pattern] * 4
+        for column, value in (("batch", batch), ("stage", stage), ("verdict", verdict)):
+            if value is not None:
+                where.append(f"a.{column} = ?")
+                arguments.append(value)
+        if review == "none":
+            where.append(f"{self._LATEST_REVIEW} IS NULL")
+        elif review is not None:
+            where.append(f"{self._LATEST_REVIEW} = ?")
+            arguments.append(review)
+        if latest_only:
+            where.append(f"NOT {self._SUPERSEDED}")
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        total = self.connection.execute(f"SELECT COUNT(*) FROM analyses a{condition}", arguments).fetchone()[0]
+        rows = self.connection.execute(
+            f"SELECT a.id, a.batch, a.sample, a.stage, a.route_id, a.revision, a.verdict, a.purity_pct, "
+            f"a.recorded_at, a.via, {self._SUPERSEDED} AS superseded, {self._LATEST_REVIEW} AS review "
+            f"FROM analyses a{condition} ORDER BY a.recorded_at DESC, a.id DESC LIMIT ? OFFSET ?",
+            arguments + [limit, offset]).fetchall()
+        return rows, total
+
+    def batch_summaries(self, *, limit: int = 20, offset: int = 0) -> tuple[list[sqlite3.Row], int]:
+        """Batches, most recently analysed first, with the verdicts of their current analyses."""
+        total = self.connection.execute("SELECT COUNT(DISTINCT batch) FROM analyses").fetchone()[0]
+        rows = self.connection.execute(
+            "SELECT a.batch, COUNT(*) AS analyses, MAX(a.recorded_at) AS last_recorded_at, "
+            "SUM(CASE WHEN a.verdict = 'pass' THEN 1 ELSE 0 END) AS passed, "
+            "SUM(CASE WHEN a.verdict = 'fail' THEN 1 ELSE 0 END) AS failed, "
+            "SUM(CASE WHEN a.verdict = 'inconclusive' THEN 1 ELSE 0 END) AS inconclusive, "
+            f"SUM(CASE WHEN {self._LATEST_REVIEW} IS NULL THEN 0 ELSE 1 END) AS reviewed "
+            f"FROM analyses a WHERE a.batch IS NOT NULL AND NOT {self._SUPERSEDED} GROUP BY a.batch "
+            "ORDER BY last_recorded_at DESC, a.batch LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        return rows, total
+
+    def species_trend(self, species_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
+        """A species' amounts in the current analysis of the `limit` latest samples that have it, oldest first."""
+        query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
+                 "s.nmr_mol_pct FROM analyses a CROSS JOIN species_results s "
+                 f"WHERE s.analysis_id = a.id AND s.species_id = ? AND NOT {self._SUPERSEDED}")
+        arguments = [species_id]
+        if stage is not None:
+            query += " AND a.stage = ?"
+            arguments.append(stage)
+        return self._oldest_first(query, arguments, limit)
+
+    def _oldest_first(self, query: str, arguments: list, limit: int) -> list[sqlite3.Row]:
+        # CROSS JOIN keeps analyses the outer loop (SQLite does not reorder it): newest first through the
+        # listing index, stopping at `limit`, instead of every row of the species or check sorted afterwards
+        newest = self.connection.execute(query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?",
+                                         [*arguments, limit]).fetchall()
+        return newest[::-1]
+
+    def check_trend(self, check_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
+        """A QC check's status (and the purity figure) in the current analysis of the `limit` latest samples,
+        oldest first."""
+        query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
+                 "c.detail FROM analyses a CROSS JOIN checks c "
+                 f"WHERE c.analysis_id = a.id AND c.check_id = ? AND NOT {self._SUPERSEDED}")
+        arguments = [check_id]
+        if stage is not None:
+            query += " AND a.stage = ?"
+            arguments.append(stage)
+        return self._oldest_first(query, arguments, limit)
+
+    def trend_choices(self, kinds=("species", "checks", "stages")) -> dict[str, list[str]]:
+        """The species, checks and stages a trend (or a filter) can be drawn for."""
+        queries = {"species": "SELECT DISTINCT species_id FROM species_results ORDER BY 1",
+                   "checks": "SELECT DISTINCT check_id FROM checks ORDER BY 1",
+                   "stages": "SELECT DISTINCT stage FROM analyses ORDER BY 1"}
+        return {kind: [r[0] for r in self.connection.execute(queries[kind])] for kind in kinds}
+
     # ------------------------------------------------------------ reading
 
     def analyses(self, batch: str | None = None, stage: str | None = None, since: str | None = None):
@@ -589,6 +765,9 @@ class Store:
         problems += self._chain_length_problems(state, known_head)
         problems += self._analysis_problems(state)
         problems += self._ledger_problems(state)
+        for table in chain.SEALED_ROW_TABLES:
+            problems += self._sealed_row_problems(state, table)
+        problems += self._review_problems()
         problems += self._file_problems()
         return problems
 
@@ -652,6 +831,31 @@ class Store:
                 problems.append(f"ledger seq {seq}: in the audit chain (seq {audit_seq}) but missing from the store "
                                 "(removed behind the store's back)")
         return problems
+
+    def _sealed_row_problems(self, state: chain.ChainState, table: str) -> list[str]:
+        problems, present = [], set()
+        for row in self.connection.execute(f"SELECT * FROM {table} ORDER BY seq"):
+            present.add(row["seq"])
+            sealed = state.rows.get((table, row["seq"]))
+            where = chain.describe_row(table, row)
+            if sealed is None:
+                problems.append(f"{where}: not in the audit chain (added behind the store's back)")
+            elif chain.row_seal(table, row) != sealed[1]:
+                problems.append(f"{where}: changed behind the store's back")
+        for (sealed_table, seq), (audit_seq, _) in sorted(state.rows.items()):
+            if sealed_table == table and seq not in present:
+                problems.append(f"{table} row seq={seq}: in the audit chain (seq {audit_seq}) but missing from the "
+                                "store (removed behind the store's back)")
+        return problems
+
+    def _review_problems(self) -> list[str]:
+        """A review signs one report: it must still be the one stored under its analysis."""
+        return [f"reviews row seq={row['seq']}: signed report SHA-256 {row['report_sha256'][:12]}... is not the "
+                f"stored report of record {row['analysis_id']}"
+                for row in self.connection.execute(
+                    "SELECT r.seq, r.analysis_id, r.report_sha256, a.report_sha256 AS stored FROM reviews r "
+                    "LEFT JOIN analyses a ON a.id = r.analysis_id ORDER BY r.seq")
+                if row["stored"] != row["report_sha256"]]
 
     def _file_problems(self) -> list[str]:
         problems = []
