@@ -43,6 +43,7 @@ class Settings:
     thresholds: dict[str, float]
     name_pattern: str | None = None
     default_route: str | None = None
+    default_stage: str | None = None  # the last resort after sidecar, name pattern and file name (watch --stage)
     source: str = "defaults"
     sections: dict = field(default_factory=dict)  # other sections, for the commands that own them
     uv: dict = field(default_factory=dict)  # UVParams overrides

@@ -375,7 +375,8 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
     purity = by_id.get("purity")
     if purity is not None and purity.status == FAIL:
         impurities = [_amount_text(e) for e in sample.species.values() if e.stage_role == "impurity" and e.detected]
-        unexplained = [f"unexplained peak m/z {p.mz:.4f} at {p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
+        unexplained = [f"unexplained peak m/z {p.mz:.{4 if run.resolution and run.resolution.high else 0}f} at "
+                       f"{p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
                        for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
         unassigned = sorted(((p.area_pct, p.peak.apex_rt, trace.trace.label)
                              for uv in sample.uv

@@ -87,6 +87,8 @@ class WatchOptions:
     blank_pattern: str | None = None  # None: [blank] pattern of the config (no blanks when neither is given)
     lease_s: float = 120.0  # claim lease: how long another host waits for a silent holder
     stop_grace_s: float = 30.0  # on a stop, how long running analyses may take to finish
+    default_route: str | None = None  # watch --route: for datasets no sidecar, pattern or config assigns
+    default_stage: str | None = None  # watch --stage: likewise, after the file name's own stage id
 
 
 @dataclass
@@ -153,6 +155,14 @@ class _RouteProblem(Exception):
         self.error = error
 
 
+def with_defaults(settings, defaults: dict):
+    """Settings with the service's --route/--stage as the last resort of assignment."""
+    from dataclasses import replace
+
+    return replace(settings, default_route=defaults.get("route") or settings.default_route,
+                   default_stage=defaults.get("stage") or settings.default_stage)
+
+
 def assign(path: Path, settings) -> None:
     """Raise UnassignedError unless the dataset's route and stage can be told
     (sidecar, name pattern, a stage id in its name); a route that cannot be
@@ -167,15 +177,18 @@ def assign(path: Path, settings) -> None:
             raise _RouteProblem(exc) from exc
 
     try:
-        info = identify([path], None, None, settings.name_pattern, settings.default_route, stage_ids_of=stage_ids)
+        info = identify([path], None, None, settings.name_pattern, settings.default_route, stage_ids_of=stage_ids,
+                        default_stage=settings.default_stage)
     except _RouteProblem as problem:
         raise problem.error from None
     except SpecqcError as exc:
         raise UnassignedError(exc.message, exc.path or path) from exc
     if info.route is None:
-        raise UnassignedError("no route: give a sidecar JSON with \"route\", or [sample] route in the config", path)
+        raise UnassignedError("no route: give a sidecar JSON with \"route\", [sample] route in the config, or "
+                              "watch --route", path)
     if info.stage is None:
-        raise UnassignedError("no stage: give a sidecar JSON with \"stage\", or a file name holding one stage id "
+        raise UnassignedError("no stage: give a sidecar JSON with \"stage\", watch --stage, or a file name holding "
+                              "one stage id "
                               f"of route {info.route}", path)
 
 
@@ -225,6 +238,7 @@ def analyse_dataset(job: dict) -> dict:
     notes: dict = {}
     try:
         settings = load_settings(job["config"])
+        settings = with_defaults(settings, job.get("defaults") or {})
     except SpecqcError as exc:  # the config was edited into something invalid: the operator's to fix
         return {"state": "deferred", "error": f"config: {exc.one_line()}"}
     try:
@@ -707,6 +721,7 @@ class Watcher:
         return {"dataset": job.dataset.key, "kind": job.dataset.kind, "sha256": job.digest, "snapshot": job.state,
                 "out": str(self.options.out), "store": self.store_job,
                 "config": None if self.options.config_path is None else str(self.options.config_path),
+                "defaults": {"route": self.options.default_route, "stage": self.options.default_stage},
                 "blank": None if job.blank is None else {"path": job.blank.key, "sha256": job.blank_digest}}
 
     def _submit(self, job: _Job) -> Future:
