@@ -106,6 +106,8 @@ class FormatList(click.ParamType):
 @click.option("--sample-per-file", is_flag=True, help="Each input is a sample of its own.")
 @click.option("--all-species", is_flag=True, help="Terminal report: list every route species, not only what was "
               "found and what the stage expects.")
+@click.option("--paper", type=click.Choice(["a4", "letter"], case_sensitive=False), default="a4", show_default=True,
+              help="Paper size of a pdf report (printed by headless Chromium).")
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
 @click.option("--tolerance", help="m/z tolerance, e.g. '5 ppm' or '0.5 Da' (default: from the data).")
 @click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
@@ -120,7 +122,7 @@ class FormatList(click.ParamType):
 @click.option("--store", "store_path", type=click.Path(path_type=Path),
               help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
 def analyze(paths, route_ref, stage_id, config_path, output_formats, output, output_dir, sample_per_file,
-            all_species, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path):
+            all_species, paper, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path):
     """Analyse the instrument files of one sample (or of several samples) at a stage.
 
     Several PATHS are one sample's measurements (its LC-MS run and its 1H NMR)
@@ -157,7 +159,7 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
                 target = output_dir / f"{group.name}{FORMAT_EXTENSIONS[kind]}"
             else:
                 target = output
-            rendered.append((target, kind, _render(report, analysis, kind, target, all_species)))
+            rendered.append((target, kind, _render(report, analysis, kind, target, all_species, paper)))
         outputs.append((group.name, report, rendered))
     if output_dir is not None:
         if output_dir.exists() and not output_dir.is_dir():
@@ -202,7 +204,8 @@ def _report_formats(chosen: tuple | None, output: Path | None, output_dir: Path 
     return chosen
 
 
-def _render(report: dict, analysis, kind: str, target: Path | None, all_species: bool) -> str | bytes:
+def _render(report: dict, analysis, kind: str, target: Path | None, all_species: bool,
+            paper: str = "a4") -> str | bytes:
     from .report.document import to_json
 
     if kind == "json":
@@ -215,7 +218,7 @@ def _render(report: dict, analysis, kind: str, target: Path | None, all_species:
         from .report.html import render_html
         from .report.pdf import html_to_pdf
 
-        return html_to_pdf(render_html(report, analysis))
+        return html_to_pdf(render_html(report, analysis), paper=paper)
     return _render_text(report, to_terminal=target is None, all_species=all_species)
 
 

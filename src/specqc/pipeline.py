@@ -85,7 +85,8 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path)
-            record = InputRecord(str(path), sha256_of(path), model.technique, entry.name)
+            record = InputRecord(str(path), sha256_of(path), model.technique, entry.name,
+                                 acquisition=acquisition_of(model))
             if entry.technique == "lcms":
                 result = analyze_lcms(model, route, stage, lcms_params, blank=blank_run)
                 check_tolerance_supported(lcms_params, result)
@@ -118,6 +119,22 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
     analysis.assessment = assess(evidence, settings.thresholds)
     analysis.reference_data = reference_data_versions(route, with_nmr=bool(analysis.nmr))
     return analysis
+
+
+def acquisition_of(model) -> dict:
+    """Instrument, method and acquisition time as the file records them ("" where it does not)."""
+    instrument = getattr(model, "instrument", None)
+    metadata = getattr(model, "metadata", None) or {}
+    if instrument is not None:
+        name = " ".join(part for part in (instrument.vendor, instrument.model) if part).strip()
+        software = instrument.software
+    else:  # an NMR spectrum: the spectrometer's frequency names it
+        mhz = getattr(model, "spectrometer_mhz", None)
+        name = f"{getattr(model, 'nucleus', '1H')} NMR {mhz:.0f} MHz" if mhz else ""
+        software = ""
+    method = metadata.get("method") or getattr(model, "pulse_program", "") or ""
+    return {"instrument": name, "software": software or "", "method": str(method),
+            "acquired": str(getattr(model, "acquisition_date", "") or "")}
 
 
 # m/z window a test of presence needs at least: half the data-derived window at unit resolution (nominal

@@ -431,7 +431,8 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
                        for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
         unassigned = sorted(((p.area_pct, p.peak.apex_rt, trace.trace.label)
                              for uv in sample.uv
-                             for trace in uv.configured_traces() for p in trace.peaks if p.species_id is None),
+                             for trace in uv.configured_traces() for p in trace.peaks
+                             if p.species_id is None and not p.void),
                             reverse=True)
         uv_unknowns = [f"UV peak at {rt:.2f} min, {pct:.2f} % area at {label}, no route species at that time"
                        for pct, rt, label in unassigned[:3]]

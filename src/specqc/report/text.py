@@ -201,7 +201,8 @@ def _uv_parts(uv: dict, names: dict[str, str]) -> list:
             if purity.get("match_factor_min") is not None:
                 verdict += f" (min {purity['match_factor_min']:.0f})"
             table.add_row(label if index == 0 else "", f"{peak['rt_min']:.2f}", f"{peak['area_pct']:.2f}",
-                          f"{peak['sn']:.0f}", names.get(peak["species"], "") if peak["species"] else "",
+                          f"{peak['sn']:.0f}", "void (not counted)" if peak.get("void")
+                          else names.get(peak["species"], "") if peak["species"] else "",
                           Text(verdict, style="bold red" if verdict.startswith("impure") else ""))
     parts = [table, Text("* configured wavelength: its product area % is the purity figure", style="dim")]
     parts.extend(Text(f"  note: {note}", style="yellow") for note in uv.get("notes", []))
