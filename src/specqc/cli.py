@@ -421,24 +421,30 @@ def records_batch(ctx, batch):
 
 
 @records.command("export")
-@click.option("--batch", required=True)
-@click.option("--format", "export_format", type=click.Choice(["csv", "csv-long", "json", "xlsx"]), default="csv",
-              show_default=True)
+@click.option("--batch", help="One batch (default: every batch).")
+@click.option("--since", help="Recorded from this ISO date or date-time, e.g. 2026-11-01.")
+@click.option("--until", help="Recorded before this ISO date or date-time.")
+@click.option("--format", "export_format", type=click.Choice(["csv", "csv-long", "csv-values", "json", "xlsx"]),
+              default="csv", show_default=True,
+              help="csv: one row per analysis; csv-long: one per species; csv-values: one value per row (LIMS).")
 @click.option("--output", type=click.Path(path_type=Path), help="File to write (default: stdout; required for xlsx).")
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
 @click.pass_context
-def records_export(ctx, batch, export_format, output, force):
-    """Export a batch: CSV (stage rows, or csv-long: one row per species), JSON or XLSX."""
+def records_export(ctx, batch, since, until, export_format, output, force):
+    """Export records: CSV (stage rows, csv-long: one row per species, csv-values: one value per row), JSON or
+    XLSX; one batch, or every batch, optionally within a date range."""
     from .records import export
 
     with _open_store(ctx) as store:
-        rows = export.batch_records(store, batch)
+        rows = export.batch_records(store, batch, since=_since(since), until=_since(until))
+    batch = batch if batch is not None else "all"
     if export_format == "xlsx":
         if output is None:
             raise InputError("--output is required for xlsx")
         _write_atomically(output, export.to_xlsx(rows, batch), force)
         return
-    text = export.to_json(rows, batch) if export_format == "json" else export.to_csv(rows, export_format == "csv-long")
+    text = export.to_json(rows, batch) if export_format == "json" else export.to_csv(
+        rows, export_format == "csv-long", values=export_format == "csv-values")
     if output is not None:
         _write_atomically(output, text, force)
     else:

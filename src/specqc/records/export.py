@@ -33,8 +33,11 @@ STAGE_COLUMNS = (
 )
 SPECIES_COLUMNS = (
     "record_id", "batch", "sample", "stage", "revision", "species_id", "species_name", "role", "stage_role",
-    "status", "rt_min", "ms_area_pct", "nmr_mol_pct",
+    "status", "rt_min", "ms_area_pct", "nmr_mol_pct", "latest",
 )
+# csv-values: what a LIMS imports, one measured or judged value per row and per cell
+VALUE_COLUMNS = ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at", "kind", "name",
+                 "value", "unit", "limit", "status")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 JOIN = " | "
 # fixed zip timestamps make the workbook byte-identical for the same records
@@ -50,11 +53,14 @@ def _stage_order(route_id: str) -> dict[str, int]:
         return {}
 
 
-def batch_records(store: Store, batch: str) -> list[dict]:
-    """Every stored analysis of the batch, as plain structures, in route order."""
-    rows = store.analyses(batch=batch)
+def batch_records(store: Store, batch: str | None, since: str | None = None, until: str | None = None) -> list[dict]:
+    """Every stored analysis of the batch (of every batch when None; recorded from
+    ``since`` and before ``until`` when given), as plain structures, in route order."""
+    rows = [row for row in store.analyses(batch=batch, since=since)
+            if until is None or row["recorded_at"] < until]
     if not rows:
-        raise InputError(f"no records for batch {batch!r}", store.path)
+        scope = f"batch {batch!r}" if batch is not None else "any batch"
+        raise InputError(f"no records for {scope}" + (" in that time range" if since or until else ""), store.path)
     records = []
     for row in rows:
         analysis_id = row["id"]
@@ -124,8 +130,28 @@ def species_rows(record: dict) -> list[dict]:
     return [{"record_id": record["record_id"], "batch": record["batch"], "sample": record["sample"],
              "stage": record["stage"], "revision": record["revision"], "species_id": s["species_id"],
              "species_name": s["name"], "role": s["role"], "stage_role": s["stage_role"], "status": s["status"],
-             "rt_min": s["rt_min"], "ms_area_pct": s["ms_area_pct"], "nmr_mol_pct": s["nmr_mol_pct"]}
+             "rt_min": s["rt_min"], "ms_area_pct": s["ms_area_pct"], "nmr_mol_pct": s["nmr_mol_pct"],
+             "latest": record["latest"]}
             for s in record["species"]]
+
+
+def value_rows(record: dict) -> list[dict]:
+    """The record as single values: verdict, purity, each check, each species' amounts, each diagnosis."""
+    base = {k: record[k] for k in ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at")}
+    rows = [{**base, "kind": "verdict", "name": "verdict", "value": record["verdict"], "status": record["verdict"]},
+            {**base, "kind": "purity", "name": record["purity_method"] or "purity", "value": record["purity_pct"],
+             "unit": "%" if record["purity_pct"] is not None else None,
+             "status": "measured" if record["purity_pct"] is not None else "not-assessed"}]
+    rows += [{**base, "kind": "check", "name": c["id"], "status": c["status"]} for c in record["checks"]]
+    for species in record["species"]:
+        for key, unit in (("ms_area_pct", "% MS area"), ("nmr_mol_pct", "mol % 1H NMR"), ("rt_min", "min")):
+            if species[key] is not None:
+                rows.append({**base, "kind": "species", "name": species["name"], "value": species[key], "unit": unit,
+                             "status": species["status"]})
+        if all(species[key] is None for key in ("ms_area_pct", "nmr_mol_pct")):
+            rows.append({**base, "kind": "species", "name": species["name"], "status": species["status"]})
+    rows += [{**base, "kind": "diagnosis", "name": d["id"], "status": d["severity"]} for d in record["diagnoses"]]
+    return rows
 
 
 def defuse(value):
@@ -143,10 +169,14 @@ def _cell(value):
     return defuse(value)
 
 
-def to_csv(records: list[dict], long: bool = False) -> str:
-    """UTF-8 with a byte-order mark, so spreadsheet programs read non-ASCII names right."""
-    columns = SPECIES_COLUMNS if long else STAGE_COLUMNS
-    rows = [row for r in records for row in species_rows(r)] if long else [stage_row(r) for r in records]
+def to_csv(records: list[dict], long: bool = False, values: bool = False) -> str:
+    """UTF-8 with a byte-order mark, so spreadsheet programs read non-ASCII names right.
+    ``values``: the LIMS form, one value per row (VALUE_COLUMNS), nothing joined."""
+    if values:
+        columns, rows = VALUE_COLUMNS, [row for r in records for row in value_rows(r)]
+    else:
+        columns = SPECIES_COLUMNS if long else STAGE_COLUMNS
+        rows = [row for r in records for row in species_rows(r)] if long else [stage_row(r) for r in records]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
