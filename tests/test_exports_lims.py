@@ -47,3 +47,29 @@ def test_values_export_has_one_value_per_cell_and_the_latest_flag(tmp_path):
     long = _cli("records", "--store", store, "export", "--batch", "B-1", "--format", "csv-long")
     species = list(csv.DictReader(io.StringIO(long.stdout.lstrip("\ufeff"))))
     assert sorted({(r["revision"], r["latest"]) for r in species}) == [("1", "false"), ("2", "true")]
+
+
+def test_xlsx_cells_are_typed_and_columns_sized(tmp_path):
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    from specqc.records.export import SPECIES_COLUMNS, STAGE_COLUMNS
+
+    store = tmp_path / "s.sqlite"
+    with open_store(store) as opened:
+        opened.record(report("dz-alkylation-overalkylation", "B-1"), actor=actor())
+    out = tmp_path / "b.xlsx"
+    result = _cli("records", "--store", store, "export", "--batch", "B-1", "--format", "xlsx", "--output", out)
+    assert result.returncode == 0, result.stderr
+    book = load_workbook(out)
+    summary = dict(zip(STAGE_COLUMNS, next(book["Summary"].iter_rows(min_row=2, values_only=True))))
+    assert summary["latest"] is True and isinstance(summary["revision"], int)
+    assert isinstance(summary["recorded_at"], datetime)
+    assert isinstance(summary["product_ms_area_pct"], float)
+    species = [dict(zip(SPECIES_COLUMNS, row)) for row in book["alkylation"].iter_rows(min_row=2, values_only=True)]
+    found = [s for s in species if s["status"] == "detected"]
+    assert found and all(isinstance(s["ms_area_pct"], float) and s["latest"] is True for s in found)
+    widths = {letter: book["Summary"].column_dimensions[letter].width for letter in ("A", "B", "K")}
+    assert widths["A"] == len(summary["record_id"]) + 2  # the record id column fits the ids
+    assert widths["B"] == len("batch") + 2 and widths["K"] == max(len("verdict"), len(summary["verdict"])) + 2

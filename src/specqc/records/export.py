@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 
@@ -224,9 +225,33 @@ def _sheet_name(stage: str, used: set[str]) -> str:
     return name
 
 
+MAX_COLUMN_WIDTH = 60
+DATE_COLUMNS = ("recorded_at",)
+
+
+def _typed(column: str, value):
+    """A cell's value as the spreadsheet should hold it: a recorded time as a date-time
+    (UTC, as spreadsheets keep no zone), everything else as it is."""
+    if column in DATE_COLUMNS and isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value).astimezone(timezone.utc).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return "yyyy-mm-dd hh:mm:ss"
+    return str(value)
+
+
 def to_xlsx(records: list[dict], batch: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
     summary = workbook.active
@@ -236,16 +261,20 @@ def to_xlsx(records: list[dict], batch: str) -> bytes:
         sheet.append(list(columns))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
+        widths = [len(c) for c in columns]
         for row in rows:
             sheet.append([None] * len(columns))
             for index, column in enumerate(columns, start=1):
-                value = row.get(column)
-                if isinstance(value, bool):
-                    value = "true" if value else "false"
+                value = _typed(column, row.get(column))  # numbers, booleans and dates as such, not text
                 cell = sheet.cell(row=sheet.max_row, column=index)
                 cell.value = value
                 if isinstance(value, str):
                     cell.data_type = "s"  # plain text: never evaluated as a formula
+                elif isinstance(value, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                widths[index - 1] = max(widths[index - 1], len(_shown(value)))
+        for index, width in enumerate(widths, start=1):  # columns as wide as their content, within reason
+            sheet.column_dimensions[get_column_letter(index)].width = min(MAX_COLUMN_WIDTH, width + 2)
         sheet.freeze_panes = "A2"
 
     write(summary, STAGE_COLUMNS, [stage_row(r) for r in records])
@@ -254,7 +283,6 @@ def to_xlsx(records: list[dict], batch: str) -> bytes:
         sheet = workbook.create_sheet(_sheet_name(stage, used))
         write(sheet, SPECIES_COLUMNS, [row for r in records if r["stage"] == stage for row in species_rows(r)])
     stamp = max(r["recorded_at"] for r in records)
-    from datetime import datetime, timezone
 
     moment = datetime.fromisoformat(stamp).astimezone(timezone.utc).replace(tzinfo=None)
     workbook.properties.created = workbook.properties.modified = moment
