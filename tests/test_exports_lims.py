@@ -73,3 +73,21 @@ def test_xlsx_cells_are_typed_and_columns_sized(tmp_path):
     widths = {letter: book["Summary"].column_dimensions[letter].width for letter in ("A", "B", "K")}
     assert widths["A"] == len(summary["record_id"]) + 2  # the record id column fits the ids
     assert widths["B"] == len("batch") + 2 and widths["K"] == max(len("verdict"), len(summary["verdict"])) + 2
+
+
+def test_records_batch_is_one_row_per_stage_with_amounts_named(tmp_path):
+    store = tmp_path / "s.sqlite"
+    with open_store(store) as opened:
+        for name in ("dz-alkylation-clean", "dz-alkylation-incomplete", "dz-cyclization-oligomers"):
+            opened.record(report(name, "B-9"), actor=actor())
+    view = _cli("records", "--store", store, "batch", "B-9")
+    assert view.returncode == 0, view.stderr
+    lines = view.stdout.splitlines()
+    rows = [line for line in lines[1:] if not line.startswith(" ")]
+    assert [row.split()[0] for row in rows] == ["alkylation", "cyclization"]  # one row per stage, route order
+    alkylation = rows[0]
+    # the latest analysis of the stage speaks for it; the other sample is named under it
+    assert "dz-alkylation-incomplete" in alkylation and "fail" in alkylation
+    assert any("other samples: dz-alkylation-clean (pass)" in line for line in lines)
+    assert "intermediate ethyl N-[3-(Boc-amino)propyl]glycinate" in alkylation
+    assert "% of MS signal (semi-quantitative)" in alkylation and "purity not assessed" in alkylation

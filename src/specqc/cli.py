@@ -397,27 +397,50 @@ def records_show(ctx, record_id):
 @click.argument("batch")
 @click.pass_context
 def records_batch(ctx, batch):
-    """The batch record: one row per stage with its latest verdict."""
-    from .records.export import batch_records
+    """The batch record: one row per stage with its latest verdict, and what the stage made
+    (its intermediate, or the final product) with the amount named by how it was measured."""
+    from .records.export import _stage_order, batch_records
 
     with _open_store(ctx) as store:
         rows = batch_records(store, batch)
     click.echo(f"batch {batch}")
+    stages: dict[tuple[str, str], list[dict]] = {}
     for record in rows:
-        if not record["latest"]:
-            continue
-        older = [r["record_id"] for r in rows if r["stage"] == record["stage"] and r["sample"] == record["sample"]
-                 and not r["latest"]]
-        product = record["product_ms_area_pct"] if record["product_ms_area_pct"] is not None \
-            else record["product_nmr_mol_pct"]
-        click.echo(f"{record['stage']:14s} {record['verdict']:12s} {record['sample']:28s} "
-                   f"product {product if product is not None else '-'} %  "
-                   f"purity {record['purity_pct'] if record['purity_pct'] is not None else '-'}  "
-                   f"diagnoses: {', '.join(d['id'] for d in record['diagnoses']) or 'none'}")
-        for item in record["report_files"]:
+        stages.setdefault((record["route_id"], record["stage"]), []).append(record)
+    for (route_id, stage), records in stages.items():
+        current = [r for r in records if r["latest"]]
+        latest = max(current, key=lambda r: (r["recorded_at"], r["revision"]))
+        order = _stage_order(route_id)
+        final = bool(order) and order.get(stage) == max(order.values())
+        what = "product" if final else "intermediate"
+        amount = _amount_label(latest)
+        click.echo(f"{stage:14s} {latest['verdict']:12s} {latest['sample']}: {what} {latest['product'] or '-'} "
+                   f"{amount}; purity {_purity_label(latest)}; "
+                   f"diagnoses: {', '.join(d['id'] for d in latest['diagnoses']) or 'none'}")
+        for item in latest["report_files"]:
             click.echo(f"{'':14s} report {item['path']}")
+        others = [r for r in current if r is not latest]
+        if others:
+            click.echo(f"{'':14s} other samples: " + ", ".join(f"{r['sample']} ({r['verdict']})" for r in others))
+        older = [r["record_id"] for r in records if not r["latest"]]
         if older:
             click.echo(f"{'':14s} supersedes: {', '.join(older)}")
+
+
+def _amount_label(record: dict) -> str:
+    """The stage's main species' amount, named by its method (never a bare '%')."""
+    parts = []
+    if record["product_nmr_mol_pct"] is not None:
+        parts.append(f"{record['product_nmr_mol_pct']:.1f} mol % by 1H NMR")
+    if record["product_ms_area_pct"] is not None:
+        parts.append(f"{record['product_ms_area_pct']:.1f} % of MS signal (semi-quantitative)")
+    return "(" + "; ".join(parts) + ")" if parts else "(amount not measured)"
+
+
+def _purity_label(record: dict) -> str:
+    if record["purity_pct"] is None:
+        return "not assessed"
+    return f"{record['purity_pct']:.1f} % ({record['purity_method']})"
 
 
 @records.command("export")
