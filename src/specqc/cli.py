@@ -489,7 +489,7 @@ def records_verify(ctx):
 
 
 WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers": int, "poll": bool,
-              "backoff_s": float}
+              "backoff_s": float, "pair_window_s": float}
 
 
 @main.command()
