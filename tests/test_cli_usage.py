@@ -234,3 +234,13 @@ def test_wrap_name_keeps_every_character():
         rebuilt += line if not rebuilt or rebuilt[-1] in "-,)" else " " + line
     assert rebuilt == name
     assert wrap_name("N,N-bis(ethoxycarbonylmethyl)", 10).replace("\n", "") == "N,N-bis(ethoxycarbonylmethyl)"
+
+
+def test_one_bad_input_among_several_samples_leaves_no_partial_output(tmp_path):
+    broken = tmp_path / "dz-salt-broken.mzML"
+    broken.write_text("<mzML>truncated", encoding="utf-8")
+    out = tmp_path / "reports"
+    result = specqc("analyze", LCMS / "dz-alkylation-clean.mzML", broken, "--route", "diazepan-2-one",
+                    "--sample-per-file", "--output-dir", out, "--format", "json,html")
+    assert result.returncode == 2 and str(broken) in result.stderr
+    assert not out.exists()  # the good sample's reports are not written either
