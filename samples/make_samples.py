@@ -231,7 +231,8 @@ QC_EXPECTED = {
     "dz-cyclization-failed": ("fail", ["product-not-found", "incomplete-cyclization", "oligomerization"]),
     "dz-cyclization-hydrolysis": ("pass", ["ester-hydrolysis"]),
     "dz-salt-clean": ("inconclusive", []),
-    "dz-salt-lowpurity": ("fail", ["low-purity"]),
+    # MS area % is semi-quantitative: purity is not judged on it, the low share is a warning
+    "dz-salt-lowpurity": ("inconclusive", ["low-purity"]),
     "dz-salt-uv-clean": ("inconclusive", []),
     "dz-salt-uv-coeluting": ("fail", ["low-purity"]),
     "cb-ring-formation-clean": ("pass", []),

@@ -139,7 +139,8 @@ def _truncated(path: Path) -> Path:
     (("--route", "no-such-route", "--stage", "salt"), "unknown route"),
     (("--route", "diazepan-2-one", "--stage", "final"), "no stage 'final'"),
     (("--route", "diazepan-2-one", "--stage", "salt", "--tolerance", "ten ppm"), "tolerance"),
-    (("--route", "diazepan-2-one", "--stage", "salt", "--format", "pdf"), "Invalid value"),
+    (("--route", "diazepan-2-one", "--stage", "salt", "--format", "docx"), "Invalid value"),
+    (("--route", "diazepan-2-one", "--stage", "salt", "--format", "pdf"), "pdf report needs --output"),
 ])
 def test_usage_errors_exit_2(args, message):
     result = specqc("analyze", sample("dz-salt-clean"), *args)

@@ -141,11 +141,17 @@ def test_lcms_and_nmr_evidence_are_combined_and_disagreement_reported():
 
 
 def test_purity_says_which_figure_it_used():
-    purity = next(c for c in report_of("dz-salt-lowpurity")["qc"]["checks"] if c["id"] == "purity")
-    assert purity["status"] == "fail"
+    report = report_of("dz-salt-lowpurity")
+    purity = next(c for c in report["qc"]["checks"] if c["id"] == "purity")
+    # MS area % alone is semi-quantitative: shown, never judged (neither pass nor fail)
+    assert purity["status"] == "not-assessed"
     assert "MS area %" in purity["detail"] and "semi-quantitative" in purity["detail"]
     value = float(re.search(r"([\d.]+) % by MS", purity["detail"]).group(1))
     assert 93.0 < value < 97.0  # the unknown is ~5 % of the ion signal
+    (low,) = report["diagnoses"]
+    assert low["id"] == "low-purity" and low["severity"] == "warning" and "UV area %" in low["evidence"][0]
+    clean = next(c for c in report_of("dz-salt-clean")["qc"]["checks"] if c["id"] == "purity")
+    assert clean["status"] == "not-assessed" and "no quantitative figure" in clean["detail"]
 
 
 # ---------------------------------------------------------------- thresholds and config

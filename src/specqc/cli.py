@@ -68,21 +68,52 @@ def main() -> None:
     """QC of synthesis-stage LC-MS (and NMR) data along a route."""
 
 
+REPORT_FORMATS = ("text", "json", "html", "pdf")
+EXTENSION_FORMATS = {".txt": "text", ".json": "json", ".html": "html", ".htm": "html", ".pdf": "pdf"}
+FORMAT_EXTENSIONS = {"text": ".txt", "json": ".json", "html": ".html", "pdf": ".pdf"}
+# the readers' names (`specqc formats`), listed here so --help needs no reader import; a test keeps them equal
+INPUT_FORMATS = ("mzml", "mzxml", "agilent-d", "waters-raw", "andi", "varian", "bruker", "bruker-zip", "jcamp")
+
+
+class FormatList(click.ParamType):
+    """A comma-separated list of report formats, each one of REPORT_FORMATS."""
+
+    name = "[" + "|".join(REPORT_FORMATS) + "][,...]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        chosen = tuple(part.strip().lower() for part in str(value).split(",") if part.strip())
+        unknown = [part for part in chosen if part not in REPORT_FORMATS]
+        if unknown or not chosen:
+            self.fail(f"{value!r}: choose from {', '.join(REPORT_FORMATS)} (several joined by commas)", param, ctx)
+        return tuple(dict.fromkeys(chosen))
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--route", "route_ref", help="Built-in route id or route file path (default: from a sidecar "
-              "JSON or the config).")
+              "JSON or the config; `specqc route list` names them).")
 @click.option("--stage", "stage_id", help="Stage id of the route (default: from a sidecar JSON or the file name).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="TOML file overriding thresholds and the file-name pattern.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
+@click.option("--format", "output_formats", type=FormatList(), default=None,
+              help="Report format(s): text, json, html, pdf; several joined by commas with --output-dir "
+                   "(default: from the --output extension, else text).")
+@click.option("--output", type=click.Path(path_type=Path), help="Write the report of one sample here.")
+@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write SAMPLE.EXT per sample and format here (created if missing).")
+@click.option("--sample-per-file", is_flag=True, help="Each input is a sample of its own.")
+@click.option("--all-species", is_flag=True, help="Terminal report: list every route species, not only what was "
+              "found and what the stage expects.")
+@click.option("--paper", type=click.Choice(["a4", "letter"], case_sensitive=False), default="a4", show_default=True,
+              help="Paper size of a pdf report (printed by headless Chromium).")
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
 @click.option("--tolerance", help="m/z tolerance, e.g. '5 ppm' or '0.5 Da' (default: from the data).")
 @click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
               show_default=True)
-@click.option("--input-format", help="Force the reader (e.g. mzml, mzxml).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS, case_sensitive=False),
+              help="Force the reader (default: recognised from each file; `specqc formats` lists them).")
 @click.option("--batch", help="Batch id (default: from a sidecar JSON or the file-name pattern).")
 @click.option("--blank", "blank_path", type=click.Path(path_type=Path),
               help="LC-MS run of a blank injection: its ions are background, and a route species it holds is "
@@ -90,58 +121,162 @@ def main() -> None:
 @click.option("--record", "record_it", is_flag=True, help="Store the analysis in the results store.")
 @click.option("--store", "store_path", type=click.Path(path_type=Path),
               help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
-def analyze(paths, route_ref, stage_id, config_path, output_format, output, force, tolerance, polarity,
-            input_format, batch, blank_path, record_it, store_path):
-    """Analyse the instrument files of one sample at one stage."""
+def analyze(paths, route_ref, stage_id, config_path, output_formats, output, output_dir, sample_per_file,
+            all_species, paper, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path):
+    """Analyse the instrument files of one sample (or of several samples) at a stage.
+
+    Several PATHS are one sample's measurements (its LC-MS run and its 1H NMR)
+    unless they name sample ids (sidecar "sample", name pattern) or
+    --sample-per-file is given; inputs that name different stages or batches
+    are refused rather than merged.
+    """
     from .config import load_settings
+    from .grouping import group_inputs
     from .lcms.params import LCMSParams
     from .pipeline import analyze as run_analysis
-    from .report.document import build_report, to_json
+    from .report.document import build_report
 
+    formats = _report_formats(output_formats, output, output_dir)
     settings = load_settings(config_path)
     params = LCMSParams().with_overrides(tolerance=tolerance, polarity=polarity)
-    analysis = run_analysis(list(paths), route_ref, stage_id, settings=settings, batch=batch, lcms_params=params,
-                            input_format=input_format, blank=blank_path)
-    report = build_report(analysis)
-    if output_format == "json":
-        text = to_json(report)
-    elif output_format == "html":
+    groups = group_inputs(list(paths), route_ref, stage_id, settings.name_pattern, settings.default_route,
+                          per_file=sample_per_file)
+    if len(groups) > 1 and output is not None:
+        raise InputError(f"{len(groups)} samples among the inputs ({', '.join(g.name for g in groups[:4])}"
+                         f"{' ...' if len(groups) > 4 else ''}): use --output-dir for one report each")
+    if len(groups) > 1 and output_dir is None and formats != ("text",):
+        raise InputError(f"{len(groups)} samples among the inputs: a {formats[0]} report holds one; "
+                         "use --output-dir")
+    # every sample is analysed and rendered before anything is written: a bad input leaves no partial output
+    outputs: list[tuple[str, dict, list[tuple[Path | None, str, str | bytes]]]] = []
+    for group in groups:
+        analysis = run_analysis(group.paths, route_ref, stage_id, settings=settings, batch=batch,
+                                lcms_params=params, input_format=input_format, blank=blank_path)
+        report = build_report(analysis)
+        rendered = []
+        for kind in formats:
+            if output_dir is not None:
+                target = output_dir / f"{group.name}{FORMAT_EXTENSIONS[kind]}"
+            else:
+                target = output
+            rendered.append((target, kind, _render(report, analysis, kind, target, all_species, paper)))
+        outputs.append((group.name, report, rendered))
+    if output_dir is not None:
+        if output_dir.exists() and not output_dir.is_dir():
+            raise InputError("output path is not a folder", output_dir)
+        if not output_dir.parent.exists():
+            raise InputError("parent folder of --output-dir does not exist", output_dir.parent)
+    for (target, _, data) in (item for _, _, rendered in outputs for item in rendered):
+        if target is not None:
+            _check_writable(target, data, force, folder_made_later=output_dir is not None)
+    if output_dir is not None:
+        output_dir.mkdir(exist_ok=True)
+    for name, report, rendered in outputs:
+        for target, kind, data in rendered:
+            if target is None:
+                if len(outputs) > 1:
+                    click.echo(("=" * 8) + f" sample {name} " + ("=" * 8))
+                click.echo(data, nl=False)
+            else:
+                _write_atomically(target, data, force)
+                click.echo(f"specqc: {kind} report of {name} written to {target}", err=True)
+        if record_it:
+            _record(report, [(t, k) for t, k, _ in rendered if t is not None], store_path)
+
+
+def _report_formats(chosen: tuple | None, output: Path | None, output_dir: Path | None) -> tuple[str, ...]:
+    """The formats asked for, checked against where they go: never text into `r.html`."""
+    if output is not None and output_dir is not None:
+        raise click.UsageError("give --output (one sample, one format) or --output-dir, not both")
+    implied = EXTENSION_FORMATS.get(output.suffix.lower()) if output is not None else None
+    if chosen is None:
+        chosen = (implied or ("json" if output_dir is not None else "text"),)
+    if output is not None:
+        if len(chosen) > 1:
+            raise click.UsageError("several formats need --output-dir (one file each)")
+        if implied is not None and implied != chosen[0]:
+            raise click.UsageError(f"--format {chosen[0]} does not match the extension of --output {output}")
+    if output is None and output_dir is None:
+        if len(chosen) > 1:
+            raise click.UsageError("several formats need --output-dir (one file each)")
+        if chosen[0] == "pdf":
+            raise click.UsageError("a pdf report needs --output FILE.pdf or --output-dir")
+    return chosen
+
+
+def _render(report: dict, analysis, kind: str, target: Path | None, all_species: bool,
+            paper: str = "a4") -> str | bytes:
+    from .report.document import to_json
+
+    if kind == "json":
+        return to_json(report)
+    if kind == "html":
         from .report.html import render_html
 
-        text = render_html(report, analysis)
-    else:
-        text = _render_text(report, width=None if output is None else 120, color=output is None)
-    if output is not None:
-        _write_atomically(output, text, force)
-    if record_it:
-        from .records.store import Actor, Store
+        return render_html(report, analysis)
+    if kind == "pdf":
+        from .report.html import render_html
+        from .report.pdf import html_to_pdf
 
-        files = [(output, output_format)] if output is not None else []
-        with Store(store_path) as store:
-            recorded = store.record(report, actor=Actor.current("cli"), report_files=files)
-        note = (f"recorded {recorded.id} (revision {recorded.revision})" if recorded.new
-                else f"already recorded as {recorded.id} (revision {recorded.revision})")
-        click.echo(f"specqc: {note} in {store.path}", err=True)
-    if output is None:
-        click.echo(text, nl=False)
+        return html_to_pdf(render_html(report, analysis), paper=paper)
+    return _render_text(report, to_terminal=target is None, all_species=all_species)
 
 
-def _render_text(report: dict, width: int | None, color: bool) -> str:
+def _check_writable(path: Path, data: str | bytes, force: bool, folder_made_later: bool) -> None:
+    """The refusals of _write_atomically, made for every file before any is written."""
+    encoded = data.encode("utf-8") if isinstance(data, str) else data
+    if path.exists() and not force:
+        if path.is_dir():
+            raise InputError("output path is a folder", path)
+        if path.read_bytes() != encoded:
+            raise InputError("output file exists with different content (use --force to replace it)", path)
+    if not folder_made_later and not path.parent.exists():
+        raise InputError("output folder does not exist", path.parent)
+
+
+def _record(report: dict, files: list[tuple[Path, str]], store_path) -> None:
+    from .records.store import Actor, Store
+
+    with Store(store_path) as store:
+        recorded = store.record(report, actor=Actor.current("cli"), report_files=files)
+    note = (f"recorded {recorded.id} (revision {recorded.revision})" if recorded.new
+            else f"already recorded as {recorded.id} (revision {recorded.revision})")
+    click.echo(f"specqc: {note} in {store.path}", err=True)
+
+
+FILE_REPORT_WIDTH = 100
+
+
+def _render_text(report: dict, to_terminal: bool, all_species: bool = False) -> str:
+    """Text report: as wide as the terminal (or COLUMNS) on stdout; FILE_REPORT_WIDTH in a file."""
+    import io
+
     from rich.console import Console
 
     from .report.text import render
 
-    import io
-
-    console = Console(width=width or 120, record=True, force_terminal=color and sys.stdout.isatty(),
-                      file=io.StringIO())
-    console.print(render(report))
-    return console.export_text(styles=color and sys.stdout.isatty())
+    color = to_terminal and sys.stdout.isatty()
+    # rich's own console knows the terminal's width, or COLUMNS when there is no terminal
+    width = Console().width if to_terminal else FILE_REPORT_WIDTH
+    console = Console(width=width, record=True, force_terminal=color, file=io.StringIO())
+    console.print(render(report, all_species=all_species, width=console.width))
+    return console.export_text(styles=color)
 
 
 @main.group()
 def route() -> None:
     """Inspect routes: species, derived side products, ions, ring-size check."""
+
+
+@route.command("list")
+def route_list():
+    """The built-in routes: id, name and stages (a route file path works wherever a route id does)."""
+    from .chem.route import builtin_route_ids, load_route
+
+    for route_id in builtin_route_ids():
+        loaded = load_route(route_id)
+        click.echo(f"{loaded.id:30s} {loaded.name}")
+        click.echo(f"{'':30s} stages: {' -> '.join(s.id for s in loaded.stages)}")
 
 
 @route.command("show")
@@ -262,48 +397,77 @@ def records_show(ctx, record_id):
 @click.argument("batch")
 @click.pass_context
 def records_batch(ctx, batch):
-    """The batch record: one row per stage with its latest verdict."""
-    from .records.export import batch_records
+    """The batch record: one row per stage with its latest verdict, and what the stage made
+    (its intermediate, or the final product) with the amount named by how it was measured."""
+    from .records.export import _stage_order, batch_records
 
     with _open_store(ctx) as store:
         rows = batch_records(store, batch)
     click.echo(f"batch {batch}")
+    stages: dict[tuple[str, str], list[dict]] = {}
     for record in rows:
-        if not record["latest"]:
-            continue
-        older = [r["record_id"] for r in rows if r["stage"] == record["stage"] and r["sample"] == record["sample"]
-                 and not r["latest"]]
-        product = record["product_ms_area_pct"] if record["product_ms_area_pct"] is not None \
-            else record["product_nmr_mol_pct"]
-        click.echo(f"{record['stage']:14s} {record['verdict']:12s} {record['sample']:28s} "
-                   f"product {product if product is not None else '-'} %  "
-                   f"purity {record['purity_pct'] if record['purity_pct'] is not None else '-'}  "
-                   f"diagnoses: {', '.join(d['id'] for d in record['diagnoses']) or 'none'}")
-        for item in record["report_files"]:
+        stages.setdefault((record["route_id"], record["stage"]), []).append(record)
+    for (route_id, stage), records in stages.items():
+        current = [r for r in records if r["latest"]]
+        latest = max(current, key=lambda r: (r["recorded_at"], r["revision"]))
+        order = _stage_order(route_id)
+        final = bool(order) and order.get(stage) == max(order.values())
+        what = "product" if final else "intermediate"
+        amount = _amount_label(latest)
+        click.echo(f"{stage:14s} {latest['verdict']:12s} {latest['sample']}: {what} {latest['product'] or '-'} "
+                   f"{amount}; purity {_purity_label(latest)}; "
+                   f"diagnoses: {', '.join(d['id'] for d in latest['diagnoses']) or 'none'}")
+        for item in latest["report_files"]:
             click.echo(f"{'':14s} report {item['path']}")
+        others = [r for r in current if r is not latest]
+        if others:
+            click.echo(f"{'':14s} other samples: " + ", ".join(f"{r['sample']} ({r['verdict']})" for r in others))
+        older = [r["record_id"] for r in records if not r["latest"]]
         if older:
             click.echo(f"{'':14s} supersedes: {', '.join(older)}")
 
 
+def _amount_label(record: dict) -> str:
+    """The stage's main species' amount, named by its method (never a bare '%')."""
+    parts = []
+    if record["product_nmr_mol_pct"] is not None:
+        parts.append(f"{record['product_nmr_mol_pct']:.1f} mol % by 1H NMR")
+    if record["product_ms_area_pct"] is not None:
+        parts.append(f"{record['product_ms_area_pct']:.1f} % of MS signal (semi-quantitative)")
+    return "(" + "; ".join(parts) + ")" if parts else "(amount not measured)"
+
+
+def _purity_label(record: dict) -> str:
+    if record["purity_pct"] is None:
+        return "not assessed"
+    return f"{record['purity_pct']:.1f} % ({record['purity_method']})"
+
+
 @records.command("export")
-@click.option("--batch", required=True)
-@click.option("--format", "export_format", type=click.Choice(["csv", "csv-long", "json", "xlsx"]), default="csv",
-              show_default=True)
+@click.option("--batch", help="One batch (default: every batch).")
+@click.option("--since", help="Recorded from this ISO date or date-time, e.g. 2026-11-01.")
+@click.option("--until", help="Recorded before this ISO date or date-time.")
+@click.option("--format", "export_format", type=click.Choice(["csv", "csv-long", "csv-values", "json", "xlsx"]),
+              default="csv", show_default=True,
+              help="csv: one row per analysis; csv-long: one per species; csv-values: one value per row (LIMS).")
 @click.option("--output", type=click.Path(path_type=Path), help="File to write (default: stdout; required for xlsx).")
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
 @click.pass_context
-def records_export(ctx, batch, export_format, output, force):
-    """Export a batch: CSV (stage rows, or csv-long: one row per species), JSON or XLSX."""
+def records_export(ctx, batch, since, until, export_format, output, force):
+    """Export records: CSV (stage rows, csv-long: one row per species, csv-values: one value per row), JSON or
+    XLSX; one batch, or every batch, optionally within a date range."""
     from .records import export
 
     with _open_store(ctx) as store:
-        rows = export.batch_records(store, batch)
+        rows = export.batch_records(store, batch, since=_since(since), until=_since(until))
+    batch = batch if batch is not None else "all"
     if export_format == "xlsx":
         if output is None:
             raise InputError("--output is required for xlsx")
         _write_atomically(output, export.to_xlsx(rows, batch), force)
         return
-    text = export.to_json(rows, batch) if export_format == "json" else export.to_csv(rows, export_format == "csv-long")
+    text = export.to_json(rows, batch) if export_format == "json" else export.to_csv(
+        rows, export_format == "csv-long", values=export_format == "csv-values")
     if output is not None:
         _write_atomically(output, text, force)
     else:
@@ -325,7 +489,7 @@ def records_verify(ctx):
 
 
 WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers": int, "poll": bool,
-              "backoff_s": float}
+              "backoff_s": float, "pair_window_s": float}
 
 
 @main.command()
@@ -339,7 +503,10 @@ WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers":
 @click.option("--poll", is_flag=True, default=None, help="Poll instead of file events (network shares).")
 @click.option("--settle", "settle_s", type=float, help="Seconds a dataset must stay unchanged (default 10).")
 @click.option("--workers", type=int, help="Analyses run in parallel (default 2).")
-def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, workers):
+@click.option("--route", "route_ref", help="Route of datasets nothing else assigns (sidecar, name pattern and "
+              "[sample] route come first; `specqc route list` names them).")
+@click.option("--stage", "stage_id", help="Stage of datasets whose sidecar, name pattern or file name names none.")
+def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, workers, route_ref, stage_id):
     """Analyse each finished acquisition that lands in INBOX, exactly once."""
     import threading
 
@@ -348,7 +515,9 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
     from .watch.service import Watcher, WatchOptions
 
     settings = load_settings(config_path)
-    options = WatchOptions(inboxes=list(inboxes), out=out_dir, config_path=config_path)
+    options = WatchOptions(inboxes=list(inboxes), out=out_dir, config_path=config_path,
+                           default_route=route_ref, default_stage=stage_id)
+    _check_route_and_stage(route_ref or settings.default_route, stage_id)
     section = settings.sections.get("watch", {})
     for key, value in section.items():
         kind = WATCH_KEYS.get(key)
@@ -388,6 +557,19 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
         watcher.close()
 
 
+def _check_route_and_stage(route_ref: str | None, stage_id: str | None) -> None:
+    """A default the service would apply to every dataset is checked once, at start (exit 2)."""
+    if stage_id is not None and route_ref is None:
+        raise click.UsageError("--stage needs a route: give --route or [sample] route in the config")
+    if route_ref is None:
+        return
+    from .chem.route import load_route
+
+    loaded = load_route(route_ref)
+    if stage_id is not None:
+        loaded.stage(stage_id)
+
+
 class _WatchProgress:
     """One line per finished dataset; on a terminal, a progress bar over the burst too."""
 
@@ -424,10 +606,11 @@ class _WatchProgress:
             click.echo(line, err=True)
 
 
-@main.command()
+@main.command("ledger")
 @click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store file.")
-def status(store_path):
-    """The watch ledger: datasets done, pending (started, not finished), failed, unassigned."""
+def ledger(store_path):
+    """The watch service's ledger: datasets done, pending (started, not finished), failed, unassigned
+    (also `specqc status`)."""
     from .records.store import Store
 
     if store_path is not None and not Path(store_path).exists():
@@ -534,6 +717,11 @@ def users_list(ctx):
         click.echo(f"{account.name:24s} {account.role:9s} {'active' if account.active else 'disabled'}")
     if not found:
         click.echo("no accounts", err=True)
+
+
+# the ledger's older name, kept so scripts that call it still work
+main.add_command(click.Command("status", callback=ledger.callback, params=ledger.params,
+                               help="Same as `specqc ledger`: the watch service's ledger of datasets."))
 
 
 @main.command("formats")

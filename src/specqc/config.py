@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-SECTIONS = ("thresholds", "sample", "uv", "watch", "store", "blank")
+SECTIONS = ("thresholds", "sample", "uv", "watch", "store", "blank", "report")
 SAMPLE_KEYS = ("name_pattern", "route")
 STORE_KEYS = ("path", "key_file", "busy_timeout_s")
 BLANK_KEYS = ("pattern",)
@@ -43,6 +43,7 @@ class Settings:
     thresholds: dict[str, float]
     name_pattern: str | None = None
     default_route: str | None = None
+    default_stage: str | None = None  # the last resort after sidecar, name pattern and file name (watch --stage)
     source: str = "defaults"
     sections: dict = field(default_factory=dict)  # other sections, for the commands that own them
     uv: dict = field(default_factory=dict)  # UVParams overrides
@@ -103,8 +104,11 @@ def load_settings(path: str | Path | None = None) -> Settings:
     uv = _uv_overrides(document.get("uv", {}), path)
     _check_store(document.get("store", {}), path)
     _check_blank(document.get("blank", {}), path)
+    operator = document.get("report", {}).get("operator")
+    if set(document.get("report", {})) - {"operator"} or (operator is not None and not isinstance(operator, str)):
+        raise ConfigError("[report] knows one key, operator (a name, as a string)", path)
     return Settings(thresholds=thresholds, name_pattern=pattern, default_route=route, source=str(path),
-                    sections={k: v for k, v in document.items() if k in ("watch", "store", "blank")}, uv=uv)
+                    sections={k: v for k, v in document.items() if k in ("watch", "store", "blank", "report")}, uv=uv)
 
 
 def _check_store(section: dict, path: Path) -> None:

@@ -35,7 +35,8 @@ def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | Non
         return loaded[reference]
 
     info = identify(paths, route_ref, stage_id, settings.name_pattern, settings.default_route,
-                    stage_ids_of=lambda ref: [s.id for s in route_of(ref).stages], batch=batch)
+                    stage_ids_of=lambda ref: [s.id for s in route_of(ref).stages], batch=batch,
+                    default_stage=settings.default_stage)
     if info.route is None:
         raise ConfigError("no route: give --route, a sidecar JSON with \"route\", or [sample] route in the config")
     if info.stage is None:
@@ -84,10 +85,12 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path)
-            record = InputRecord(str(path), sha256_of(path), model.technique, entry.name)
+            record = InputRecord(str(path), sha256_of(path), model.technique, entry.name,
+                                 acquisition=acquisition_of(model))
             if entry.technique == "lcms":
                 model.require_signal()
                 result = analyze_lcms(model, route, stage, lcms_params, blank=blank_run)
+                check_tolerance_supported(lcms_params, result)
                 analysis.lcms.append(result)
                 if model.has_uv or model.chromatograms:
                     uv = analyze_uv(model, result.species_apex_min(), result.polarity, uv_params)
@@ -117,6 +120,47 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
     analysis.assessment = assess(evidence, settings.thresholds)
     analysis.reference_data = reference_data_versions(route, with_nmr=bool(analysis.nmr))
     return analysis
+
+
+def acquisition_of(model) -> dict:
+    """Instrument, method and acquisition time as the file records them ("" where it does not)."""
+    instrument = getattr(model, "instrument", None)
+    metadata = getattr(model, "metadata", None) or {}
+    if instrument is not None:
+        name = " ".join(part for part in (instrument.vendor, instrument.model) if part).strip()
+        software = instrument.software
+    else:  # an NMR spectrum: the spectrometer's frequency names it
+        mhz = getattr(model, "spectrometer_mhz", None)
+        name = f"{getattr(model, 'nucleus', '1H')} NMR {mhz:.0f} MHz" if mhz else ""
+        software = ""
+    method = metadata.get("method") or getattr(model, "pulse_program", "") or ""
+    return {"instrument": name, "software": software or "", "method": str(method),
+            "acquired": str(getattr(model, "acquisition_date", "") or "")}
+
+
+# m/z window a test of presence needs at least: half the data-derived window at unit resolution (nominal
+# masses, 0.1 Da bins, mass defects of a few tenths), the narrowest data-derived window at high resolution
+UNIT_RESOLUTION_FLOOR_FRACTION = 0.5
+FLOOR_MZ = 100.0  # where a ppm tolerance is turned into Da for the comparison (the low end of the species' ions)
+
+
+def check_tolerance_supported(params: LCMSParams, result) -> None:
+    """A tolerance the caller set far below what the run's resolution supports would
+    silently turn found species into not-found: refuse it (InputError, exit 2)."""
+    if params.tolerance == "auto" or result.resolution is None or result.polarity is None:
+        return
+    from .lcms.params import Tolerance
+
+    asked = Tolerance.parse(params.tolerance)
+    if result.resolution.high:
+        floor = Tolerance(params.min_tolerance_ppm, "ppm")
+        what = "high-resolution run"
+    else:
+        floor = Tolerance(params.unit_res_tolerance_da * UNIT_RESOLUTION_FLOOR_FRACTION, "Da")
+        what = "unit-resolution run (nominal masses)"
+    if asked.da(FLOOR_MZ) < floor.da(FLOOR_MZ) * (1 - 1e-9):
+        raise InputError(f"--tolerance {params.tolerance} is below what this {what} supports; use at least "
+                         f"{floor} or leave --tolerance out (chosen from the data)")
 
 
 def reference_data_versions(route: Route, with_nmr: bool) -> dict[str, str]:

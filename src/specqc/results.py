@@ -29,6 +29,7 @@ class InputRecord:
     technique: str
     format: str
     role: str = "sample"  # sample | blank
+    acquisition: dict | None = None  # what the file says of itself: instrument, method, acquired (when it says)
 
 
 @dataclass(frozen=True)

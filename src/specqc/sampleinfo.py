@@ -74,7 +74,7 @@ def dataset_name(path: Path) -> str:
 
 def identify(paths: list[Path], route: str | None = None, stage: str | None = None,
              name_pattern: str | None = None, default_route: str | None = None,
-             stage_ids_of=None, batch: str | None = None) -> SampleInfo:
+             stage_ids_of=None, batch: str | None = None, default_stage: str | None = None) -> SampleInfo:
     """Fill route/stage/batch from the caller, sidecars and file names.
 
     `stage_ids_of(route)` gives the stage ids of a route, for the last resort
@@ -116,5 +116,6 @@ def identify(paths: list[Path], route: str | None = None, stage: str | None = No
                 offer("stage", hits[0], f"file name {name!r} (stage id of route {values['route']})")
             elif len(hits) > 1:
                 raise ConfigError(f"file name {name!r} names several stages ({', '.join(hits)}); give --stage")
+    offer("stage", default_stage, "default stage (watch --stage)")
     return SampleInfo(values.get("route"), values.get("stage"), values.get("batch"), values.get("sample"),
                       sources)

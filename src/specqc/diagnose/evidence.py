@@ -130,7 +130,9 @@ def combined_status(ms: SpeciesResult | None, nmr: NMRSpeciesResult | None) -> t
 
 def _ms_observation(result: SpeciesResult, run: LCMSResult) -> MSObservation:
     features = sorted(result.features, key=lambda f: -f.total_area)
-    ions = tuple(f"{f.target.ion} m/z {(f.observed_mz or f.target.mz):.4f}" for f in features)
+    # m/z to the precision the run has: four decimals at high resolution, nominal at unit resolution
+    digits = 4 if run.resolution is not None and run.resolution.high else 0
+    ions = tuple(f"{f.target.ion} m/z {(f.observed_mz or f.target.mz):.{digits}f}" for f in features)
     return MSObservation(result.status, result.rt_min, result.relative_area_pct, ions,
                          tuple(result.ambiguous_with), run.source_path,
                          tuple(result.notes) if result.status != "detected" else ())

@@ -111,10 +111,47 @@ def _assessable(item: SpeciesEvidence) -> bool:
     return item.ms_looked or item.nmr_looked
 
 
+# A run needs this many MS1 scans before a missing peak means a missing compound: a chromatographic
+# peak spans several scans, and a handful of scans cannot tell one from noise.
+MIN_SCANS_FOR_ABSENCE = 10
+# An impurity at the limit would stand at (strongest signal's S/N) x limit / (its area %); below this
+# it would sit in the noise, so not seeing it says nothing. Each ion's own trace is quieter than the
+# total, hence a margin rather than the detection S/N itself.
+MIN_SN_AT_LIMIT = 1.0
+
+
+def absence_unmeasurable(sample: SampleEvidence, limit_pct: float) -> str | None:
+    """Why no LC-MS run of the sample could have shown an impurity at ``limit_pct``
+    of the signal, or None when one could."""
+    runs = [run for run in sample.lcms if run.polarity is not None]
+    if not runs:
+        return "no LC-MS run with MS1 spectra"
+    reasons = []
+    for run in runs:
+        if run.scans < MIN_SCANS_FOR_ABSENCE:
+            reasons.append(f"{run.scans} MS1 scan(s) in {run.source_path} (at least {MIN_SCANS_FOR_ABSENCE} "
+                           "needed to tell a chromatographic peak from noise)")
+            continue
+        found = [r for r in run.species if r.status == "detected" and r.sn and r.relative_area_pct]
+        if not found:
+            reasons.append(f"no route species stands out of the noise in {run.source_path}, so a share of "
+                           "its signal cannot be measured (a blank or an empty injection?)")
+            continue
+        strongest = max(found, key=lambda r: r.sn)
+        at_limit = strongest.sn * limit_pct / strongest.relative_area_pct
+        if at_limit < MIN_SN_AT_LIMIT:
+            reasons.append(f"an impurity at {limit_pct:g} % would stand at S/N {at_limit:.1f} in {run.source_path}"
+                           f" (strongest signal S/N {strongest.sn:.0f}), inside the noise")
+            continue
+        return None
+    return "; ".join(reasons)
+
+
 def _absence_check(entry: CheckEntry, items: list[SpeciesEvidence], thresholds: dict,
-                   what: str) -> CheckResult:
+                   what: str, sample: SampleEvidence | None = None) -> CheckResult:
     """The shared shape of "X absent" checks: fail above the limit, not-assessed
-    when nothing could have seen X or its ions are shared with another species."""
+    when nothing could have seen X, its ions are shared with another species,
+    or the data were too few or too noisy for its absence to be measurable."""
     ms_limit, nmr_limit = thresholds[entry.threshold], _nmr_limit(thresholds)
     limit_text = f"{ms_limit:g} % MS area / {nmr_limit:g} mol % NMR"
     if not items:
@@ -134,6 +171,12 @@ def _absence_check(entry: CheckEntry, items: list[SpeciesEvidence], thresholds: 
     if doubtful:
         return CheckResult(entry.id, entry.title, NOT_ASSESSED, "; ".join(
             _tentative_text(i) for i in doubtful) + f" (limit {limit_text})", entry.guide_ref)
+    # absence by MS alone needs a run that could have shown the species at its limit
+    ms_only = [i for i in items if not i.detected and not i.nmr_looked]
+    if sample is not None and ms_only:
+        why = absence_unmeasurable(sample, ms_limit)
+        if why:
+            return CheckResult(entry.id, entry.title, NOT_ASSESSED, f"too little data: {why}", entry.guide_ref)
     traces = [_amount_text(i) for i in items if i.detected]
     detail = f"no {what} above {limit_text}"
     if traces:
@@ -223,9 +266,10 @@ def purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
     figures = uv_purity_figures(sample)
     product = sample.species[sample.stage.main[0]]
     if product.ms is not None and product.ms.status == "detected" and product.ms.area_pct is not None:
+        # ions respond unequally: an MS share is semi-quantitative and never the figure a purity is judged on
         figures.append(PurityFigure(product.ms.area_pct, f"MS area % ({product.ms.source}; semi-quantitative"
-                                    + ("; UV area % is the figure judged)" if figures else ", no UV trace)"),
-                                    not figures))
+                                    + ("; UV area % is the figure judged)" if figures else ", not judged)"),
+                                    False))
     if product.nmr is not None and product.nmr.detected:
         ratios = [e.nmr.mol_pct / 100.0 for e in sample.species.values()
                   if e.stage_role == "impurity" and e.nmr is not None and e.nmr.detected and e.nmr.mol_pct]
@@ -239,8 +283,10 @@ def _purity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> Chec
     figures = purity_figures(sample)
     judged = [f for f in figures if f.judged]
     if not judged:
-        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "no measurement of the product's purity",
-                           entry.guide_ref)
+        seen = "; ".join(f"{f.value_pct:.1f} % by {f.method}" for f in figures)
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED,
+                           "no quantitative figure: purity needs UV area % at a configured wavelength or 1H NMR "
+                           "mol %" + (f" ({seen})" if seen else ""), entry.guide_ref)
     detail = "; ".join(f"{f.value_pct:.1f} % by {f.method}" + ("" if f.judged else " [not judged]")
                        + (f" [{f.note}]" if f.note else "") for f in figures)
     status = FAIL if any(f.value_pct < limit or f.note for f in judged) else PASS
@@ -334,7 +380,7 @@ def run_checks(sample: SampleEvidence, thresholds: dict) -> list[CheckResult]:
             checks.append(SPECIAL_CHECKS[entry.id](entry, sample, thresholds))
         elif entry.id in ABSENCE_CHECKS:
             select, what = ABSENCE_CHECKS[entry.id]
-            checks.append(_absence_check(entry, select(sample), thresholds, what))
+            checks.append(_absence_check(entry, select(sample), thresholds, what, sample))
         else:  # the table names a check no code implements: the package is broken
             from ..errors import ReferenceDataError
 
@@ -373,13 +419,20 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
                                        f" not found by {' or '.join(techniques)}" for p in product if not p.detected],
                                       [p.species.id for p in product])
     purity = by_id.get("purity")
+    semi = _semi_quantitative_shortfall(sample, thresholds) if purity is not None and purity.status == NOT_ASSESSED \
+        else None
+    if semi is not None:
+        found["low-purity"] = ([semi] + [_amount_text(e) for e in sample.species.values()
+                                         if e.stage_role == "impurity" and e.detected], list(sample.stage.main))
     if purity is not None and purity.status == FAIL:
         impurities = [_amount_text(e) for e in sample.species.values() if e.stage_role == "impurity" and e.detected]
-        unexplained = [f"unexplained peak m/z {p.mz:.4f} at {p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
+        unexplained = [f"unexplained peak m/z {p.mz:.{4 if run.resolution and run.resolution.high else 0}f} at "
+                       f"{p.rt_min:.2f} min ({p.relative_area_pct:.2f} % area)"
                        for run in sample.lcms for p in run.unexplained[:3] if p.relative_area_pct]
         unassigned = sorted(((p.area_pct, p.peak.apex_rt, trace.trace.label)
                              for uv in sample.uv
-                             for trace in uv.configured_traces() for p in trace.peaks if p.species_id is None),
+                             for trace in uv.configured_traces() for p in trace.peaks
+                             if p.species_id is None and not p.void),
                             reverse=True)
         uv_unknowns = [f"UV peak at {rt:.2f} min, {pct:.2f} % area at {label}, no route species at that time"
                        for pct, rt, label in unassigned[:3]]
@@ -399,12 +452,26 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
     return found
 
 
+def _semi_quantitative_shortfall(sample: SampleEvidence, thresholds: dict) -> str | None:
+    """The MS share of the product when it is below the purity criterion: not judged, but
+    worth a diagnosis (a chemist re-measures by UV or NMR rather than ships)."""
+    limit = thresholds.get("purity_min_pct")
+    low = [f for f in purity_figures(sample) if not f.judged and limit is not None and f.value_pct < limit]
+    if not low:
+        return None
+    return (f"{low[0].value_pct:.1f} % by {low[0].method}, below the {limit:g} % criterion; semi-quantitative, so "
+            "the purity check is not assessed on it: measure UV area % or 1H NMR mol % to judge it")
+
+
 def run_diagnoses(sample: SampleEvidence, checks: list[CheckResult], thresholds: dict) -> list[Diagnosis]:
     entries = catalogue().diagnoses
     diagnoses = []
+    unjudged = {c.id for c in checks if c.status == NOT_ASSESSED}
     for diagnosis_id, (evidence, species) in _findings(sample, checks, thresholds).items():
         entry = entries[diagnosis_id]
-        diagnoses.append(Diagnosis(entry.id, entry.title, entry.severity, evidence, entry.cause,
+        # raised on a figure its check could not judge (semi-quantitative): a warning, not a failure
+        severity = "warning" if diagnosis_id == "low-purity" and "purity" in unjudged else entry.severity
+        diagnoses.append(Diagnosis(entry.id, entry.title, severity, evidence, entry.cause,
                                    [f.text for f in entry.fixes], [f.ref for f in entry.fixes],
                                    list(entry.guide_refs), species))
     order = {d: i for i, d in enumerate(entries)}

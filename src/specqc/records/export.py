@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 
@@ -35,8 +36,11 @@ STAGE_COLUMNS = (
 REVIEW_FIELDS = ("reviewer", "role", "decision", "meaning", "comment", "report_sha256", "signed_at")
 SPECIES_COLUMNS = (
     "record_id", "batch", "sample", "stage", "revision", "species_id", "species_name", "role", "stage_role",
-    "status", "rt_min", "ms_area_pct", "nmr_mol_pct",
+    "status", "rt_min", "ms_area_pct", "nmr_mol_pct", "latest",
 )
+# csv-values: what a LIMS imports, one measured or judged value per row and per cell
+VALUE_COLUMNS = ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at", "kind", "name",
+                 "value", "unit", "limit", "status")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 JOIN = " | "
 # fixed zip timestamps make the workbook byte-identical for the same records
@@ -52,11 +56,14 @@ def _stage_order(route_id: str) -> dict[str, int]:
         return {}
 
 
-def batch_records(store: Store, batch: str) -> list[dict]:
-    """Every stored analysis of the batch, as plain structures, in route order."""
-    rows = store.analyses(batch=batch)
+def batch_records(store: Store, batch: str | None, since: str | None = None, until: str | None = None) -> list[dict]:
+    """Every stored analysis of the batch (of every batch when None; recorded from
+    ``since`` and before ``until`` when given), as plain structures, in route order."""
+    rows = [row for row in store.analyses(batch=batch, since=since)
+            if until is None or row["recorded_at"] < until]
     if not rows:
-        raise InputError(f"no records for batch {batch!r}", store.path)
+        scope = f"batch {batch!r}" if batch is not None else "any batch"
+        raise InputError(f"no records for {scope}" + (" in that time range" if since or until else ""), store.path)
     records = []
     for row in rows:
         analysis_id = row["id"]
@@ -137,8 +144,28 @@ def species_rows(record: dict) -> list[dict]:
     return [{"record_id": record["record_id"], "batch": record["batch"], "sample": record["sample"],
              "stage": record["stage"], "revision": record["revision"], "species_id": s["species_id"],
              "species_name": s["name"], "role": s["role"], "stage_role": s["stage_role"], "status": s["status"],
-             "rt_min": s["rt_min"], "ms_area_pct": s["ms_area_pct"], "nmr_mol_pct": s["nmr_mol_pct"]}
+             "rt_min": s["rt_min"], "ms_area_pct": s["ms_area_pct"], "nmr_mol_pct": s["nmr_mol_pct"],
+             "latest": record["latest"]}
             for s in record["species"]]
+
+
+def value_rows(record: dict) -> list[dict]:
+    """The record as single values: verdict, purity, each check, each species' amounts, each diagnosis."""
+    base = {k: record[k] for k in ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at")}
+    rows = [{**base, "kind": "verdict", "name": "verdict", "value": record["verdict"], "status": record["verdict"]},
+            {**base, "kind": "purity", "name": record["purity_method"] or "purity", "value": record["purity_pct"],
+             "unit": "%" if record["purity_pct"] is not None else None,
+             "status": "measured" if record["purity_pct"] is not None else "not-assessed"}]
+    rows += [{**base, "kind": "check", "name": c["id"], "status": c["status"]} for c in record["checks"]]
+    for species in record["species"]:
+        for key, unit in (("ms_area_pct", "% MS area"), ("nmr_mol_pct", "mol % 1H NMR"), ("rt_min", "min")):
+            if species[key] is not None:
+                rows.append({**base, "kind": "species", "name": species["name"], "value": species[key], "unit": unit,
+                             "status": species["status"]})
+        if all(species[key] is None for key in ("ms_area_pct", "nmr_mol_pct")):
+            rows.append({**base, "kind": "species", "name": species["name"], "status": species["status"]})
+    rows += [{**base, "kind": "diagnosis", "name": d["id"], "status": d["severity"]} for d in record["diagnoses"]]
+    return rows
 
 
 def defuse(value):
@@ -156,10 +183,14 @@ def _cell(value):
     return defuse(value)
 
 
-def to_csv(records: list[dict], long: bool = False) -> str:
-    """UTF-8 with a byte-order mark, so spreadsheet programs read non-ASCII names right."""
-    columns = SPECIES_COLUMNS if long else STAGE_COLUMNS
-    rows = [row for r in records for row in species_rows(r)] if long else [stage_row(r) for r in records]
+def to_csv(records: list[dict], long: bool = False, values: bool = False) -> str:
+    """UTF-8 with a byte-order mark, so spreadsheet programs read non-ASCII names right.
+    ``values``: the LIMS form, one value per row (VALUE_COLUMNS), nothing joined."""
+    if values:
+        columns, rows = VALUE_COLUMNS, [row for r in records for row in value_rows(r)]
+    else:
+        columns = SPECIES_COLUMNS if long else STAGE_COLUMNS
+        rows = [row for r in records for row in species_rows(r)] if long else [stage_row(r) for r in records]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
@@ -207,9 +238,33 @@ def _sheet_name(stage: str, used: set[str]) -> str:
     return name
 
 
+MAX_COLUMN_WIDTH = 60
+DATE_COLUMNS = ("recorded_at",)
+
+
+def _typed(column: str, value):
+    """A cell's value as the spreadsheet should hold it: a recorded time as a date-time
+    (UTC, as spreadsheets keep no zone), everything else as it is."""
+    if column in DATE_COLUMNS and isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value).astimezone(timezone.utc).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return "yyyy-mm-dd hh:mm:ss"
+    return str(value)
+
+
 def to_xlsx(records: list[dict], batch: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
     summary = workbook.active
@@ -219,16 +274,20 @@ def to_xlsx(records: list[dict], batch: str) -> bytes:
         sheet.append(list(columns))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
+        widths = [len(c) for c in columns]
         for row in rows:
             sheet.append([None] * len(columns))
             for index, column in enumerate(columns, start=1):
-                value = row.get(column)
-                if isinstance(value, bool):
-                    value = "true" if value else "false"
+                value = _typed(column, row.get(column))  # numbers, booleans and dates as such, not text
                 cell = sheet.cell(row=sheet.max_row, column=index)
                 cell.value = value
                 if isinstance(value, str):
                     cell.data_type = "s"  # plain text: never evaluated as a formula
+                elif isinstance(value, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                widths[index - 1] = max(widths[index - 1], len(_shown(value)))
+        for index, width in enumerate(widths, start=1):  # columns as wide as their content, within reason
+            sheet.column_dimensions[get_column_letter(index)].width = min(MAX_COLUMN_WIDTH, width + 2)
         sheet.freeze_panes = "A2"
 
     write(summary, STAGE_COLUMNS, [stage_row(r) for r in records])
@@ -237,7 +296,6 @@ def to_xlsx(records: list[dict], batch: str) -> bytes:
         sheet = workbook.create_sheet(_sheet_name(stage, used))
         write(sheet, SPECIES_COLUMNS, [row for r in records if r["stage"] == stage for row in species_rows(r)])
     stamp = max(r["recorded_at"] for r in records)
-    from datetime import datetime, timezone
 
     moment = datetime.fromisoformat(stamp).astimezone(timezone.utc).replace(tzinfo=None)
     workbook.properties.created = workbook.properties.modified = moment

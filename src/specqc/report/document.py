@@ -157,6 +157,7 @@ def build_report(analysis: Analysis) -> dict:
         },
         "inputs": [{"path": i.path, "sha256": i.sha256, "technique": i.technique, "format": i.format}
                    | ({"role": i.role} if i.role != "sample" else {})
+                   | ({"acquisition": i.acquisition} if i.acquisition is not None else {})
                    for i in analysis.inputs],
         "lcms_runs": [{
             "path": run.source_path,

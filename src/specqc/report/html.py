@@ -9,6 +9,7 @@ processed spectrum kept by the analysis for plotting.
 from __future__ import annotations
 
 import json
+import os
 from html import escape
 
 from . import svg
@@ -34,7 +35,17 @@ svg .axis{font-size:11px;fill:#333}svg .label{font-size:10px;font-weight:600}
 code,pre{font-family:ui-monospace,Consolas,monospace;font-size:.85em}
 pre{background:#f7f7f7;padding:8px;overflow-x:auto;max-height:420px}
 details{margin:6px 0}
-@media print{details{display:block}svg.plot{break-inside:avoid}}
+.ident{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:2px 14px;border:1px solid #ccc;
+padding:8px 12px;margin:8px 0 12px;font-size:.9em}.ident dt{color:#555;font-weight:600}.ident dd{margin:0;
+overflow-wrap:anywhere}
+.legend-list{font-size:.85em;margin:0 0 10px;padding:0;list-style:none;display:flex;flex-wrap:wrap;gap:4px 16px}
+.swatch{display:inline-block;width:14px;height:10px;margin-right:5px;vertical-align:baseline;border:1px solid}
+@page{margin:14mm 12mm}
+@media print{body{margin:0;max-width:none;padding:0;font-size:10pt}details{display:block}
+details>pre{max-height:none;white-space:pre-wrap}svg.plot{break-inside:avoid}table,.diagnosis,.ident{break-inside:auto}
+tr,.diagnosis h3{break-inside:avoid}h2,h3{break-after:avoid}.verdict{-webkit-print-color-adjust:exact;
+print-color-adjust:exact}th{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.swatch,.diagnosis{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 NMR_LABELS_MAX = 24
 
@@ -54,10 +65,44 @@ def _table(headers: list[str], rows: list[list[str]], numeric: tuple[int, ...] =
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _header(report: dict) -> str:
+def sample_name(report: dict) -> str:
+    """The sample's id, else the name of its first input (what a chemist called the acquisition)."""
+    from pathlib import Path
+
+    from ..sampleinfo import dataset_name
+
+    sample = report.get("sample") or {}
+    inputs = [i for i in report.get("inputs", []) if i.get("role", "sample") == "sample"]
+    return sample.get("sample") or (dataset_name(Path(inputs[0]["path"])) if inputs else "")
+
+
+def _identification(report: dict, context: dict) -> str:
+    """Which sample, from which files and instrument, analysed when and by whom: what tells
+    two printed reports apart."""
+    sample, route = report.get("sample") or {}, report["route"]
+    inputs = report.get("inputs", [])
+    acquisitions = [i.get("acquisition") or {} for i in inputs if i.get("role", "sample") == "sample"]
+
+    def joined(key: str) -> str:
+        values = list(dict.fromkeys(a.get(key) for a in acquisitions if a.get(key)))
+        return "; ".join(values) or "not recorded in the file"
+
+    files = "<br>".join(_e(i["path"]) + (f" <span class='muted'>({_e(i['role'])})</span>"
+                                         if i.get("role", "sample") != "sample" else "") for i in inputs)
+    fields = [("Sample", _e(sample_name(report))), ("Batch", _e(sample.get("batch") or "not given")),
+              ("Route / stage", f"{_e(route['id'])} v{_e(route['version'])} / {_e(route['stage'])}"),
+              ("Instrument", _e(joined("instrument"))), ("Method", _e(joined("method"))),
+              ("Acquired", _e(joined("acquired"))),
+              ("Analysed", _e(context.get("analysed_at", ""))), ("Operator", _e(context.get("operator", ""))),
+              ("specqc", _e(report["specqc_version"])), ("Files", files)]
+    cells = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in fields)
+    return f'<dl class="ident">{cells}</dl>'
+
+
+def _header(report: dict, context: dict | None = None) -> str:
     qc, route, sample = report["qc"], report["route"], report.get("sample") or {}
     sources = sample.get("sources") or {}
-    lines = [f'<h1>{_e(route["name"])} — stage {_e(route["stage"])}</h1>',
+    lines = [f'<h1>{_e(route["name"])} — stage {_e(route["stage"])}</h1>', _identification(report, context or {}),
              f'<p><span class="verdict v-{_e(qc["verdict"])}">{_e(qc["verdict"].upper())}</span> ',
              f'&nbsp;{len(report["diagnoses"])} diagnosis(es); checks: '
              + ", ".join(f'{sum(c["status"] == s for c in qc["checks"])} {s}'
@@ -96,6 +141,9 @@ def _checks(report: dict) -> str:
 
 
 def _species(report: dict) -> str:
+    # m/z to the precision of the run: four decimals at high resolution, nominal at unit resolution
+    high = {run["path"]: bool(run.get("resolution") and run["resolution"]["class"] == "high")
+            for run in report.get("lcms_runs", [])}
     rows = []
     order = {"main": 0, "impurity": 1, "not-applicable": 2}
     for s in sorted(report["species"], key=lambda s: (not s["detected"], order.get(s["stage_role"], 3), s["id"])):
@@ -104,14 +152,14 @@ def _species(report: dict) -> str:
         status = s["status"] + (f" (= {', '.join(s['ambiguous_with'])})" if s["ambiguous_with"] else "")
         rows.append([f"{_e(s['name'])}<br><span class='muted'>{_e(s['formula'])}</span>", _e(s["role"]),
                      _e(s["stage_role"]), _e(status), _e(", ".join(s["evidence"])),
-                     _num(lcms.get("rt_min"), "{:.2f}"), _e(ion.get("ion", "")), _num(ion.get("observed_mz"), "{:.4f}"),
+                     _num(lcms.get("rt_min"), "{:.2f}"), _e(ion.get("ion", "")), _num(ion.get("observed_mz"), "{:.4f}" if high.get(s.get("lcms_source")) else "{:.0f}"),
                      _num(lcms.get("relative_area_pct"), "{:.2f}"), _num(nmr.get("mol_pct"), "{:.2f}")])
     table = _table(["species", "role", "at this stage", "status", "seen by", "RT min", "ion", "m/z", "MS area %",
                     "NMR mol %"], rows, numeric=(5, 7, 8, 9))
     out = ["<h2>Species</h2>", table,
            '<p class="muted">MS area % is semi-quantitative (response differs between species).</p>']
     if report["unexplained_peaks"]:
-        rows = [[_num(p["rt_min"], "{:.2f}"), _num(p["mz"], "{:.4f}"), _num(p["relative_area_pct"], "{:.2f}"),
+        rows = [[_num(p["rt_min"], "{:.2f}"), _num(p["mz"], "{:.4f}" if high.get(p.get("source")) else "{:.0f}"), _num(p["relative_area_pct"], "{:.2f}"),
                  _num(p["sn"], "{:.0f}"), _e(p.get("note") or "")] for p in report["unexplained_peaks"][:15]]
         out += ["<h3>Largest peaks no route species explains</h3>",
                 _table(["RT min", "m/z", "area %", "S/N", "note"], rows, numeric=(0, 1, 2, 3))]
@@ -135,6 +183,7 @@ def _lcms_plots(report: dict, analysis) -> str:
             color = svg.PALETTE[index % len(svg.PALETTE)]
             tic.bands.append(svg.Band(trace.peak_start_min, trace.peak_end_min, names.get(trace.species_id, ""), color))
         out.append(svg.render(tic))
+        out.append(_band_legend(tic.bands, "shaded: integrated peak of"))
         for index, trace in enumerate(traces.species):
             color = svg.PALETTE[index % len(svg.PALETTE)]
             name = names.get(trace.species_id, trace.species_id)
@@ -145,6 +194,16 @@ def _lcms_plots(report: dict, analysis) -> str:
                             height=170)
             out.append(svg.render(plot))
     return "".join(out)
+
+
+def _band_legend(bands: list, what: str) -> str:
+    """What each shaded band of a plot is, under it (full names, wrapping as the page does)."""
+    entries = [(b.label, b.color, b.start, b.end) for b in bands if b.label]
+    if not entries:
+        return ""
+    items = "".join(f'<li><span class="swatch" style="background:{color}40;border-color:{color}"></span>'
+                    f"{_e(what)} {_e(label)} ({start:.2f}–{end:.2f} min)</li>" for label, color, start, end in entries)
+    return f'<ul class="legend-list">{items}</ul>'
 
 
 def _uv_section(report: dict, analysis) -> str:
@@ -168,13 +227,15 @@ def _uv_section(report: dict, analysis) -> str:
                                            [svg.Series(t.rt_min, t.values, t.label, "#245"),
                                             svg.Series(t.rt_min, trace.baseline, "baseline", "#bbb")],
                                            bands, height=190)))
+            out.append(_band_legend(bands, "shaded: peak of"))
         rows = []
         for trace in uv["traces"]:
             for peak in trace["peaks"]:
                 purity = peak.get("peak_purity") or {}
                 rows.append([_e(trace["label"] + (" *" if trace["configured"] else "")), _num(peak["rt_min"], "{:.2f}"),
                              _num(peak["area_pct"], "{:.2f}"), _num(peak["sn"], "{:.0f}"),
-                             _e(names.get(peak["species"], "") if peak["species"] else ""),
+                             _e("void (not counted)" if peak.get("void")
+                                else names.get(peak["species"], "") if peak["species"] else ""),
                              _e(purity.get("verdict", "")), _num(purity.get("match_factor_min"), "{:.0f}")])
         out.append(_table(["trace", "RT min", "area %", "S/N", "species", "peak purity", "min match factor"], rows,
                           numeric=(1, 2, 3, 6)))
@@ -248,10 +309,31 @@ def _provenance(report: dict) -> str:
             + f"<details><summary>Effective parameters</summary><pre>{_e(parameters)}</pre></details>")
 
 
-def render_html(report: dict, analysis=None) -> str:
-    """The report as one HTML page; `analysis` (when given) supplies the traces to plot."""
-    title = f"specqc: {report['route']['name']} — {report['route']['stage']} — {report['qc']['verdict']}"
-    body = "".join([_header(report), _diagnoses(report), _checks(report), _species(report),
+def report_context(analysis=None, operator: str | None = None, analysed_at: str | None = None) -> dict:
+    """Who and when, for the page header (kept out of the JSON, which stays deterministic):
+    the operator from the config's [report] operator, else the OS user."""
+    import getpass
+    from datetime import datetime
+
+    if operator is None and analysis is not None and analysis.settings is not None:
+        operator = analysis.settings.sections.get("report", {}).get("operator")
+    if operator is None:
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a container)
+            operator = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    if analysed_at is None:
+        analysed_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    return {"operator": operator, "analysed_at": analysed_at}
+
+
+def render_html(report: dict, analysis=None, context: dict | None = None) -> str:
+    """The report as one HTML page; `analysis` (when given) supplies the traces to plot,
+    `context` the operator and analysis time of the header (default: report_context)."""
+    context = context if context is not None else report_context(analysis)
+    title = (f"specqc: {sample_name(report)} — {report['route']['name']} — {report['route']['stage']} — "
+             f"{report['qc']['verdict']}")
+    body = "".join([_header(report, context), _diagnoses(report), _checks(report), _species(report),
                     _lcms_plots(report, analysis), _uv_section(report, analysis), _nmr_section(report, analysis),
                     _provenance(report)])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -91,6 +91,43 @@ def _format(value: float) -> str:
     return f"{value:g}"
 
 
+LABEL_CHAR_PX = 6.5  # width of a 10 px bold digit, with a little air
+LABEL_LINE_PX = 11
+
+
+def label_box(x: float, y: float, text: str) -> tuple[float, float, float, float]:
+    half = (LABEL_CHAR_PX * len(text) + 4) / 2
+    return x - half, y - LABEL_LINE_PX + 2, x + half, y + 2
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(labels: list[Label], px, py, top: float, bottom: float) -> tuple[list[Label], list]:
+    """Each label just above its peak, moved up a line at a time (with a leader
+    implied by its x) until it overlaps no label placed before it; close
+    multiplets get stacked numbers instead of a smudge."""
+    placed: list[tuple[float, float, float, float]] = []
+    positions = []
+    for label in labels:
+        x = px(label.x)
+        y = min(max(py(label.y) - 4, top + LABEL_LINE_PX), bottom - 2)
+        box = label_box(x, y, label.text)
+        while any(_overlaps(box, other) for other in placed) and y - LABEL_LINE_PX >= top + LABEL_LINE_PX - 1e-9:
+            y -= LABEL_LINE_PX
+            box = label_box(x, y, label.text)
+        if any(_overlaps(box, other) for other in placed):  # the top is full: go down from the peak instead
+            y = min(max(py(label.y) - 4, top + LABEL_LINE_PX), bottom - 2)
+            box = label_box(x, y, label.text)
+            while any(_overlaps(box, other) for other in placed) and y + LABEL_LINE_PX <= bottom:
+                y += LABEL_LINE_PX
+                box = label_box(x, y, label.text)
+        placed.append(box)
+        positions.append((x, y))
+    return labels, positions
+
+
 def render(plot: Plot) -> str:
     left, right, top, bottom = 70, 20, 28, 42
     inner_w, inner_h = plot.width - left - right, plot.height - top - bottom
@@ -148,10 +185,8 @@ def render(plot: Plot) -> str:
         points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y))
         out.append(f'<polyline fill="none" stroke="{s.color}" stroke-width="1.1" points="{points}">'
                    f'<title>{escape(s.label)}</title></polyline>')
-    for label in plot.labels:
-        if not x_low <= label.x <= x_high:
-            continue
-        x, y = px(label.x), max(py(label.y) - 4, top + 10)
+    for label, (x, y) in zip(*place_labels([item for item in plot.labels if x_low <= item.x <= x_high], px, py, top,
+                                           top + inner_h)):
         out.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label" fill="{label.color}" text-anchor="middle">'
                    f'{escape(label.text)}</text>')
     if len(plot.series) > 1:

@@ -71,13 +71,14 @@ class UVPeak:
     area_pct: float = 0.0
     species_id: str | None = None
     purity: PeakPurity | None = None
+    void: bool = False  # the injection/solvent front: shown, left out of the area %
 
     def as_dict(self) -> dict:
         p = self.peak
         return {"rt_min": round(p.apex_rt, 3), "start_min": round(p.start_rt, 3), "end_min": round(p.end_rt, 3),
                 "height": round(p.height, 4), "area": round(p.area, 3), "area_pct": round(self.area_pct, 2),
                 "sn": round(p.sn, 1), "species": self.species_id,
-                "peak_purity": self.purity.as_dict() if self.purity else None}
+                "peak_purity": self.purity.as_dict() if self.purity else None, "void": self.void}
 
 
 @dataclass
@@ -92,7 +93,7 @@ class TraceResult:
         return sum(areas) if areas else None
 
     def product_peaks(self, product_id: str) -> list[UVPeak]:
-        return [p for p in self.peaks if p.species_id == product_id]
+        return [p for p in self.peaks if p.species_id == product_id and not p.void]
 
     def as_dict(self) -> dict:
         t = self.trace
@@ -209,11 +210,17 @@ def integrate_trace(trace: Trace, params: UVParams) -> TraceResult:
     edge = max(2, trace.values.size // 200)  # a rise at the end of the run is drift, not a peak
     peaks = [UVPeak(p) for p in found if p.end_rt >= params.integrate_from_min and p.area > 0
              and edge <= p.apex < trace.values.size - edge]
-    for _ in range(2):  # dropping peaks under the reporting threshold changes the total once more
-        total = sum(p.peak.area for p in peaks)
+    if params.integrate_from_min <= 0 and params.void_max_fraction > 0 and trace.rt_min.size > 1:
+        # unretained material (injection, solvent front) elutes within the first few % of the run:
+        # kept in the table as the void, never counted in a purity area %
+        void_end = float(trace.rt_min[0] + params.void_max_fraction * (trace.rt_min[-1] - trace.rt_min[0]))
         for peak in peaks:
-            peak.area_pct = 100.0 * peak.peak.area / total if total > 0 else 0.0
-        peaks = [p for p in peaks if p.area_pct >= params.report_threshold_pct]
+            peak.void = peak.peak.apex_rt <= void_end
+    for _ in range(2):  # dropping peaks under the reporting threshold changes the total once more
+        total = sum(p.peak.area for p in peaks if not p.void)
+        for peak in peaks:
+            peak.area_pct = 0.0 if peak.void or total <= 0 else 100.0 * peak.peak.area / total
+        peaks = [p for p in peaks if p.void or p.area_pct >= params.report_threshold_pct]
     return TraceResult(trace, peaks, noise, baseline)
 
 
@@ -280,7 +287,7 @@ def assign_species(result: TraceResult, species_apex_min: dict[str, float], offs
     taken_peaks: set[int] = set()
     placed: set[str] = set()
     for _, species_id, index in claims:
-        if index in taken_peaks or species_id in placed:
+        if index in taken_peaks or species_id in placed or result.peaks[index].void:
             continue
         result.peaks[index].species_id = species_id
         taken_peaks.add(index)

@@ -19,6 +19,9 @@ class UVParams:
     report_threshold_pct: float = 0.05  # ICH Q3A reporting threshold: smaller peaks leave the area % table
     baseline_lambda: float = 100.0  # arPLS smoothness for a trace sampled 100 times a minute (scaled to the rate)
     integrate_from_min: float = 0.0  # peaks ending before this (the injection/void disturbance) are left out
+    # with integrate_from_min at 0: peaks with their apex in this first fraction of the trace are the void
+    # (injection disturbance, solvent front) and are left out of the area %; 0 turns this off
+    void_max_fraction: float = 0.08
     detector_offset_min: float | None = None  # MS time - UV time; None: estimated by cross-correlation
     max_detector_offset_min: float = 0.5
     min_offset_correlation: float = 0.5
@@ -43,6 +46,8 @@ class UVParams:
                 raise ConfigError(f"uv parameter {name} must be positive")
         if not 0 < self.purity_threshold <= 1000:
             raise ConfigError("uv purity_threshold is a match factor between 0 and 1000")
+        if not 0 <= self.void_max_fraction < 0.5:
+            raise ConfigError("uv void_max_fraction must lie between 0 and 0.5")
         if not 0 < self.purity_min_fraction < 1:
             raise ConfigError("uv purity_min_fraction must lie between 0 and 1")
         if self.detector_offset_min is not None and abs(self.detector_offset_min) > 5:

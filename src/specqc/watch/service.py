@@ -87,6 +87,11 @@ class WatchOptions:
     blank_pattern: str | None = None  # None: [blank] pattern of the config (no blanks when neither is given)
     lease_s: float = 120.0  # claim lease: how long another host waits for a silent holder
     stop_grace_s: float = 30.0  # on a stop, how long running analyses may take to finish
+    default_route: str | None = None  # watch --route: for datasets no sidecar, pattern or config assigns
+    default_stage: str | None = None  # watch --stage: likewise, after the file name's own stage id
+    # an LC-MS run and an NMR spectrum naming the same sample id (sidecar "sample", name pattern) acquired
+    # within this many seconds of each other are one sample: the later one is analysed with the earlier
+    pair_window_s: float = 86400.0
 
 
 @dataclass
@@ -115,6 +120,7 @@ class _Job:
     state: tuple
     blank: Dataset | None = None
     blank_digest: str | None = None
+    partners: list = field(default_factory=list)  # [(Dataset, digest)] of the same sample, other technique
 
 
 def _safe_name(text: str) -> str:
@@ -153,6 +159,14 @@ class _RouteProblem(Exception):
         self.error = error
 
 
+def with_defaults(settings, defaults: dict):
+    """Settings with the service's --route/--stage as the last resort of assignment."""
+    from dataclasses import replace
+
+    return replace(settings, default_route=defaults.get("route") or settings.default_route,
+                   default_stage=defaults.get("stage") or settings.default_stage)
+
+
 def assign(path: Path, settings) -> None:
     """Raise UnassignedError unless the dataset's route and stage can be told
     (sidecar, name pattern, a stage id in its name); a route that cannot be
@@ -167,15 +181,18 @@ def assign(path: Path, settings) -> None:
             raise _RouteProblem(exc) from exc
 
     try:
-        info = identify([path], None, None, settings.name_pattern, settings.default_route, stage_ids_of=stage_ids)
+        info = identify([path], None, None, settings.name_pattern, settings.default_route, stage_ids_of=stage_ids,
+                        default_stage=settings.default_stage)
     except _RouteProblem as problem:
         raise problem.error from None
     except SpecqcError as exc:
         raise UnassignedError(exc.message, exc.path or path) from exc
     if info.route is None:
-        raise UnassignedError("no route: give a sidecar JSON with \"route\", or [sample] route in the config", path)
+        raise UnassignedError("no route: give a sidecar JSON with \"route\", [sample] route in the config, or "
+                              "watch --route", path)
     if info.stage is None:
-        raise UnassignedError("no stage: give a sidecar JSON with \"stage\", or a file name holding one stage id "
+        raise UnassignedError("no stage: give a sidecar JSON with \"stage\", watch --stage, or a file name holding "
+                              "one stage id "
                               f"of route {info.route}", path)
 
 
@@ -186,19 +203,20 @@ def _vanished(dataset: Dataset, then: tuple) -> str | None:
     return "changed" if now != then else None
 
 
-def _analyze(path: Path, settings, blank: dict | None, notes: dict):
+def _analyze(path: Path, settings, blank: dict | None, notes: dict, partners: list[str] | None = None):
     from ..pipeline import analyze
 
+    paths = [path, *(Path(p) for p in partners or [])]
     if blank is None:
-        return analyze([path], settings=settings)
+        return analyze(paths, settings=settings)
     try:
-        return analyze([path], settings=settings, blank=blank["path"])
+        return analyze(paths, settings=settings, blank=blank["path"])
     except SpecqcError as exc:
         if exc.path is None or Path(exc.path) != Path(blank["path"]):
             raise
         # the blank is unusable, not the sample: analyse the sample on its own and say why
         notes["blank_error"] = exc.one_line()
-        return analyze([path], settings=settings)
+        return analyze(paths, settings=settings)
 
 
 def _error_report(folder: Path, stem: str, job: dict, state: str, error: SpecqcError) -> str:
@@ -225,12 +243,13 @@ def analyse_dataset(job: dict) -> dict:
     notes: dict = {}
     try:
         settings = load_settings(job["config"])
+        settings = with_defaults(settings, job.get("defaults") or {})
     except SpecqcError as exc:  # the config was edited into something invalid: the operator's to fix
         return {"state": "deferred", "error": f"config: {exc.one_line()}"}
     try:
         try:
             assign(path, settings)
-            analysis = _analyze(path, settings, blank, notes)
+            analysis = _analyze(path, settings, blank, notes, [p["path"] for p in job.get("partners") or []])
             report = build_report(analysis)
         except UnassignedError as exc:
             moved = _vanished(dataset, job["snapshot"])
@@ -264,7 +283,8 @@ def analyse_dataset(job: dict) -> dict:
     except SpecqcError as exc:  # output or store unusable (full, read-only, locked, key unreadable): later
         return {"state": "deferred", "error": exc.one_line()}
     return {"state": "done", "analysis_id": recorded.id, "new": recorded.new, "verdict": report["qc"]["verdict"],
-            "reports": [str(json_path), str(html_path)], "blank": blank["path"] if blank else None, **notes}
+            "reports": [str(json_path), str(html_path)], "blank": blank["path"] if blank else None,
+            **({"with": [p["path"] for p in job["partners"]]} if job.get("partners") else {}), **notes}
 
 
 def write_index(folder: Path) -> None:
@@ -282,12 +302,25 @@ def write_index(folder: Path) -> None:
                         "diagnoses": [d["id"] for d in report["diagnoses"]],
                         "inputs": [i["path"] for i in report["inputs"]]})
     replace_atomically(folder / "index.json", json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
-    rows = "".join(f"<tr><td><a href=\"{escape(e['html'])}\">{escape(e['html'])}</a></td><td>{escape(e['stage'])}</td>"
-                   f"<td>{escape(e['verdict'])}</td><td>{escape(', '.join(e['diagnoses']))}</td></tr>" for e in entries)
-    replace_atomically(folder / "index.html", "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>"
-                       f"specqc batch {escape(folder.name)}</title></head><body><h1>Batch {escape(folder.name)}</h1>"
-                       "<table border=\"1\"><tr><th>report</th><th>stage</th><th>verdict</th><th>diagnoses</th></tr>"
-                       f"{rows}</table></body></html>\n")
+    replace_atomically(folder / "index.html", index_html(folder.name, entries))
+
+
+def index_html(batch: str, entries: list[dict]) -> str:
+    """The batch folder's index page, in the reports' own style (their stylesheet, verdict badges)."""
+    from ..report.html import CSS
+
+    rows = "".join(
+        f"<tr><td><a href=\"{escape(e['html'])}\">{escape(e['html'])}</a></td><td>{escape(e['stage'])}</td>"
+        f"<td><span class=\"verdict v-{escape(e['verdict'])}\">{escape(e['verdict'].upper())}</span></td>"
+        f"<td>{escape(', '.join(e['diagnoses']) or 'none')}</td>"
+        f"<td class=\"muted\">{'<br>'.join(escape(Path(p).name) for p in e['inputs'])}</td></tr>" for e in entries)
+    counts = ", ".join(f"{sum(e['verdict'] == v for e in entries)} {v}" for v in ("pass", "fail", "inconclusive"))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>specqc batch {escape(batch)}</title><style>{CSS}</style></head><body>"
+            f"<h1>Batch {escape(batch)}</h1><p class=\"muted\">{len(entries)} report(s): {counts}</p>"
+            "<table><thead><tr><th>report</th><th>stage</th><th>verdict</th><th>diagnoses</th><th>inputs</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table></body></html>\n")
 
 
 # ---------------------------------------------------------------- the log
@@ -375,6 +408,7 @@ class Watcher:
 
         self.options = options
         settings = load_settings(options.config_path)
+        self.settings = settings
         configured = store_settings(settings)
         store_path = options.store_path or (Path(configured["path"]) if configured["path"] else None)
         key_file = options.store_key_file or configured["key_file"]
@@ -621,6 +655,37 @@ class Watcher:
             return recorded
         return {d.key: newest_change(self.stable_since[d.key][0]) for d in datasets}
 
+    def sample_id(self, dataset: Dataset) -> str | None:
+        """The sample id the dataset names (sidecar "sample", or the name pattern's sample group)."""
+        from ..sampleinfo import identify
+
+        try:
+            return identify([dataset.path], None, None, self.settings.name_pattern).sample
+        except SpecqcError:  # a broken sidecar is the dataset's own error, reported when it is analysed
+            return None
+
+    def _partners(self, dataset: Dataset, others: list[Dataset]) -> list:
+        """The other technique's finished datasets of the same sample, acquired within the pairing
+        window before this one: analysed with it, so the sample gets one combined verdict."""
+        if self.options.pair_window_s <= 0:
+            return []
+        own = self.sample_id(dataset)
+        if own is None:
+            return []
+        lcms = dataset.kind in LCMS_KINDS
+        candidates = [d for d in others if (d.kind in LCMS_KINDS) != lcms and self.sample_id(d) == own]
+        if not candidates:
+            return []
+        partners = []
+        for other in candidates:
+            times = self._acquired([dataset, other])
+            if 0 <= times[dataset.key] - times[other.key] <= self.options.pair_window_s:
+                try:
+                    partners.append((other, self._digest(other)))
+                except OSError:
+                    continue
+        return partners
+
     def choose_blank(self, sample: Dataset, blanks: list[Dataset], ready: dict[str, bool]) \
             -> tuple[Dataset | None, str]:
         """The most recent blank of the inbox acquired before the sample (LC-MS
@@ -669,6 +734,8 @@ class Watcher:
                     result.waiting.append(f"{dataset.path} ({why})")
                     continue
                 job = _Job(dataset, digest, self.stable_since[dataset.key][0], blank)
+                job.partners = self._partners(dataset, [d for d, is_ready, _ in found
+                                                        if is_ready and d not in blanks and d != dataset])
                 if blank is not None:
                     try:
                         job.blank_digest = self._digest(blank)
@@ -707,6 +774,8 @@ class Watcher:
         return {"dataset": job.dataset.key, "kind": job.dataset.kind, "sha256": job.digest, "snapshot": job.state,
                 "out": str(self.options.out), "store": self.store_job,
                 "config": None if self.options.config_path is None else str(self.options.config_path),
+                "defaults": {"route": self.options.default_route, "stage": self.options.default_stage},
+                "partners": [{"path": d.key, "sha256": digest} for d, digest in job.partners],
                 "blank": None if job.blank is None else {"path": job.blank.key, "sha256": job.blank_digest}}
 
     def _submit(self, job: _Job) -> Future:
