@@ -34,7 +34,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-DEFAULT_SEED = 20261204
+from validation import DEFAULT_SEED  # noqa: E402
+
 DEFAULT_LCMS = 400
 
 

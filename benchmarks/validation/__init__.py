@@ -14,3 +14,7 @@ specqc's reports against the truth they record:
 ``benchmarks/validation.py`` is the command-line entry point; further parts
 (e.g. an NMR part in ``nmr_part``) plug in beside ``lcms_part``.
 """
+
+#: The seed of the full validation run; the confidence fit uses its calibration half and
+#: VALIDATION.md reports on its evaluation half, so both must draw the same split.
+DEFAULT_SEED = 20261204

@@ -509,8 +509,9 @@ def run_part(n: int = 200, seed: int = 20261204, half: str = "all", workers: int
             _init_worker()
             results = [_run_one(t) for t in tasks]
         else:
-            ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker) as pool:
+            # spawn, not fork: a fork of a process with threads (a test runner's, BLAS's) can
+            # copy a held lock into the child, which then waits on it for ever
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
                 results = pool.map(_run_one, tasks, chunksize=1)
     finally:
         if not keep:
