@@ -150,11 +150,13 @@ def test_batch_page_downloads_and_api(site, browser_for):
     web = browser_for(site.store)
     web.login(VIEWER, VIEWER_PASSWORD)
     batch = web.client.get("/batch", params={"name": "B-1"}).text
-    assert "deprotection" in batch and "incomplete-deprotection" in batch and "72.17 %" in batch
     exported = web.client.get("/batch/export", params={"name": "B-1", "format": "csv"})
     assert exported.headers["content-disposition"] == 'attachment; filename="B-1.csv"'
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [r["record_id"] for r in rows] == [site.boc_left]
+    # the page shows the recorded product amount, as the export gives it
+    product_pct = float(rows[0]["product_ms_area_pct"])
+    assert "deprotection" in batch and "incomplete-deprotection" in batch and f"{product_pct:.2f} % MS area" in batch
     workbook = web.client.get("/batch/export", params={"name": "B-1", "format": "xlsx"})
     assert workbook.content[:2] == b"PK"
     listing = web.client.get("/api/analyses").json()
@@ -507,3 +509,21 @@ def test_nmr_analysis_shows_the_spectrum_and_assignments(tmp_path, browser_for):
     titles = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
     assert [t for t in titles if t.startswith("1H spectrum")] == [
         "1H spectrum (processed; numbers refer to the signal table)", "1H spectrum, 0.5–4.5 ppm"]
+
+
+def test_the_report_downloads_as_pdf_from_the_same_renderer_as_analyze(site, browser_for):
+    import os
+
+    from specqc.report.pdf import find_chromium
+
+    if find_chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no Chromium to print with")
+        pytest.skip("no Chromium here to print the PDF with")
+    web = browser_for(site.store)
+    web.login(VIEWER, VIEWER_PASSWORD)
+    assert f"/analyses/{site.boc_left}/report.pdf?paper=a4" in web.client.get(f"/analyses/{site.boc_left}").text
+    pdf = web.client.get(f"/analyses/{site.boc_left}/report.pdf", params={"paper": "letter"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and b"/MediaBox [0 0 612 792]" in pdf.content  # US Letter, in points
+    assert web.client.get(f"/analyses/{site.boc_left}/report.pdf", params={"paper": "a5"}).status_code == 404

@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import InputError, TransientError
+from ..errors import ConfigError, InputError, TransientError
 from ..records import reviews
 from ..records.chain import sha
 from ..records.store import Store
@@ -406,11 +406,12 @@ async def review_form(request: Request) -> Response:
 
 
 async def analysis_report(request: Request) -> Response:
-    """The stored report as JSON, or as specqc's HTML report (rendered from it; no plots)."""
+    """The stored report as JSON, or as specqc's HTML report rendered from it (no plots), or
+    that page printed to PDF by the same renderer as ``analyze --format pdf``."""
     await page_visitor(request)
     analysis_id = _record_id(request.path_params["analysis_id"])
     kind = request.path_params["kind"]
-    if kind not in ("json", "html"):
+    if kind not in ("json", "html", "pdf"):
         raise HTTPException(404, "no such report format")
     try:
         row = await request.app.state.db.run(lambda store: dict(store.analysis(analysis_id)))
@@ -422,6 +423,18 @@ async def analysis_report(request: Request) -> Response:
     from ..report.html import render_html
 
     html = await run_in_threadpool(render_html, json.loads(row["report_json"]))
+    if kind == "pdf":
+        from ..report.pdf import html_to_pdf
+
+        paper = request.query_params.get("paper", "a4")
+        if paper not in ("a4", "letter"):
+            raise HTTPException(404, "paper must be a4 or letter")
+        try:
+            pdf = await run_in_threadpool(html_to_pdf, html, paper)
+        except ConfigError as exc:  # no Chromium on this server
+            raise HTTPException(503, exc.message) from None
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{row["id"]}.pdf"'})
     return HTMLResponse(html, headers={"Content-Security-Policy": DOWNLOAD_POLICY,
                                        "Content-Disposition": f'attachment; filename="{row["id"]}.html"'})
 
