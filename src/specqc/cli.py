@@ -88,8 +88,9 @@ def main() -> None:
               help="LC-MS run of a blank injection: its ions are background, and a route species it holds is "
                    "reported in-blank, never detected.")
 @click.option("--record", "record_it", is_flag=True, help="Store the analysis in the results store.")
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.option("--store", "store_path", metavar="PATH|URL",
+              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: [store] "
+                   "path of the config, $SPECQC_STORE or the per-user data folder).")
 def analyze(paths, route_ref, stage_id, config_path, output_format, output, force, tolerance, polarity,
             input_format, batch, blank_path, record_it, store_path):
     """Analyse the instrument files of one sample at one stage."""
@@ -114,10 +115,12 @@ def analyze(paths, route_ref, stage_id, config_path, output_format, output, forc
     if output is not None:
         _write_atomically(output, text, force)
     if record_it:
+        from .config import store_settings
         from .records.store import Actor, Store
 
         files = [(output, output_format)] if output is not None else []
-        with Store(store_path) as store:
+        configured = store_settings(settings)
+        with Store(store_path or configured["path"], key_file=configured["key_file"]) as store:
             recorded = store.record(report, actor=Actor.current("cli"), report_files=files)
         note = (f"recorded {recorded.id} (revision {recorded.revision})" if recorded.new
                 else f"already recorded as {recorded.id} (revision {recorded.revision})")
@@ -186,32 +189,51 @@ def route_check(route_ref):
 
 
 @main.group()
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.option("--store", "store_path", metavar="PATH|URL",
+              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
+                   "$SPECQC_STORE or the per-user data folder).")
 @click.pass_context
 def records(ctx, store_path) -> None:
-    """The results store: list, show, batch record, export, verify."""
+    """The results store: list, show, batch record, export, verify, migrate."""
     ctx.obj = {"store": store_path}
 
 
-def _open_store(ctx):
+def _existing_store(location):
+    """Open a store that must already be there (a named SQLite file is not created by reading it)."""
+    from .records.engines import parse_location
     from .records.store import Store
 
-    path = ctx.obj["store"]
-    if path is not None and not Path(path).exists():
-        raise InputError("results store does not exist", path)
-    return Store(path)
+    if location is not None:
+        parsed = parse_location(location)
+        if parsed.engine == "sqlite" and not parsed.path.exists():
+            raise InputError("results store does not exist", parsed.path)
+    return Store(location)
+
+
+def _open_store(ctx):
+    return _existing_store(ctx.obj["store"])
 
 
 @records.command("list")
 @click.option("--batch")
 @click.option("--stage")
 @click.option("--since", help="ISO date or date-time, e.g. 2026-11-01")
+@click.option("--format", "list_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def records_list(ctx, batch, stage, since):
-    """One line per stored analysis."""
+def records_list(ctx, batch, stage, since, list_format):
+    """One line per stored analysis (or a JSON list)."""
     with _open_store(ctx) as store:
         rows = store.analyses(batch=batch, stage=stage, since=_since(since))
+        if list_format == "json":
+            import json
+
+            digests = store.input_digests()
+            listed = [{"id": row["id"], "sample": row["sample"], "batch": row["batch"], "route": row["route_id"],
+                       "stage": row["stage"], "revision": row["revision"], "verdict": row["verdict"],
+                       "analysed_at": row["recorded_at"], "input_sha256": digests.get(row["id"], []),
+                       "superseded_by": store.superseded_by(row["id"])} for row in rows]
+            click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+            return
         for row in rows:
             latest = "" if store.superseded_by(row["id"]) is None else "  (superseded)"
             click.echo(f"{row['id']}  {row['recorded_at']}  {row['batch'] or '-':12s} {row['sample']:28s} "
@@ -316,11 +338,38 @@ def records_verify(ctx):
     """Re-hash stored reports and the files still present; check the audit chain. Exit 4 on any mismatch."""
     with _open_store(ctx) as store:
         problems = store.verify()
-        count = store.connection.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+        count = store.count_analyses()
     for problem in problems:
         click.echo(f"MISMATCH: {problem}")
     click.echo(f"{count} record(s) checked in {store.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     if problems:
+        sys.exit(EXIT_VERIFY)
+
+
+@records.command("migrate")
+@click.option("--from", "source", required=True, metavar="PATH|URL", help="The store to copy (left as it is).")
+@click.option("--to", "target", required=True, metavar="PATH|URL",
+              help="A new store (a new file, or an empty PostgreSQL database).")
+def records_migrate(source, target):
+    """Copy a store into another (e.g. SQLite into PostgreSQL) with its audit chain intact."""
+    from .records.engines import parse_location
+    from .records.store import Actor, Store
+
+    if parse_location(source).target == parse_location(target).target:
+        raise InputError("--from and --to name the same store")
+    with _existing_store(source) as old:
+        problems = old.verify()
+        if problems:
+            raise InputError(f"the store to copy does not verify ({len(problems)} problem(s), first: {problems[0]}); "
+                             "run `specqc records verify` on it", old.path)
+        with Store(target, _seal_migrations=False) as new:
+            counts = new.copy_from(old, Actor.current("cli"))
+            after = new.verify()
+    click.echo(f"copied {counts['analyses']} analyses, {counts['ledger']} ledger events and {counts['audit']} audit "
+               f"rows from {old.path} to {new.path}; audit chain {'verified' if not after else 'BROKEN'}")
+    for problem in after:
+        click.echo(f"MISMATCH: {problem}")
+    if after:
         sys.exit(EXIT_VERIFY)
 
 
@@ -334,7 +383,8 @@ WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers":
               help="Folder for reports (one subfolder per batch), the index and the log.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config ([watch], [sample], "
               "[thresholds], [store]).")
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store (ledger and records).")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store (ledger and records): a file, "
+              "sqlite:///PATH or postgresql://user@host[:port]/db.")
 @click.option("--once", is_flag=True, help="Process what is there, then exit (for schedulers).")
 @click.option("--poll", is_flag=True, default=None, help="Poll instead of file events (network shares).")
 @click.option("--settle", "settle_s", type=float, help="Seconds a dataset must stay unchanged (default 10).")
@@ -357,7 +407,7 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
                               f"(known: {', '.join(WATCH_KEYS)})", config_path)
         setattr(options, key, kind(value))
     store_setting = settings.sections.get("store", {}).get("path")
-    options.store_path = store_path or (Path(store_setting) if store_setting else None)
+    options.store_path = store_path or store_setting or None
     if poll is not None:
         options.poll = poll
     if settle_s is not None:
@@ -425,15 +475,21 @@ class _WatchProgress:
 
 
 @main.command()
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store file.")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
+              "postgresql://user@host[:port]/db.")
 def status(store_path):
-    """The watch ledger: datasets done, pending (started, not finished), failed, unassigned."""
-    from .records.store import Store
+    """The watch ledger: datasets done, pending (started, not finished), failed, unassigned; and which
+    service holds what."""
+    import time
 
-    if store_path is not None and not Path(store_path).exists():
-        raise InputError("results store does not exist", store_path)
-    with Store(store_path) as store:
+    with _existing_store(store_path) as store:
         rows = store.ledger_summary()
+        claims = store.claims()
+    now = time.time()
+    for claim in claims:
+        left = claim.expires_at - now
+        click.echo(f"held      {claim.resource} by {claim.holder} ({claim.describe()}; lease "
+                   + (f"{left:.0f} s left)" if left > 0 else f"expired {-left:.0f} s ago)"))
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
@@ -442,6 +498,7 @@ def status(store_path):
     for row in rows:
         if row["state"] != "done":
             click.echo(f"{row['state'].replace('started', 'pending'):10s} {row['at']}  {row['dataset']}"
+                       + (f"  [{row['holder']}]" if row["holder"] else "")
                        + (f"  {row['error']}" if row["error"] else ""))
 
 

@@ -38,6 +38,11 @@ class StoreLocation:
     url: str | None = None  # PostgreSQL, as given (password included: to connect, never to show)
 
     @property
+    def target(self) -> str:
+        """The location as text another process opens the same store with (password included)."""
+        return str(self.path) if self.engine == "sqlite" else self.url
+
+    @property
     def display(self) -> Path | str:
         """What messages name: the file, or the URL with its password masked."""
         return self.path if self.engine == "sqlite" else redact(self.url)
@@ -120,6 +125,9 @@ class SQLiteEngine:
 
     def insert(self, sql: str, parameters, key: str) -> int:
         return self.connection.execute(sql, parameters).lastrowid
+
+    def executemany(self, sql: str, rows) -> None:
+        self.connection.executemany(sql, rows)
 
     def begin(self) -> None:
         self.connection.execute("BEGIN IMMEDIATE")
@@ -270,6 +278,10 @@ class PostgresEngine:
 
     def insert(self, sql: str, parameters, key: str) -> int:
         return self.connection.execute(to_pyformat(sql) + f" RETURNING {key}", tuple(parameters)).fetchone()[0]
+
+    def executemany(self, sql: str, rows) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(to_pyformat(sql), [tuple(row) for row in rows])
 
     def begin(self) -> None:
         self.connection.execute("BEGIN")

@@ -183,6 +183,15 @@ CREATE TABLE claims (
 POSTGRES_MIGRATIONS = {3: POSTGRES_SCHEMA_3}
 
 
+# what `copy_from` carries over, per table: the logical columns (chain.CONTENT_COLUMNS and the links)
+COPIED_COLUMNS = {
+    **{table: ("analysis_id",) * (table != "analyses") + tuple(name for name, _ in chain.CONTENT_COLUMNS[table])
+       for table in chain.ANALYSIS_TABLES},
+    "ledger": tuple(name for name, _ in chain.CONTENT_COLUMNS["ledger"]),
+    "audit": ("seq", "at", "actor", "action", "analysis_id", "detail", "prev_hash", "hash", "mac"),
+}
+
+
 def _append_only_triggers(tables) -> str:
     return "".join(
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
@@ -635,6 +644,42 @@ class Store:
     def superseded_by(self, analysis_id: str) -> str | None:
         row = self._db.execute("SELECT id FROM analyses WHERE supersedes=?", (analysis_id,)).fetchone()
         return row["id"] if row else None
+
+    def input_digests(self) -> dict[str, list[str]]:
+        """Per analysis id: the SHA-256 of its inputs, in their order."""
+        digests: dict[str, list[str]] = {}
+        for row in self._db.execute("SELECT analysis_id, sha256 FROM inputs ORDER BY analysis_id, position"):
+            digests.setdefault(row["analysis_id"], []).append(row["sha256"])
+        return digests
+
+    # ------------------------------------------------------------ copying between stores
+
+    def copy_from(self, source: Store, actor: Actor) -> dict:
+        """Copy every analysis, ledger event and audit row of `source` into this
+        store, which must be empty (opened with `_seal_migrations=False`), as
+        they are: the audit chain carries over and verifies here as it did
+        there (its hashes cover engine-neutral content). A final audit row notes
+        the copy. Claims are not copied: they belong to running services."""
+        counts = {}
+        with self._transaction():
+            for table in ("audit", "analyses", "ledger"):
+                if self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]:
+                    raise ConfigError("the target store is not empty: copy into a new file or an empty database",
+                                      self.path)
+            for table in (*chain.ANALYSIS_TABLES, "ledger", "audit"):
+                columns = COPIED_COLUMNS[table]
+                order = "seq" if table in ("ledger", "audit") else "rowid"
+                rows = [tuple(row[name] for name in columns)
+                        for row in source._db.execute(f"SELECT * FROM {table} ORDER BY {order}")]
+                if rows:
+                    self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                         f"VALUES ({', '.join('?' * len(columns))})", rows)
+                counts[table] = len(rows)
+            self._db.after_copy()
+            head = source.chain_head()
+            self._audit("copy", None, {"from": str(source.path), "engine": source.engine_name,
+                                       "source_head": head, "rows": counts}, actor)
+        return counts
 
     # ------------------------------------------------------------ verification
 
