@@ -18,7 +18,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError, StoreLockedError, TransientError
 
@@ -49,12 +49,11 @@ class StoreLocation:
 
 
 def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with any password masked, well-formed or not."""
+    match = re.match(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*:/*)(?P<user>[^:@/]*):(?P<secret>.*)@(?P<rest>[^@]*)$", url)
+    if match is None:
         return url
-    userinfo = f"{parts.username or ''}:***"
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
+    return f"{match['head']}{match['user']}:***@{match['rest']}"
 
 
 def parse_location(location: str | Path) -> StoreLocation:
@@ -65,7 +64,7 @@ def parse_location(location: str | Path) -> StoreLocation:
     if match is None:
         return StoreLocation("sqlite", path=Path(text))
     scheme = match["scheme"].lower()
-    shown = redact(text) if "://" in text else text
+    shown = redact(text)
     if scheme == "sqlite":
         # SQLAlchemy's form: sqlite:///relative.sqlite, sqlite:////absolute/path.sqlite
         if not text[len("sqlite:"):].startswith("///") or len(text) <= len("sqlite:///"):
@@ -303,7 +302,10 @@ class PostgresEngine:
         self.connection.close()
 
     def schema_version(self) -> int:
-        row = self.connection.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        # the catalog read as a table (not to_regclass's cache): a writer that waited for the lock sees the
+        # tables another one created meanwhile
+        row = self.connection.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
+                                      "current_schema() AND tablename = 'schema_migrations')").fetchone()
         if not row[0]:
             return 0
         return self.connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
