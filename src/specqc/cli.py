@@ -373,6 +373,98 @@ def records_migrate(source, target):
         sys.exit(EXIT_VERIFY)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="TOML config ([sample] route and name pattern, [thresholds], [store]).")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
+              "postgresql://user@host[:port]/db (default: [store] path of the config, $SPECQC_STORE, ...).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask scheduler's workers (they must see "
+              "the same paths and store).")
+@click.option("--workers", type=int, help="Worker processes of the local Dask cluster (default: the cores here).")
+def reprocess(paths, config_path, store_path, scheduler, workers):
+    """Re-analyse archived runs with today's code and reference data (skipping runs already analysed so)."""
+    from .config import load_settings, store_settings
+    from .errors import ConfigError
+    from .records.store import Store
+    from .reprocess import find_runs, jobs_for, open_client, run
+
+    if scheduler is not None and workers is not None:
+        raise ConfigError("give --scheduler or --workers, not both")
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    settings = load_settings(config_path)
+    configured = store_settings(settings)
+    runs = find_runs(paths)
+    if not runs:
+        raise InputError("no instrument runs found under the given paths")
+    with Store(store_path or configured["path"], key_file=configured["key_file"]) as store:  # checked, migrated
+        location, shown = store.location.target, store.path
+    jobs = jobs_for(runs, location, config_path, configured["key_file"] or os.environ.get("SPECQC_STORE_KEY_FILE"))
+    client = open_client(scheduler, workers)
+    try:
+        with _ReprocessProgress(len(jobs)) as progress:
+            summary = run(jobs, client, progress=progress)
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and scheduler is None:
+            cluster.close()
+    _print_summary(summary, shown)
+
+
+class _ReprocessProgress:
+    """A progress bar with rate and ETA on a terminal; failures are printed as they come."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("reprocessing"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+        self.task = self.progress.add_task("runs", total=total, rate="")
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def __call__(self, outcome: dict) -> None:
+        if outcome["state"] == "failed":
+            self.progress.console.print(f"failed    {outcome['path']}: {outcome['error']}", highlight=False,
+                                        markup=False)
+        self.progress.advance(self.task)
+        speed = self.progress.tasks[0].speed
+        self.progress.update(self.task, rate=f"{speed:.1f} runs/s" if speed else "")
+
+
+def _print_summary(summary, store) -> None:
+    analysed, skipped, failed = summary.of("analysed"), summary.of("skipped"), summary.of("failed")
+    click.echo(f"{len(summary.outcomes)} run(s): {len(analysed)} analysed, {len(skipped)} already analysed with "
+               f"this version, parameters and reference data (skipped), {len(failed)} failed; store {store}")
+    if summary.verdict_changes:
+        click.echo("verdict changed:")
+        for outcome in summary.verdict_changes:
+            click.echo(f"  {outcome.path}: {outcome.previous_verdict} -> {outcome.verdict} "
+                       f"({outcome.previous_id} -> {outcome.analysis_id})")
+            for change in outcome.changes[1:]:
+                click.echo(f"      {change}")
+    if summary.other_changes:
+        click.echo("other changes (same verdict):")
+        for outcome in summary.other_changes:
+            click.echo(f"  {outcome.path} ({outcome.verdict}): " + "; ".join(outcome.changes))
+    unchanged = [o for o in analysed if o.previous_id is not None and not o.changes]
+    first = [o for o in analysed if o.previous_id is None]
+    click.echo(f"{len(first)} analysed for the first time, {len(unchanged)} re-analysed without a change in "
+               "verdict, checks, diagnoses, purity or species")
+    for outcome in failed:
+        click.echo(f"failed: {outcome.path}: {outcome.error}")
+
+
 WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers": int, "poll": bool,
               "backoff_s": float}
 

@@ -645,6 +645,16 @@ class Store:
         row = self._db.execute("SELECT id FROM analyses WHERE supersedes=?", (analysis_id,)).fetchone()
         return row["id"] if row else None
 
+    def analyses_with_input(self, sha256: str) -> list[Row]:
+        """Every analysis one of whose inputs has this content, oldest first."""
+        return self._db.execute("SELECT a.* FROM analyses a WHERE a.id IN (SELECT analysis_id FROM inputs "
+                                "WHERE sha256=?) ORDER BY a.recorded_at, a.rowid", (sha256,)).fetchall()
+
+    def latest_analysis(self, batch: str | None, sample: str, stage: str, route_id: str) -> Row | None:
+        """The newest revision of a sample's analysis at a stage (what a new one would supersede)."""
+        return self._db.execute("SELECT * FROM analyses WHERE batch IS ? AND sample=? AND stage=? AND route_id=? "
+                                "ORDER BY revision DESC LIMIT 1", (batch, sample, stage, route_id)).fetchone()
+
     def input_digests(self) -> dict[str, list[str]]:
         """Per analysis id: the SHA-256 of its inputs, in their order."""
         digests: dict[str, list[str]] = {}
