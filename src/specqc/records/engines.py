@@ -279,8 +279,10 @@ class PostgresEngine:
         return self.connection.execute(to_pyformat(sql) + f" RETURNING {key}", tuple(parameters)).fetchone()[0]
 
     def executemany(self, sql: str, rows) -> None:
-        with self.connection.cursor() as cursor:
-            cursor.executemany(to_pyformat(sql), [tuple(row) for row in rows])
+        rows = [tuple(row) for row in rows]
+        if rows:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(to_pyformat(sql), rows)
 
     def begin(self) -> None:
         self.connection.execute("BEGIN")

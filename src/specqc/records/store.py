@@ -320,6 +320,7 @@ class Store:
         self.busy_timeout_s = busy_timeout_s
         self.restored_triggers: list[str] = []  # append-only triggers found dropped when the store was opened
         self._seal_migrations = _seal_migrations
+        self._audit_signed: bool | None = None  # whether audit rows carry a mac column (known once migrated)
         self._db = open_engine(self.location, busy_timeout_s)
         # the engine's own connection (sqlite3 or psycopg), for tools that need the engine itself
         self.connection = self._db.connection
@@ -360,6 +361,7 @@ class Store:
                         sealed = self._seal_existing(actor) if target == 3 else {}
                         self._audit("migrate", None, {"from": version, "to": target, **sealed}, actor)
             version = self.schema_version
+        self._audit_signed = "mac" in self._db.columns("audit")
         if self.engine_name == "sqlite":
             self._db.install_triggers(RECORD_TABLES)  # IF NOT EXISTS, in its own transaction
         elif self._db.missing_triggers(RECORD_TABLES):
@@ -415,7 +417,7 @@ class Store:
     # ------------------------------------------------------------ audit chain
 
     def _audit(self, action: str, analysis_id: str | None, detail: dict, actor: Actor) -> None:
-        signed = "mac" in self._db.columns("audit")
+        signed = self._audit_signed if self._audit_signed is not None else "mac" in self._db.columns("audit")
         head = self._db.execute(
             f"SELECT seq, hash{', mac' if signed else ''} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         previous = head["hash"] if head else GENESIS
@@ -477,29 +479,26 @@ class Store:
                  fields["parameters_json"], fields["reference_data_json"], fields["report_json"],
                  fields["report_sha256"], now_iso(), actor.user, actor.host, actor.via, fields["purity_pct"],
                  fields["purity_method"]))
-            for item in rows["inputs"]:
-                self._db.execute(
-                    "INSERT INTO inputs (analysis_id, position, path, sha256, technique, format, instrument_json, "
-                    "role) VALUES (?,?,?,?,?,?,?,?)",
-                    (analysis_id, item["position"], str(Path(item["path"]).resolve()), item["sha256"],
-                     item["technique"], item["format"], item["instrument_json"], item["role"]))
-            for item in rows["species_results"]:
-                self._db.execute(
-                    "INSERT INTO species_results (analysis_id, species_id, name, role, stage_role, status, rt_min, "
-                    "ms_area_pct, nmr_mol_pct) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (analysis_id, item["species_id"], item["name"], item["role"], item["stage_role"], item["status"],
-                     item["rt_min"], item["ms_area_pct"], item["nmr_mol_pct"]))
-            for item in rows["diagnoses"]:
-                self._db.execute(
-                    "INSERT INTO diagnoses (analysis_id, diagnosis_id, severity, title, evidence_json) "
-                    "VALUES (?,?,?,?,?)", (analysis_id, item["diagnosis_id"], item["severity"], item["title"],
-                                           item["evidence_json"]))
-            for item in rows["checks"]:
-                self._db.execute("INSERT INTO checks (analysis_id, check_id, status, detail) VALUES (?,?,?,?)",
-                                        (analysis_id, item["check_id"], item["status"], item["detail"]))
-            for path, digest, kind in files:
-                self._db.execute("INSERT INTO report_files (analysis_id, path, sha256, format) "
-                                        "VALUES (?,?,?,?)", (analysis_id, path, digest, kind))
+            # one statement per table (a server store gets them in one round trip each)
+            self._db.executemany(
+                "INSERT INTO inputs (analysis_id, position, path, sha256, technique, format, instrument_json, "
+                "role) VALUES (?,?,?,?,?,?,?,?)",
+                [(analysis_id, item["position"], str(Path(item["path"]).resolve()), item["sha256"],
+                  item["technique"], item["format"], item["instrument_json"], item["role"]) for item in rows["inputs"]])
+            self._db.executemany(
+                "INSERT INTO species_results (analysis_id, species_id, name, role, stage_role, status, rt_min, "
+                "ms_area_pct, nmr_mol_pct) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(analysis_id, item["species_id"], item["name"], item["role"], item["stage_role"], item["status"],
+                  item["rt_min"], item["ms_area_pct"], item["nmr_mol_pct"]) for item in rows["species_results"]])
+            self._db.executemany(
+                "INSERT INTO diagnoses (analysis_id, diagnosis_id, severity, title, evidence_json) VALUES (?,?,?,?,?)",
+                [(analysis_id, item["diagnosis_id"], item["severity"], item["title"], item["evidence_json"])
+                 for item in rows["diagnoses"]])
+            self._db.executemany("INSERT INTO checks (analysis_id, check_id, status, detail) VALUES (?,?,?,?)",
+                                 [(analysis_id, item["check_id"], item["status"], item["detail"])
+                                  for item in rows["checks"]])
+            self._db.executemany("INSERT INTO report_files (analysis_id, path, sha256, format) VALUES (?,?,?,?)",
+                                 [(analysis_id, path, digest, kind) for path, digest, kind in files])
             # sealed as read back, so the hash is of what the engine holds, not of what was handed to it
             self._audit("record", analysis_id, {"batch": batch, "sample": sample, "stage": stage,
                                                 "revision": revision, "report_sha256": fields["report_sha256"],
