@@ -372,3 +372,20 @@ def test_watch_services_on_two_instrument_pcs_share_one_store(postgres_url, tmp_
                             tmp_path / "pc-1" / "out", "--config", config, "--once"], cwd=ROOT, capture_output=True,
                            text=True, timeout=300)
     assert again.returncode == 0 and "done 0" in again.stderr and "already done 2" in again.stderr
+
+
+def test_the_password_may_come_from_a_pgpassfile(postgres_url, tmp_path):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(postgres_url)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"{parts.hostname}:{parts.port}:*:{parts.username}:{parts.password}\n", encoding="utf-8")
+    passfile.chmod(0o600)
+    without = postgres_url.replace(f":{parts.password}@", "@")
+    assert parts.password and parts.password not in without
+    result = cli("records", "--store", without, "list", "--format", "json",
+                 env_extra={"PGPASSFILE": str(passfile), "PGPASSWORD": ""})
+    assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
+    refused = cli("records", "--store", without, "list", env_extra={"PGPASSFILE": str(tmp_path / "none"),
+                                                                     "PGPASSWORD": ""})
+    assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "cannot be reached" in refused.stderr
