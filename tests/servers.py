@@ -62,9 +62,3 @@ def fresh_database():
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def postgres_url():
-    with fresh_database() as url:
-        yield url

@@ -11,22 +11,28 @@ import os
 import subprocess
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 
 import pytest
-
 from conftest import ROOT, SAMPLES
-from servers import fresh_database, postgres_url  # noqa: F401 - a fixture
+from servers import fresh_database
 
 NAMES = ("dz-alkylation-clean", "dz-deprotection-boc-left", "dz-cyclization-oligomers")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _report(name: str, batch: str) -> str:
     from specqc.pipeline import analyze
     from specqc.report.document import build_report, to_json
 
     return to_json(build_report(analyze([SAMPLES / "lcms" / f"{name}.mzML"], "diazepan-2-one", batch=batch)))
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the test server, dropped afterwards."""
+    with fresh_database() as url:
+        yield url
 
 
 def report(name: str, batch: str = "P-1") -> dict:
@@ -43,7 +49,7 @@ def cli(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
     env.pop("SPECQC_STORE_KEY_FILE", None)
     return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=env)
+                          text=True, timeout=300, env=env, check=False)
 
 
 def fill(location) -> list[str]:
@@ -76,7 +82,7 @@ def raw(url):
 def test_a_bad_store_url_is_one_line_exit_2_and_creates_nothing(tmp_path, location, words):
     for args in (["records", "--store", location, "list"], ["status", "--store", location]):
         result = subprocess.run([sys.executable, "-m", "specqc.cli", *args], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=120)
+                                text=True, timeout=120, check=False)
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and words in result.stderr and "Traceback" not in result.stderr
         assert "s3cret-pw" not in result.stderr + result.stdout
@@ -360,7 +366,7 @@ def test_watch_services_on_two_instrument_pcs_share_one_store(postgres_url, tmp_
              "--config", config, "--once", "--workers", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True))
     for process in processes:
-        out, err = process.communicate(timeout=300)
+        _out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
         assert "failed 0" in err
     with Store(postgres_url) as store:
@@ -370,7 +376,7 @@ def test_watch_services_on_two_instrument_pcs_share_one_store(postgres_url, tmp_
         assert store.verify() == []
     again = subprocess.run([sys.executable, "-m", "specqc.cli", "watch", tmp_path / "pc-1" / "inbox", "--out",
                             tmp_path / "pc-1" / "out", "--config", config, "--once"], cwd=ROOT, capture_output=True,
-                           text=True, timeout=300)
+                           text=True, timeout=300, check=False)
     assert again.returncode == 0 and "done 0" in again.stderr and "already done 2" in again.stderr
 
 

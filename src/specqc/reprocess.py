@@ -245,7 +245,7 @@ def run(jobs: list[dict], client=None, progress: Callable[[dict], None] | None =
         for future in as_completed(futures):
             try:
                 outcome = future.result()
-            except Exception as exc:  # a bug, or a worker that died on every try: this run only
+            except Exception as exc:  # noqa: BLE001 - a bug, or a worker that died on every try: this run only
                 outcome = {"path": where[future.key]["path"], "state": "failed",
                            "error": f"{type(exc).__name__}: {exc}"}
             results.append(outcome)
