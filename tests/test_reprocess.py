@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
-from servers import fresh_database, missing
+from servers import fresh_database, in_ci, missing
 
 ARCHIVE = ("dz-alkylation-clean", "dz-alkylation-overalkylation", "dz-deprotection-boc-left",
            "dz-deprotection-clean", "dz-cyclization-oligomers")
@@ -191,7 +191,7 @@ def test_a_separately_started_scheduler_and_worker_with_a_postgresql_store(archi
                             log=worker_log)
             with Client(address, timeout="10s") as probe:
                 probe.wait_for_workers(1, timeout=60)
-            if os.environ.get("SPECQC_TEST_POSTGRES_URL") or os.environ.get("CI"):
+            if os.environ.get("SPECQC_TEST_POSTGRES_URL") or in_ci():
                 with fresh_database() as url:
                     _reprocess_on(address, archive, url)
             else:
