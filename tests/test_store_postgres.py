@@ -46,8 +46,8 @@ def actor(via="cli"):
 
 
 def cli(*args, env_extra=None):
-    env = {**os.environ, **(env_extra or {})}
-    env.pop("SPECQC_STORE_KEY_FILE", None)
+    env = {k: v for k, v in os.environ.items() if k != "SPECQC_STORE_KEY_FILE"}
+    env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, env=env, check=False)
 
@@ -395,3 +395,21 @@ def test_the_password_may_come_from_a_pgpassfile(postgres_url, tmp_path):
     refused = cli("records", "--store", without, "list", env_extra={"PGPASSFILE": str(tmp_path / "none"),
                                                                      "PGPASSWORD": ""})
     assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "cannot be reached" in refused.stderr
+
+
+def test_migrate_leaves_no_half_made_store_when_the_copy_fails(tmp_path):
+    """A signed store copied without its site key: refused, and the new file is not left behind."""
+    from specqc.records.store import Store
+
+    key = tmp_path / "site.key"
+    key.write_bytes(b"0123456789abcdef0123456789abcdef\n")
+    source = tmp_path / "signed.sqlite"
+    with Store(source, key_file=key) as store:
+        store.record(report(NAMES[0]), actor=actor())
+    target = tmp_path / "copy.sqlite"
+    refused = cli("records", "migrate", "--from", source, "--to", target)
+    assert refused.returncode == 2 and "site key" in refused.stderr and refused.stderr.count("\n") == 1
+    assert not target.exists() and not (tmp_path / "copy.sqlite-wal").exists()
+    copied = cli("records", "migrate", "--from", source, "--to", target, env_extra={"SPECQC_STORE_KEY_FILE": str(key)})
+    assert copied.returncode == 0, copied.stderr
+    assert cli("records", "--store", target, "verify", env_extra={"SPECQC_STORE_KEY_FILE": str(key)}).returncode == 0

@@ -355,16 +355,24 @@ def records_migrate(source, target):
     from .records.engines import parse_location
     from .records.store import Actor, Store
 
-    if parse_location(source).target == parse_location(target).target:
+    destination = parse_location(target)
+    if parse_location(source).target == destination.target:
         raise InputError("--from and --to name the same store")
+    new_file = destination.path if destination.engine == "sqlite" and not destination.path.exists() else None
     with _existing_store(source) as old:
         problems = old.verify()
         if problems:
             raise InputError(f"the store to copy does not verify ({len(problems)} problem(s), first: {problems[0]}); "
                              "run `specqc records verify` on it", old.path)
-        with Store(target, _seal_migrations=False) as new:
-            counts = new.copy_from(old, Actor.current("cli"))
-            after = new.verify()
+        try:
+            with Store(target, _seal_migrations=False) as new:
+                counts = new.copy_from(old, Actor.current("cli"))
+                after = new.verify()
+        except BaseException:
+            if new_file is not None:  # no half-made store left behind
+                for leftover in (new_file, Path(f"{new_file}-wal"), Path(f"{new_file}-shm")):
+                    leftover.unlink(missing_ok=True)
+            raise
     click.echo(f"copied {counts['analyses']} analyses, {counts['ledger']} ledger events and {counts['audit']} audit "
                f"rows from {old.path} to {new.path}; audit chain {'verified' if not after else 'BROKEN'}")
     for problem in after:
