@@ -150,9 +150,13 @@ def test_records_are_the_same_on_both_engines(postgres_url, tmp_path):
     postgres_ids = fill(postgres_url)
     assert sqlite_ids == postgres_ids
     with Store(tmp_path / "s.sqlite") as lite, Store(postgres_url) as server:
+        def content(store, analysis_id):  # every value as the engine holds it, the time of writing aside
+            rows = {table: [dict(row) for row in found] for table, found in store._analysis_rows(analysis_id).items()}
+            rows["analyses"][0]["recorded_at"] = None
+            return chain.analysis_seal(rows)
+
         for analysis_id in sqlite_ids:
-            assert chain.analysis_seal(lite._analysis_rows(analysis_id)) == \
-                chain.analysis_seal(server._analysis_rows(analysis_id))
+            assert content(lite, analysis_id) == content(server, analysis_id)
             assert [dict(r) for r in lite.rows("checks", analysis_id)] == \
                 [dict(r) for r in server.rows("checks", analysis_id)]
         assert server.verify() == [] and lite.verify() == []
