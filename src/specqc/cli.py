@@ -119,8 +119,9 @@ class FormatList(click.ParamType):
               help="LC-MS run of a blank injection: its ions are background, and a route species it holds is "
                    "reported in-blank, never detected.")
 @click.option("--record", "record_it", is_flag=True, help="Store the analysis in the results store.")
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.option("--store", "store_path", metavar="PATH|URL",
+              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: [store] "
+                   "path of the config, $SPECQC_STORE or the per-user data folder).")
 def analyze(paths, route_ref, stage_id, config_path, output_formats, output, output_dir, sample_per_file,
             all_species, paper, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path):
     """Analyse the instrument files of one sample (or of several samples) at a stage.
@@ -181,7 +182,7 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
                 _write_atomically(target, data, force)
                 click.echo(f"specqc: {kind} report of {name} written to {target}", err=True)
         if record_it:
-            _record(report, [(t, k) for t, k, _ in rendered if t is not None], store_path)
+            _record(report, [(t, k) for t, k, _ in rendered if t is not None], store_path, settings)
 
 
 def _report_formats(chosen: tuple | None, output: Path | None, output_dir: Path | None) -> tuple[str, ...]:
@@ -234,10 +235,12 @@ def _check_writable(path: Path, data: str | bytes, force: bool, folder_made_late
         raise InputError("output folder does not exist", path.parent)
 
 
-def _record(report: dict, files: list[tuple[Path, str]], store_path) -> None:
+def _record(report: dict, files: list[tuple[Path, str]], store_path, settings) -> None:
+    from .config import store_settings
     from .records.store import Actor, Store
 
-    with Store(store_path) as store:
+    configured = store_settings(settings)
+    with Store(store_path or configured["path"], key_file=configured["key_file"]) as store:
         recorded = store.record(report, actor=Actor.current("cli"), report_files=files)
     note = (f"recorded {recorded.id} (revision {recorded.revision})" if recorded.new
             else f"already recorded as {recorded.id} (revision {recorded.revision})")
@@ -321,32 +324,51 @@ def route_check(route_ref):
 
 
 @main.group()
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.option("--store", "store_path", metavar="PATH|URL",
+              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
+                   "$SPECQC_STORE or the per-user data folder).")
 @click.pass_context
 def records(ctx, store_path) -> None:
-    """The results store: list, show, batch record, export, verify."""
+    """The results store: list, show, batch record, export, verify, migrate."""
     ctx.obj = {"store": store_path}
 
 
-def _open_store(ctx):
+def _existing_store(location):
+    """Open a store that must already be there (a named SQLite file is not created by reading it)."""
+    from .records.engines import parse_location
     from .records.store import Store
 
-    path = ctx.obj["store"]
-    if path is not None and not Path(path).exists():
-        raise InputError("results store does not exist", path)
-    return Store(path)
+    if location is not None:
+        parsed = parse_location(location)
+        if parsed.engine == "sqlite" and not parsed.path.exists():
+            raise InputError("results store does not exist", parsed.path)
+    return Store(location)
+
+
+def _open_store(ctx):
+    return _existing_store(ctx.obj["store"])
 
 
 @records.command("list")
 @click.option("--batch")
 @click.option("--stage")
 @click.option("--since", help="ISO date or date-time, e.g. 2026-11-01")
+@click.option("--format", "list_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def records_list(ctx, batch, stage, since):
-    """One line per stored analysis."""
+def records_list(ctx, batch, stage, since, list_format):
+    """One line per stored analysis (or a JSON list)."""
     with _open_store(ctx) as store:
         rows = store.analyses(batch=batch, stage=stage, since=_since(since))
+        if list_format == "json":
+            import json
+
+            digests = store.input_digests()
+            listed = [{"id": row["id"], "sample": row["sample"], "batch": row["batch"], "route": row["route_id"],
+                       "stage": row["stage"], "revision": row["revision"], "verdict": row["verdict"],
+                       "analysed_at": row["recorded_at"], "input_sha256": digests.get(row["id"], []),
+                       "superseded_by": store.superseded_by(row["id"])} for row in rows]
+            click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+            return
         for row in rows:
             latest = "" if store.superseded_by(row["id"]) is None else "  (superseded)"
             click.echo(f"{row['id']}  {row['recorded_at']}  {row['batch'] or '-':12s} {row['sample']:28s} "
@@ -480,12 +502,145 @@ def records_verify(ctx):
     """Re-hash stored reports and the files still present; check the audit chain. Exit 4 on any mismatch."""
     with _open_store(ctx) as store:
         problems = store.verify()
-        count = store.connection.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+        count = store.count_analyses()
     for problem in problems:
         click.echo(f"MISMATCH: {problem}")
     click.echo(f"{count} record(s) checked in {store.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     if problems:
         sys.exit(EXIT_VERIFY)
+
+
+@records.command("migrate")
+@click.option("--from", "source", required=True, metavar="PATH|URL", help="The store to copy (left as it is).")
+@click.option("--to", "target", required=True, metavar="PATH|URL",
+              help="A new store (a new file, or an empty PostgreSQL database).")
+def records_migrate(source, target):
+    """Copy a store into another (e.g. SQLite into PostgreSQL) with its audit chain intact."""
+    from .records.engines import parse_location
+    from .records.store import Actor, Store
+
+    destination = parse_location(target)
+    if parse_location(source).target == destination.target:
+        raise InputError("--from and --to name the same store")
+    new_file = destination.path if destination.engine == "sqlite" and not destination.path.exists() else None
+    with _existing_store(source) as old:
+        problems = old.verify()
+        if problems:
+            raise InputError(f"the store to copy does not verify ({len(problems)} problem(s), first: {problems[0]}); "
+                             "run `specqc records verify` on it", old.path)
+        try:
+            with Store(target, _seal_migrations=False) as new:
+                counts = new.copy_from(old, Actor.current("cli"))
+                after = new.verify()
+        except BaseException:
+            if new_file is not None:  # no half-made store left behind
+                for leftover in (new_file, Path(f"{new_file}-wal"), Path(f"{new_file}-shm")):
+                    leftover.unlink(missing_ok=True)
+            raise
+    click.echo(f"copied {counts['analyses']} analyses, {counts['ledger']} ledger events and {counts['audit']} audit "
+               f"rows from {old.path} to {new.path}; audit chain {'verified' if not after else 'BROKEN'}")
+    for problem in after:
+        click.echo(f"MISMATCH: {problem}")
+    if after:
+        sys.exit(EXIT_VERIFY)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="TOML config ([sample] route and name pattern, [thresholds], [store]).")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
+              "postgresql://user@host[:port]/db (default: [store] path of the config, $SPECQC_STORE, ...).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask scheduler's workers (they must see "
+              "the same paths and store).")
+@click.option("--workers", type=int, help="Worker processes of the local Dask cluster (default: the cores here).")
+def reprocess(paths, config_path, store_path, scheduler, workers):
+    """Re-analyse archived runs with today's code and reference data (skipping runs already analysed so)."""
+    from .config import load_settings, store_settings
+    from .errors import ConfigError
+    from .records.store import Store
+    from .reprocess import find_runs, jobs_for, open_client, run
+
+    if scheduler is not None and workers is not None:
+        raise ConfigError("give --scheduler or --workers, not both")
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    settings = load_settings(config_path)
+    configured = store_settings(settings)
+    runs = find_runs(paths)
+    if not runs:
+        raise InputError("no instrument runs found under the given paths")
+    with Store(store_path or configured["path"], key_file=configured["key_file"]) as store:  # checked, migrated
+        location, shown = store.location.target, store.path
+    jobs = jobs_for(runs, location, config_path, configured["key_file"] or os.environ.get("SPECQC_STORE_KEY_FILE"))
+    client = open_client(scheduler, workers)
+    try:
+        with _ReprocessProgress(len(jobs)) as progress:
+            summary = run(jobs, client, progress=progress)
+    finally:
+        cluster = getattr(client, "cluster", None)
+        client.close()
+        if cluster is not None and scheduler is None:
+            cluster.close()
+    _print_summary(summary, shown)
+
+
+class _ReprocessProgress:
+    """A progress bar with rate and ETA on a terminal; failures are printed as they come."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(TextColumn("reprocessing"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+        self.task = self.progress.add_task("runs", total=total, rate="")
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def __call__(self, outcome: dict) -> None:
+        if outcome["state"] == "failed":
+            self.progress.console.print(f"failed    {outcome['path']}: {outcome['error']}", highlight=False,
+                                        markup=False)
+        self.progress.advance(self.task)
+        speed = self.progress.tasks[0].speed
+        self.progress.update(self.task, rate=f"{speed:.1f} runs/s" if speed else "")
+
+
+def _print_summary(summary, store) -> None:
+    analysed, skipped, failed = summary.of("analysed"), summary.of("skipped"), summary.of("failed")
+    click.echo(f"{len(summary.outcomes)} run(s): {len(analysed)} analysed, {len(skipped)} already analysed with "
+               f"this version, parameters and reference data (skipped), {len(failed)} failed; store {store}")
+    if summary.verdict_changes:
+        click.echo("verdict changed:")
+        for outcome in summary.verdict_changes:
+            click.echo(f"  {outcome.path}: {outcome.previous_verdict} -> {outcome.verdict} "
+                       f"({outcome.previous_id} -> {outcome.analysis_id})")
+            for change in outcome.changes[1:]:
+                click.echo(f"      {change}")
+    if summary.other_changes:
+        click.echo("other changes (same verdict):")
+        for outcome in summary.other_changes:
+            click.echo(f"  {outcome.path} ({outcome.verdict}): " + "; ".join(outcome.changes))
+    unchanged = [o for o in analysed if o.previous_id is not None and not o.changes]
+    first = [o for o in analysed if o.previous_id is None]
+    click.echo(f"{len(first)} analysed for the first time, {len(unchanged)} re-analysed without a change in "
+               "verdict, checks, diagnoses, purity or species")
+    for outcome in failed:
+        click.echo(f"failed: {outcome.path}: {outcome.error}")
 
 
 WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers": int, "poll": bool,
@@ -498,7 +653,8 @@ WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers":
               help="Folder for reports (one subfolder per batch), the index and the log.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config ([watch], [sample], "
               "[thresholds], [store]).")
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store (ledger and records).")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store (ledger and records): a file, "
+              "sqlite:///PATH or postgresql://user@host[:port]/db.")
 @click.option("--once", is_flag=True, help="Process what is there, then exit (for schedulers).")
 @click.option("--poll", is_flag=True, default=None, help="Poll instead of file events (network shares).")
 @click.option("--settle", "settle_s", type=float, help="Seconds a dataset must stay unchanged (default 10).")
@@ -526,7 +682,7 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
                               f"(known: {', '.join(WATCH_KEYS)})", config_path)
         setattr(options, key, kind(value))
     store_setting = settings.sections.get("store", {}).get("path")
-    options.store_path = store_path or (Path(store_setting) if store_setting else None)
+    options.store_path = store_path or store_setting or None
     if poll is not None:
         options.poll = poll
     if settle_s is not None:
@@ -607,16 +763,21 @@ class _WatchProgress:
 
 
 @main.command("ledger")
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store file.")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
+              "postgresql://user@host[:port]/db.")
 def ledger(store_path):
-    """The watch service's ledger: datasets done, pending (started, not finished), failed, unassigned
-    (also `specqc status`)."""
-    from .records.store import Store
+    """The watch service's ledger: datasets done, pending (started, not finished), failed, unassigned;
+    and which service holds what (also `specqc status`)."""
+    import time
 
-    if store_path is not None and not Path(store_path).exists():
-        raise InputError("results store does not exist", store_path)
-    with Store(store_path) as store:
+    with _existing_store(store_path) as store:
         rows = store.ledger_summary()
+        claims = store.claims()
+    now = time.time()
+    for claim in claims:
+        left = claim.expires_at - now
+        click.echo(f"held      {claim.resource} by {claim.holder} ({claim.describe()}; lease "
+                   + (f"{left:.0f} s left)" if left > 0 else f"expired {-left:.0f} s ago)"))
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
@@ -625,11 +786,13 @@ def ledger(store_path):
     for row in rows:
         if row["state"] != "done":
             click.echo(f"{row['state'].replace('started', 'pending'):10s} {row['at']}  {row['dataset']}"
+                       + (f"  [{row['holder']}]" if row["holder"] else "")
                        + (f"  {row['error']}" if row["error"] else ""))
 
 
 @main.command()
-@click.option("--store", "store_path", type=click.Path(path_type=Path), help="Results store file.")
+@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
+              "postgresql://user@host[:port]/db (default: $SPECQC_STORE or the per-user data folder).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; beyond loopback needs accounts and TLS.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
@@ -646,8 +809,9 @@ def serve(store_path, host, port, tls_cert, tls_key, behind_tls_proxy):
 
 
 @main.group()
-@click.option("--store", "store_path", type=click.Path(path_type=Path),
-              help="Results store file (default: $SPECQC_STORE or the per-user data folder).")
+@click.option("--store", "store_path", metavar="PATH|URL",
+              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
+                   "$SPECQC_STORE or the per-user data folder).")
 @click.pass_context
 def users(ctx, store_path) -> None:
     """Accounts of the dashboard: reviewers sign analyses off, viewers read."""

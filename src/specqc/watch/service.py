@@ -73,7 +73,7 @@ RUN_AGAIN = ("started", "interrupted", "gone", "changed")
 class WatchOptions:
     inboxes: list[Path]
     out: Path
-    store_path: Path | None = None  # None: [store] path of the config, else the default store
+    store_path: str | Path | None = None  # a path or store URL; None: [store] path of the config, else the default
     config_path: Path | None = None
     settle_s: float = 10.0
     stale_s: float = 600.0  # an incomplete dataset untouched this long is analysed anyway (and fails cleanly)
@@ -410,7 +410,7 @@ class Watcher:
         settings = load_settings(options.config_path)
         self.settings = settings
         configured = store_settings(settings)
-        store_path = options.store_path or (Path(configured["path"]) if configured["path"] else None)
+        store_path = options.store_path or configured["path"] or None  # a path or a store URL
         key_file = options.store_key_file or configured["key_file"]
         self.busy_timeout_s = float(options.store_timeout_s or configured["busy_timeout_s"] or BUSY_TIMEOUT_S)
         self.blank_pattern = re.compile(options.blank_pattern) if options.blank_pattern else blank_pattern(settings)
@@ -418,7 +418,7 @@ class Watcher:
         self.holder = new_holder()
         self.store = Store(store_path, key_file=key_file, busy_timeout_s=min(self.busy_timeout_s,
                                                                              PARENT_BUSY_TIMEOUT_S))
-        self.store_job = {"path": str(self.store.path), "key_file": None if key_file is None else str(key_file),
+        self.store_job = {"path": self.store.location.target, "key_file": None if key_file is None else str(key_file),
                           "busy_timeout_s": self.busy_timeout_s}
         self.claims: list = []
         self.executor: ProcessPoolExecutor | None = None

@@ -54,15 +54,17 @@ def serve(store_path: str | Path | None, host: str, port: int, *, tls_cert: Path
     from ..records.store import Store, default_store_path
     from .app import create_app
 
-    store_path = Path(store_path) if store_path is not None else default_store_path()
-    if not store_path.exists():  # serving never creates a store
-        raise InputError("results store does not exist", store_path)
+    from ..records.engines import parse_location
+
+    location = parse_location(store_path if store_path is not None else default_store_path())
+    if location.engine == "sqlite" and not location.path.exists():  # serving never creates a store
+        raise InputError("results store does not exist", location.path)
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
     for path in (tls_cert, tls_key):
         if path is not None and not Path(path).is_file():
             raise InputError("TLS file does not exist", path)
-    store = Store(store_path)
+    store = Store(store_path if store_path is not None else location.path)
     try:
         check_exposure(host, authentication_configured(store), tls_cert is not None, behind_tls_proxy)
         sock = bind(host, port)
