@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chem import SEARCHED_IONS, ROUTES, ion_mz, ion_possible, parse_formula
+from .chem import SEARCHED_IONS, ion_mz, ion_possible, parse_formula
 from .lcms_scenarios import draw_lcms_scenario, write_lcms_scenario
 
 ISOMER_RT_MATCH_MIN = 0.1             # a reported species within this of a true isomer's apex is that isomer

@@ -889,7 +889,7 @@ def _build(scn: dict, rng, blank: bool):
     wash_ramp = np.interp(t, [0, lc["gradient_end_min"], 0.5 * (lc["gradient_end_min"] + lc["wash_end_min"]),
                               lc["wash_end_min"], lc["run_min"] * 2], [0, 0, 1, 1, 0])
     scale_pts = max(3, int(n / 12))
-    for bi, b in enumerate(bg["persistent"]):
+    for b in bg["persistent"]:
         comp_f, charge, mz0 = _mz_of(b["formula"], b["ion"])
         prof = (1 + b["wander"] * 0.5 * _smooth_noise(rng, n, scale_pts)).clip(0.2) * (1 + (b["wash_boost"] - 1) * wash_ramp)
         _add_bg(ch, bg_meta, bg_profiles, comp_f, charge, mz0, prof * g * b["level"], b["name"] + " " + b["ion"],

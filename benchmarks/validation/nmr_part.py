@@ -13,7 +13,6 @@ here, once; the markdown states each definition beside its figure.
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing as mp
 import os
 import shutil

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -848,9 +847,9 @@ def delay_fid(fid: np.ndarray, delay_points: float) -> np.ndarray:
 # Writers
 
 def _jcamp_params(pairs: list[tuple[str, object]], title: str, path_comment: str) -> str:
-    lines = [f"##TITLE= Parameter file, TopSpin 3.6.2", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values",
+    lines = ["##TITLE= Parameter file, TopSpin 3.6.2", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values",
              "##NPOINTS= 1\t$$ modification sequence number", "##ORIGIN= Bruker BioSpin GmbH",
-             "##OWNER= nmrsu", f"$$ 2026-11-20 10:14:07.512 +0100  nmrsu@spect", f"$$ {path_comment}",
+             "##OWNER= nmrsu", "$$ 2026-11-20 10:14:07.512 +0100  nmrsu@spect", f"$$ {path_comment}",
              "$$ process /opt/topspin3.6.2/prog/mod/go"]
     for key, val in pairs:
         if isinstance(val, (list, tuple)):

@@ -47,7 +47,7 @@ adds its own per-group deviations (up to +-0.15 ppm) on top of them.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 

@@ -38,7 +38,7 @@ from .chain import GENESIS, canonical, load_key
 from .claims import Claim, holder_alive, process_token
 from .engines import APPEND_ONLY_MESSAGE, open_engine, parse_location
 
-Row = Mapping  # a result row: read by column name (sqlite3.Row, or the PostgreSQL engine's row)
+Row = Mapping  # a result row: read by column name (Row, or the PostgreSQL engine's row)
 
 SCHEMA_VERSION = 4
 RECORD_TABLES = ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files", "audit",
@@ -656,7 +656,7 @@ class Store:
     # ------------------------------------------------------------ accounts and reviews (the dashboard's sign-off)
 
     def _append_sealed(self, table: str, columns: dict, action: str, analysis_id: str | None, detail: dict,
-                       actor: Actor) -> sqlite3.Row:
+                       actor: Actor) -> Row:
         """Insert one row of a SEALED_ROW_TABLES table and seal it, as read back, in the audit chain."""
         names = list(columns)
         seq = self._db.insert(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
@@ -667,25 +667,25 @@ class Store:
         return row
 
     def add_user(self, name: str, role: str, password_hash: str, *, active: bool = True,
-                 actor: Actor) -> sqlite3.Row:
+                 actor: Actor) -> Row:
         """Append an account's new state (created, new password or role, disabled): its latest row counts."""
         with self._transaction():
             return self._append_sealed("users", {"name": name, "role": role, "password_hash": password_hash,
                                                  "active": int(active), "at": now_iso(), "by": actor.user},
                                        "user", None, {"name": name, "role": role, "active": active}, actor)
 
-    def users(self) -> list[sqlite3.Row]:
+    def users(self) -> list[Row]:
         """Every account in its current state (its latest row), by name."""
         return self._db.execute(
             "SELECT u.* FROM users u JOIN (SELECT name, MAX(seq) AS seq FROM users GROUP BY name) latest "
             "ON u.seq = latest.seq ORDER BY u.name").fetchall()
 
-    def user(self, name: str) -> sqlite3.Row | None:
+    def user(self, name: str) -> Row | None:
         return self._db.execute("SELECT * FROM users WHERE name=? ORDER BY seq DESC LIMIT 1",
                                        (name,)).fetchone()
 
     def add_review(self, analysis_id: str, *, reviewer: str, role: str, decision: str, meaning: str, comment: str,
-                   report_sha256: str, client: str | None, actor: Actor) -> sqlite3.Row:
+                   report_sha256: str, client: str | None, actor: Actor) -> Row:
         """Append a signed review of an analysis. `report_sha256` is the report the
         reviewer saw: refused if the store holds another one for that id."""
         with self._transaction():
@@ -702,7 +702,7 @@ class Store:
                 "review", analysis_id, {"reviewer": reviewer, "decision": decision, "report_sha256": report_sha256},
                 actor)
 
-    def reviews(self, analysis_id: str | None = None) -> list[sqlite3.Row]:
+    def reviews(self, analysis_id: str | None = None) -> list[Row]:
         """Reviews in the order they were signed (of one analysis, or all)."""
         if analysis_id is None:
             return self._db.execute("SELECT * FROM reviews ORDER BY seq").fetchall()
@@ -716,7 +716,7 @@ class Store:
 
     def analysis_summaries(self, *, search: str | None = None, batch: str | None = None, stage: str | None = None,
                            verdict: str | None = None, review: str | None = None, latest_only: bool = False,
-                           limit: int = 50, offset: int = 0) -> tuple[list[sqlite3.Row], int]:
+                           limit: int = 50, offset: int = 0) -> tuple[list[Row], int]:
         """One page of analyses, newest first, without their reports, and how many
         match. `search`: part of the sample, batch, stage or id; `review`: a
         decision, or "none" for analyses nobody reviewed yet."""
@@ -746,7 +746,7 @@ class Store:
             arguments + [limit, offset]).fetchall()
         return rows, total
 
-    def batch_summaries(self, *, limit: int = 20, offset: int = 0) -> tuple[list[sqlite3.Row], int]:
+    def batch_summaries(self, *, limit: int = 20, offset: int = 0) -> tuple[list[Row], int]:
         """Batches, most recently analysed first, with the verdicts of their current analyses."""
         total = self._db.execute("SELECT COUNT(DISTINCT batch) FROM analyses").fetchone()[0]
         rows = self._db.execute(
@@ -759,7 +759,7 @@ class Store:
             "ORDER BY last_recorded_at DESC, a.batch LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return rows, total
 
-    def species_trend(self, species_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
+    def species_trend(self, species_id: str, stage: str | None = None, limit: int = 500) -> list[Row]:
         """A species' amounts in the current analysis of the `limit` latest samples that have it, oldest first."""
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
                  "s.nmr_mol_pct FROM analyses a CROSS JOIN species_results s "
@@ -770,14 +770,14 @@ class Store:
             arguments.append(stage)
         return self._oldest_first(query, arguments, limit)
 
-    def _oldest_first(self, query: str, arguments: list, limit: int) -> list[sqlite3.Row]:
+    def _oldest_first(self, query: str, arguments: list, limit: int) -> list[Row]:
         # CROSS JOIN keeps analyses the outer loop (SQLite does not reorder it): newest first through the
         # listing index, stopping at `limit`, instead of every row of the species or check sorted afterwards
         newest = self._db.execute(query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?",
                                          [*arguments, limit]).fetchall()
         return newest[::-1]
 
-    def check_trend(self, check_id: str, stage: str | None = None, limit: int = 500) -> list[sqlite3.Row]:
+    def check_trend(self, check_id: str, stage: str | None = None, limit: int = 500) -> list[Row]:
         """A QC check's status (and the purity figure) in the current analysis of the `limit` latest samples,
         oldest first."""
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
