@@ -527,3 +527,30 @@ def test_the_report_downloads_as_pdf_from_the_same_renderer_as_analyze(site, bro
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and b"/MediaBox [0 0 612 792]" in pdf.content  # US Letter, in points
     assert web.client.get(f"/analyses/{site.boc_left}/report.pdf", params={"paper": "a5"}).status_code == 404
+
+
+def test_the_dashboard_over_a_postgresql_store(site, browser_for):
+    """The same pages, API and signed review over one PostgreSQL store (the site's SQLite store
+    copied there with `records migrate`, accounts and audit chain included)."""
+    from servers import fresh_database
+
+    from specqc.records.store import Store
+
+    with fresh_database() as url:
+        copied = cli("records", "migrate", "--from", site.store, "--to", url)
+        assert copied.returncode == 0, copied.stderr
+        web = browser_for(url)
+        assert web.login(REVIEWER, REVIEWER_PASSWORD).status_code == 303
+        listing = web.client.get("/api/analyses").json()
+        assert {a["id"] for a in listing["analyses"]} == {site.boc_left, site.markup}
+        assert "incomplete-deprotection" in web.client.get("/batch", params={"name": "B-1"}).text
+        signed = web.client.post(f"/api/analyses/{site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
+                                 json={"decision": "approved", "comment": "checked on the group server"})
+        assert signed.status_code == 201, signed.text
+        with Store(url) as store:
+            (review,) = store.reviews(site.boc_left)
+            assert review["reviewer"] == REVIEWER and review["decision"] == "approved"
+            assert store.verify() == []
+        verified = cli("records", "--store", url, "verify")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        web.close()
