@@ -125,7 +125,7 @@ def test_hostile_input(case, outcomes):
         assert outcome.stdout == "" and not outcome.output.exists()
     else:
         assert outcome.returncode == 0, outcome.stderr
-        assert outcome.stderr_lines == [], outcome.stderr
+        assert outcome.stderr_lines == [] and outcome.announced, outcome.stderr
         warnings = _reader_warnings(json.loads(outcome.output.read_text(encoding="utf-8")))
         assert any(case.message in w.lower() for w in warnings), warnings
     if case.max_rss_mb is not None:
@@ -223,6 +223,7 @@ def test_mutated_valid_inputs_end_in_a_verdict_or_one_input_error(target, kind, 
         assert outcome.returncode in (0, 2), (outcome.returncode, outcome.stderr)
         assert "Traceback" not in outcome.stderr and "internal error" not in outcome.stderr, outcome.stderr
         assert len(outcome.stderr_lines) == (1 if outcome.returncode == 2 else 0), outcome.stderr
+        assert outcome.announced == (outcome.returncode == 0), outcome.stderr
         assert outcome.output.exists() == (outcome.returncode == 0)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -8,13 +8,16 @@ message that names the problem; the reader adds the file name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import math
 
 import numpy as np
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 Polarity = Literal["positive", "negative", "unknown"]
 SpectrumMode = Literal["centroid", "profile", "unknown"]
@@ -26,7 +29,7 @@ CHROMATOGRAM_KINDS: tuple[str, ...] = ("tic", "bpc", "srm", "uv", "elsd", "cad",
 SPECTRUM_MODES: tuple[str, ...] = ("centroid", "profile", "unknown")
 
 
-def _as_clean_array(values, name: str, dtype=np.float64) -> np.ndarray:
+def _as_clean_array(values: object, name: str, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
     try:
         array = np.ascontiguousarray(values, dtype=dtype)
     except (TypeError, ValueError) as exc:
@@ -60,6 +63,9 @@ class Spectrum:
     intensity: np.ndarray
     native_id: str = ""
     precursor_mz: float | None = None
+    # what construction changed, for the run's reader warnings
+    lowest_intensity_read: float = field(default=0.0, init=False, repr=False)
+    mz_reordered: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         label = f"spectrum {self.native_id or self.index}"
@@ -88,7 +94,6 @@ class Spectrum:
             raise InputError(f"{label}: unknown spectrum mode {self.mode!r}")
         object.__setattr__(self, "mz", mz)
         object.__setattr__(self, "intensity", intensity)
-        # what construction changed, for the run's reader warnings
         object.__setattr__(self, "lowest_intensity_read", lowest)
         object.__setattr__(self, "mz_reordered", reordered)
 
@@ -171,7 +176,8 @@ class DiodeArray:
         if not inside.any():
             inside = np.zeros(self.wavelength_nm.size, dtype=bool)
             inside[int(np.argmin(np.abs(self.wavelength_nm - wavelength_nm)))] = True
-        return self.absorbance[:, inside].mean(axis=1)
+        band: np.ndarray = self.absorbance[:, inside].mean(axis=1)
+        return band
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ class LCMSRun:
     chromatograms: tuple[Chromatogram, ...] = ()
     instrument: InstrumentInfo = field(default_factory=InstrumentInfo)
     acquisition_date: str = ""
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     diode_arrays: tuple[DiodeArray, ...] = ()
 
     @property
@@ -224,12 +230,12 @@ class LCMSRun:
         object.__setattr__(self, "chromatograms", tuple(self.chromatograms))
         object.__setattr__(self, "diode_arrays", tuple(self.diode_arrays))
         notes = []
-        negative = [s for s in self.spectra if getattr(s, "lowest_intensity_read", 0.0) < 0]
+        negative = [s for s in self.spectra if s.lowest_intensity_read < 0]
         if negative:
             lowest = min(s.lowest_intensity_read for s in negative)
             notes.append(f"{len(negative)} of {len(self.spectra)} spectra hold negative intensities (down to "
                          f"{lowest:.4g}); they were set to zero")
-        reordered = [s for s in self.spectra if getattr(s, "mz_reordered", False)]
+        reordered = [s for s in self.spectra if s.mz_reordered]
         if reordered:
             notes.append(f"{len(reordered)} spectra list their m/z values out of order "
                          f"(first: {reordered[0].native_id or reordered[0].index}); they were sorted")
@@ -290,7 +296,7 @@ class NMRData:
     temperature_k: float | None = None
     pulse_program: str = ""
     acquisition_date: str = ""
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.fid is None and self.spectrum is None:

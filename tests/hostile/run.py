@@ -26,7 +26,14 @@ class Outcome:
 
     @property
     def stderr_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
+        """What the run said on stderr besides announcing the report it wrote."""
+        return [line for line in self.stderr.splitlines()
+                if line.strip() and not (line.startswith("specqc: ") and f" written to {self.output}" in line)]
+
+    @property
+    def announced(self) -> bool:
+        """The run named the report file it wrote."""
+        return f" written to {self.output}" in self.stderr
 
 
 def analyze(path: Path, workdir: Path, time_bound_s: float = TIME_BOUND_S, env: dict | None = None) -> Outcome:
