@@ -522,7 +522,8 @@ def run_part(n: int = 200, seed: int = 20261204, half: str = "all", workers: int
               "wall_s": wall}
     metrics.update({"gen_s_per_scenario": timing["gen_s"], "analyze_s_per_scenario": timing["analyze_s"],
                     "wall_s": wall, "seed": seed, "half": half, "workdir": str(workdir) if keep else None})
-    metrics["targets"] = {k: _passfail(k, metrics[k]) for k in TARGETS}
+    metrics["targets"] = {k: {"value": metrics[k], "op": op, "target": tgt, "pass": _passfail(k, metrics[k]) == "PASS"}
+                          for k, (op, tgt) in TARGETS.items()}
     if dump:
         with open(dump, "w") as fh:
             for row in dump_rows:

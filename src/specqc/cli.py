@@ -291,7 +291,10 @@ def route_show(route_ref, polarity):
     from .chem.ions import target_ions
     from .chem.route import load_route
 
+    from .nmr.references import NMR_REFERENCE_NOTE, nmr_reference_lines, reference_set
+
     loaded = load_route(route_ref)
+    references = reference_set(loaded.id, frozenset(s.id for s in loaded.species))
     click.echo(f"{loaded.name} (route {loaded.id}, version {loaded.version}, {loaded.source})")
     click.echo("stages: " + " -> ".join(s.id for s in loaded.stages))
     labels = {"main": "MAIN", "impurity": "impurity", "not-applicable": "n/a"}
@@ -304,6 +307,9 @@ def route_show(route_ref, polarity):
                                                for s in loaded.stages))
         ions = target_ions(species, polarity)
         click.echo(f"  ions searched ({polarity}): " + ", ".join(f"{i.ion} {i.mz:.4f}" for i in ions))
+        for line in nmr_reference_lines(references, species.id):
+            click.echo(line)
+    click.echo("\n" + NMR_REFERENCE_NOTE)
     for issue in loaded.issues:
         click.echo(f"\nroute check ({issue.stage}): {issue.message}")
 

@@ -273,8 +273,15 @@ def purity_figures(sample: SampleEvidence) -> list[PurityFigure]:
     if product.nmr is not None and product.nmr.detected:
         ratios = [e.nmr.mol_pct / 100.0 for e in sample.species.values()
                   if e.stage_role == "impurity" and e.nmr is not None and e.nmr.detected and e.nmr.mol_pct]
-        figures.append(PurityFigure(100.0 / (1.0 + sum(ratios)), "1H NMR mol % among route species (solvents "
-                                    "and water excluded)", True))
+        unexplained = sample.nmr.unexplained if sample.nmr is not None else []
+        if unexplained:  # what the fit cannot name still counts against the product
+            least = sum(u.min_mol_ratio for u in unexplained)
+            figures.append(PurityFigure(100.0 / (1.0 + sum(ratios) + least), (
+                f"1H NMR mol % among route species and {len(unexplained)} unexplained signal(s), each counted as "
+                "at least integral/9 mol (an upper bound; solvents and water excluded)"), True))
+        else:
+            figures.append(PurityFigure(100.0 / (1.0 + sum(ratios)), "1H NMR mol % among route species (solvents "
+                                        "and water excluded)", True))
     return figures
 
 
@@ -333,7 +340,13 @@ def _residual_solvents(entry: CheckEntry, sample: SampleEvidence, thresholds: di
             f"{s.name} {s.ppm_w_w:.0f} ppm > {s.limit_ppm:.0f} ppm (ICH Q3C class {s.ich_class})" for s in over),
             entry.guide_ref)
     found = [f"{s.name} {s.ppm_w_w:.0f} ppm" for s in spectrum.solvents if s.detected and s.ppm_w_w is not None]
-    return CheckResult(entry.id, entry.title, PASS, "no process solvent above its ICH Q3C limit"
+    unassessed = [s for s in spectrum.solvents if s.status == "not-assessed"]
+    if unassessed:  # a solvent the spectrum cannot show to be within its limit is never a pass
+        return CheckResult(entry.id, entry.title, NOT_ASSESSED, "not shown within the ICH Q3C limit: " + "; ".join(
+            f"{s.name} ({s.reason})" for s in unassessed)
+            + (f" (found within limits: {', '.join(found)})" if found else ""), entry.guide_ref)
+    return CheckResult(entry.id, entry.title, PASS, "no ICH Q3C solvent above its limit (each found below it, "
+                       "or its limit of detection here is below the limit)"
                        + (f" (found: {', '.join(found)})" if found else ""), entry.guide_ref)
 
 
@@ -380,7 +393,12 @@ def run_checks(sample: SampleEvidence, thresholds: dict) -> list[CheckResult]:
             checks.append(SPECIAL_CHECKS[entry.id](entry, sample, thresholds))
         elif entry.id in ABSENCE_CHECKS:
             select, what = ABSENCE_CHECKS[entry.id]
-            checks.append(_absence_check(entry, select(sample), thresholds, what, sample))
+            result = _absence_check(entry, select(sample), thresholds, what, sample)
+            group = _unexplained_group_evidence(sample, _nmr_limit(thresholds)) \
+                if entry.id == "no-protected-precursor" and result.status != FAIL else None
+            if group:  # its tert-butyl singlet is there even where the fit could not place the species
+                result = CheckResult(entry.id, entry.title, FAIL, "; ".join(group[0]), entry.guide_ref)
+            checks.append(result)
         else:  # the table names a check no code implements: the package is broken
             from ..errors import ReferenceDataError
 
@@ -410,6 +428,11 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
         items = [i for i in select(sample) if _over_limit(i, thresholds[key], _nmr_limit(thresholds))]
         if items:
             found[diagnosis_id] = ([line for i in items for line in i.describe()], [i.species.id for i in items])
+    group_evidence = _unexplained_group_evidence(sample, _nmr_limit(thresholds))
+    if group_evidence:
+        lines, ids = found.get("incomplete-deprotection", ([], []))
+        found["incomplete-deprotection"] = (lines + group_evidence[0], ids + [i for i in group_evidence[1]
+                                                                               if i not in ids])
     by_id = {c.id: c for c in checks}
     product = [sample.species[i] for i in sample.stage.main]
     if by_id.get("product-present") and by_id["product-present"].status == FAIL:
@@ -461,6 +484,28 @@ def _semi_quantitative_shortfall(sample: SampleEvidence, thresholds: dict) -> st
         return None
     return (f"{low[0].value_pct:.1f} % by {low[0].method}, below the {limit:g} % criterion; semi-quantitative, so "
             "the purity check is not assessed on it: measure UV area % or 1H NMR mol % to judge it")
+
+
+def _unexplained_group_evidence(sample: SampleEvidence, nmr_limit_pct: float) -> tuple[list[str], list[str]] | None:
+    """An unexplained tert-butyl singlet, as much as a Boc-protected species of
+    this stage would have to be to count: the deprotection did not finish, even
+    if the fit could not place that species' other signals."""
+    spectrum = sample.nmr
+    if spectrum is None:
+        return None
+    protected = _substrates(sample, ("boc-removal",), this_stage_only=False)
+    protected |= {e.species.id for e in sample.of_role("protected-intermediate")}
+    protected &= {e.species.id for e in sample.species.values() if e.stage_role == "impurity"}
+    lines, ids = [], []
+    for signal in spectrum.unexplained:
+        carriers = [i for i in signal.candidates if i in protected]
+        ratio = signal.mol_ratio_as_group
+        if signal.group != "tert-butyl (Boc)" or not carriers or ratio is None or 100 * ratio < nmr_limit_pct:
+            continue
+        lines.append(f"unassigned 9H-like singlet at {signal.shift_ppm:.2f} ppm (S/N {signal.snr:.0f}): a tert-butyl "
+                     f"group, {100 * ratio:.2f} mol % of the product if 9H; carried by {', '.join(carriers)}")
+        ids += [i for i in carriers if i not in ids]
+    return (lines, ids) if lines else None
 
 
 def run_diagnoses(sample: SampleEvidence, checks: list[CheckResult], thresholds: dict) -> list[Diagnosis]:

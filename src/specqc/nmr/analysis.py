@@ -5,7 +5,11 @@ water, and the table of multiplets with their integrals and assignments."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from functools import partial
+
+import numpy as np
 
 from ..chem.route import Route, Stage
 from ..errors import InputError
@@ -14,9 +18,10 @@ from .peaks import Multiplet, between, group_multiplets
 from .process import NMRParams, ProcessedNMR, process
 from .quantify import (ALWAYS_FITTED, ComponentResult, FitComponent, FitSignal, component_model, estimate_fwhm_hz,
                        fit_components, ppm_w_w, salt_molar_mass)
-from .references import reference_set
+from .references import FORMS, reference_set
 from .solvents import entries_for, ich_limits
 
+TABLE_UNCERTAINTY_SOURCE = "Fulmer et al. 2010 table value; concentration and temperature dependence"
 # search windows around the tabulated shift, after referencing
 TOLERANCE_PPM = {"prediction": 0.10, "literature": 0.05, "measurement": 0.04,
                  "solvent": 0.02, "water": 0.15, "residual": 0.01, "tms": 0.01, "dss": 0.01}
@@ -35,10 +40,62 @@ class NMRSpeciesResult:
     form: str
     signals: list[dict] = field(default_factory=list)
     snr: float = 0.0
+    mol_ratio_error: float | None = None  # standard error of the molar ratio from the joint fit
+    significance: dict | None = None  # the whole-pattern test, when every signal is overlapped
+
+
+# An unexplained signal is listed when its integral reaches this fraction of one proton of the product
+# (the product's per-proton integral) and it stands DETECTION_SNR above the noise.
+UNEXPLAINED_MIN_FRACTION = 0.05
+UNEXPLAINED_MIN_SNR = 10.0
+MAX_EQUIVALENT_PROTONS = 9  # no single signal of a small molecule stands for more (a tert-butyl)
+# Characteristic signals of common groups: (name, multiplicities, shift range, proton count it
+# stands for, how to recognise the group in a reference signal's label)
+CHARACTERISTIC_GROUPS = (
+    ("tert-butyl (Boc)", ("s",), (1.25, 1.60), 9, re.compile(r"C\(CH3\)3")),
+    ("methoxy", ("s",), (3.55, 3.95), 3, re.compile(r"OCH3")),
+    ("ethyl (OCH2)", ("q",), (3.40, 4.40), 2, re.compile(r"OCH2")),
+    ("ethyl (CH3)", ("t",), (0.90, 1.45), 3, re.compile(r"CH2CH3|OCH2CH3")),
+    ("aromatic", ("s", "d", "t", "m"), (6.50, 8.50), 1, re.compile(r"Ar|aromatic")),
+)
+
+
+@dataclass
+class UnexplainedSignal:
+    """A signal the joint fit leaves unexplained: what it looks like, how much of
+    it there is (in protons of the product), and the route species that carry
+    the group its look suggests."""
+    shift_ppm: float
+    multiplicity: str
+    j_hz: float | None
+    width_hz: float | None
+    integral_h: float  # in protons of the product (its per-proton integral = 1)
+    snr: float
+    group: str | None = None  # characteristic group it looks like
+    group_protons: int | None = None
+    candidates: list[str] = field(default_factory=list)  # route species carrying that group
+
+    @property
+    def min_mol_ratio(self) -> float:
+        """Least mol per mol product it can stand for (MAX_EQUIVALENT_PROTONS protons)."""
+        return self.integral_h / MAX_EQUIVALENT_PROTONS
+
+    @property
+    def mol_ratio_as_group(self) -> float | None:
+        """mol per mol product if it is the group it looks like."""
+        return self.integral_h / self.group_protons if self.group_protons else None
+
+
+SOLVENT_STATUSES = ("detected", "not-detected", "not-assessed")
 
 
 @dataclass
 class SolventResult:
+    """One ICH Q3C solvent searched in one spectrum.
+
+    ``status``: ``detected`` (amount given), ``not-detected`` (below a limit of
+    detection at or under its ICH limit: shown to be within it) or
+    ``not-assessed`` (the spectrum cannot show it is within its limit; ``reason`` says why)."""
     name: str
     detected: bool
     mol_ratio: float | None
@@ -48,6 +105,11 @@ class SolventResult:
     exceeds: bool | None
     reason: str
     signals: list[dict] = field(default_factory=list)
+    status: str = "not-assessed"
+    lod_mol_ratio: float | None = None  # limit of detection in this spectrum, same bases as the amount
+    lod_ppm_w_w: float | None = None
+    mol_ratio_error: float | None = None  # standard error of the molar ratio from the joint fit
+    snr: float = 0.0
 
 
 @dataclass
@@ -68,23 +130,29 @@ class NMRResult:
     params: dict = field(default_factory=dict)
     exchangeable: list[dict] = field(default_factory=list)  # N-H/O-H lines named from the references
     fit_grid_hz: float | None = None  # point spacing the line-shape fit worked on
+    unexplained: list[UnexplainedSignal] = field(default_factory=list)
+    # mol % of the product among everything seen: route impurities, and each unexplained signal as at
+    # least integral / MAX_EQUIVALENT_PROTONS mol (an upper bound: an unknown may hold fewer protons)
+    purity_upper_bound_pct: float | None = None
 
 
 def _species_components(route: Route, stage: Stage, solvent: str, form: str) -> tuple[list[FitComponent], dict]:
+    """Each candidate species of the stage, once per form (the stage's expected
+    form first): salt and free base have their own shifts, and a sample may be
+    either. Signals are searched within their shift uncertainty."""
     references = reference_set(route.id, frozenset(s.id for s in route.species))
-    components, forms = [], {}
+    components, entries = [], {}
     for species_id in stage.main + stage.impurities:
-        entry = references.for_species(species_id, solvent, form)
-        if entry is None:
-            continue
-        tolerance = TOLERANCE_PPM[entry.source_kind]
-        if entry.form != form:
-            tolerance *= 1.5  # shifts of the other form: protonation moves neighbouring CH2s
-        signals = [FitSignal(s.group, s.shift_ppm, s.multiplicity, s.protons, s.j_hz, s.width_hz, tolerance,
-                             s.diagnostic) for s in entry.quantifiable]
-        components.append(FitComponent(f"species:{species_id}", "species", species_id, signals, entry.source))
-        forms[species_id] = entry.form
-    return components, forms
+        basic = route.species_by_id(species_id).basic_amines > 0
+        for number, entry in enumerate(references.candidates(species_id, solvent, form,
+                                                              FORMS if basic else (form,))):
+            signals = [FitSignal(s.group, s.shift_ppm, s.multiplicity, s.protons, s.j_hz, s.width_hz,
+                                 s.shift_uncertainty_ppm, s.diagnostic) for s in entry.quantifiable]
+            key = f"species:{species_id}" if number == 0 else f"species:{species_id}@{entry.form}"
+            components.append(FitComponent(key, "species", species_id, signals, entry.source,
+                                           expected=species_id in stage.main))
+            entries[key] = entry
+    return components, entries
 
 
 def _table_components(solvent: str) -> list[FitComponent]:
@@ -106,11 +174,30 @@ def _table_components(solvent: str) -> list[FitComponent]:
     return components
 
 
-def _signal_entries(result: ComponentResult) -> list[dict]:
-    return [{"group": s.group, "reference_ppm": s.reference_ppm, "observed_ppm": s.observed_ppm,
-             "multiplicity": s.multiplicity, "j_hz": s.j_hz or None, "protons": s.protons,
-             "overlap": s.overlap, "overlapped_with": s.overlapped_with, "support": s.support}
-            for s in result.signals]
+def _signal_entries(result: ComponentResult, entry=None) -> list[dict]:
+    uncertainty = {s.group: (s.shift_uncertainty_ppm, s.uncertainty_source) for s in (entry.signals if entry else ())}
+    out = []
+    for s, fitted in zip(result.signals, result.component.signals):
+        spread, source = uncertainty.get(s.group, (fitted.tolerance_ppm, TABLE_UNCERTAINTY_SOURCE))
+        out.append({"group": s.group, "reference_ppm": s.reference_ppm, "shift_uncertainty_ppm": spread,
+                    "uncertainty_source": source, "observed_ppm": s.observed_ppm,
+                    "multiplicity": s.multiplicity, "j_hz": s.j_hz or None, "protons": s.protons,
+                    "overlap": s.overlap, "overlapped_with": s.overlapped_with, "support": s.support})
+    return out
+
+
+def _one_form_each(results: list[ComponentResult], entries: dict) -> dict:
+    """species id -> (result, reference entry) of the form that explains the
+    spectrum: a detected form before one not found, then the stronger."""
+    best: dict[str, tuple[ComponentResult, object]] = {}
+    for result in results:
+        if result.component.kind != "species":
+            continue
+        species_id = result.component.name
+        rank = (result.detected, result.snr)
+        if species_id not in best or rank > (best[species_id][0].detected, best[species_id][0].snr):
+            best[species_id] = (result, entries[result.component.key])
+    return best
 
 
 def _salt_counterion(route: Route, stage: Stage) -> str:
@@ -140,7 +227,7 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     fit = fit_components(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz,
                          components, fwhm) if components else None
     results = {r.component.key: r for r in fit.components} if fit else {}
-    main = results.get(f"species:{main_id}")
+    main = _one_form_each(fit.components, forms).get(main_id, (None,))[0] if fit else None
     main_amount = main.amount if main is not None and main.detected else None
     if main is not None and main_amount is None:
         notes.append(f"main component {main_id} not found by its signals ({main.reason}): "
@@ -149,22 +236,19 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     def ratio(result: ComponentResult) -> float | None:
         return round(result.amount / main_amount, 5) if main_amount and result.detected else None
 
-    species = [NMRSpeciesResult(
-        r.component.name, stage.role_of(r.component.name), r.detected, ratio(r), r.reason, r.component.source,
-        forms[r.component.name], _signal_entries(r), r.snr) for r in fit.components if r.component.kind == "species"
-    ] if fit else []
-    limits, _ = ich_limits()
-    solvents = []
-    for r in (fit.components if fit else []):
-        if r.component.kind != "solvent":
-            continue
-        limit = limits[r.component.name]
-        mol_ratio = ratio(r)
-        ppm = None if mol_ratio is None else round(ppm_w_w(mol_ratio, limit.molar_mass, molar_mass), 0)
-        solvents.append(SolventResult(
-            r.component.name, r.detected, mol_ratio, ppm, limit.ich_class, limit.limit_ppm,
-            None if ppm is None or limit.limit_ppm is None else ppm > limit.limit_ppm, r.reason,
-            _signal_entries(r)))
+    species = []
+    for species_id, (chosen, entry) in _one_form_each(fit.components if fit else [], forms).items():
+        error = chosen.amount_error / main_amount if main_amount and chosen.amount_error is not None else None
+        reason = chosen.reason
+        if chosen.upper_bound_amount is not None and main_amount and not chosen.detected:
+            reason += f"; at most {100 * chosen.upper_bound_amount / main_amount:.2f} mol %"
+        species.append(NMRSpeciesResult(
+            species_id, stage.role_of(species_id), chosen.detected, ratio(chosen), reason,
+            chosen.component.source + (f"; {entry.derived_from}" if entry.derived_from else ""), entry.form,
+            _signal_entries(chosen, entry), chosen.snr,
+            None if error is None or not chosen.detected else round(error, 5), chosen.significance))
+    fitted = {r.component.name: r for r in (fit.components if fit else []) if r.component.kind == "solvent"}
+    solvents = _solvent_screen(fitted, solvent, main_amount, molar_mass)
     water = _water_entry(results, solvent, ratio)
     multiplets = group_multiplets(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz, fwhm)
     exchangeable = []
@@ -172,6 +256,10 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
         _assign(multiplets, fit, processed, main if main_amount else None)
         exchangeable = _label_exchangeable(multiplets, species, route, solvent, form)
         _label_satellites(multiplets, data.spectrometer_mhz)
+    unexplained = _unexplained_signals(multiplets, processed, data.spectrometer_mhz, route) if main_amount else []
+    detected_ratios = [x.mol_ratio for x in species if x.detected and x.stage_role == "impurity" and x.mol_ratio]
+    unknown_ratio = sum(u.min_mol_ratio for u in unexplained)
+    purity_bound = round(100.0 / (1.0 + sum(detected_ratios) + unknown_ratio), 2) if main_amount else None
     return NMRResult(
         source_path=data.source_path, processed=processed, solvent=solvent, main_species=main_id,
         main_amount=main_amount, salt_basis={"form": salt_label, "molar_mass": round(molar_mass, 2)},
@@ -182,7 +270,72 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
                   "solvent_in_file": data.solvent,
                   "reader_warnings": data.metadata.get("reader_warnings", [])},
         notes=notes, params=asdict(params), exchangeable=exchangeable,
-        fit_grid_hz=round(fit.grid_hz, 4) if fit and fit.grid_hz else None)
+        fit_grid_hz=round(fit.grid_hz, 4) if fit and fit.grid_hz else None,
+        unexplained=unexplained, purity_upper_bound_pct=purity_bound)
+
+
+def _solvent_screen(fitted: dict[str, ComponentResult], solvent: str | None, main_amount: float | None,
+                    molar_mass: float) -> list[SolventResult]:
+    """Every solvent of the ICH Q3C table, searched in this spectrum (fitted jointly
+    with the species) or said why it could not be: with its amount when found,
+    else its limit of detection here, against its limit."""
+    limits, _ = ich_limits()
+    screen = []
+    for name, limit in limits.items():
+        if limit.limit_ppm is None:  # water: reported apart, no ICH limit
+            continue
+        result = fitted.get(name)
+        entry = SolventResult(name, False, None, None, limit.ich_class, limit.limit_ppm, None, "")
+        screen.append(entry)
+        if solvent is None:
+            entry.reason = "deuterated solvent unknown: no shifts to search for"
+            continue
+        if result is None:
+            entry.reason = f"no 1H shifts of {name} in {solvent} in the shift table (data/nmr_solvents.csv)"
+            continue
+        entry.signals, entry.snr = _signal_entries(result), result.snr
+        if not main_amount:
+            entry.reason = f"product not quantified: no basis for an amount ({result.reason})"
+            continue
+        to_ppm = partial(_to_ppm, solvent_molar_mass=limit.molar_mass, isolated_molar_mass=molar_mass)
+        if result.lod_amount is not None:
+            entry.lod_mol_ratio = round(result.lod_amount / main_amount, 6)
+            entry.lod_ppm_w_w = round(to_ppm(entry.lod_mol_ratio), 0)
+        if result.amount_error is not None:
+            entry.mol_ratio_error = round(result.amount_error / main_amount, 6)
+        if result.detected:
+            entry.detected, entry.status, entry.reason = True, "detected", result.reason
+            entry.mol_ratio = round(result.amount / main_amount, 5)
+            entry.ppm_w_w = round(to_ppm(entry.mol_ratio), 0)
+            entry.exceeds = entry.ppm_w_w > limit.limit_ppm
+        elif not result.signals:
+            entry.reason = result.reason
+        elif result.overlapped and result.upper_bound_amount is not None:
+            bound = round(to_ppm(result.upper_bound_amount / main_amount), 0)
+            if bound <= limit.limit_ppm:
+                entry.status = "not-detected"
+                entry.reason = f"{result.reason}; at most {bound:.0f} ppm w/w, within the limit {limit.limit_ppm:g} ppm"
+            else:
+                entry.reason = (f"{result.reason}; the joint fit allows up to {bound:.0f} ppm w/w, above the limit "
+                                f"{limit.limit_ppm:g} ppm: not assessed")
+        elif result.overlapped:
+            entry.reason = f"{result.reason}; absence at its limit cannot be shown"
+        elif entry.lod_ppm_w_w is None or entry.lod_ppm_w_w > limit.limit_ppm:
+            entry.reason = (f"limit of detection here {_ppm_text(entry.lod_ppm_w_w)} is above the ICH Q3C limit "
+                            f"{limit.limit_ppm:g} ppm: absence at the limit cannot be shown")
+        else:
+            entry.status = "not-detected"
+            entry.reason = (f"not found ({result.reason}); limit of detection here {_ppm_text(entry.lod_ppm_w_w)} "
+                            f"<= limit {limit.limit_ppm:g} ppm")
+    return screen
+
+
+def _to_ppm(mol_ratio: float, solvent_molar_mass: float, isolated_molar_mass: float) -> float:
+    return ppm_w_w(mol_ratio, solvent_molar_mass, isolated_molar_mass)
+
+
+def _ppm_text(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f} ppm w/w"
 
 
 def _water_entry(results: dict, solvent: str | None, ratio) -> dict:
@@ -251,6 +404,35 @@ def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesRes
             named.append({"species": species_id, "group": signal.group, "reference_ppm": signal.shift_ppm,
                           "observed_ppm": multiplet.shift_ppm, "snr": multiplet.snr})
     return named
+
+
+def _unexplained_signals(multiplets: list[Multiplet], processed: ProcessedNMR, mhz: float,
+                         route: Route) -> list[UnexplainedSignal]:
+    """Every multiplet nothing was assigned to, above UNEXPLAINED_MIN_FRACTION of a
+    product proton and UNEXPLAINED_MIN_SNR, with the characteristic group it looks
+    like and the route species carrying that group."""
+    from scipy.signal import peak_widths
+
+    references = reference_set(route.id, frozenset(s.id for s in route.species))
+    out = []
+    for multiplet in multiplets:
+        if multiplet.assignment or multiplet.integral_h is None:
+            continue
+        if multiplet.integral_h < UNEXPLAINED_MIN_FRACTION or multiplet.snr < UNEXPLAINED_MIN_SNR:
+            continue
+        tallest = int(np.argmin(np.abs(processed.ppm - multiplet.lines_ppm[len(multiplet.lines_ppm) // 2])))
+        width = float(peak_widths(processed.intensity, [tallest], rel_height=0.5)[0][0]) \
+            * abs(float(processed.ppm[1] - processed.ppm[0])) * mhz
+        entry = UnexplainedSignal(multiplet.shift_ppm, multiplet.multiplicity, multiplet.j_hz, round(width, 2),
+                                  multiplet.integral_h, multiplet.snr)
+        for name, multiplicities, (low, high), protons, label in CHARACTERISTIC_GROUPS:
+            if multiplet.multiplicity in multiplicities and low <= multiplet.shift_ppm <= high:
+                entry.group, entry.group_protons = name, protons
+                entry.candidates = sorted({c.species for c in references.compounds
+                                           if any(label.search(x.group) for x in c.signals)})
+                break
+        out.append(entry)
+    return out
 
 
 def _label_satellites(multiplets: list[Multiplet], mhz: float) -> None:

@@ -68,7 +68,9 @@ def _species_nmr_block(result: NMRSpeciesResult | None, spectrum: NMRResult | No
         "detected": result.detected,
         "mol_ratio": _round(result.mol_ratio, 5),
         "mol_pct": _round(None if result.mol_ratio is None else 100 * result.mol_ratio, 2),
-        "method": "line-shape fit (NNLS)" if result.detected else None,
+        "mol_pct_error": _round(None if result.mol_ratio_error is None else 100 * result.mol_ratio_error, 2),
+        "significance": result.significance,
+        "method": "joint line-shape fit (NNLS)" if result.detected else None,
         "finding": result.reason,
         "snr": result.snr,
         "reference": {"solvent": spectrum.solvent, "form": result.form, "source": result.source},
@@ -98,10 +100,35 @@ def nmr_block(spectrum: NMRResult) -> dict:
         "residual_solvents": [{
             "name": s.name, "mol_ratio": _round(s.mol_ratio, 5), "ppm_w_w": s.ppm_w_w,
             "ich_class": s.ich_class or None, "limit_ppm": s.limit_ppm, "exceeds": s.exceeds,
+            "mol_ratio_error": s.mol_ratio_error, "lod_ppm_w_w": s.lod_ppm_w_w, "snr": s.snr,
             "method": "line-shape fit (NNLS)", "finding": s.reason, "signals": s.signals,
         } for s in spectrum.solvents if s.detected],
         "solvents_not_found": [s.name for s in spectrum.solvents if not s.detected],
+        # every ICH Q3C solvent: found, shown below its limit, or why the spectrum cannot tell
+        "solvent_screen": {
+            "basis": "ppm w/w of the isolated product (molar ratio x molar masses; the weighed sample mass is "
+                     "not recorded) and mol % of the product; limit of detection: the amount whose tallest "
+                     "line reaches S/N 10 with this spectrum's noise and line width",
+            "solvents": [{
+                "name": s.name, "status": s.status, "ich_class": s.ich_class or None, "limit_ppm": s.limit_ppm,
+                "ppm_w_w": s.ppm_w_w, "mol_pct": _round(None if s.mol_ratio is None else 100 * s.mol_ratio, 4),
+                "lod_ppm_w_w": s.lod_ppm_w_w,
+                "lod_mol_pct": _round(None if s.lod_mol_ratio is None else 100 * s.lod_mol_ratio, 4),
+                "exceeds": s.exceeds, "reason": s.reason,
+            } for s in spectrum.solvents],
+        },
         "water": spectrum.water,
+        "unexplained_signals": {
+            "rule": "signals the joint fit leaves unassigned, integral >= 5 % of one product proton and S/N >= 10; "
+                    "integral_h in protons of the product",
+            "signals": [{
+                "shift_ppm": u.shift_ppm, "multiplicity": u.multiplicity, "j_hz": u.j_hz, "width_hz": u.width_hz,
+                "integral_h": u.integral_h, "snr": u.snr, "looks_like": u.group,
+                "mol_pct_as_group": _round(None if u.mol_ratio_as_group is None else 100 * u.mol_ratio_as_group, 3),
+                "route_species_with_group": u.candidates,
+            } for u in spectrum.unexplained],
+        },
+        "purity_upper_bound_pct": spectrum.purity_upper_bound_pct,
         "signals": [{
             "shift_ppm": m.shift_ppm, "multiplicity": m.multiplicity, "j_hz": m.j_hz,
             "integral_h": m.integral_h, "snr": m.snr, "range_ppm": list(m.range_ppm),
