@@ -73,8 +73,11 @@ def test_lone_ion_is_not_claimed_as_a_doubly_charged_oligomer(realdata):
     assert not any(s.detected for s in species.values())
     carrier = species["hydrolysed-aminopropyl-glycinate"]
     assert carrier.status == "tentative"
-    loss = next(f for f in carrier.features if f.target.ion == "[M+H-H2O]+")
-    assert loss.observed_mz == pytest.approx(115.0867, abs=5e-4)
+    # whoever the ion at m/z 115.0867 is given to (the carrier's water loss, or the product's
+    # [M+H]+), it is singly charged and, without chromatography, no more than tentative
+    holders = [s for s in species.values() for f in s.features if f.observed_mz is not None
+               and abs(f.observed_mz - 115.0867) < 5e-4]
+    assert holders and all(s.status == "tentative" and s.species_id != "cyclic-dimer" for s in holders)
 
 
 def test_mrm_only_file_is_inconclusive_not_an_error(realdata):
