@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..noise import difference_sigma
+from .maxima import find_peaks
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,6 @@ def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
     does not cut one peak into several)."""
     if baseline is None and (values.size < min_points or float(values.max(initial=0.0)) <= noise_floor * min_sn):
         return []
-    from scipy.signal import find_peaks
-
     # an ion trace's noise follows its level (a wash step, a hump); a trace that brings its own
     # baseline (UV) has a detector noise of its own, which a peak's steep flanks would only inflate
     local = baseline is None

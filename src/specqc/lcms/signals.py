@@ -58,9 +58,10 @@ class Resolution:
 
 def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
     """Median m/z/FWHM of the strongest peaks of a few profile spectra. Widths
-    are measured at half prominence (scipy), so a peak on a continuum or on
-    the flank of an unresolved neighbour is not read as one broad peak."""
-    from scipy.signal import find_peaks, peak_widths
+    are measured at half prominence (scipy's definitions, see maxima), so a
+    peak on a continuum or on the flank of an unresolved neighbour is not read
+    as one broad peak."""
+    from .maxima import find_peaks, peak_widths
 
     powers = []
     for spectrum in spectra:
