@@ -102,3 +102,17 @@ def test_flat_top_is_one_peak_at_its_middle():
 def test_bound_array_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError, match="as long as x"):
         maxima.find_peaks(np.arange(10.0), height=np.ones(3))
+
+
+@pytest.mark.parametrize("name,x", [s for s in SIGNALS if s[1].size >= 3], ids=[s[0] for s in SIGNALS if s[1].size >= 3])
+def test_direct_search_and_block_tables_agree(name, x, monkeypatch):
+    """Few peaks are searched one by one, many through block tables: both give the same."""
+    peaks = maxima.local_maxima(x)
+    if peaks.size == 0:
+        pytest.skip("no local maximum in this signal")
+    monkeypatch.setattr(maxima, "DIRECT_SEARCH_PEAKS", 0)
+    by_tables = maxima.prominences(x, peaks)
+    monkeypatch.setattr(maxima, "DIRECT_SEARCH_PEAKS", peaks.size)
+    one_by_one = maxima.prominences(x, peaks)
+    for expected, found in zip(by_tables, one_by_one):
+        np.testing.assert_array_equal(found, expected)

@@ -67,9 +67,16 @@ def _range_min(minima: list[np.ndarray], first: np.ndarray, last: np.ndarray) ->
     return result
 
 
+# Up to this many peaks, each peak's extent is searched directly (a few array
+# operations per peak); beyond, block tables pay for themselves.
+DIRECT_SEARCH_PEAKS = 16
+
+
 def extents(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each peak, the first and last index of the stretch around it in
     which no sample is higher than the peak."""
+    if peaks.size <= DIRECT_SEARCH_PEAKS:
+        return _extents_direct(x, peaks)
     maxima = _block_tables(x, np.maximum)
     heights = x[peaks]
     first = peaks.astype(np.intp).copy()
@@ -90,15 +97,33 @@ def extents(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
+def _extents_direct(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    first = np.empty(peaks.size, dtype=np.intp)
+    last = np.empty(peaks.size, dtype=np.intp)
+    for number, peak in enumerate(peaks.tolist()):
+        height = x[peak]
+        higher = x[peak - 1::-1] > height if peak > 0 else x[:0] > height  # leftwards from the peak
+        step = int(higher.argmax()) if higher.size else 0
+        first[number] = peak - step if higher.size and higher[step] else 0
+        higher = x[peak + 1:] > height
+        step = int(higher.argmax()) if higher.size else 0
+        last[number] = peak + step if higher.size and higher[step] else x.size - 1
+    return first, last
+
+
 def prominences(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Prominence of each peak, and the first and last index of its extent."""
     if peaks.size == 0:
         empty = np.empty(0, dtype=np.intp)
         return np.empty(0, dtype=np.float64), empty, empty
     first, last = extents(x, peaks)
-    minima = _block_tables(x, np.minimum)
-    left_min = _range_min(minima, first, peaks)
-    right_min = _range_min(minima, peaks, last)
+    if peaks.size <= DIRECT_SEARCH_PEAKS:
+        left_min = np.array([x[a:b + 1].min() for a, b in zip(first.tolist(), peaks.tolist())])
+        right_min = np.array([x[a:b + 1].min() for a, b in zip(peaks.tolist(), last.tolist())])
+    else:
+        minima = _block_tables(x, np.minimum)
+        left_min = _range_min(minima, first, peaks)
+        right_min = _range_min(minima, peaks, last)
     return x[peaks] - np.maximum(left_min, right_min), first, last
 
 
