@@ -116,3 +116,15 @@ def test_direct_search_and_block_tables_agree(name, x, monkeypatch):
     one_by_one = maxima.prominences(x, peaks)
     for expected, found in zip(by_tables, one_by_one):
         np.testing.assert_array_equal(found, expected)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 6, 7, 12, 300])
+def test_running_median_is_nanmedian_of_the_padded_windows(size):
+    """local_noise's block medians: the same values as the NaN-padded nanmedian they replace."""
+    from specqc.lcms.peaks import running_median
+
+    rng = np.random.default_rng(size)
+    for values in (rng.lognormal(3, 1, size), np.round(rng.normal(10, 2, size)), np.full(size, 7.25)):
+        padded = np.concatenate([np.full(2, np.nan), values, np.full(2, np.nan)])
+        expected = np.nanmedian(np.stack([padded[i:i + size] for i in range(5)]), axis=0)
+        np.testing.assert_array_equal(running_median(values, reach=2), expected)
