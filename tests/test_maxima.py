@@ -83,7 +83,7 @@ def test_bounds_keep_some_peaks_and_drop_others():
 
 @pytest.mark.parametrize("name,x", [s for s in SIGNALS if s[1].size >= 3], ids=[s[0] for s in SIGNALS if s[1].size >= 3])
 def test_peak_widths_match_scipy(name, x):
-    peaks, properties = scipy_find_peaks(x, prominence=0.05 * float(np.max(x)) if np.max(x) > 0 else 1e-9)
+    peaks, _ = scipy_find_peaks(x, prominence=0.05 * float(np.max(x)) if np.max(x) > 0 else 1e-9)
     if peaks.size == 0:
         peaks, _ = scipy_find_peaks(x, prominence=1e-12)
     if peaks.size == 0:
