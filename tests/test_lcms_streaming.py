@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import SAMPLES
+
 from specqc.errors import InputError
 from specqc.lcms.signals import ms1_collector, ms1_scans
 from specqc.readers import find_reader
