@@ -7,6 +7,7 @@ message that names the problem; the reader adds the file name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -201,6 +202,139 @@ class InstrumentInfo:
         return None
 
 
+Peaks = tuple[np.ndarray, np.ndarray]  # m/z, intensity
+
+
+@dataclass(frozen=True, eq=False)
+class MS1Scans:
+    """The MS1 scans of a run as a streaming read keeps them: per scan its time,
+    polarity, mode and total ion current (of the spectrum as read), and its
+    peaks after reduction (profile spectra centroided); whole spectra only for
+    the few strongest profile scans of each polarity. Memory follows the
+    number of centroids, not the size of the raw data.
+
+    ``spectra_read`` and ``signal_read`` describe every spectrum of the run,
+    of any MS level: how many there were, and whether one held a positive
+    intensity."""
+
+    rt_min: np.ndarray
+    polarity: tuple[str, ...]
+    mode: tuple[str, ...]
+    total_intensity: np.ndarray
+    peaks: tuple[Peaks, ...]
+    profile_samples: tuple[Spectrum, ...] = ()
+    spectra_read: int = 0
+    signal_read: bool = False
+
+    @property
+    def count(self) -> int:
+        return int(self.rt_min.size)
+
+    def select(self, polarity: str | None) -> MS1Scans:
+        """The scans of one polarity (all of them for None), in run order."""
+        if polarity is None or all(p == polarity for p in self.polarity):
+            return self
+        return self._subset([i for i, p in enumerate(self.polarity) if p == polarity], polarity)
+
+    def _subset(self, chosen: list[int], polarity: str) -> MS1Scans:
+        index = np.asarray(chosen, dtype=np.intp)
+        return MS1Scans(
+            rt_min=self.rt_min[index], polarity=tuple(self.polarity[i] for i in chosen),
+            mode=tuple(self.mode[i] for i in chosen), total_intensity=self.total_intensity[index],
+            peaks=tuple(self.peaks[i] for i in chosen),
+            profile_samples=tuple(s for s in self.profile_samples if s.polarity == polarity),
+            spectra_read=self.spectra_read, signal_read=self.signal_read)
+
+
+class MS1ScanCollector:
+    """Takes a run's spectra one at a time, in file order, and keeps what
+    MS1Scans holds: ``reduce`` turns a spectrum into the peaks kept (the LC-MS
+    analysis centroids profile spectra), and the ``strongest_profile`` profile
+    spectra of each polarity with the largest total intensity are kept whole
+    (with any that tie with the last of them). It also says what LCMSRun says of
+    its spectra (negative intensities, m/z or retention times out of order), in
+    the same words, since a streamed run holds no spectra to say it from."""
+
+    def __init__(self, reduce: Callable[[Spectrum], Peaks], strongest_profile: int):
+        self.reduce, self.strongest_profile = reduce, strongest_profile
+        self.rt: list[float] = []
+        self.polarity: list[str] = []
+        self.mode: list[str] = []
+        self.total: list[float] = []
+        self.peaks: list[Peaks] = []
+        self.candidates: dict[str, list[tuple[float, int, Spectrum]]] = {}
+        self.spectra_read = 0
+        self.signal_read = False
+        self.negative = 0
+        self.lowest = 0.0
+        self.reordered = 0
+        self.first_reordered = ""
+        self.previous_rt: float | None = None
+        self.out_of_order = False
+
+    def add(self, spectrum: Spectrum) -> None:
+        self.spectra_read += 1
+        if not self.signal_read and spectrum.intensity.size and spectrum.intensity.max() > 0:
+            self.signal_read = True
+        lowest = getattr(spectrum, "lowest_intensity_read", 0.0)
+        if lowest < 0:
+            self.negative += 1
+            self.lowest = min(self.lowest, lowest)
+        if getattr(spectrum, "mz_reordered", False):
+            self.reordered += 1
+            if self.reordered == 1:
+                self.first_reordered = str(spectrum.native_id or spectrum.index)
+        if self.previous_rt is not None and spectrum.rt_min < self.previous_rt:
+            self.out_of_order = True
+        self.previous_rt = spectrum.rt_min
+        if spectrum.ms_level != 1:
+            return
+        total = float(spectrum.intensity.sum())
+        if spectrum.mode == "profile":
+            self._keep_if_strong(spectrum, total, len(self.rt))
+        self.rt.append(spectrum.rt_min)
+        self.polarity.append(spectrum.polarity)
+        self.mode.append(spectrum.mode)
+        self.total.append(total)
+        self.peaks.append(self.reduce(spectrum))
+
+    def _keep_if_strong(self, spectrum: Spectrum, total: float, position: int) -> None:
+        kept = self.candidates.setdefault(spectrum.polarity, [])
+        kept.append((total, position, spectrum))
+        if len(kept) > 2 * self.strongest_profile:
+            kept.sort(key=lambda c: -c[0])
+            last = kept[self.strongest_profile - 1][0]
+            kept[:] = [c for c in kept if c[0] >= last]
+
+    def notes(self) -> list[str]:
+        """LCMSRun's notes on the spectra read, in its order and words."""
+        notes = []
+        if self.negative:
+            notes.append(f"{self.negative} of {self.spectra_read} spectra hold negative intensities (down to "
+                         f"{self.lowest:.4g}); they were set to zero")
+        if self.reordered:
+            notes.append(f"{self.reordered} spectra list their m/z values out of order "
+                         f"(first: {self.first_reordered}); they were sorted")
+        if self.out_of_order:
+            notes.append("the spectra are not in retention-time order; they were sorted")
+        return notes
+
+    def finish(self) -> MS1Scans:
+        """The scans in retention-time order (stable, as LCMSRun sorts its spectra)."""
+        rt = np.array(self.rt, dtype=np.float64)
+        order = list(range(rt.size))
+        if self.out_of_order:
+            order = sorted(order, key=lambda i: self.rt[i])
+        rank = {position: rank for rank, position in enumerate(order)}
+        samples = sorted((c for kept in self.candidates.values() for c in kept), key=lambda c: rank[c[1]])
+        return MS1Scans(
+            rt_min=rt[np.asarray(order, dtype=np.intp)],
+            polarity=tuple(self.polarity[i] for i in order), mode=tuple(self.mode[i] for i in order),
+            total_intensity=np.array([self.total[i] for i in order], dtype=np.float64),
+            peaks=tuple(self.peaks[i] for i in order), profile_samples=tuple(c[2] for c in samples),
+            spectra_read=self.spectra_read, signal_read=self.signal_read)
+
+
 @dataclass(frozen=True, eq=False)
 class LCMSRun:
     """One LC-MS acquisition in vendor-neutral form."""
@@ -213,16 +347,29 @@ class LCMSRun:
     acquisition_date: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     diode_arrays: tuple[DiodeArray, ...] = ()
+    # Set by a streaming read, which keeps no spectra (``spectra`` is then empty): see MS1Scans.
+    ms1_scans: MS1Scans | None = None
+
+    @property
+    def streamed(self) -> bool:
+        return self.ms1_scans is not None and not self.spectra
+
+    @property
+    def spectrum_count(self) -> int:
+        """Spectra of every MS level the run holds (or held, when streamed)."""
+        return self.ms1_scans.spectra_read if self.streamed else len(self.spectra)
 
     @property
     def silent(self) -> bool:
         """Spectra, but not one positive intensity among them."""
+        if self.streamed:
+            return self.ms1_scans.spectra_read > 0 and not self.ms1_scans.signal_read
         return bool(self.spectra) and not any(s.intensity.size and s.intensity.max() > 0 for s in self.spectra)
 
     def require_signal(self) -> None:
         """A sample run must hold signal; a blank may hold none (a clean system)."""
         if self.silent:
-            raise InputError(f"no spectrum holds a positive intensity (all {len(self.spectra)} are zero or "
+            raise InputError(f"no spectrum holds a positive intensity (all {self.spectrum_count} are zero or "
                              "negative): there is no signal to analyse")
 
     def __post_init__(self) -> None:
@@ -250,7 +397,7 @@ class LCMSRun:
     @property
     def technique(self) -> str:
         """"lcms" when it holds mass spectra or MS traces; "uv" for an LC run with optical detectors only."""
-        if self.spectra or any(c.kind in ("tic", "bpc", "srm") for c in self.chromatograms):
+        if self.spectrum_count or any(c.kind in ("tic", "bpc", "srm") for c in self.chromatograms):
             return "lcms"
         return "uv" if self.has_uv else "lcms"
 
@@ -259,18 +406,34 @@ class LCMSRun:
         return bool(self.diode_arrays) or any(c.kind == "uv" for c in self.chromatograms)
 
     def ms1(self, polarity: Polarity | None = None) -> list[Spectrum]:
+        if self.streamed:
+            raise TypeError("a streamed run keeps no spectra: read its MS1 scans from ms1_scans")
         return [
             s for s in self.spectra
             if s.ms_level == 1 and (polarity is None or s.polarity == polarity)
         ]
 
+    def has_ms1(self) -> bool:
+        return self.ms1_scans.count > 0 if self.streamed else any(s.ms_level == 1 for s in self.spectra)
+
     def polarities(self) -> list[str]:
         """MS1 polarities present, most scans first."""
         counts: dict[str, int] = {}
+        if self.streamed:
+            for polarity in self.ms1_scans.polarity:
+                counts[polarity] = counts.get(polarity, 0) + 1
         for spectrum in self.spectra:
             if spectrum.ms_level == 1:
                 counts[spectrum.polarity] = counts.get(spectrum.polarity, 0) + 1
         return sorted(counts, key=lambda p: -counts[p])
+
+    def ms1_tic(self, polarity: Polarity | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Times (min) and total ion current of the MS1 spectra (of one polarity)."""
+        if self.streamed:
+            scans = self.ms1_scans.select(polarity)
+            return scans.rt_min, scans.total_intensity
+        spectra = self.ms1(polarity)
+        return (np.array([s.rt_min for s in spectra]), np.array([float(s.intensity.sum()) for s in spectra]))
 
 
 @dataclass(frozen=True, eq=False)

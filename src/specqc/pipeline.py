@@ -13,6 +13,7 @@ from .diagnose.rules import assess
 from .errors import ConfigError, InputError, SpecqcError, with_path
 from .lcms.analysis import analyze_lcms
 from .lcms.params import LCMSParams
+from .lcms.signals import ms1_collector
 from .model import LCMSRun
 from .nmr.analysis import analyze_nmr
 from .nmr.process import NMRParams
@@ -50,8 +51,8 @@ def read_blank(path: str | Path, input_format: str | None = None) -> tuple[LCMSR
     path = Path(path)
     entry = find_reader(path, input_format)
     try:
-        model = entry.load(path)
-        if entry.technique != "lcms" or not isinstance(model, LCMSRun) or not model.ms1():
+        model = entry.load(path, ms1_collector=ms1_collector() if entry.technique == "lcms" else None)
+        if entry.technique != "lcms" or not isinstance(model, LCMSRun) or not model.has_ms1():
             raise InputError("a blank must be an LC-MS run with MS1 spectra")
     except SpecqcError as exc:
         raise with_path(exc, path) from exc
@@ -84,7 +85,7 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
     for path in paths:
         entry = find_reader(path, input_format)
         try:
-            model = entry.load(path)
+            model = entry.load(path, ms1_collector=ms1_collector() if entry.technique == "lcms" else None)
             record = InputRecord(str(path), sha256_of(path), model.technique, entry.name,
                                  acquisition=acquisition_of(model))
             if entry.technique == "lcms":

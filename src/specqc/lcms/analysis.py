@@ -35,6 +35,7 @@ import numpy as np
 
 from ..chem.ions import TargetIon, target_ions
 from ..chem.route import Route, Stage
+from ..errors import InputError
 from ..model import LCMSRun
 from .amounts import correct_amounts
 from .background import RunProfile, bin_grid, run_profile
@@ -42,8 +43,7 @@ from .evidence import (ISOTOPE_RESOLVED_FWHM, SECOND_ION_MAX_RATIO, SECOND_ION_M
                        confidence, decide, isotope_check, profile_correlation)
 from .params import LCMSParams, Tolerance
 from .peaks import ChromPeak, background_baseline, detect_peaks, integrate, whole_run_peak
-from .signals import (PeakMatrix, Resolution, choose_polarity, choose_tolerance, estimate_resolution,
-                      ms1_centroids)
+from .signals import PeakMatrix, Resolution, choose_polarity, choose_tolerance, ms1_scans, resolution_of
 
 C13_SPACING = 1.0033548  # 13C - 12C, u
 MIN_CHROMATOGRAPHIC_SCANS = 20
@@ -211,12 +211,12 @@ def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], windows: _Win
 def _blank_matrix(blank: LCMSRun | None, polarity: str) -> PeakMatrix | None:
     if blank is None:
         return None
-    spectra = blank.ms1(polarity) or blank.ms1()
-    if not spectra:
+    scans = ms1_scans(blank, polarity)
+    if not scans.count:
+        scans = ms1_scans(blank)
+    if not scans.count:
         return None
-    from .signals import centroid
-
-    return PeakMatrix(np.array([s.rt_min for s in spectra]), [centroid(s) for s in spectra])
+    return PeakMatrix(scans.rt_min, scans.peaks)
 
 
 def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
@@ -227,11 +227,13 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     if polarity is None:
         return _no_ms1_result(run, route, stage, effective)
     ion_polarity = polarity if polarity in ("positive", "negative") else "positive"
-    spectra, centroids = ms1_centroids(run, polarity)
-    resolution = estimate_resolution(run, spectra, centroids)
+    scans = ms1_scans(run, polarity)
+    if not scans.count:
+        raise InputError(f"no MS1 spectra of {polarity} polarity", run.source_path)
+    resolution = resolution_of(run, scans)
     nominal = choose_tolerance(params, resolution)
-    rt = np.array([s.rt_min for s in spectra])
-    matrix = PeakMatrix(rt, centroids)
+    rt = scans.rt_min
+    matrix = PeakMatrix(rt, scans.peaks)
     scan_interval = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
     chromatographic = (rt.size >= MIN_CHROMATOGRAPHIC_SCANS and
                        float(rt.max() - rt.min()) >= MIN_CHROMATOGRAPHIC_SPAN_MIN)
@@ -312,7 +314,7 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
         unexplained=unexplained[: params.unexplained_max_listed],
         params=effective,
         notes=notes,
-        scans=len(spectra), rt_range_min=(float(rt.min()), float(rt.max())),
+        scans=scans.count, rt_range_min=(float(rt.min()), float(rt.max())),
         traces=_traces(matrix, results, windows),
         profile=profile,
         blank_source=blank.source_path if blank is not None else None,

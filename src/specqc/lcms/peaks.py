@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..noise import difference_sigma
+from .maxima import find_peaks
 
 
 @dataclass(frozen=True)
@@ -143,11 +144,23 @@ def local_noise(residual: np.ndarray, window: int, floor: float) -> np.ndarray:
         return np.full(n, overall)
     differences = np.abs(np.diff(residual[: blocks * block + 1])).reshape(blocks, block)
     spread = 1.4826 * np.median(differences, axis=1) / np.sqrt(2.0)
-    reach = 2
-    padded = np.concatenate([np.full(reach, np.nan), spread, np.full(reach, np.nan)])
-    steady = np.nanmedian(np.stack([padded[i:i + blocks] for i in range(2 * reach + 1)]), axis=0)
+    steady = running_median(spread, reach=2)
     centres = (np.arange(blocks) + 0.5) * block
     return np.maximum(np.interp(np.arange(n, dtype=np.float64), centres, steady), overall)
+
+
+def running_median(values: np.ndarray, reach: int) -> np.ndarray:
+    """Median of each value and its ``reach`` neighbours either side (fewer at
+    the ends): np.nanmedian over the NaN-padded windows, value for value, without
+    its masked-array path, which costs more than the rest of a trace's noise."""
+    n = values.size
+    result = np.empty(n)
+    width = 2 * reach + 1
+    if n >= width:
+        result[reach:n - reach] = np.median(np.stack([values[i:i + n - width + 1] for i in range(width)]), axis=0)
+    for j in (*range(min(reach, n)), *range(max(reach, n - reach), n)):
+        result[j] = np.median(values[max(0, j - reach):min(n, j + reach + 1)])
+    return result
 
 
 def smoothing_kernel(length: int) -> np.ndarray:
@@ -198,8 +211,6 @@ def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
     does not cut one peak into several)."""
     if baseline is None and (values.size < min_points or float(values.max(initial=0.0)) <= noise_floor * min_sn):
         return []
-    from scipy.signal import find_peaks
-
     # an ion trace's noise follows its level (a wash step, a hump); a trace that brings its own
     # baseline (UV) has a detector noise of its own, which a peak's steep flanks would only inflate
     local = baseline is None

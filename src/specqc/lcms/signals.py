@@ -4,16 +4,18 @@ from which every extracted ion chromatogram is cut."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
-from ..model import LCMSRun, Spectrum
+from ..model import LCMSRun, MS1ScanCollector, MS1Scans, Spectrum
 from .params import LCMSParams, Tolerance
 
 HIGH_RES_MIN_RESOLVING_POWER = 5000.0
 NOISE_FLOOR_PERCENTILE = 10.0
+PROFILE_SPECTRA_FOR_WIDTH = 8  # the strongest profile spectra, whose peak widths give the resolving power
 
 
 def centroid(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
@@ -58,9 +60,10 @@ class Resolution:
 
 def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
     """Median m/z/FWHM of the strongest peaks of a few profile spectra. Widths
-    are measured at half prominence (scipy), so a peak on a continuum or on
-    the flank of an unresolved neighbour is not read as one broad peak."""
-    from scipy.signal import find_peaks, peak_widths
+    are measured at half prominence (scipy's definitions, see maxima), so a
+    peak on a continuum or on the flank of an unresolved neighbour is not read
+    as one broad peak."""
+    from .maxima import find_peaks, peak_widths
 
     powers = []
     for spectrum in spectra:
@@ -81,12 +84,21 @@ def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
 
 def estimate_resolution(run: LCMSRun, spectra: list[Spectrum],
                         centroids: list[tuple[np.ndarray, np.ndarray]]) -> Resolution:
-    if not spectra:
+    return _resolution(run, bool(spectra), [s for s in spectra if s.mode == "profile"], centroids)
+
+
+def resolution_of(run: LCMSRun, scans: MS1Scans) -> Resolution:
+    return _resolution(run, scans.count > 0, list(scans.profile_samples), scans.peaks)
+
+
+def _resolution(run: LCMSRun, any_spectra: bool, profile: list[Spectrum],
+                centroids: Sequence[tuple[np.ndarray, np.ndarray]]) -> Resolution:
+    """``profile``: the profile spectra, or at least the strongest of them (MS1ScanCollector)."""
+    if not any_spectra:
         return Resolution(False, "no MS1 spectra", None)
     # 1. What the data say, for profile spectra: the peak width itself.
-    profile = [s for s in spectra if s.mode == "profile"]
     if profile:
-        chosen = sorted(profile, key=lambda s: -float(s.intensity.sum()))[:8]
+        chosen = sorted(profile, key=lambda s: -float(s.intensity.sum()))[:PROFILE_SPECTRA_FOR_WIDTH]
         power = _profile_fwhm_resolving_power(chosen)
         if power is not None:
             return Resolution(power >= HIGH_RES_MIN_RESOLVING_POWER, "profile peak width", power)
@@ -195,6 +207,22 @@ def ms1_centroids(run: LCMSRun, polarity: str) -> tuple[list[Spectrum], list[tup
     if not spectra:
         raise InputError(f"no MS1 spectra of {polarity} polarity", run.source_path)
     return spectra, [centroid(s) for s in spectra]
+
+
+def ms1_collector() -> MS1ScanCollector:
+    """What a streaming reader hands each spectrum to: MS1 centroided, the strongest profile spectra kept."""
+    return MS1ScanCollector(centroid, PROFILE_SPECTRA_FOR_WIDTH)
+
+
+def ms1_scans(run: LCMSRun, polarity: str | None = None) -> MS1Scans:
+    """The run's MS1 scans (of one polarity), centroided: as a streaming read kept
+    them, or reduced here from the spectra a reader kept."""
+    if run.ms1_scans is not None and not run.spectra:
+        return run.ms1_scans.select(polarity)
+    collector = ms1_collector()
+    for spectrum in run.ms1(polarity):
+        collector.add(spectrum)
+    return collector.finish()
 
 
 def choose_polarity(run: LCMSRun, requested: str) -> str | None:

@@ -35,9 +35,14 @@ class ReaderEntry:
     sniff: Callable[[Path, bytes], bool] | None = None
     folder_match: Callable[[Path], bool] | None = None
 
-    def load(self, path: Path, limits: ReadLimits | None = None):
-        """Read ``path`` under the per-input time and memory bound (see `bounds`)."""
+    def load(self, path: Path, limits: ReadLimits | None = None, ms1_collector=None):
+        """Read ``path`` under the per-input time and memory bound (see `bounds`).
+        With an ``ms1_collector`` (model.MS1ScanCollector), a reader that can
+        stream (``read_streaming``) hands it the spectra instead of keeping them."""
         module = importlib.import_module(self.module, __package__)
+        streaming = getattr(module, "read_streaming", None) if ms1_collector is not None else None
+        if streaming is not None:
+            return bounded_read(lambda source: streaming(source, ms1_collector), Path(path), limits)
         return bounded_read(module.read, Path(path), limits)
 
 

@@ -225,10 +225,9 @@ def integrate_trace(trace: Trace, params: UVParams) -> TraceResult:
 
 
 def ms_total_ion_trace(run: LCMSRun, polarity: str | None) -> tuple[np.ndarray, np.ndarray] | None:
-    spectra = run.ms1(polarity) if polarity else run.ms1()
-    if len(spectra) >= 10:
-        return (np.array([s.rt_min for s in spectra]),
-                np.array([float(s.intensity.sum()) for s in spectra]))
+    rt, tic = run.ms1_tic(polarity or None)
+    if rt.size >= 10:
+        return rt, tic
     for chromatogram in run.chromatograms:
         if chromatogram.kind == "tic" and chromatogram.rt_min.size >= 10:
             return chromatogram.rt_min, chromatogram.intensity

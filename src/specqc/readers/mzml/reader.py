@@ -1,7 +1,12 @@
 """mzML / mzXML → LCMSRun, via pyopenms.
 
-Profile spectra are kept as profile here; centroiding is an analysis step
-(`specqc.lcms.centroid`) so its parameters are recorded with the analysis.
+``read`` loads every spectrum into the run. ``read_streaming`` passes the file
+once through pyopenms' consumer interface (``MzMLFile().transform``): each
+spectrum is checked as a Spectrum, handed to an MS1ScanCollector and let go,
+so the run holds what the collector keeps (see model.MS1Scans) and memory
+follows the centroids, not the file. Profile spectra are kept as profile by
+the reader; centroiding is an analysis step (`specqc.lcms.signals.centroid`,
+the collector's ``reduce``) so its parameters are recorded with the analysis.
 """
 
 from __future__ import annotations
@@ -12,7 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, Spectrum
+from ...model import (
+    Chromatogram,
+    DiodeArray,
+    InstrumentInfo,
+    LCMSRun,
+    MS1ScanCollector,
+    Spectrum,
+)
 from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
 from ..rainbow_run import wavelength_from_label
@@ -193,9 +205,24 @@ def load_experiment(path: Path, kind: str, warnings: list[str]):
     return experiment
 
 
-def read(path: Path) -> LCMSRun:
-    import pyopenms as oms
+def _spectrum(oms, index: int, spectrum) -> Spectrum:
+    mz, intensity = spectrum.get_peaks()
+    precursors = spectrum.getPrecursors()
+    return Spectrum(
+        index=index,
+        rt_min=spectrum.getRT() / 60.0,
+        ms_level=spectrum.getMSLevel(),
+        polarity=_polarity(oms, spectrum),
+        mode=_mode(oms, spectrum, mz),
+        mz=mz,
+        intensity=intensity,
+        native_id=spectrum.getNativeID(),
+        precursor_mz=precursors[0].getMZ() if precursors else None,
+    )
 
+
+def _checked(path: Path) -> tuple[str, list[str]]:
+    """The file's kind and the warnings of the checks made before OpenMS sees it."""
     path = Path(path)
     if not path.is_file():
         raise InputError("not a file", path)
@@ -203,43 +230,140 @@ def read(path: Path) -> LCMSRun:
         raise InputError("file is empty", path)
     kind = "mzxml" if path.suffix.lower() == ".mzxml" or _sniff_mzxml(path, _head(path)) else "mzml"
     # Refuses DTDs, entities and damaged or contradictory arrays before OpenMS sees the file.
-    warnings: list[str] = xmlcheck.check(path, kind)
+    return kind, xmlcheck.check(path, kind)
+
+
+def _run(oms, path: Path, kind: str, settings, chromatograms: list[Chromatogram], has_spectra: bool,
+         warnings: list[str], **content) -> LCMSRun:
+    if not has_spectra and not chromatograms:
+        raise InputError(f"the {FORMAT_NAMES[kind]} file holds no spectra and no chromatograms")
+    chromatograms, diode_arrays = diode_array_from_channels(chromatograms)
+    date = settings.getDateTime().get() if settings is not None and settings.getDateTime().isValid() else ""
+    return LCMSRun(
+        source_path=str(path),
+        format=kind,
+        chromatograms=tuple(chromatograms),
+        diode_arrays=tuple(diode_arrays),
+        instrument=_instrument(oms, settings) if settings is not None else InstrumentInfo(),
+        acquisition_date=str(date),
+        metadata={"reader_warnings": warnings},
+        **content,
+    )
+
+
+def read(path: Path) -> LCMSRun:
+    """Every spectrum and chromatogram of the file, in memory."""
+    import pyopenms as oms
+
+    path = Path(path)
+    kind, warnings = _checked(path)
     experiment = load_experiment(path, kind, warnings)
     try:
-        spectra = []
-        for index, spectrum in enumerate(experiment.getSpectra()):
-            mz, intensity = spectrum.get_peaks()
-            precursors = spectrum.getPrecursors()
-            spectra.append(
-                Spectrum(
-                    index=index,
-                    rt_min=spectrum.getRT() / 60.0,
-                    ms_level=spectrum.getMSLevel(),
-                    polarity=_polarity(oms, spectrum),
-                    mode=_mode(oms, spectrum, mz),
-                    mz=mz,
-                    intensity=intensity,
-                    native_id=spectrum.getNativeID(),
-                    precursor_mz=precursors[0].getMZ() if precursors else None,
-                )
-            )
+        spectra = [_spectrum(oms, index, spectrum) for index, spectrum in enumerate(experiment.getSpectra())]
         chromatograms = [
             c for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
             if c is not None
         ]
-        if not spectra and not chromatograms:
-            raise InputError(f"the {FORMAT_NAMES[kind]} file holds no spectra and no chromatograms")
-        chromatograms, diode_arrays = diode_array_from_channels(chromatograms)
-        date = experiment.getDateTime().get() if experiment.getDateTime().isValid() else ""
-        return LCMSRun(
-            source_path=str(path),
-            format=kind,
-            spectra=tuple(spectra),
-            chromatograms=tuple(chromatograms),
-            diode_arrays=tuple(diode_arrays),
-            instrument=_instrument(oms, experiment),
-            acquisition_date=str(date),
-            metadata={"reader_warnings": warnings},
-        )
+        return _run(oms, path, kind, experiment, chromatograms, bool(spectra), warnings, spectra=tuple(spectra))
+    except SpecqcError as exc:
+        raise with_path(exc, path) from exc
+
+
+class _Consumer:
+    """pyopenms' IMSDataConsumer: every spectrum to the collector, the chromatograms kept.
+
+    pyopenms appends what it hands over to ``experiment`` too (the form of
+    transform that fills the run's metadata from the same, single pass): it is
+    emptied at each call, so it never holds more than one spectrum. pyopenms
+    reports an exception raised here only as "callback raised": it is kept to
+    be raised again."""
+
+    def __init__(self, oms, collector: MS1ScanCollector, experiment):
+        self.oms, self.collector, self.experiment = oms, collector, experiment
+        self.spectra = 0
+        self.chromatograms: list[Chromatogram] = []
+        self.chromatogram_count = 0
+        self.error: BaseException | None = None
+
+    def setExpectedSize(self, _spectra, _chromatograms) -> None:  # pyopenms' interface names
+        pass
+
+    def setExperimentalSettings(self, _settings) -> None:
+        pass
+
+    def _release(self) -> None:
+        if self.experiment.getNrSpectra() or self.experiment.getNrChromatograms():
+            self.experiment.clear(False)  # the data handed over before; the run's metadata stays
+
+    def consumeSpectrum(self, spectrum) -> None:
+        try:
+            self._release()
+            self.collector.add(_spectrum(self.oms, self.spectra, spectrum))
+            self.spectra += 1
+        except BaseException as exc:  # a deadline or memory bound too: raised again after pyopenms returns
+            self.error = exc
+            raise
+
+    def consumeChromatogram(self, chromatogram) -> None:
+        try:
+            self._release()
+            found = _chromatogram(self.oms, self.chromatogram_count, chromatogram)
+            self.chromatogram_count += 1
+            if found is not None:
+                self.chromatograms.append(found)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+def stream_experiment(path: Path, consumer: _Consumer, warnings: list[str]) -> None:
+    """One pass of OpenMS through an mzML file, each spectrum to ``consumer``.
+    (The form without an experiment reads the header in a pass of its own:
+    OpenMS would then print each of the header's warnings twice, the second
+    time at exit, past the capture.)"""
+    import pyopenms as oms
+
+    printed: list[str] = []
+    try:
+        with captured_native_stderr(printed):
+            oms.MzMLFile().transform(str(path), consumer, consumer.experiment, True, True)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        if consumer.error is not None:
+            raise consumer.error from None
+        raise InputError(f"not a readable mzml file: {openms_failure('mzml', printed + [str(exc)])}", path) from exc
+    if consumer.error is not None:  # raised in a callback that pyopenms did not pass on
+        raise consumer.error
+    warnings.extend(openms_notes(printed))
+
+
+def read_streaming(path: Path, collector: MS1ScanCollector) -> LCMSRun:
+    """The run with its spectra passed through ``collector`` as they are read,
+    not kept: the run's ``ms1_scans`` is what the collector kept."""
+    import pyopenms as oms
+
+    path = Path(path)
+    kind, warnings = _checked(path)
+    try:
+        if kind == "mzml":
+            experiment = oms.MSExperiment()
+            consumer = _Consumer(oms, collector, experiment)
+            stream_experiment(path, consumer, warnings)
+            chromatograms, spectrum_count = consumer.chromatograms, consumer.spectra
+        else:
+            # OpenMS streams mzXML only after a pass of its own over the header (see stream_experiment):
+            # the file is loaded whole, and its spectra go to the collector from there.
+            experiment = load_experiment(path, kind, warnings)
+            spectrum_count = 0
+            for spectrum in experiment.getSpectra():
+                collector.add(_spectrum(oms, spectrum_count, spectrum))
+                spectrum_count += 1
+            chromatograms = [c for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
+                             if c is not None]
+            experiment.clear(False)
+        warnings.extend(collector.notes())
+        return _run(oms, path, kind, experiment, chromatograms, spectrum_count > 0, warnings,
+                    spectra=(), ms1_scans=collector.finish())
     except SpecqcError as exc:
         raise with_path(exc, path) from exc
