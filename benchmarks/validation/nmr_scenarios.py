@@ -447,7 +447,7 @@ def spin_lines(nu: np.ndarray, J: np.ndarray, widths: np.ndarray):
     for blk in blocks:
         pos[blk] = np.arange(len(blk))
     eig = []
-    for k, blk in enumerate(blocks):
+    for blk in blocks:
         H = np.diag(diag[blk])
         for (i, j), Jij in zip(zip(*iu), Jv):
             if Jij == 0.0:

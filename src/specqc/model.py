@@ -355,15 +355,22 @@ class LCMSRun:
         return self.ms1_scans is not None and not self.spectra
 
     @property
+    def _streamed_scans(self) -> MS1Scans | None:
+        """The MS1 scans a streaming read kept, when that is all the run holds."""
+        return self.ms1_scans if self.ms1_scans is not None and not self.spectra else None
+
+    @property
     def spectrum_count(self) -> int:
         """Spectra of every MS level the run holds (or held, when streamed)."""
-        return self.ms1_scans.spectra_read if self.streamed else len(self.spectra)
+        scans = self._streamed_scans
+        return scans.spectra_read if scans is not None else len(self.spectra)
 
     @property
     def silent(self) -> bool:
         """Spectra, but not one positive intensity among them."""
-        if self.streamed:
-            return self.ms1_scans.spectra_read > 0 and not self.ms1_scans.signal_read
+        scans = self._streamed_scans
+        if scans is not None:
+            return scans.spectra_read > 0 and not scans.signal_read
         return bool(self.spectra) and not any(s.intensity.size and s.intensity.max() > 0 for s in self.spectra)
 
     def require_signal(self) -> None:
@@ -414,13 +421,15 @@ class LCMSRun:
         ]
 
     def has_ms1(self) -> bool:
-        return self.ms1_scans.count > 0 if self.streamed else any(s.ms_level == 1 for s in self.spectra)
+        scans = self._streamed_scans
+        return scans.count > 0 if scans is not None else any(s.ms_level == 1 for s in self.spectra)
 
     def polarities(self) -> list[str]:
         """MS1 polarities present, most scans first."""
         counts: dict[str, int] = {}
-        if self.streamed:
-            for polarity in self.ms1_scans.polarity:
+        scans = self._streamed_scans
+        if scans is not None:
+            for polarity in scans.polarity:
                 counts[polarity] = counts.get(polarity, 0) + 1
         for spectrum in self.spectra:
             if spectrum.ms_level == 1:
@@ -429,8 +438,9 @@ class LCMSRun:
 
     def ms1_tic(self, polarity: Polarity | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Times (min) and total ion current of the MS1 spectra (of one polarity)."""
-        if self.streamed:
-            scans = self.ms1_scans.select(polarity)
+        streamed = self._streamed_scans
+        if streamed is not None:
+            scans = streamed.select(polarity)
             return scans.rt_min, scans.total_intensity
         spectra = self.ms1(polarity)
         return (np.array([s.rt_min for s in spectra]), np.array([float(s.intensity.sum()) for s in spectra]))
