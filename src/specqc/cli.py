@@ -437,7 +437,8 @@ def records_batch(ctx, batch):
         stages.setdefault((record["route_id"], record["stage"]), []).append(record)
     for (route_id, stage), records in stages.items():
         current = [r for r in records if r["latest"]]
-        latest = max(current, key=lambda r: (r["recorded_at"], r["revision"]))
+        # the store lists analyses in the order they were recorded; within one second that order decides
+        latest = max(enumerate(current), key=lambda p: (p[1]["recorded_at"], p[1]["revision"], p[0]))[1]
         order = _stage_order(route_id)
         final = bool(order) and order.get(stage) == max(order.values())
         what = "product" if final else "intermediate"
