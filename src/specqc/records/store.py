@@ -557,7 +557,7 @@ class Store:
         rows = {"analyses": self._db.execute("SELECT * FROM analyses WHERE id=?", (analysis_id,)).fetchall()}
         for table in chain.ANALYSIS_TABLES[1:]:
             rows[table] = self._db.execute(f"SELECT * FROM {table} WHERE analysis_id=?",
-                                                  (analysis_id,)).fetchall()
+                                           (analysis_id,)).fetchall()
         return rows
 
     # ------------------------------------------------------------ ledger (watch service)
@@ -585,7 +585,7 @@ class Store:
 
     def ledger_attempts(self, dataset: str, content_sha256: str, state: str = "failed") -> int:
         return self._db.execute("SELECT COUNT(*) FROM ledger WHERE dataset=? AND content_sha256=? "
-                                       "AND state=?", (dataset, content_sha256, state)).fetchone()[0]
+                                "AND state=?", (dataset, content_sha256, state)).fetchone()[0]
 
     def ledger_summary(self) -> list[Row]:
         """The latest event of every dataset revision."""
@@ -649,7 +649,7 @@ class Store:
     def release_claim(self, claim: Claim, actor: Actor) -> None:
         with self._transaction():
             cursor = self._db.execute("DELETE FROM claims WHERE resource=? AND holder=?",
-                                             (claim.resource, claim.holder))
+                                      (claim.resource, claim.holder))
             if cursor.rowcount:
                 self._audit("release", None, {"resource": claim.resource, "holder": claim.holder}, actor)
 
@@ -682,7 +682,7 @@ class Store:
 
     def user(self, name: str) -> Row | None:
         return self._db.execute("SELECT * FROM users WHERE name=? ORDER BY seq DESC LIMIT 1",
-                                       (name,)).fetchone()
+                                (name,)).fetchone()
 
     def add_review(self, analysis_id: str, *, reviewer: str, role: str, decision: str, meaning: str, comment: str,
                    report_sha256: str, client: str | None, actor: Actor) -> Row:
@@ -690,7 +690,7 @@ class Store:
         reviewer saw: refused if the store holds another one for that id."""
         with self._transaction():
             analysis = self._db.execute("SELECT report_sha256 FROM analyses WHERE id=?",
-                                               (analysis_id,)).fetchone()
+                                        (analysis_id,)).fetchone()
             if analysis is None:
                 raise InputError(f"no record with id {analysis_id!r}", self.path)
             if analysis["report_sha256"] != report_sha256:
@@ -707,7 +707,7 @@ class Store:
         if analysis_id is None:
             return self._db.execute("SELECT * FROM reviews ORDER BY seq").fetchall()
         return self._db.execute("SELECT * FROM reviews WHERE analysis_id=? ORDER BY seq",
-                                       (analysis_id,)).fetchall()
+                                (analysis_id,)).fetchall()
 
     # ------------------------------------------------------------ listing many (dashboard pages)
 
@@ -764,17 +764,16 @@ class Store:
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
                  "s.nmr_mol_pct FROM analyses a CROSS JOIN species_results s "
                  f"WHERE s.analysis_id = a.id AND s.species_id = ? AND NOT {self._SUPERSEDED}")
-        arguments = [species_id]
-        if stage is not None:
-            query += " AND a.stage = ?"
-            arguments.append(stage)
-        return self._oldest_first(query, arguments, limit)
+        return self._oldest_first(query, [species_id], stage, limit)
 
-    def _oldest_first(self, query: str, arguments: list, limit: int) -> list[Row]:
+    def _oldest_first(self, query: str, arguments: list, stage: str | None, limit: int) -> list[Row]:
+        """The `limit` newest rows of a trend query (of one stage, if given), oldest first."""
+        if stage is not None:
+            query, arguments = query + " AND a.stage = ?", [*arguments, stage]
         # CROSS JOIN keeps analyses the outer loop (SQLite does not reorder it): newest first through the
         # listing index, stopping at `limit`, instead of every row of the species or check sorted afterwards
         newest = self._db.execute(query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?",
-                                         [*arguments, limit]).fetchall()
+                                  [*arguments, limit]).fetchall()
         return newest[::-1]
 
     def check_trend(self, check_id: str, stage: str | None = None, limit: int = 500) -> list[Row]:
@@ -783,11 +782,7 @@ class Store:
         query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
                  "c.detail FROM analyses a CROSS JOIN checks c "
                  f"WHERE c.analysis_id = a.id AND c.check_id = ? AND NOT {self._SUPERSEDED}")
-        arguments = [check_id]
-        if stage is not None:
-            query += " AND a.stage = ?"
-            arguments.append(stage)
-        return self._oldest_first(query, arguments, limit)
+        return self._oldest_first(query, [check_id], stage, limit)
 
     def trend_choices(self, kinds=("species", "checks", "stages")) -> dict[str, list[str]]:
         """The species, checks and stages a trend (or a filter) can be drawn for."""
@@ -816,7 +811,7 @@ class Store:
 
     def analysis(self, analysis_id: str) -> Row:
         rows = self._db.execute("SELECT * FROM analyses WHERE id=? OR id LIKE ?",
-                                       (analysis_id, f"{analysis_id}%")).fetchall()
+                                (analysis_id, f"{analysis_id}%")).fetchall()
         if not rows:
             raise InputError(f"no record with id {analysis_id!r}", self.path)
         if len(rows) > 1:
@@ -828,7 +823,7 @@ class Store:
             raise ValueError(table)
         order = "position" if table == "inputs" else "rowid"
         return self._db.execute(f"SELECT * FROM {table} WHERE analysis_id=? ORDER BY {order}",
-                                       (analysis_id,)).fetchall()
+                                (analysis_id,)).fetchall()
 
     def superseded_by(self, analysis_id: str) -> str | None:
         row = self._db.execute("SELECT id FROM analyses WHERE supersedes=?", (analysis_id,)).fetchone()
