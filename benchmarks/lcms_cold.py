@@ -18,19 +18,17 @@ ratios specqc / bare. Goal: specqc within 2x the bare load.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 from _lcms_runs import ROUTE, STAGE
-from _process import best_of, own_peak_rss_mb, python_command, specqc_command, write_run
+from _process import (FULL_LOAD, best_of, own_peak_rss_mb, python_command, run_folder, specqc_command,
+                      write_run)
 
-BARE_LOAD = "import sys, pyopenms as oms; oms.MzMLFile().load(sys.argv[1], oms.MSExperiment())"
 
 
 def commands(path: Path) -> dict[str, list[str]]:
     return {
-        "bare": python_command(BARE_LOAD, str(path)),
+        "bare": python_command(FULL_LOAD, str(path)),
         "specqc": [*specqc_command(), "analyze", str(path), "--route", ROUTE, "--stage", STAGE, "--format", "json"],
     }
 
@@ -41,10 +39,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="write the runs here and keep them (reused when present)")
     args = parser.parse_args()
-    # specqc bounds a read's wall time; on a loaded machine a benchmark must not end in that bound
-    os.environ.setdefault("SPECQC_READ_TIMEOUT_S", "3600")
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="specqc-cold-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = run_folder(args.keep, "specqc-cold-")
     print(f"{'run':9s} {'task':7s} {'cpu s':>7s} {'x bare':>7s} {'wall s':>7s} {'x bare':>7s} "
           f"{'peak MB':>8s} {'x bare':>7s}")
     for mode in ("centroid", "profile"):

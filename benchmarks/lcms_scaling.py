@@ -23,14 +23,12 @@ scans memory below the full load's; memory <= 1.2x from 1,200 to 12,000 scans.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 from _lcms_runs import ROUTE, STAGE
-from _process import best_of, own_peak_rss_mb, python_command, specqc_command, write_run
+from _process import (FULL_LOAD, best_of, own_peak_rss_mb, python_command, run_folder, specqc_command,
+                      write_run)
 
-FULL_LOAD = "import sys, pyopenms as oms; oms.MzMLFile().load(sys.argv[1], oms.MSExperiment())"
 ONDISC = ("import sys, pyopenms as oms\n"
           "run = oms.OnDiscMSExperiment()\n"
           "assert run.openFile(sys.argv[1])\n"
@@ -53,10 +51,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="write the runs here and keep them (reused when present)")
     args = parser.parse_args()
-    # specqc bounds a read's wall time; on a loaded machine a benchmark must not end in that bound
-    os.environ.setdefault("SPECQC_READ_TIMEOUT_S", "3600")
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="specqc-scaling-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = run_folder(args.keep, "specqc-scaling-")
     print(f"{'mode':8s} {'scans':>6s} {'MB':>6s} {'task':7s} {'cpu s':>7s} {'wall s':>7s} {'peak MB':>8s}   "
           f"{'cpu/full':>8s} {'wall/full':>9s} {'mem/full':>8s}")
     for mode in args.modes:
