@@ -10,15 +10,18 @@ from specqc.simulate.lcms import Component, RunSettings, simulate, write_mzml
 ABSENCE_CHECKS = ("ring-size-correct", "linear-precursor-absent", "oligomers-absent")
 
 
-def _cyclization_report(tmp_path, settings: RunSettings, components: list[Component]) -> dict:
+def _cyclization_report(tmp_path, settings: RunSettings, components: list[Component], config: str = "") -> dict:
     from specqc.chem.route import load_route
+    from specqc.config import load_settings
     from specqc.pipeline import analyze
     from specqc.report.document import build_report
 
     scans, _ = simulate(load_route("diazepan-2-one"), components, settings)
     path = tmp_path / "run.mzML"
     write_mzml(path, scans, settings)
-    return build_report(analyze([path], "diazepan-2-one", "cyclization"))
+    config_path = tmp_path / "specqc.toml"
+    config_path.write_text(config, encoding="utf-8")
+    return build_report(analyze([path], "diazepan-2-one", "cyclization", settings=load_settings(config_path)))
 
 
 def _absence(report: dict) -> dict[str, dict]:
@@ -42,6 +45,47 @@ def test_absence_that_was_not_measurable_is_not_assessed(tmp_path, case, setting
         assert check["status"] == "not-assessed", (case, check)
         assert check["detail"].startswith("too little data: ") and reason in check["detail"], check["detail"]
     assert report["qc"]["verdict"] != "pass"
+
+
+def _check(report: dict, check_id: str) -> dict:
+    return next(c for c in report["qc"]["checks"] if c["id"] == check_id)
+
+
+def test_a_product_missing_from_too_few_scans_is_not_assessed_but_missing_from_a_full_run_fails(tmp_path):
+    short = _check(_cyclization_report(tmp_path, RunSettings(n_scans=2), []), "product-present")
+    assert short["status"] == "not-assessed" and "too little data: 2 MS1 scan(s)" in short["detail"], short
+    full = _check(_cyclization_report(tmp_path, RunSettings(n_scans=240), []), "product-present")
+    assert full["status"] == "fail" and full["detail"] == "1,4-diazepan-2-one not found"
+
+
+def test_absence_is_judged_over_the_species_elution_window_when_the_method_gives_one(tmp_path):
+    product = [Component(rt_min=1.1, amount=5e6, species_id=PRODUCT)]
+    run = RunSettings(n_scans=240, rt_end_min=4.0)
+    inside = _cyclization_report(tmp_path, run, product, "[retention.diazepan-2-one]\n"
+                                 "aminopropyl-glycinate = [1.4, 1.9]\n")
+    assert _check(inside, "linear-precursor-absent")["status"] == "pass"
+    assert inside["parameters"]["qc"]["retention"] == {"diazepan-2-one": {"aminopropyl-glycinate": [1.4, 1.9]}}
+    # the run stopped before the linear precursor would elute: its absence was never measured
+    after_the_end = _check(_cyclization_report(tmp_path, run, product, "[retention.diazepan-2-one]\n"
+                                               "aminopropyl-glycinate = [6.0, 7.5]\n"), "linear-precursor-absent")
+    assert after_the_end["status"] == "not-assessed"
+    assert ("too little data: 0 MS1 scan(s) of" in after_the_end["detail"]
+            and "elution window of ethyl N-(3-aminopropyl)glycinate (6-7.5 min" in after_the_end["detail"])
+
+
+@pytest.mark.parametrize("config, message", [
+    ("[retention.diazepan-2-one]\nno-such-species = [1.0, 2.0]\n",
+     "[retention.diazepan-2-one] 'no-such-species' is not a species of route diazepan-2-one"),
+    ("[retention.diazepan-2-one]\naminopropyl-glycinate = [2.0, 1.0]\n",
+     "[retention.diazepan-2-one] aminopropyl-glycinate must be [first, last] minutes"),
+    ("[retention]\ndiazepan-2-one = 3\n", "must be a table [retention.diazepan-2-one]"),
+])
+def test_a_retention_window_that_cannot_be_used_is_a_config_error(tmp_path, config, message):
+    from specqc.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        _cyclization_report(tmp_path, RunSettings(n_scans=20), [], config)
+    assert message in str(caught.value) and "specqc.toml" in str(caught.value)
 
 
 def test_absence_in_a_strong_run_passes(tmp_path):

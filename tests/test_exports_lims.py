@@ -35,6 +35,10 @@ def test_values_export_has_one_value_per_cell_and_the_latest_flag(tmp_path):
     assert len(dialkyl) == 1 and float(dialkyl[0]["value"]) > 1.0 and dialkyl[0]["status"] == "detected"
     checks = {r["name"]: r["status"] for r in rows if r["kind"] == "check" and r["batch"] == "B-1"}
     assert checks["no-dialkylated-product"] == "fail"
+    # each check carries the criterion it was judged against, from the thresholds in force
+    limits = {r["name"]: r["limit"] for r in rows if r["kind"] == "check" and r["batch"] == "B-1"}
+    assert limits["no-dialkylated-product"] == "< 1 % MS area; < 0.5 mol % 1H NMR"
+    assert limits["product-present"] == ""  # a qualitative check has no numeric limit
     assert {r["name"] for r in rows if r["kind"] == "diagnosis" and r["batch"] == "B-2"} == {"incomplete-deprotection"}
     # a date range with nothing in it is said so, exit 2
     empty = _cli("records", "--store", store, "export", "--until", "2000-01-01", "--format", "csv-values")

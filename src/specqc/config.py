@@ -19,6 +19,9 @@
     [blank]                 # watch service: the blank run for each sample
     pattern = '(?i)blank'   # datasets whose name matches are blanks, not samples
 
+    [retention.diazepan-2-one]      # this LC method's elution windows (min), per route species
+    aminopropyl-glycinate = [1.4, 1.9]   # "absent" needs enough MS1 scans inside the window
+
 Unknown keys are errors, not silently ignored: a misspelt threshold would
 otherwise leave the default in force without anyone noticing.
 """
@@ -32,7 +35,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-SECTIONS = ("thresholds", "sample", "uv", "watch", "store", "blank", "report")
+SECTIONS = ("thresholds", "sample", "uv", "watch", "store", "blank", "report", "retention")
 SAMPLE_KEYS = ("name_pattern", "route")
 STORE_KEYS = ("path", "key_file", "busy_timeout_s")
 BLANK_KEYS = ("pattern",)
@@ -47,11 +50,28 @@ class Settings:
     source: str = "defaults"
     sections: dict = field(default_factory=dict)  # other sections, for the commands that own them
     uv: dict = field(default_factory=dict)  # UVParams overrides
+    # route id -> species id -> (first, last) minute of the LC method's elution window
+    retention: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def effective(self) -> dict:
-        return {"source": self.source, "thresholds": dict(sorted(self.thresholds.items())),
-                "name_pattern": self.name_pattern, "default_route": self.default_route,
-                "uv": dict(sorted(self.uv.items()))}
+        effective = {"source": self.source, "thresholds": dict(sorted(self.thresholds.items())),
+                     "name_pattern": self.name_pattern, "default_route": self.default_route,
+                     "uv": dict(sorted(self.uv.items()))}
+        if self.retention:  # only when given, so reports without it keep their parameters unchanged
+            effective["retention"] = {route: {s: list(w) for s, w in sorted(windows.items())}
+                                      for route, windows in sorted(self.retention.items())}
+        return effective
+
+    def retention_windows(self, route) -> dict[str, tuple[float, float]]:
+        """The elution windows the config gives for this route's species; a species
+        the route does not have is a config error, not a window silently unused."""
+        windows = self.retention.get(route.id, {})
+        known = {s.id for s in route.species}
+        unknown = sorted(set(windows) - known)
+        if unknown:
+            raise ConfigError(f"[retention.{route.id}] {unknown[0]!r} is not a species of route {route.id}",
+                              self.source)
+        return windows
 
     def uv_params(self):
         from .uv.params import UVParams
@@ -108,7 +128,25 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if set(document.get("report", {})) - {"operator"} or (operator is not None and not isinstance(operator, str)):
         raise ConfigError("[report] knows one key, operator (a name, as a string)", path)
     return Settings(thresholds=thresholds, name_pattern=pattern, default_route=route, source=str(path),
-                    sections={k: v for k, v in document.items() if k in ("watch", "store", "blank", "report")}, uv=uv)
+                    sections={k: v for k, v in document.items() if k in ("watch", "store", "blank", "report")}, uv=uv,
+                    retention=_retention(document.get("retention", {}), path))
+
+
+def _retention(section, path: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    """[retention.ROUTE] tables of species id = [first, last] minute."""
+    windows: dict[str, dict[str, tuple[float, float]]] = {}
+    for route_id, table in section.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"[retention] {route_id!r} must be a table [retention.{route_id}] of "
+                              "species = [first, last] minutes", path)
+        for species_id, window in table.items():
+            if (not isinstance(window, list) or len(window) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)
+                    or not 0 <= window[0] < window[1]):
+                raise ConfigError(f"[retention.{route_id}] {species_id} must be [first, last] minutes with "
+                                  "0 <= first < last", path)
+            windows.setdefault(route_id, {})[species_id] = (float(window[0]), float(window[1]))
+    return windows
 
 
 def _check_store(section: dict, path: Path) -> None:

@@ -75,6 +75,7 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
     settings = settings or load_settings()
     sample, route = resolve_sample(paths, route_ref, stage_id, settings, batch)
     stage = route.stage(sample.stage)
+    retention = settings.retention_windows(route)  # a window for a species the route lacks fails before any reading
     lcms_params = (lcms_params or LCMSParams()).validated()
     nmr_params = (nmr_params or NMRParams()).validated()
     analysis = Analysis(route=route, stage=stage, inputs=[], params={}, settings=settings, sample=sample)
@@ -118,6 +119,7 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
         analysis.params["nmr"] = analysis.nmr[0].params
     analysis.params["qc"] = settings.effective()
     evidence = gather(route, stage, analysis.lcms, analysis.nmr, analysis.uv)
+    evidence.retention = retention
     analysis.assessment = assess(evidence, settings.thresholds)
     analysis.reference_data = reference_data_versions(route, with_nmr=bool(analysis.nmr))
     return analysis

@@ -39,10 +39,11 @@ class CheckResult:
     status: str  # pass | fail | not-assessed
     detail: str
     guide_ref: str
+    limit: str | None = None  # the acceptance criterion in force, as text ("< 0.5 % MS area; ..."), None if qualitative
 
     def as_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail,
-                "guide_ref": self.guide_ref}
+                "guide_ref": self.guide_ref, "limit": self.limit}
 
 
 @dataclass

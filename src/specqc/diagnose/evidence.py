@@ -90,6 +90,8 @@ class SampleEvidence:
     lcms: list[LCMSResult]
     uv: list[UVResult] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
+    # the LC method's elution window (min) of a species, where the config gives one
+    retention: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def of_role(self, *roles: str) -> list[SpeciesEvidence]:
         return [e for e in self.species.values() if e.species.role in roles]

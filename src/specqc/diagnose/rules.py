@@ -13,6 +13,8 @@ a diagnosis is raised only with evidence lines to show for it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..results import Assessment, CheckResult, Diagnosis, PurityFigure
 from .evidence import SampleEvidence, SpeciesEvidence
 from .knowledge import CheckEntry, catalogue, qc_table
@@ -120,17 +122,44 @@ MIN_SCANS_FOR_ABSENCE = 10
 MIN_SN_AT_LIMIT = 1.0
 
 
-def absence_unmeasurable(sample: SampleEvidence, limit_pct: float) -> str | None:
-    """Why no LC-MS run of the sample could have shown an impurity at ``limit_pct``
-    of the signal, or None when one could."""
+def _short_of_scans(run, sample: SampleEvidence, items: list[SpeciesEvidence]) -> str | None:
+    """Why ``run`` has too few MS1 scans to show the species' peaks: over the whole
+    run, and over each species' elution window where the config gives one."""
+    if run.scans < MIN_SCANS_FOR_ABSENCE:
+        return (f"{run.scans} MS1 scan(s) in {run.source_path} (at least {MIN_SCANS_FOR_ABSENCE} needed to tell "
+                "a chromatographic peak from noise)")
+    for item in items:
+        window = sample.retention.get(item.species.id)
+        if window is None or run.traces is None:
+            continue
+        inside = int(((run.traces.rt_min >= window[0]) & (run.traces.rt_min <= window[1])).sum())
+        if inside < MIN_SCANS_FOR_ABSENCE:
+            return (f"{inside} MS1 scan(s) of {run.source_path} fall in the elution window of {item.species.name} "
+                    f"({window[0]:g}-{window[1]:g} min; at least {MIN_SCANS_FOR_ABSENCE} needed)")
+    return None
+
+
+def scans_unmeasurable(sample: SampleEvidence, items: list[SpeciesEvidence]) -> str | None:
+    """Why no LC-MS run of the sample has the scans to show these species, or None when one has."""
+    runs = [run for run in sample.lcms if run.polarity is not None]
+    if not runs:
+        return "no LC-MS run with MS1 spectra"
+    reasons = [_short_of_scans(run, sample, items) for run in runs]
+    return None if None in reasons else "; ".join(r for r in reasons if r)
+
+
+def absence_unmeasurable(sample: SampleEvidence, limit_pct: float,
+                         items: list[SpeciesEvidence] | None = None) -> str | None:
+    """Why no LC-MS run of the sample could have shown an impurity (one of ``items``)
+    at ``limit_pct`` of the signal, or None when one could."""
     runs = [run for run in sample.lcms if run.polarity is not None]
     if not runs:
         return "no LC-MS run with MS1 spectra"
     reasons = []
     for run in runs:
-        if run.scans < MIN_SCANS_FOR_ABSENCE:
-            reasons.append(f"{run.scans} MS1 scan(s) in {run.source_path} (at least {MIN_SCANS_FOR_ABSENCE} "
-                           "needed to tell a chromatographic peak from noise)")
+        short = _short_of_scans(run, sample, items or [])
+        if short:
+            reasons.append(short)
             continue
         found = [r for r in run.species if r.status == "detected" and r.sn and r.relative_area_pct]
         if not found:
@@ -174,7 +203,7 @@ def _absence_check(entry: CheckEntry, items: list[SpeciesEvidence], thresholds: 
     # absence by MS alone needs a run that could have shown the species at its limit
     ms_only = [i for i in items if not i.detected and not i.nmr_looked]
     if sample is not None and ms_only:
-        why = absence_unmeasurable(sample, ms_limit)
+        why = absence_unmeasurable(sample, ms_limit, ms_only)
         if why:
             return CheckResult(entry.id, entry.title, NOT_ASSESSED, f"too little data: {why}", entry.guide_ref)
     traces = [_amount_text(i) for i in items if i.detected]
@@ -207,6 +236,9 @@ def _product_present(entry: CheckEntry, sample: SampleEvidence, thresholds: dict
         elif not _assessable(item):
             statuses.append(NOT_ASSESSED)
             details.append(f"no data that can show {item.species.name}")
+        elif not item.nmr_looked and (short := scans_unmeasurable(sample, [item])):
+            statuses.append(NOT_ASSESSED)  # a missing peak in too few scans says nothing
+            details.append(f"{item.species.name} not found, but too little data: {short}")
         else:
             statuses.append(FAIL)
             details.append(f"{item.species.name} not found")
@@ -383,14 +415,32 @@ ABSENCE_CHECKS = {
 }
 
 
+def check_limit(entry: CheckEntry, thresholds: dict) -> str | None:
+    """The check's acceptance criterion as the thresholds in force state it (for reports and LIMS exports)."""
+    if entry.id == "residual-solvents-within-ich-q3c":
+        return "each solvent below its ICH Q3C limit (ppm w/w)"
+    if entry.threshold is None:
+        return None
+    value = thresholds[entry.threshold]
+    if entry.id == "purity":
+        return f">= {value:g} %"
+    if entry.id == "water-content":
+        return f"<= {value:g} mol water per mol"
+    return f"< {value:g} % MS area; < {_nmr_limit(thresholds):g} mol % 1H NMR"
+
+
 def run_checks(sample: SampleEvidence, thresholds: dict) -> list[CheckResult]:
+    return [replace(result, limit=check_limit(entry, thresholds)) for entry, result in _checks_of_stage(sample, thresholds)]
+
+
+def _checks_of_stage(sample: SampleEvidence, thresholds: dict) -> list[tuple[CheckEntry, CheckResult]]:
     kinds = set(stage_kinds(sample))
     checks = []
     for entry in qc_table().checks:
         if not kinds & set(entry.stages):
             continue
         if entry.id in SPECIAL_CHECKS:
-            checks.append(SPECIAL_CHECKS[entry.id](entry, sample, thresholds))
+            checks.append((entry, SPECIAL_CHECKS[entry.id](entry, sample, thresholds)))
         elif entry.id in ABSENCE_CHECKS:
             select, what = ABSENCE_CHECKS[entry.id]
             result = _absence_check(entry, select(sample), thresholds, what, sample)
@@ -398,7 +448,7 @@ def run_checks(sample: SampleEvidence, thresholds: dict) -> list[CheckResult]:
                 if entry.id == "no-protected-precursor" and result.status != FAIL else None
             if group:  # its tert-butyl singlet is there even where the fit could not place the species
                 result = CheckResult(entry.id, entry.title, FAIL, "; ".join(group[0]), entry.guide_ref)
-            checks.append(result)
+            checks.append((entry, result))
         else:  # the table names a check no code implements: the package is broken
             from ..errors import ReferenceDataError
 

@@ -70,6 +70,7 @@ def batch_records(store: Store, batch: str | None, since: str | None = None, unt
         species = [dict(r) for r in store.rows("species_results", analysis_id)]
         product = next((s for s in species if s["stage_role"] == "main"), None)
         checks = [dict(r) for r in store.rows("checks", analysis_id)]
+        limits = _check_limits(row["report_json"])
         diagnoses = [{"id": d["diagnosis_id"], "severity": d["severity"], "title": d["title"],
                       "evidence": json.loads(d["evidence_json"])} for d in store.rows("diagnoses", analysis_id)]
         inputs = [{"path": i["path"], "sha256": i["sha256"], "technique": i["technique"], "format": i["format"],
@@ -89,7 +90,8 @@ def batch_records(store: Store, batch: str | None, since: str | None = None, unt
             "impurities": [f"{s['name']} {_amount(s)}" for s in species
                            if s["stage_role"] == "impurity" and s["status"] == "detected"],
             "diagnoses": diagnoses,
-            "checks": [{"id": c["check_id"], "status": c["status"], "detail": c["detail"]} for c in checks],
+            "checks": [{"id": c["check_id"], "status": c["status"], "detail": c["detail"],
+                        "limit": limits.get(c["check_id"])} for c in checks],
             "species": [{k: s[k] for k in ("species_id", "name", "role", "stage_role", "status", "rt_min",
                                            "ms_area_pct", "nmr_mol_pct")} for s in species],
             "inputs": inputs, "report_sha256": row["report_sha256"], "report_files": files,
@@ -104,6 +106,16 @@ def batch_records(store: Store, batch: str | None, since: str | None = None, unt
     records.sort(key=lambda r: (r["route_id"], orders[r["route_id"]].get(r["stage"], 99), r["stage"], r["sample"],
                                 r["revision"]))
     return records
+
+
+def _check_limits(report_json: str) -> dict[str, str]:
+    """Each check's acceptance criterion as the stored report states it (reports
+    recorded before criteria were reported have none)."""
+    try:
+        checks = json.loads(report_json).get("qc", {}).get("checks", [])
+    except (ValueError, AttributeError):
+        return {}
+    return {c["id"]: c["limit"] for c in checks if isinstance(c, dict) and c.get("limit")}
 
 
 def _amount(species: dict) -> str:
@@ -152,11 +164,13 @@ def species_rows(record: dict) -> list[dict]:
 def value_rows(record: dict) -> list[dict]:
     """The record as single values: verdict, purity, each check, each species' amounts, each diagnosis."""
     base = {k: record[k] for k in ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at")}
+    purity_limit = next((c.get("limit") for c in record["checks"] if c["id"] == "purity"), None)
     rows = [{**base, "kind": "verdict", "name": "verdict", "value": record["verdict"], "status": record["verdict"]},
             {**base, "kind": "purity", "name": record["purity_method"] or "purity", "value": record["purity_pct"],
-             "unit": "%" if record["purity_pct"] is not None else None,
+             "unit": "%" if record["purity_pct"] is not None else None, "limit": purity_limit,
              "status": "measured" if record["purity_pct"] is not None else "not-assessed"}]
-    rows += [{**base, "kind": "check", "name": c["id"], "status": c["status"]} for c in record["checks"]]
+    rows += [{**base, "kind": "check", "name": c["id"], "limit": c.get("limit"), "status": c["status"]}
+             for c in record["checks"]]
     for species in record["species"]:
         for key, unit in (("ms_area_pct", "% MS area"), ("nmr_mol_pct", "mol % 1H NMR"), ("rt_min", "min")):
             if species[key] is not None:
