@@ -255,11 +255,10 @@ def default_store_path() -> Path:
     """$SPECQC_STORE when it is a path, else the per-user data folder of the platform."""
     if os.environ.get("SPECQC_STORE") and "://" not in os.environ["SPECQC_STORE"]:
         return Path(os.environ["SPECQC_STORE"])
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "specqc" / "records.sqlite"
+    from platformdirs import user_data_path
+
+    # %LOCALAPPDATA%\specqc on Windows, $XDG_DATA_HOME/specqc on Linux, ~/Library/Application Support/specqc on macOS
+    return user_data_path("specqc", appauthor=False) / "records.sqlite"
 
 
 def now_iso() -> str:
