@@ -240,7 +240,29 @@ def test_one_bad_input_among_several_samples_leaves_no_partial_output(tmp_path):
     broken = tmp_path / "dz-salt-broken.mzML"
     broken.write_text("<mzML>truncated", encoding="utf-8")
     out = tmp_path / "reports"
-    result = specqc("analyze", LCMS / "dz-alkylation-clean.mzML", broken, "--route", "diazepan-2-one",
-                    "--sample-per-file", "--output-dir", out, "--format", "json,html")
-    assert result.returncode == 2 and str(broken) in result.stderr
-    assert not out.exists()  # the good sample's reports are not written either
+    for jobs in ("1", "2"):  # one by one, and over worker processes
+        result = specqc("analyze", LCMS / "dz-alkylation-clean.mzML", broken, "--route", "diazepan-2-one",
+                        "--sample-per-file", "--output-dir", out, "--format", "json,html", "--jobs", jobs)
+        assert result.returncode == 2 and str(broken) in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, no worker traceback
+        assert not out.exists()  # the good sample's reports are not written either
+
+
+def test_samples_analysed_in_worker_processes_give_the_reports_of_one_by_one(tmp_path):
+    runs = sorted(LCMS.glob("dz-cyclization-*.mzML"))[:4] + [LCMS / "dz-salt-clean.mzML"]
+    reports = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        result = specqc("analyze", *runs, "--route", "diazepan-2-one", "--sample-per-file", "--output-dir", out,
+                        "--format", "json,text", "--jobs", jobs)
+        assert result.returncode == 0, result.stderr
+        # announced in input order, whichever worker finished first
+        assert [line.split(" report of ")[1].split(" written")[0] for line in result.stderr.splitlines()] == [
+            run.stem for run in runs for _ in ("json", "text")]
+        reports[jobs] = {p.name: p.read_bytes() for p in out.iterdir()}  # reports are deterministic
+    assert len(reports["1"]) == 2 * len(runs)
+    assert reports["1"] == reports["2"]  # byte for byte
+    # several samples to the terminal, in input order too
+    text = specqc("analyze", *runs[:3], "--route", "diazepan-2-one", "--sample-per-file", "--jobs", "3")
+    assert text.returncode == 0 and [line for line in text.stdout.splitlines() if line.startswith("=" * 8)] == [
+        f"======== sample {run.stem} ========" for run in runs[:3]]

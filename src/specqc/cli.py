@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -122,8 +123,12 @@ class FormatList(click.ParamType):
 @click.option("--store", "store_path", metavar="PATH|URL",
               help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: [store] "
                    "path of the config, $SPECQC_STORE or the per-user data folder).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Samples analysed at once, each in a worker process started once (default: one per CPU core; "
+                   "one sample is always analysed in this process).")
 def analyze(paths, route_ref, stage_id, config_path, output_formats, output, output_dir, sample_per_file,
-            all_species, paper, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path):
+            all_species, paper, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path,
+            jobs):
     """Analyse the instrument files of one sample (or of several samples) at a stage.
 
     Several PATHS are one sample's measurements (its LC-MS run and its 1H NMR)
@@ -134,8 +139,6 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
     from .config import load_settings
     from .grouping import group_inputs
     from .lcms.params import LCMSParams
-    from .pipeline import analyze as run_analysis
-    from .report.document import build_report
 
     formats = _report_formats(output_formats, output, output_dir)
     settings = load_settings(config_path)
@@ -149,19 +152,15 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
         raise InputError(f"{len(groups)} samples among the inputs: a {formats[0]} report holds one; "
                          "use --output-dir")
     # every sample is analysed and rendered before anything is written: a bad input leaves no partial output
-    outputs: list[tuple[str, dict, list[tuple[Path | None, str, str | bytes]]]] = []
-    for group in groups:
-        analysis = run_analysis(group.paths, route_ref, stage_id, settings=settings, batch=batch,
-                                lcms_params=params, input_format=input_format, blank=blank_path)
-        report = build_report(analysis)
-        rendered = []
-        for kind in formats:
-            if output_dir is not None:
-                target = output_dir / f"{group.name}{FORMAT_EXTENSIONS[kind]}"
-            else:
-                target = output
-            rendered.append((target, kind, _render(report, analysis, kind, target, all_species, paper)))
-        outputs.append((group.name, report, rendered))
+    job = SampleJob(route_ref, stage_id, settings, batch, params, input_format, blank_path, formats, output,
+                    output_dir, all_species, paper,
+                    _text_style() if "text" in formats else (FILE_REPORT_WIDTH, False))
+    samples = [(group.name, group.paths) for group in groups]
+    workers = min(jobs or _cpu_count(), len(samples))
+    if workers > 1:
+        outputs = _analyse_in_workers(job, samples, workers)
+    else:
+        outputs = [_analyse_sample(job, name, sample_paths) for name, sample_paths in samples]
     if output_dir is not None:
         if output_dir.exists() and not output_dir.is_dir():
             raise InputError("output path is not a folder", output_dir)
@@ -185,6 +184,74 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
             _record(report, [(t, k) for t, k, _ in rendered if t is not None], store_path, settings)
 
 
+@dataclass(frozen=True)
+class SampleJob:
+    """What `analyze` does to each sample, picklable for a worker process."""
+    route_ref: str | None
+    stage_id: str | None
+    settings: object
+    batch: str | None
+    params: object
+    input_format: str | None
+    blank: Path | None
+    formats: tuple[str, ...]
+    output: Path | None
+    output_dir: Path | None
+    all_species: bool
+    paper: str
+    text_style: tuple[int, bool]  # the terminal's width and colour, taken in the parent process
+
+
+Rendered = list[tuple[Path | None, str, str | bytes]]
+
+
+def _analyse_sample(job: SampleJob, name: str, paths: list[Path]) -> tuple[str, dict, Rendered]:
+    """Analyse one sample and render every format asked for (nothing written yet)."""
+    from .pipeline import analyze as run_analysis
+    from .report.document import build_report
+
+    analysis = run_analysis(paths, job.route_ref, job.stage_id, settings=job.settings, batch=job.batch,
+                            lcms_params=job.params, input_format=job.input_format, blank=job.blank)
+    report = build_report(analysis)
+    rendered: Rendered = []
+    for kind in job.formats:
+        target = job.output_dir / f"{name}{FORMAT_EXTENSIONS[kind]}" if job.output_dir is not None else job.output
+        rendered.append((target, kind, _render(report, analysis, kind, target, job.all_species, job.paper,
+                                               job.text_style)))
+    return name, report, rendered
+
+
+def _analyse_in_workers(job: SampleJob, samples: list[tuple[str, list[Path]]],
+                        workers: int) -> list[tuple[str, dict, Rendered]]:
+    """The samples over a pool of worker processes started once, results in input order.
+    The first failing sample (in input order) stops the command, as it would one by one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawned, not forked: the same on every OS, and no lock of this process is inherited
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_analyse_sample, job, name, paths) for name, paths in samples]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use (containers, taskset)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _text_style() -> tuple[int, bool]:
+    from rich.console import Console
+
+    return Console().width, sys.stdout.isatty()
+
+
 def _report_formats(chosen: tuple | None, output: Path | None, output_dir: Path | None) -> tuple[str, ...]:
     """The formats asked for, checked against where they go: never text into `r.html`."""
     if output is not None and output_dir is not None:
@@ -206,7 +273,7 @@ def _report_formats(chosen: tuple | None, output: Path | None, output_dir: Path 
 
 
 def _render(report: dict, analysis, kind: str, target: Path | None, all_species: bool,
-            paper: str = "a4") -> str | bytes:
+            paper: str = "a4", text_style: tuple[int, bool] | None = None) -> str | bytes:
     from .report.document import to_json
 
     if kind == "json":
@@ -220,7 +287,7 @@ def _render(report: dict, analysis, kind: str, target: Path | None, all_species:
         from .report.pdf import html_to_pdf
 
         return html_to_pdf(render_html(report, analysis), paper=paper)
-    return _render_text(report, to_terminal=target is None, all_species=all_species)
+    return _render_text(report, to_terminal=target is None, all_species=all_species, style=text_style)
 
 
 def _check_writable(path: Path, data: str | bytes, force: bool, folder_made_later: bool) -> None:
@@ -250,7 +317,8 @@ def _record(report: dict, files: list[tuple[Path, str]], store_path, settings) -
 FILE_REPORT_WIDTH = 100
 
 
-def _render_text(report: dict, to_terminal: bool, all_species: bool = False) -> str:
+def _render_text(report: dict, to_terminal: bool, all_species: bool = False,
+                 style: tuple[int, bool] | None = None) -> str:
     """Text report: as wide as the terminal (or COLUMNS) on stdout; FILE_REPORT_WIDTH in a file."""
     import io
 
@@ -258,9 +326,10 @@ def _render_text(report: dict, to_terminal: bool, all_species: bool = False) -> 
 
     from .report.text import render
 
-    color = to_terminal and sys.stdout.isatty()
     # rich's own console knows the terminal's width, or COLUMNS when there is no terminal
-    width = Console().width if to_terminal else FILE_REPORT_WIDTH
+    terminal_width, is_tty = style or _text_style()
+    color = to_terminal and is_tty
+    width = terminal_width if to_terminal else FILE_REPORT_WIDTH
     console = Console(width=width, record=True, force_terminal=color, file=io.StringIO())
     console.print(render(report, all_species=all_species, width=console.width))
     return console.export_text(styles=color)
