@@ -32,8 +32,9 @@ def peak_rss_mb():
 def best_of(worker: str, args: list[str], repeat: int) -> dict:
     best = None
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", PEAK_RSS + worker, *args], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS + worker, *args], capture_output=True, text=True, check=True
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         if best is None or result["seconds"] < best["seconds"]:
             best = result

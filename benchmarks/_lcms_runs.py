@@ -21,9 +21,12 @@ def components():
     from specqc.simulate.lcms import Component as C
 
     return [
-        C(1.1, 5.0e6, "diazepan-2-one"), C(1.6, 8.0e5, "aminopropyl-glycinate"),
-        C(2.0, 1.0e6, "linear-dimer"), C(1.8, 7.0e5, "cyclic-dimer"),
-        C(2.4, 4.0e5, "linear-trimer"), C(0.8, 5.0e5, "hydrolysed-aminopropyl-glycinate"),
+        C(1.1, 5.0e6, "diazepan-2-one"),
+        C(1.6, 8.0e5, "aminopropyl-glycinate"),
+        C(2.0, 1.0e6, "linear-dimer"),
+        C(1.8, 7.0e5, "cyclic-dimer"),
+        C(2.4, 4.0e5, "linear-trimer"),
+        C(0.8, 5.0e5, "hydrolysed-aminopropyl-glycinate"),
         C(3.0, 3.0e5, formula="C12H18N2O3"),
     ]
 
@@ -31,8 +34,15 @@ def components():
 def settings(mode: str, scans: int):
     from specqc.simulate.lcms import RunSettings
 
-    centroid = RunSettings(resolution="high", mode="centroid", n_scans=scans, rt_end_min=10.0,
-                           noise_peaks_per_scan=150, background_ions=60, mz_range=(50.0, 1000.0))
+    centroid = RunSettings(
+        resolution="high",
+        mode="centroid",
+        n_scans=scans,
+        rt_end_min=10.0,
+        noise_peaks_per_scan=150,
+        background_ions=60,
+        mz_range=(50.0, 1000.0),
+    )
     if mode == "centroid":
         return centroid
     if mode == "profile":

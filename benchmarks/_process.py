@@ -56,8 +56,11 @@ def best_of(argv: list[str], repeat: int) -> dict:
     """Lowest CPU and wall time over the repeats (each its own minimum: on a shared
     machine a run only ever gets slower), and the highest peak memory."""
     runs = [measure(argv) for _ in range(repeat)]
-    return {"wall": min(r["wall"] for r in runs), "cpu": min(r["cpu"] for r in runs),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+    return {
+        "wall": min(r["wall"] for r in runs),
+        "cpu": min(r["cpu"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+    }
 
 
 def specqc_command() -> list[str]:

@@ -68,9 +68,11 @@ def main() -> None:
             extra = ["--jobs", str(jobs)] if jobs else []
             return measure([*base, *extra, "--output-dir", str(out), *map(str, paths)])
 
-        modes = {"separate commands": separate,
-                 f"one command, --jobs {args.jobs or 'default'}": lambda out: one_command(out, args.jobs),
-                 "one command, --jobs 1": lambda out: one_command(out, 1)}
+        modes = {
+            "separate commands": separate,
+            f"one command, --jobs {args.jobs or 'default'}": lambda out: one_command(out, args.jobs),
+            "one command, --jobs 1": lambda out: one_command(out, 1),
+        }
         results = {}
         for name, mode in modes.items():
             best = None

@@ -74,10 +74,12 @@ def main() -> int:
     version = f"1-fit-{args.seed}-{args.lcms}"
     document = {
         "version": version,
-        "source": (f"scikit-learn {sklearn.__version__} LogisticRegression (C=1) fitted on {len(y)} species entries "
-                   f"({sum(y)} present) of the calibration half of {args.lcms} LC-MS validation scenarios, seed "
-                   f"{args.seed} (benchmarks/fit_confidence.py, {today}); in-sample Brier score {brier:.3f}. "
-                   "Reported on the evaluation half by benchmarks/validation.py --half evaluation."),
+        "source": (
+            f"scikit-learn {sklearn.__version__} LogisticRegression (C=1) fitted on {len(y)} species entries "
+            f"({sum(y)} present) of the calibration half of {args.lcms} LC-MS validation scenarios, seed "
+            f"{args.seed} (benchmarks/fit_confidence.py, {today}); in-sample Brier score {brier:.3f}. "
+            "Reported on the evaluation half by benchmarks/validation.py --half evaluation."
+        ),
         "intercept": round(float(model.intercept_[0]), 6),
         "coefficients": {name: round(float(c), 6) for name, c in zip(FEATURES, model.coef_[0])},
     }

@@ -69,13 +69,23 @@ def make_runs(folder: Path, scans: int) -> dict[str, Path]:
 
     route = load_route(ROUTE)
     components = [
-        C(1.1, 5.0e6, "diazepan-2-one"), C(1.6, 8.0e5, "aminopropyl-glycinate"),
-        C(2.0, 1.0e6, "linear-dimer"), C(1.8, 7.0e5, "cyclic-dimer"),
-        C(2.4, 4.0e5, "linear-trimer"), C(0.8, 5.0e5, "hydrolysed-aminopropyl-glycinate"),
+        C(1.1, 5.0e6, "diazepan-2-one"),
+        C(1.6, 8.0e5, "aminopropyl-glycinate"),
+        C(2.0, 1.0e6, "linear-dimer"),
+        C(1.8, 7.0e5, "cyclic-dimer"),
+        C(2.4, 4.0e5, "linear-trimer"),
+        C(0.8, 5.0e5, "hydrolysed-aminopropyl-glycinate"),
         C(3.0, 3.0e5, formula="C12H18N2O3"),
     ]
-    centroid = RunSettings(resolution="high", mode="centroid", n_scans=scans, rt_end_min=10.0,
-                           noise_peaks_per_scan=150, background_ions=60, mz_range=(50.0, 1000.0))
+    centroid = RunSettings(
+        resolution="high",
+        mode="centroid",
+        n_scans=scans,
+        rt_end_min=10.0,
+        noise_peaks_per_scan=150,
+        background_ions=60,
+        mz_range=(50.0, 1000.0),
+    )
     profile = replace(centroid, mode="profile", n_scans=max(scans // 2, 100), noise_peaks_per_scan=80)
     paths = {}
     for name, settings in (("centroid", centroid), ("profile", profile)):
@@ -99,8 +109,9 @@ def targets_for(path: Path) -> tuple[list[dict], float]:
     for species in load_route(ROUTE).species:
         for ion in target_ions(species, "positive"):
             z = abs(ion.charge)
-            targets.append({"name": f"{species.id} {ion.ion}", "charge": z,
-                            "mass": ion.mz * z - z * proton, "rt": centre})
+            targets.append(
+                {"name": f"{species.id} {ion.ion}", "charge": z, "mass": ion.mz * z - z * proton, "rt": centre}
+            )
     return targets, width
 
 
@@ -124,10 +135,14 @@ def main() -> None:
         ours = measure("specqc", path, args.repeat, [])
         metabo = measure("metaboident", path, args.repeat, [json.dumps(targets), str(width)])
         for task, result in (("floor", floor), ("specqc", ours), ("metaboident", metabo)):
-            print(f"{name:10s} {task:12s} {result['seconds']:9.3f} {result['seconds'] / floor['seconds']:8.2f} "
-                  f"{result['peak_rss_mb']:9.1f} {result['peak_rss_mb'] / floor['peak_rss_mb']:8.2f}")
-        print(f"{name:10s} specqc/MetaboIdent time ratio: {ours['seconds'] / metabo['seconds']:.2f} "
-              f"({len(targets)} target ions, file {path.stat().st_size / 1e6:.1f} MB)")
+            print(
+                f"{name:10s} {task:12s} {result['seconds']:9.3f} {result['seconds'] / floor['seconds']:8.2f} "
+                f"{result['peak_rss_mb']:9.1f} {result['peak_rss_mb'] / floor['peak_rss_mb']:8.2f}"
+            )
+        print(
+            f"{name:10s} specqc/MetaboIdent time ratio: {ours['seconds'] / metabo['seconds']:.2f} "
+            f"({len(targets)} target ions, file {path.stat().st_size / 1e6:.1f} MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,7 @@ import argparse
 from pathlib import Path
 
 from _lcms_runs import ROUTE, STAGE
-from _process import (FULL_LOAD, best_of, own_peak_rss_mb, python_command, run_folder, specqc_command,
-                      write_run)
-
+from _process import FULL_LOAD, best_of, own_peak_rss_mb, python_command, run_folder, specqc_command, write_run
 
 
 def commands(path: Path) -> dict[str, list[str]]:
@@ -40,8 +38,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the runs here and keep them (reused when present)")
     args = parser.parse_args()
     folder = run_folder(args.keep, "specqc-cold-")
-    print(f"{'run':9s} {'task':7s} {'cpu s':>7s} {'x bare':>7s} {'wall s':>7s} {'x bare':>7s} "
-          f"{'peak MB':>8s} {'x bare':>7s}")
+    print(
+        f"{'run':9s} {'task':7s} {'cpu s':>7s} {'x bare':>7s} {'wall s':>7s} {'x bare':>7s} "
+        f"{'peak MB':>8s} {'x bare':>7s}"
+    )
     for mode in ("centroid", "profile"):
         path = folder / f"cold-{mode}-{args.scans}.mzML"
         if not path.exists():
@@ -49,12 +49,16 @@ def main() -> None:
         results = {task: best_of(argv, args.repeat) for task, argv in commands(path).items()}
         bare = results["bare"]
         for task, result in results.items():
-            print(f"{mode:9s} {task:7s} {result['cpu']:7.3f} {result['cpu'] / bare['cpu']:7.2f} "
-                  f"{result['wall']:7.3f} {result['wall'] / bare['wall']:7.2f} "
-                  f"{result['peak_rss_mb']:8.1f} {result['peak_rss_mb'] / bare['peak_rss_mb']:7.2f}")
-        print(f"{mode:9s} file {path.stat().st_size / 1e6:.1f} MB, {args.scans} scans; "
-              f"specqc / bare: CPU {results['specqc']['cpu'] / bare['cpu']:.2f}x, "
-              f"wall {results['specqc']['wall'] / bare['wall']:.2f}x")
+            print(
+                f"{mode:9s} {task:7s} {result['cpu']:7.3f} {result['cpu'] / bare['cpu']:7.2f} "
+                f"{result['wall']:7.3f} {result['wall'] / bare['wall']:7.2f} "
+                f"{result['peak_rss_mb']:8.1f} {result['peak_rss_mb'] / bare['peak_rss_mb']:7.2f}"
+            )
+        print(
+            f"{mode:9s} file {path.stat().st_size / 1e6:.1f} MB, {args.scans} scans; "
+            f"specqc / bare: CPU {results['specqc']['cpu'] / bare['cpu']:.2f}x, "
+            f"wall {results['specqc']['wall'] / bare['wall']:.2f}x"
+        )
     print(f"(this process's own peak: {own_peak_rss_mb():.0f} MB, below every child's)")
 
 

@@ -26,14 +26,15 @@ import argparse
 from pathlib import Path
 
 from _lcms_runs import ROUTE, STAGE
-from _process import (FULL_LOAD, best_of, own_peak_rss_mb, python_command, run_folder, specqc_command,
-                      write_run)
+from _process import FULL_LOAD, best_of, own_peak_rss_mb, python_command, run_folder, specqc_command, write_run
 
-ONDISC = ("import sys, pyopenms as oms\n"
-          "run = oms.OnDiscMSExperiment()\n"
-          "assert run.openFile(sys.argv[1])\n"
-          "for index in range(run.getNrSpectra()):\n"
-          "    run.getSpectrum(index).get_peaks()\n")
+ONDISC = (
+    "import sys, pyopenms as oms\n"
+    "run = oms.OnDiscMSExperiment()\n"
+    "assert run.openFile(sys.argv[1])\n"
+    "for index in range(run.getNrSpectra()):\n"
+    "    run.getSpectrum(index).get_peaks()\n"
+)
 
 
 def commands(path: Path) -> dict[str, list[str]]:
@@ -52,8 +53,10 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the runs here and keep them (reused when present)")
     args = parser.parse_args()
     folder = run_folder(args.keep, "specqc-scaling-")
-    print(f"{'mode':8s} {'scans':>6s} {'MB':>6s} {'task':7s} {'cpu s':>7s} {'wall s':>7s} {'peak MB':>8s}   "
-          f"{'cpu/full':>8s} {'wall/full':>9s} {'mem/full':>8s}")
+    print(
+        f"{'mode':8s} {'scans':>6s} {'MB':>6s} {'task':7s} {'cpu s':>7s} {'wall s':>7s} {'peak MB':>8s}   "
+        f"{'cpu/full':>8s} {'wall/full':>9s} {'mem/full':>8s}"
+    )
     for mode in args.modes:
         reference_peak = None
         for scans in sorted(args.scans):
@@ -63,15 +66,20 @@ def main() -> None:
             results = {task: best_of(argv, args.repeat) for task, argv in commands(path).items()}
             full = results["full"]
             for task, result in results.items():
-                print(f"{mode:8s} {scans:6d} {path.stat().st_size / 1e6:6.1f} {task:7s} {result['cpu']:7.2f} "
-                      f"{result['wall']:7.2f} {result['peak_rss_mb']:8.1f}   {result['cpu'] / full['cpu']:8.2f} "
-                      f"{result['wall'] / full['wall']:9.2f} {result['peak_rss_mb'] / full['peak_rss_mb']:8.2f}")
+                print(
+                    f"{mode:8s} {scans:6d} {path.stat().st_size / 1e6:6.1f} {task:7s} {result['cpu']:7.2f} "
+                    f"{result['wall']:7.2f} {result['peak_rss_mb']:8.1f}   {result['cpu'] / full['cpu']:8.2f} "
+                    f"{result['wall'] / full['wall']:9.2f} {result['peak_rss_mb'] / full['peak_rss_mb']:8.2f}"
+                )
             ours = results["specqc"]["peak_rss_mb"]
             if scans >= 1200 and reference_peak is None:
                 reference_peak = (scans, ours)
             if reference_peak is not None:
-                print(f"{mode:8s} {scans:6d} specqc peak memory {ours / reference_peak[1]:.2f}x its peak at "
-                      f"{reference_peak[0]} scans", flush=True)
+                print(
+                    f"{mode:8s} {scans:6d} specqc peak memory {ours / reference_peak[1]:.2f}x its peak at "
+                    f"{reference_peak[0]} scans",
+                    flush=True,
+                )
     print(f"(this process's own peak: {own_peak_rss_mb():.0f} MB, below every child's)")
 
 

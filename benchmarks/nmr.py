@@ -31,19 +31,23 @@ from pathlib import Path
 from _harness import best_of
 
 
-
 def simulated_dataset(folder: Path) -> Path:
     from specqc.chem.route import load_route
     from specqc.simulate.nmr import NMRComponent as N
     from specqc.simulate.nmr import NMRSettings, simulate, write_bruker
 
     settings = NMRSettings(complex_points=32768, axis_error_ppm=0.05, seed=7)
-    components = [N("diazepan-2-one", 1.0, satellites=True), N("residual", 0.9, "residual"),
-                  N("water", 0.4, "water", extra_width_hz=3.0), N("diethyl ether", 0.02, "solvent"),
-                  N("aminopropyl-glycinate", 0.03)]
+    components = [
+        N("diazepan-2-one", 1.0, satellites=True),
+        N("residual", 0.9, "residual"),
+        N("water", 0.4, "water", extra_width_hz=3.0),
+        N("diethyl ether", 0.02, "solvent"),
+        N("aminopropyl-glycinate", 0.03),
+    ]
     fid, _truth = simulate(load_route("diazepan-2-one"), components, settings)
     write_bruker(folder / "1", fid, settings)
     return folder / "1"
+
 
 WORKER = r"""
 import json, sys, time, warnings
@@ -115,11 +119,15 @@ def main() -> None:
     print(f"dataset: {args.dataset or 'simulated 64k-point salt spectrum'}")
     print(f"{'task':8s} {'seconds':>9s} {'x floor':>8s} {'peak MB':>9s} {'x floor':>8s}")
     for task, result in results.items():
-        print(f"{task:8s} {result['seconds']:9.3f} {result['seconds'] / floor['seconds']:8.2f} "
-              f"{result['peak_rss_mb']:9.1f} {result['peak_rss_mb'] / floor['peak_rss_mb']:8.2f}")
+        print(
+            f"{task:8s} {result['seconds']:9.3f} {result['seconds'] / floor['seconds']:8.2f} "
+            f"{result['peak_rss_mb']:9.1f} {result['peak_rss_mb'] / floor['peak_rss_mb']:8.2f}"
+        )
     stages = results["analyze"]["stages"]
-    print("analyze by stage (x floor): " + ", ".join(
-        f"{stage} {seconds / floor['seconds']:.2f}" for stage, seconds in stages.items()))
+    print(
+        "analyze by stage (x floor): "
+        + ", ".join(f"{stage} {seconds / floor['seconds']:.2f}" for stage, seconds in stages.items())
+    )
 
 
 if __name__ == "__main__":

@@ -33,10 +33,15 @@ def make_archive(folder: Path, runs: int, scans: int) -> list[Path]:
     route = load_route(ROUTE)
     texts = []
     for seed in range(TEMPLATES):
-        components = [C(1.1, 5.0e6, "diazepan-2-one"), C(1.6, 1.0e5 * (1 + seed), "aminopropyl-glycinate"),
-                      C(2.0, 5.0e4 * (1 + seed % 3), "linear-dimer"), C(1.8, 2.0e4 * seed, "cyclic-dimer")]
-        settings = RunSettings(n_scans=scans, rt_end_min=3.0, noise_peaks_per_scan=30, background_ions=10,
-                               seed=seed + 1)
+        components = [
+            C(1.1, 5.0e6, "diazepan-2-one"),
+            C(1.6, 1.0e5 * (1 + seed), "aminopropyl-glycinate"),
+            C(2.0, 5.0e4 * (1 + seed % 3), "linear-dimer"),
+            C(1.8, 2.0e4 * seed, "cyclic-dimer"),
+        ]
+        settings = RunSettings(
+            n_scans=scans, rt_end_min=3.0, noise_peaks_per_scan=30, background_ions=10, seed=seed + 1
+        )
         template = folder / f"template-{seed}.mzML"
         scan_data, _ = simulate(route, components, settings)
         write_mzml(template, scan_data, settings)
@@ -75,8 +80,12 @@ def distributed(jobs: list[dict], warm: Path, workers: int) -> dict:
     from specqc.reprocess import run
 
     start = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=40) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.run(_warm_up, str(warm))
         ready = time.perf_counter() - start
         cpu_before = sum(client.run(time.process_time).values())
@@ -89,9 +98,15 @@ def distributed(jobs: list[dict], warm: Path, workers: int) -> dict:
 
 def _result(summary, seconds: float, startup: float, cpu_s: float) -> dict:
     states = [o.state for o in summary.outcomes]
-    return {"runs": len(states), "analysed": states.count("analysed"), "failed": states.count("failed"),
-            "seconds": seconds, "per_second": len(states) / seconds, "startup_s": startup,
-            "cpu_ms_per_run": 1000 * cpu_s / len(states)}
+    return {
+        "runs": len(states),
+        "analysed": states.count("analysed"),
+        "failed": states.count("failed"),
+        "seconds": seconds,
+        "per_second": len(states) / seconds,
+        "startup_s": startup,
+        "cpu_ms_per_run": 1000 * cpu_s / len(states),
+    }
 
 
 def main() -> None:
@@ -108,22 +123,30 @@ def main() -> None:
         warm, paths = paths[-1], paths[:-1]
         config = folder / "qc.toml"
         config.write_text(f'[sample]\nroute = "{ROUTE}"\n', encoding="utf-8")
-        print(f"{len(paths)} simulated runs ({args.scans} scans, "
-              f"{paths[0].stat().st_size / 1e3:.0f} kB each) written in {time.perf_counter() - start:.0f} s; "
-              f"{os.cpu_count()} cores")
+        print(
+            f"{len(paths)} simulated runs ({args.scans} scans, "
+            f"{paths[0].stat().st_size / 1e3:.0f} kB each) written in {time.perf_counter() - start:.0f} s; "
+            f"{os.cpu_count()} cores"
+        )
         results = {}
         for mode, workers in (("serial", 0), ("LocalCluster 1 worker", 1), ("LocalCluster 2 workers", 2)):
             jobs = jobs_for(paths, str(folder / f"store-{workers}.sqlite"), config)
             results[mode] = serial(jobs, warm) if workers == 0 else distributed(jobs, warm, workers)
             result = results[mode]
-            print(f"{mode:24s} {result['per_second']:6.2f} runs/s  ({result['seconds']:.1f} s; analysed "
-                  f"{result['analysed']}, failed {result['failed']}; worker CPU {result['cpu_ms_per_run']:.0f} ms/run; "
-                  f"cluster start {result['startup_s']:.1f} s)")
+            print(
+                f"{mode:24s} {result['per_second']:6.2f} runs/s  ({result['seconds']:.1f} s; analysed "
+                f"{result['analysed']}, failed {result['failed']}; worker CPU {result['cpu_ms_per_run']:.0f} ms/run; "
+                f"cluster start {result['startup_s']:.1f} s)"
+            )
         base = results["serial"]["per_second"]
-        print(f"LocalCluster 1 worker / serial:  {results['LocalCluster 1 worker']['per_second'] / base:.2f}x "
-              "(target >= 0.90)")
-        print(f"LocalCluster 2 workers / serial: {results['LocalCluster 2 workers']['per_second'] / base:.2f}x "
-              "(target >= 1.70)")
+        print(
+            f"LocalCluster 1 worker / serial:  {results['LocalCluster 1 worker']['per_second'] / base:.2f}x "
+            "(target >= 0.90)"
+        )
+        print(
+            f"LocalCluster 2 workers / serial: {results['LocalCluster 2 workers']['per_second'] / base:.2f}x "
+            "(target >= 1.70)"
+        )
         # CPU per run does not depend on what else the machine runs: the cost of the distributed path itself
         cpu = results["serial"]["cpu_ms_per_run"]
         for mode in ("LocalCluster 1 worker", "LocalCluster 2 workers"):

@@ -27,8 +27,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ["dz-alkylation-clean", "dz-alkylation-overalkylation", "dz-deprotection-boc-left", "dz-cyclization-clean",
-           "dz-cyclization-oligomers", "dz-salt-clean", "dz-salt-lowpurity", "dz-cyclization-piperazine"]
+SAMPLES = [
+    "dz-alkylation-clean",
+    "dz-alkylation-overalkylation",
+    "dz-deprotection-boc-left",
+    "dz-cyclization-clean",
+    "dz-cyclization-oligomers",
+    "dz-salt-clean",
+    "dz-salt-lowpurity",
+    "dz-cyclization-piperazine",
+]
 TARGET_MS = 300.0
 NAME, PASSWORD = "bench", "bench-password-1"
 
@@ -40,8 +48,9 @@ def build_store(path: Path, count: int) -> float:
     from specqc.report.document import build_report
 
     started = time.perf_counter()
-    reports = [build_report(analyze([ROOT / "samples" / "lcms" / f"{name}.mzML"], "diazepan-2-one"))
-               for name in SAMPLES]
+    reports = [
+        build_report(analyze([ROOT / "samples" / "lcms" / f"{name}.mzML"], "diazepan-2-one")) for name in SAMPLES
+    ]
     actor = Actor("bench", "bench-pc", "watch")
     with Store(path) as store:
         store.connection.execute("PRAGMA synchronous=OFF")  # building the fixture only; timed pages read
@@ -54,9 +63,17 @@ def build_store(path: Path, count: int) -> float:
         rows, _ = store.analysis_summaries(limit=count)
         for row in rows[::10]:
             stored = store.analysis(row["id"])
-            store.add_review(row["id"], reviewer=NAME, role="reviewer", decision="approved",
-                             meaning=reviews.MEANINGS["approved"], comment="", report_sha256=stored["report_sha256"],
-                             client=None, actor=actor)
+            store.add_review(
+                row["id"],
+                reviewer=NAME,
+                role="reviewer",
+                decision="approved",
+                meaning=reviews.MEANINGS["approved"],
+                comment="",
+                report_sha256=stored["report_sha256"],
+                client=None,
+                actor=actor,
+            )
     return time.perf_counter() - started
 
 
@@ -87,8 +104,11 @@ def main() -> None:
     print(f"store: {total} analyses, {store_path.stat().st_size / 2**20:.0f} MB")
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "specqc.cli", "serve", "--store", str(store_path), "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "specqc.cli", "serve", "--store", str(store_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -103,8 +123,10 @@ def main() -> None:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         login_page = opener.open(base + "/login").read().decode()
         csrf = re.search(r'name="csrf" value="([^"]+)"', login_page).group(1)
-        opener.open(base + "/login", urllib.parse.urlencode({"csrf": csrf, "name": NAME, "password": PASSWORD,
-                                                             "next": "/"}).encode()).read()
+        opener.open(
+            base + "/login",
+            urllib.parse.urlencode({"csrf": csrf, "name": NAME, "password": PASSWORD, "next": "/"}).encode(),
+        ).read()
         pages = {
             "home": "/",
             "home, page 100": "/?page=100",

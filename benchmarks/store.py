@@ -50,9 +50,10 @@ def rows_per_analysis(location: str) -> float:
     from specqc.records.store import Store
 
     with Store(location) as store:
-        total = sum(store.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                    for table in ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files",
-                                  "audit"))
+        total = sum(
+            store.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files", "audit")
+        )
         return total / max(store.count_analyses(), 1)
 
 
@@ -63,8 +64,9 @@ def measure(location: str, report_text: str, writers: int, count: int) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     start_at = time.time() + 3.0  # every writer connected and waiting
-    processes = [context.Process(target=_writer, args=(location, report_text, w, count, start_at, queue))
-                 for w in range(writers)]
+    processes = [
+        context.Process(target=_writer, args=(location, report_text, w, count, start_at, queue)) for w in range(writers)
+    ]
     for process in processes:
         process.start()
     results = [queue.get(timeout=1800) for _ in processes]
@@ -76,14 +78,24 @@ def measure(location: str, report_text: str, writers: int, count: int) -> dict:
     with Store(location) as store:
         per_writer = [len(store.analyses(batch=f"W{w}")) for w in range(writers)]
         ids = [r["id"] for r in store.analyses()]
-        revisions_ok = all(sorted(r["revision"] for r in store.analyses(batch=f"W{w}")) == list(range(1, count + 1))
-                           for w in range(writers))
+        revisions_ok = all(
+            sorted(r["revision"] for r in store.analyses(batch=f"W{w}")) == list(range(1, count + 1))
+            for w in range(writers)
+        )
         problems = store.verify()
     expected = writers * count
-    return {"seconds": seconds, "analyses_per_s": expected / seconds, "stored": len(ids),
-            "lost": expected - len(set(ids)), "duplicated": len(ids) - len(set(ids)),
-            "all_new": sum(r[1] for r in results) == expected, "per_writer": per_writer, "revisions_ok": revisions_ok,
-            "chain_ok": not problems, "rows_per_analysis": rows_per_analysis(location)}
+    return {
+        "seconds": seconds,
+        "analyses_per_s": expected / seconds,
+        "stored": len(ids),
+        "lost": expected - len(set(ids)),
+        "duplicated": len(ids) - len(set(ids)),
+        "all_new": sum(r[1] for r in results) == expected,
+        "per_writer": per_writer,
+        "revisions_ok": revisions_ok,
+        "chain_ok": not problems,
+        "rows_per_analysis": rows_per_analysis(location),
+    }
 
 
 def _database(url: str, name: str) -> str:
@@ -121,11 +133,13 @@ def main() -> None:
                     with psycopg.connect(args.postgres, autocommit=True) as admin:
                         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             rows = result["analyses_per_s"] * result["rows_per_analysis"]
-            print(f"{label:10s} {args.writers} writers x {args.analyses}: {result['analyses_per_s']:7.1f} analyses/s, "
-                  f"{rows:8.0f} rows/s ({result['rows_per_analysis']:.0f} rows per analysis; {result['seconds']:.1f} s); "
-                  f"stored {result['stored']}, lost {result['lost']}, duplicated {result['duplicated']}, "
-                  f"per writer {result['per_writer']}, revisions 1..N {'ok' if result['revisions_ok'] else 'WRONG'}, "
-                  f"audit chain {'verifies' if result['chain_ok'] else 'BROKEN'}")
+            print(
+                f"{label:10s} {args.writers} writers x {args.analyses}: {result['analyses_per_s']:7.1f} analyses/s, "
+                f"{rows:8.0f} rows/s ({result['rows_per_analysis']:.0f} rows per analysis; {result['seconds']:.1f} s); "
+                f"stored {result['stored']}, lost {result['lost']}, duplicated {result['duplicated']}, "
+                f"per writer {result['per_writer']}, revisions 1..N {'ok' if result['revisions_ok'] else 'WRONG'}, "
+                f"audit chain {'verifies' if result['chain_ok'] else 'BROKEN'}"
+            )
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

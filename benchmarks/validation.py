@@ -42,14 +42,16 @@ DEFAULT_LCMS = 400
 def specqc_version() -> str:
     exe = Path(sys.executable).with_name("specqc")
     try:
-        out = subprocess.run([str(exe) if exe.exists() else "specqc", "--version"], capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            [str(exe) if exe.exists() else "specqc", "--version"], capture_output=True, text=True, timeout=60
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         pass
     try:
         from importlib.metadata import version
+
         return f"specqc {version('specqc')}"
     except Exception:  # noqa: BLE001
         return "unknown"
@@ -70,17 +72,26 @@ def _part_dump(dump: str | None, part: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lcms", type=int, default=DEFAULT_LCMS, metavar="N",
-                        help=f"LC-MS scenarios to draw (indices 0..N-1, default {DEFAULT_LCMS}; 0 skips the part)")
+    parser.add_argument(
+        "--lcms",
+        type=int,
+        default=DEFAULT_LCMS,
+        metavar="N",
+        help=f"LC-MS scenarios to draw (indices 0..N-1, default {DEFAULT_LCMS}; 0 skips the part)",
+    )
     parser.add_argument("--nmr", type=int, default=0, metavar="N", help="NMR scenarios (needs validation.nmr_part)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--half", choices=["calibration", "evaluation", "all"], default="evaluation")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="VALIDATION.md")
     parser.add_argument("--keep", default=None, metavar="DIR", help="keep the generated files and reports here")
-    parser.add_argument("--dump", default=None, metavar="ROWS.jsonl",
-                        help="one JSON line per (scenario, route species): truth and report entries "
-                             "(the NMR part, if run, writes ROWS.nmr.jsonl)")
+    parser.add_argument(
+        "--dump",
+        default=None,
+        metavar="ROWS.jsonl",
+        help="one JSON line per (scenario, route species): truth and report entries "
+        "(the NMR part, if run, writes ROWS.nmr.jsonl)",
+    )
     args = parser.parse_args(argv)
     workers = max(1, min(args.workers, 2))
 
@@ -102,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(text)
         print(_console(name, metrics))
 
-    command = "python benchmarks/validation.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None
-                                                                                       else sys.argv[1:]))
+    command = "python benchmarks/validation.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
     header = [
         "# specqc validation against independently generated data",
         "",
@@ -127,8 +139,17 @@ def _console(name: str, metrics: dict) -> str:
         value = t["value"]
         shown = "n/a" if value is None else f"{value:.4g}"
         lines.append(f"  {key:28s} {shown:>10s}  ({t['op']} {t['target']})  {'PASS' if t['pass'] else 'FAIL'}")
-    extra = {k: metrics.get(k) for k in ("sensitivity", "ratio_error", "diagnosis_counts", "inconclusive_expected",
-                                         "false_detection_kinds", "timing")}
+    extra = {
+        k: metrics.get(k)
+        for k in (
+            "sensitivity",
+            "ratio_error",
+            "diagnosis_counts",
+            "inconclusive_expected",
+            "false_detection_kinds",
+            "timing",
+        )
+    }
     lines.append("  " + json.dumps(extra, default=str))
     return "\n".join(lines)
 

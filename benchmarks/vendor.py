@@ -60,12 +60,15 @@ def main() -> None:
         sys.exit("no vendor folders given and ../shared/realdata/lcms-vendor is not present")
     print(f"{'folder':14s} {'task':8s} {'seconds':>9s} {'x floor':>8s} {'peak MB':>9s} {'x floor':>8s}")
     for folder in folders:
-        results = {task: best_of(WORKER, [task, str(folder)], args.repeat)
-                   for task in ("floor", "read", "uv", "analyze")}
+        results = {
+            task: best_of(WORKER, [task, str(folder)], args.repeat) for task in ("floor", "read", "uv", "analyze")
+        }
         floor = results["floor"]
         for task, result in results.items():
-            print(f"{folder.name:14s} {task:8s} {result['seconds']:9.3f} {result['seconds'] / floor['seconds']:8.2f} "
-                  f"{result['peak_rss_mb']:9.1f} {result['peak_rss_mb'] / floor['peak_rss_mb']:8.2f}")
+            print(
+                f"{folder.name:14s} {task:8s} {result['seconds']:9.3f} {result['seconds'] / floor['seconds']:8.2f} "
+                f"{result['peak_rss_mb']:9.1f} {result['peak_rss_mb'] / floor['peak_rss_mb']:8.2f}"
+            )
 
 
 if __name__ == "__main__":

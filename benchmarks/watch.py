@@ -24,14 +24,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_SET = ["dz-alkylation-clean", "dz-alkylation-incomplete", "dz-deprotection-clean", "dz-deprotection-boc-left",
-              "dz-cyclization-clean", "dz-cyclization-oligomers", "dz-cyclization-piperazine", "dz-salt-clean"]
+SAMPLE_SET = [
+    "dz-alkylation-clean",
+    "dz-alkylation-incomplete",
+    "dz-deprotection-clean",
+    "dz-deprotection-boc-left",
+    "dz-cyclization-clean",
+    "dz-cyclization-oligomers",
+    "dz-cyclization-piperazine",
+    "dz-salt-clean",
+]
 
 
 def _config(folder: Path, settle: float, workers: int) -> Path:
     config = folder / "watch.toml"
-    config.write_text(f'[sample]\nroute = "diazepan-2-one"\n[watch]\nsettle_s = {settle}\nworkers = {workers}\n'
-                      f"rescan_s = 5.0\n", encoding="utf-8")
+    config.write_text(
+        f'[sample]\nroute = "diazepan-2-one"\n[watch]\nsettle_s = {settle}\nworkers = {workers}\nrescan_s = 5.0\n',
+        encoding="utf-8",
+    )
     return config
 
 
@@ -43,9 +53,15 @@ def latency(settle: float, workers: int, repeats: int = 3) -> list[float]:
         folder = Path(temporary)
         inbox, out = folder / "in", folder / "out"
         inbox.mkdir()
-        options = WatchOptions([inbox], out, store_path=folder / "s.sqlite",
-                               config_path=_config(folder, settle, workers), settle_s=settle, rescan_s=5.0,
-                               workers=workers)
+        options = WatchOptions(
+            [inbox],
+            out,
+            store_path=folder / "s.sqlite",
+            config_path=_config(folder, settle, workers),
+            settle_s=settle,
+            rescan_s=5.0,
+            workers=workers,
+        )
         watcher = Watcher(options)
         stop = threading.Event()
         service = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
@@ -86,19 +102,49 @@ def burst(count: int, workers: int) -> dict:
 
             os.utime(item, (old, old))
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "specqc.cli", "watch", str(inbox), "--out", str(out), "--store",
-                        str(folder / "s.sqlite"), "--config", str(_config(folder, 0.5, workers)), "--once",
-                        "--workers", str(workers)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "specqc.cli",
+                "watch",
+                str(inbox),
+                "--out",
+                str(out),
+                "--store",
+                str(folder / "s.sqlite"),
+                "--config",
+                str(_config(folder, 0.5, workers)),
+                "--once",
+                "--workers",
+                str(workers),
+            ],
+            check=True,
+            capture_output=True,
+        )
         seconds = time.perf_counter() - start
         reports = len([p for p in out.rglob("*.html") if p.name != "index.html"])
         floor_start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import sys, pyopenms as oms\n"
-                        "for p in sys.argv[1:]:\n    e = oms.MSExperiment(); oms.MzMLFile().load(p, e)",
-                        *map(str, sorted(inbox.iterdir()))], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, pyopenms as oms\n"
+                "for p in sys.argv[1:]:\n    e = oms.MSExperiment(); oms.MzMLFile().load(p, e)",
+                *map(str, sorted(inbox.iterdir())),
+            ],
+            check=True,
+        )
         floor = time.perf_counter() - floor_start
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"runs": count, "reports": reports, "seconds": seconds, "per_second": count / seconds,
-            "floor_seconds": floor, "peak_child_rss_mb": children}
+    return {
+        "runs": count,
+        "reports": reports,
+        "seconds": seconds,
+        "per_second": count / seconds,
+        "floor_seconds": floor,
+        "peak_child_rss_mb": children,
+    }
 
 
 def main() -> None:
@@ -108,13 +154,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     delays = latency(args.settle, args.workers)
-    print(f"latency after the {args.settle:g} s settle time: "
-          + ", ".join(f"{d:.2f} s" for d in delays) + f"  (goal < 2 s; worst {max(delays):.2f} s)")
+    print(
+        f"latency after the {args.settle:g} s settle time: "
+        + ", ".join(f"{d:.2f} s" for d in delays)
+        + f"  (goal < 2 s; worst {max(delays):.2f} s)"
+    )
     result = burst(args.burst, args.workers)
-    print(f"burst of {result['runs']} centroid runs, {args.workers} workers: {result['seconds']:.1f} s "
-          f"({result['per_second']:.2f} runs/s, {result['reports']} reports); pyopenms loading them serially: "
-          f"{result['floor_seconds']:.1f} s -> ratio {result['seconds'] / result['floor_seconds']:.1f}x; "
-          f"peak worker RSS {result['peak_child_rss_mb']:.0f} MB")
+    print(
+        f"burst of {result['runs']} centroid runs, {args.workers} workers: {result['seconds']:.1f} s "
+        f"({result['per_second']:.2f} runs/s, {result['reports']} reports); pyopenms loading them serially: "
+        f"{result['floor_seconds']:.1f} s -> ratio {result['seconds'] / result['floor_seconds']:.1f}x; "
+        f"peak worker RSS {result['peak_child_rss_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,16 @@ def record_analysis(store, source: Path, batch: str, reports: Path, stage: str =
 
 
 def cli(*args, stdin: str | None = None, timeout: float = 120):
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, "COLUMNS": "120"})
+    return subprocess.run(
+        [sys.executable, "-m", "specqc.cli", *map(str, args)],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "COLUMNS": "120"},
+    )
 
 
 def build_site(root: Path) -> Site:

@@ -18,8 +18,14 @@ REALDATA = ROOT.parent / "shared" / "realdata"
 
 def run_cli(*args, cwd=ROOT):
     """`specqc ARGS` in a fresh interpreter, as a user runs it; text output, 120 columns wide."""
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "COLUMNS": "120"})
+    return subprocess.run(
+        [sys.executable, "-m", "specqc.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "120"},
+    )
 
 
 def _names(kind: str) -> list[str]:
@@ -69,4 +75,3 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is not present")
     return REALDATA
-

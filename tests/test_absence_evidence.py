@@ -33,11 +33,14 @@ def _absence(report: dict) -> dict[str, dict]:
 PRODUCT = "diazepan-2-one"
 
 
-@pytest.mark.parametrize("case, settings, amount, reason", [
-    ("two scans", RunSettings(n_scans=2), 5e6, "2 MS1 scan(s)"),
-    ("blank injection", RunSettings(n_scans=240), 0.0, "no route species stands out of the noise"),
-    ("weak signal", RunSettings(n_scans=240), 2e5, "would stand at S/N"),
-])
+@pytest.mark.parametrize(
+    "case, settings, amount, reason",
+    [
+        ("two scans", RunSettings(n_scans=2), 5e6, "2 MS1 scan(s)"),
+        ("blank injection", RunSettings(n_scans=240), 0.0, "no route species stands out of the noise"),
+        ("weak signal", RunSettings(n_scans=240), 2e5, "would stand at S/N"),
+    ],
+)
 def test_absence_that_was_not_measurable_is_not_assessed(tmp_path, case, settings, amount, reason):
     components = [Component(rt_min=1.1, amount=amount, species_id=PRODUCT)] if amount else []
     report = _cyclization_report(tmp_path, settings, components)
@@ -61,25 +64,37 @@ def test_a_product_missing_from_too_few_scans_is_not_assessed_but_missing_from_a
 def test_absence_is_judged_over_the_species_elution_window_when_the_method_gives_one(tmp_path):
     product = [Component(rt_min=1.1, amount=5e6, species_id=PRODUCT)]
     run = RunSettings(n_scans=240, rt_end_min=4.0)
-    inside = _cyclization_report(tmp_path, run, product, "[retention.diazepan-2-one]\n"
-                                 "aminopropyl-glycinate = [1.4, 1.9]\n")
+    inside = _cyclization_report(
+        tmp_path, run, product, "[retention.diazepan-2-one]\naminopropyl-glycinate = [1.4, 1.9]\n"
+    )
     assert _check(inside, "linear-precursor-absent")["status"] == "pass"
     assert inside["parameters"]["qc"]["retention"] == {"diazepan-2-one": {"aminopropyl-glycinate": [1.4, 1.9]}}
     # the run stopped before the linear precursor would elute: its absence was never measured
-    after_the_end = _check(_cyclization_report(tmp_path, run, product, "[retention.diazepan-2-one]\n"
-                                               "aminopropyl-glycinate = [6.0, 7.5]\n"), "linear-precursor-absent")
+    after_the_end = _check(
+        _cyclization_report(tmp_path, run, product, "[retention.diazepan-2-one]\naminopropyl-glycinate = [6.0, 7.5]\n"),
+        "linear-precursor-absent",
+    )
     assert after_the_end["status"] == "not-assessed"
-    assert ("too little data: 0 MS1 scan(s) of" in after_the_end["detail"]
-            and "elution window of ethyl N-(3-aminopropyl)glycinate (6-7.5 min" in after_the_end["detail"])
+    assert (
+        "too little data: 0 MS1 scan(s) of" in after_the_end["detail"]
+        and "elution window of ethyl N-(3-aminopropyl)glycinate (6-7.5 min" in after_the_end["detail"]
+    )
 
 
-@pytest.mark.parametrize("config, message", [
-    ("[retention.diazepan-2-one]\nno-such-species = [1.0, 2.0]\n",
-     "[retention.diazepan-2-one] 'no-such-species' is not a species of route diazepan-2-one"),
-    ("[retention.diazepan-2-one]\naminopropyl-glycinate = [2.0, 1.0]\n",
-     "[retention.diazepan-2-one] aminopropyl-glycinate must be [first, last] minutes"),
-    ("[retention]\ndiazepan-2-one = 3\n", "must be a table [retention.diazepan-2-one]"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            "[retention.diazepan-2-one]\nno-such-species = [1.0, 2.0]\n",
+            "[retention.diazepan-2-one] 'no-such-species' is not a species of route diazepan-2-one",
+        ),
+        (
+            "[retention.diazepan-2-one]\naminopropyl-glycinate = [2.0, 1.0]\n",
+            "[retention.diazepan-2-one] aminopropyl-glycinate must be [first, last] minutes",
+        ),
+        ("[retention]\ndiazepan-2-one = 3\n", "must be a table [retention.diazepan-2-one]"),
+    ],
+)
 def test_a_retention_window_that_cannot_be_used_is_a_config_error(tmp_path, config, message):
     from specqc.errors import ConfigError
 
@@ -89,13 +104,15 @@ def test_a_retention_window_that_cannot_be_used_is_a_config_error(tmp_path, conf
 
 
 def test_absence_in_a_strong_run_passes(tmp_path):
-    report = _cyclization_report(tmp_path, RunSettings(n_scans=240),
-                                 [Component(rt_min=1.1, amount=5e6, species_id=PRODUCT)])
+    report = _cyclization_report(
+        tmp_path, RunSettings(n_scans=240), [Component(rt_min=1.1, amount=5e6, species_id=PRODUCT)]
+    )
     assert {c["status"] for c in _absence(report).values()} == {"pass"}
     assert report["qc"]["verdict"] == "pass"
 
 
 # ---------------------------------------------------------------- the void in a UV purity figure
+
 
 def _gaussian(rt, centre, height, sigma=0.02):
     import numpy as np

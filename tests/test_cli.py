@@ -13,10 +13,31 @@ from conftest import run_cli as specqc
 
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_CASES = ["dz-deprotection-boc-left", "dz-cyclization-clean", "cb-acylation-unit-ambiguous"]
-CONTRACT_SPECIES_KEYS = {"id", "name", "role", "formula", "monoisotopic_mass", "detected", "status", "confidence",
-                         "ambiguous_with", "lcms", "nmr"}
-ROLES = {"product", "starting-material", "reagent", "intermediate", "protected-intermediate",
-         "linear-precursor", "dialkylated", "piperazine", "oligomer", "hydrolysis"}
+CONTRACT_SPECIES_KEYS = {
+    "id",
+    "name",
+    "role",
+    "formula",
+    "monoisotopic_mass",
+    "detected",
+    "status",
+    "confidence",
+    "ambiguous_with",
+    "lcms",
+    "nmr",
+}
+ROLES = {
+    "product",
+    "starting-material",
+    "reagent",
+    "intermediate",
+    "protected-intermediate",
+    "linear-precursor",
+    "dialkylated",
+    "piperazine",
+    "oligomer",
+    "hydrolysis",
+}
 
 
 def sample(name: str) -> str:
@@ -26,8 +47,7 @@ def sample(name: str) -> str:
 @pytest.mark.parametrize("name", GOLDEN_CASES)
 def test_json_report_is_golden_and_deterministic(name, tmp_path):
     truth = json.loads((ROOT / "samples" / "lcms" / f"{name}.truth.json").read_text())
-    result = specqc("analyze", sample(name), "--route", truth["route"], "--stage", truth["stage"],
-                    "--format", "json")
+    result = specqc("analyze", sample(name), "--route", truth["route"], "--stage", truth["stage"], "--format", "json")
     assert result.returncode == 0, result.stderr
     golden = GOLDEN / f"{name}.json"
     if os.environ.get("SPECQC_REGENERATE_GOLDEN"):
@@ -37,14 +57,21 @@ def test_json_report_is_golden_and_deterministic(name, tmp_path):
     produced = json.loads(result.stdout)
     expected["specqc_version"] = produced["specqc_version"]  # the stamp moves with releases
     assert produced == expected
-    again = specqc("analyze", sample(name), "--route", truth["route"], "--stage", truth["stage"],
-                   "--format", "json")
+    again = specqc("analyze", sample(name), "--route", truth["route"], "--stage", truth["stage"], "--format", "json")
     assert again.stdout == result.stdout
 
 
 def test_json_report_follows_the_contract():
-    result = specqc("analyze", sample("dz-cyclization-oligomers"), "--route", "diazepan-2-one",
-                    "--stage", "cyclization", "--format", "json")
+    result = specqc(
+        "analyze",
+        sample("dz-cyclization-oligomers"),
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "cyclization",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["schema"] == "specqc.report/1"
@@ -52,6 +79,7 @@ def test_json_report_follows_the_contract():
     (record,) = report["inputs"]
     assert record["technique"] == "lcms" and record["format"] == "mzml" and len(record["sha256"]) == 64
     import hashlib
+
     assert record["sha256"] == hashlib.sha256((ROOT / sample("dz-cyclization-oligomers")).read_bytes()).hexdigest()
     assert len(report["species"]) == 14  # every route species, detected or not
     assert any(entry["lcms"] and entry["lcms"]["ions"] for entry in report["species"])
@@ -72,8 +100,11 @@ def test_json_report_follows_the_contract():
         if entry["confidence"] is not None:
             assert 0.0 <= entry["confidence"]["value"] <= 1.0 and entry["confidence"]["parts"]
     # one signal counts once: detected and tentative species and unexplained peaks share 100 %
-    total = sum(e["lcms"]["relative_area_pct"] for e in report["species"]
-                if e["status"] in ("detected", "tentative") and not e["ambiguous_with"])
+    total = sum(
+        e["lcms"]["relative_area_pct"]
+        for e in report["species"]
+        if e["status"] in ("detected", "tentative") and not e["ambiguous_with"]
+    )
     total += sum(p["relative_area_pct"] for p in report["unexplained_peaks"])
     assert total == pytest.approx(100.0, abs=0.5)
     assert report["parameters"]["lcms"]["tolerance_used"].endswith(" ppm")
@@ -81,8 +112,9 @@ def test_json_report_follows_the_contract():
 
 
 def test_text_report_names_species_and_verdict():
-    result = specqc("analyze", sample("dz-alkylation-overalkylation"), "--route", "diazepan-2-one",
-                    "--stage", "alkylation")
+    result = specqc(
+        "analyze", sample("dz-alkylation-overalkylation"), "--route", "diazepan-2-one", "--stage", "alkylation"
+    )
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith("Verdict: FAIL") and "over-alkylation" in first
@@ -94,8 +126,18 @@ def test_text_report_names_species_and_verdict():
 
 def test_output_file_is_written_once_and_never_silently_replaced(tmp_path):
     out = tmp_path / "report.json"
-    args = ("analyze", sample("dz-deprotection-clean"), "--route", "diazepan-2-one",
-            "--stage", "deprotection", "--format", "json", "--output", out)
+    args = (
+        "analyze",
+        sample("dz-deprotection-clean"),
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "deprotection",
+        "--format",
+        "json",
+        "--output",
+        out,
+    )
     assert specqc(*args).returncode == 0
     first = out.read_text()
     assert json.loads(first)["schema"] == "specqc.report/1"
@@ -107,18 +149,22 @@ def test_output_file_is_written_once_and_never_silently_replaced(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
 
 
-@pytest.mark.parametrize("make_input, message", [
-    (lambda d: d / "missing.mzML", "no such file or folder"),
-    (lambda d: _write(d / "empty.mzML", b""), "file is empty"),
-    (lambda d: _write(d / "broken.mzML", b"<?xml version='1.0'?><mzML><run>"), "not a readable mzml file"),
-    (lambda d: _write(d / "notes.txt", b"hello"), "unsupported file format"),
-    (lambda d: _truncated(d / "truncated.mzML"), "not a readable mzml file"),
-])
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda d: d / "missing.mzML", "no such file or folder"),
+        (lambda d: _write(d / "empty.mzML", b""), "file is empty"),
+        (lambda d: _write(d / "broken.mzML", b"<?xml version='1.0'?><mzML><run>"), "not a readable mzml file"),
+        (lambda d: _write(d / "notes.txt", b"hello"), "unsupported file format"),
+        (lambda d: _truncated(d / "truncated.mzML"), "not a readable mzml file"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, make_input, message):
     path = make_input(tmp_path)
     out = tmp_path / "out.json"
-    result = specqc("analyze", path, "--route", "diazepan-2-one", "--stage", "salt",
-                    "--format", "json", "--output", out)
+    result = specqc(
+        "analyze", path, "--route", "diazepan-2-one", "--stage", "salt", "--format", "json", "--output", out
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and message in lines[0], result.stderr
@@ -135,13 +181,16 @@ def _truncated(path: Path) -> Path:
     return _write(path, data[: len(data) // 2])
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--route", "no-such-route", "--stage", "salt"), "unknown route"),
-    (("--route", "diazepan-2-one", "--stage", "final"), "no stage 'final'"),
-    (("--route", "diazepan-2-one", "--stage", "salt", "--tolerance", "ten ppm"), "tolerance"),
-    (("--route", "diazepan-2-one", "--stage", "salt", "--format", "docx"), "Invalid value"),
-    (("--route", "diazepan-2-one", "--stage", "salt", "--format", "pdf"), "pdf report needs --output"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--route", "no-such-route", "--stage", "salt"), "unknown route"),
+        (("--route", "diazepan-2-one", "--stage", "final"), "no stage 'final'"),
+        (("--route", "diazepan-2-one", "--stage", "salt", "--tolerance", "ten ppm"), "tolerance"),
+        (("--route", "diazepan-2-one", "--stage", "salt", "--format", "docx"), "Invalid value"),
+        (("--route", "diazepan-2-one", "--stage", "salt", "--format", "pdf"), "pdf report needs --output"),
+    ],
+)
 def test_usage_errors_exit_2(args, message):
     result = specqc("analyze", sample("dz-salt-clean"), *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
@@ -149,8 +198,10 @@ def test_usage_errors_exit_2(args, message):
 
 def test_user_route_file_error_names_file_and_field(tmp_path):
     route = tmp_path / "my-route.toml"
-    route.write_text('schema = "specqc.route/1"\nid = "x"\n[[species]]\nid = "p"\nrole = "product"\n'
-                     'smiles = "not a smiles"\n[[stages]]\nid = "s"\nmain = ["p"]\n')
+    route.write_text(
+        'schema = "specqc.route/1"\nid = "x"\n[[species]]\nid = "p"\nrole = "product"\n'
+        'smiles = "not a smiles"\n[[stages]]\nid = "s"\nmain = ["p"]\n'
+    )
     result = specqc("analyze", sample("dz-salt-clean"), "--route", route, "--stage", "s")
     assert result.returncode == 2
     assert str(route) in result.stderr and "species[0].smiles" in result.stderr
@@ -172,8 +223,9 @@ def test_route_check_reports_wrong_ring_size(tmp_path):
     route.write_text(GUIDE_VARIANT)
     checked = specqc("route", "check", route)
     assert checked.returncode == 0 and "6-membered" in checked.stdout
-    analysed = specqc("analyze", sample("dz-cyclization-piperazine"), "--route", route,
-                      "--stage", "cyclization", "--format", "json")
+    analysed = specqc(
+        "analyze", sample("dz-cyclization-piperazine"), "--route", route, "--stage", "cyclization", "--format", "json"
+    )
     assert analysed.returncode == 0, analysed.stderr
     warnings = json.loads(analysed.stdout)["route"]["warnings"]
     assert warnings and "ring size mismatch" in warnings[0]
@@ -195,9 +247,11 @@ def test_recognising_a_bruker_folder_loads_no_other_reader():
     import subprocess
     import sys
 
-    probe = ("import sys; from specqc.readers import find_reader; "
-             f"print(find_reader({str(ROOT / 'samples' / 'nmr' / 'dz-salt-nmr-ether')!r}).name); "
-             "print(','.join(sorted(m for m in sys.modules if m.startswith(('specqc.readers.', 'rainbow')))))")
+    probe = (
+        "import sys; from specqc.readers import find_reader; "
+        f"print(find_reader({str(ROOT / 'samples' / 'nmr' / 'dz-salt-nmr-ether')!r}).name); "
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(('specqc.readers.', 'rainbow')))))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     name, modules = result.stdout.splitlines()
     assert name == "bruker"
@@ -220,8 +274,18 @@ def test_a_silent_blank_is_a_clean_system_but_a_silent_sample_is_refused(tmp_pat
     blank = tmp_path / "silent-blank.mzML"
     oms.MzMLFile().store(str(blank), experiment)
 
-    result = specqc("analyze", sample("dz-cyclization-clean"), "--route", "diazepan-2-one", "--stage", "cyclization",
-                    "--blank", str(blank), "--format", "json")
+    result = specqc(
+        "analyze",
+        sample("dz-cyclization-clean"),
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "cyclization",
+        "--blank",
+        str(blank),
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     product = next(s for s in report["species"] if s["id"] == "diazepan-2-one")
@@ -229,23 +293,30 @@ def test_a_silent_blank_is_a_clean_system_but_a_silent_sample_is_refused(tmp_pat
     assert any(i.get("role") == "blank" and i["path"] == str(blank) for i in report["inputs"])
 
     refused = specqc("analyze", str(blank), "--route", "diazepan-2-one", "--stage", "cyclization")
-    assert refused.returncode == 2 and str(blank) in refused.stderr and "no spectrum holds a positive intensity" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and str(blank) in refused.stderr
+        and "no spectrum holds a positive intensity" in refused.stderr
+    )
 
 
-@pytest.mark.parametrize("kind, content, names", [
-    ("config", "[thresholds\n", "not valid toml"),
-    ("config", "[thresholds]\nfinal_purity_min_pct = \"high\"\n", "final_purity_min_pct"),
-    ("config", "[thresholds]\nno_such_threshold = 1\n", "no_such_threshold"),
-    ("config", "[sample]\nname_pattern = \"(unclosed\"\n", "name_pattern"),
-    ("config", "[store]\nbusy_timeout_s = -3\n", "busy_timeout_s"),
-    ("config", "[blank]\npattern = 7\n", "pattern"),
-    ("config", "[uv]\nwavelengths_nm = \"254\"\n", "wavelengths_nm"),
-    ("config", "[mystery]\n", "mystery"),
-    ("sidecar", "{not json", "not readable json"),
-    ("sidecar", "[1, 2]", "json object"),
-    ("sidecar", "{\"stage\": 5}", "'stage'"),
-    ("sidecar", "{\"route\": \"  \"}", "'route'"),
-])
+@pytest.mark.parametrize(
+    "kind, content, names",
+    [
+        ("config", "[thresholds\n", "not valid toml"),
+        ("config", '[thresholds]\nfinal_purity_min_pct = "high"\n', "final_purity_min_pct"),
+        ("config", "[thresholds]\nno_such_threshold = 1\n", "no_such_threshold"),
+        ("config", '[sample]\nname_pattern = "(unclosed"\n', "name_pattern"),
+        ("config", "[store]\nbusy_timeout_s = -3\n", "busy_timeout_s"),
+        ("config", "[blank]\npattern = 7\n", "pattern"),
+        ("config", '[uv]\nwavelengths_nm = "254"\n', "wavelengths_nm"),
+        ("config", "[mystery]\n", "mystery"),
+        ("sidecar", "{not json", "not readable json"),
+        ("sidecar", "[1, 2]", "json object"),
+        ("sidecar", '{"stage": 5}', "'stage'"),
+        ("sidecar", '{"route": "  "}', "'route'"),
+    ],
+)
 def test_a_malformed_config_or_sidecar_value_is_one_line_naming_file_and_key(tmp_path, kind, content, names):
     run = tmp_path / "dz-cyclization-clean.mzML"
     run.write_bytes(Path(sample("dz-cyclization-clean")).read_bytes())

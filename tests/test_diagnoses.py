@@ -35,8 +35,9 @@ def set_report(name: str) -> dict:
 
 
 def all_cases() -> list[tuple[str, str]]:
-    return ([("lcms", n) for n in lcms_samples()] + [("nmr", n) for n in nmr_samples()]
-            + [("set", n) for n in set_names()])
+    return (
+        [("lcms", n) for n in lcms_samples()] + [("nmr", n) for n in nmr_samples()] + [("set", n) for n in set_names()]
+    )
 
 
 def case(kind: str, name: str) -> tuple[dict, dict]:
@@ -48,6 +49,7 @@ def case(kind: str, name: str) -> tuple[dict, dict]:
 
 
 # ---------------------------------------------------------------- samples
+
 
 @pytest.mark.parametrize("kind,name", all_cases())
 def test_sample_gets_exactly_its_diagnoses_and_verdict(kind, name):
@@ -67,8 +69,12 @@ def test_every_catalogue_entry_is_proven_by_a_sample():
 def test_every_stage_of_both_routes_has_a_clean_passing_sample():
     from specqc.chem.route import load_route
 
-    passing = {(t["route"], t["stage"]) for kind, name in all_cases() for t in [case(kind, name)[0]]
-               if t["qc"] == {"verdict": "pass", "diagnoses": []}}
+    passing = {
+        (t["route"], t["stage"])
+        for kind, name in all_cases()
+        for t in [case(kind, name)[0]]
+        if t["qc"] == {"verdict": "pass", "diagnoses": []}
+    }
     for route_id in ("diazepan-2-one", "cyclobutylcarbonyl-diazepane"):
         for stage in load_route(route_id).stages:
             assert (route_id, stage.id) in passing, f"no clean passing sample for {route_id}/{stage.id}"
@@ -128,8 +134,14 @@ def test_a_check_without_data_is_not_assessed_never_pass():
 def test_lcms_and_nmr_evidence_are_combined_and_disagreement_reported():
     combined = set_report("dz-salt-complete-clean")
     checks = {c["id"]: c["status"] for c in combined["qc"]["checks"]}
-    assert checks == {"product-present": "pass", "identity": "pass", "purity": "pass", "salt-formed": "pass",
-                      "residual-solvents-within-ich-q3c": "pass", "water-content": "pass"}
+    assert checks == {
+        "product-present": "pass",
+        "identity": "pass",
+        "purity": "pass",
+        "salt-formed": "pass",
+        "residual-solvents-within-ich-q3c": "pass",
+        "water-content": "pass",
+    }
     product = next(s for s in combined["species"] if s["id"] == "diazepan-2-one")
     assert product["evidence"] == ["lcms", "nmr"]
     assert combined["disagreements"] == []
@@ -156,6 +168,7 @@ def test_purity_says_which_figure_it_used():
 
 # ---------------------------------------------------------------- thresholds and config
 
+
 def _analyze(paths, route=None, stage=None, config=None):
     from specqc.config import load_settings
     from specqc.pipeline import analyze
@@ -176,21 +189,23 @@ def test_thresholds_come_from_the_user_config(tmp_path):
     assert default["parameters"]["qc"]["thresholds"]["dialkylated_max_area_pct"] == 1.0
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[thresholds]\npurity_min = 97\n", "not a known threshold"),
-    ("[thresholds]\npurity_min_pct = -1\n", "non-negative"),
-    ("[sample]\nname_pattern = '(unclosed'\n", "not a valid regular expression"),
-    ("[sample]\nname_pattern = '(?P<batch>x)'\n", "(?P<stage>"),
-    ("[colours]\nx = 1\n", "unknown section"),
-    ("not toml [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[thresholds]\npurity_min = 97\n", "not a known threshold"),
+        ("[thresholds]\npurity_min_pct = -1\n", "non-negative"),
+        ("[sample]\nname_pattern = '(unclosed'\n", "not a valid regular expression"),
+        ("[sample]\nname_pattern = '(?P<batch>x)'\n", "(?P<stage>"),
+        ("[colours]\nx = 1\n", "unknown section"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
 def test_bad_config_is_a_one_line_usage_error(tmp_path, text, message):
     from test_cli import specqc
 
     config = tmp_path / "bad.toml"
     config.write_text(text, encoding="utf-8")
-    result = specqc("analyze", "samples/lcms/dz-alkylation-clean.mzML", "--route", "diazepan-2-one",
-                    "--config", config)
+    result = specqc("analyze", "samples/lcms/dz-alkylation-clean.mzML", "--route", "diazepan-2-one", "--config", config)
     assert result.returncode == 2
     assert result.stdout == ""
     (line,) = result.stderr.strip().splitlines()
@@ -198,6 +213,7 @@ def test_bad_config_is_a_one_line_usage_error(tmp_path, text, message):
 
 
 # ---------------------------------------------------------------- stage identification
+
 
 def test_stage_is_read_from_the_file_name():
     report = _analyze([SAMPLES / "lcms" / "cb-ring-formation-oligomers.mzML"], "cyclobutylcarbonyl-diazepane")
@@ -208,8 +224,9 @@ def test_stage_is_read_from_the_file_name():
 def test_sidecar_names_batch_route_and_stage(tmp_path):
     data = tmp_path / "run-0042.mzML"
     shutil.copy(SAMPLES / "lcms" / "dz-deprotection-boc-left.mzML", data)
-    (tmp_path / "run-0042.json").write_text(json.dumps(
-        {"batch": "B-17", "route": "diazepan-2-one", "stage": "deprotection"}), encoding="utf-8")
+    (tmp_path / "run-0042.json").write_text(
+        json.dumps({"batch": "B-17", "route": "diazepan-2-one", "stage": "deprotection"}), encoding="utf-8"
+    )
     report = _analyze([data])
     assert report["route"]["stage"] == "deprotection" and report["sample"]["batch"] == "B-17"
     assert report["sample"]["sources"]["stage"].startswith("sidecar")
@@ -220,8 +237,10 @@ def test_configured_name_pattern(tmp_path):
     data = tmp_path / "B-99_salt_lcms.mzML"
     shutil.copy(SAMPLES / "lcms" / "dz-salt-lowpurity.mzML", data)
     config = tmp_path / "c.toml"
-    config.write_text("[sample]\nname_pattern = '^(?P<batch>[^_]+)_(?P<stage>[a-z-]+)_'\n"
-                      "route = \"diazepan-2-one\"\n", encoding="utf-8")
+    config.write_text(
+        "[sample]\nname_pattern = '^(?P<batch>[^_]+)_(?P<stage>[a-z-]+)_'\nroute = \"diazepan-2-one\"\n",
+        encoding="utf-8",
+    )
     report = _analyze([data], config=config)
     assert report["sample"]["batch"] == "B-99" and report["route"]["stage"] == "salt"
     assert "pattern" in report["sample"]["sources"]["stage"]
@@ -238,6 +257,7 @@ def test_no_stage_anywhere_is_a_clear_error(tmp_path):
 
 
 # ---------------------------------------------------------------- the catalogue against the guides
+
 
 def _guide_text(name: str) -> str:
     return (GUIDES / f"{name}.txt").read_text(encoding="utf-8").translate(SUBSCRIPTS)
@@ -303,11 +323,11 @@ def test_fixes_are_worded_in_the_projects_own_words(guides):
     from specqc.diagnose.knowledge import catalogue
 
     guide_words = [re.findall(r"[a-z0-9]+", text.lower()) for text in guides.values()]
-    shingles = {tuple(words[i:i + 9]) for words in guide_words for i in range(len(words) - 8)}
+    shingles = {tuple(words[i : i + 9]) for words in guide_words for i in range(len(words) - 8)}
     for entry in catalogue().diagnoses.values():
         for text in [entry.cause] + [f.text for f in entry.fixes]:
             words = re.findall(r"[a-z0-9]+", text.lower())
-            copied = [" ".join(words[i:i + 9]) for i in range(len(words) - 8) if tuple(words[i:i + 9]) in shingles]
+            copied = [" ".join(words[i : i + 9]) for i in range(len(words) - 8) if tuple(words[i : i + 9]) in shingles]
             assert not copied, f"{entry.id}: copied from a guide: {copied[0]!r}"
 
 
@@ -328,12 +348,22 @@ def test_broken_catalogue_is_reference_data_error(monkeypatch):
 
 # ---------------------------------------------------------------- HTML
 
+
 def test_html_report_is_one_self_contained_page(tmp_path):
     from test_cli import specqc
 
     out = tmp_path / "report.html"
-    result = specqc("analyze", "samples/lcms/dz-salt-clean.mzML", "samples/nmr/dz-salt-nmr-boc-left",
-                    "--route", "diazepan-2-one", "--format", "html", "--output", out)
+    result = specqc(
+        "analyze",
+        "samples/lcms/dz-salt-clean.mzML",
+        "samples/nmr/dz-salt-nmr-boc-left",
+        "--route",
+        "diazepan-2-one",
+        "--format",
+        "html",
+        "--output",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")
@@ -360,13 +390,39 @@ def test_html_renders_in_a_headless_browser(tmp_path):
     from test_cli import specqc
 
     out = tmp_path / "report.html"
-    assert specqc("analyze", "samples/lcms/dz-cyclization-oligomers.mzML", "--route", "diazepan-2-one",
-                  "--format", "html", "--output", out).returncode == 0
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    assert (
+        specqc(
+            "analyze",
+            "samples/lcms/dz-cyclization-oligomers.mzML",
+            "--route",
+            "diazepan-2-one",
+            "--format",
+            "html",
+            "--output",
+            out,
+        ).returncode
+        == 0
+    )
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", out.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert "oligomerization" in dom and dom.count("<polyline") >= 7  # TIC + six species EICs
     png = tmp_path / "page.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1200,2000", f"--screenshot={png}", out.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,2000",
+            f"--screenshot={png}",
+            out.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert png.is_file() and png.stat().st_size > 20_000  # a page with plots, not a blank one

@@ -12,8 +12,14 @@ from test_records import actor, open_store, report
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "specqc.cli", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_values_export_has_one_value_per_cell_and_the_latest_flag(tmp_path):
@@ -30,8 +36,11 @@ def test_values_export_has_one_value_per_cell_and_the_latest_flag(tmp_path):
     assert {r["batch"] for r in rows} == {"B-1", "B-2"}
     assert all(" | " not in value for r in rows for value in r.values())
     assert {r["latest"] for r in rows} == {"true"}
-    dialkyl = [r for r in rows if r["kind"] == "species" and r["unit"] == "% MS area"
-               and r["name"].startswith("N,N-bis(ethoxycarbonylmethyl)")]
+    dialkyl = [
+        r
+        for r in rows
+        if r["kind"] == "species" and r["unit"] == "% MS area" and r["name"].startswith("N,N-bis(ethoxycarbonylmethyl)")
+    ]
     assert len(dialkyl) == 1 and float(dialkyl[0]["value"]) > 1.0 and dialkyl[0]["status"] == "detected"
     checks = {r["name"]: r["status"] for r in rows if r["kind"] == "check" and r["batch"] == "B-1"}
     assert checks["no-dialkylated-product"] == "fail"

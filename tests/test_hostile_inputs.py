@@ -88,8 +88,17 @@ def _reader_warnings(report: dict) -> list[str]:
 
 def test_the_corpus_covers_every_format_with_enough_refusals():
     formats = {case.formats for case in CASES}
-    assert {"mzML", "mzXML", "Bruker", "Bruker zip", "Varian", "JCAMP-DX", "Agilent .D", "Waters .raw",
-            "ANDI netCDF"} <= formats
+    assert {
+        "mzML",
+        "mzXML",
+        "Bruker",
+        "Bruker zip",
+        "Varian",
+        "JCAMP-DX",
+        "Agilent .D",
+        "Waters .raw",
+        "ANDI netCDF",
+    } <= formats
     assert sum(case.expect == "refuse" for case in CASES) >= 40
     assert len({case.name for case in CASES}) == len(CASES)
 
@@ -132,7 +141,8 @@ def test_hostile_input(case, outcomes):
         assert outcome.max_rss_mb < case.max_rss_mb, f"peak resident memory {outcome.max_rss_mb:.0f} MB"
     if case.sentinel:
         written = [outcome.stdout, outcome.stderr] + [
-            p.read_text("utf-8", "replace") for p in outcome.output.parent.rglob("*") if p.is_file()]
+            p.read_text("utf-8", "replace") for p in outcome.output.parent.rglob("*") if p.is_file()
+        ]
         assert not any(SENTINEL_MARKER in text for text in written)
 
 
@@ -164,8 +174,9 @@ except InputBoundError as exc:
 
 @pytest.mark.parametrize("bound", ["time", "memory"])
 def test_a_read_past_its_bound_is_an_input_error_naming_the_bound(bound, tmp_path):
-    result = subprocess.run([sys.executable, "-c", BOUND_PROBE, bound, str(MZML)], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", BOUND_PROBE, bound, str(MZML)], capture_output=True, text=True, timeout=60
+    )
     kind, seconds, message = result.stdout.split(" ", 2)
     assert kind == bound and str(MZML) in message, result.stdout + result.stderr
     assert float(seconds) < 10
@@ -189,7 +200,7 @@ def _mutate(data: bytes, rng: random.Random, kind: str) -> bytes:
         return bytes(data)
     if kind == "overwrite":
         at = rng.randrange(len(data))
-        return bytes(data[:at] + rng.randbytes(rng.randint(1, 64)) + data[at + 64:])
+        return bytes(data[:at] + rng.randbytes(rng.randint(1, 64)) + data[at + 64 :])
     at = rng.randrange(len(data))  # insert
     return bytes(data[:at] + rng.randbytes(rng.randint(1, 64)) + data[at:])
 
@@ -214,8 +225,11 @@ TARGETS = ["mzml", "bruker-acqus", "bruker-fid"] + (["jcamp"] if GEMINI.exists()
 
 
 @settings(max_examples=16, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(target=st.sampled_from(TARGETS), kind=st.sampled_from(["truncate", "flip", "overwrite", "insert"]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    target=st.sampled_from(TARGETS),
+    kind=st.sampled_from(["truncate", "flip", "overwrite", "insert"]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_mutated_valid_inputs_end_in_a_verdict_or_one_input_error(target, kind, seed):
     folder = Path(tempfile.mkdtemp(prefix="specqc-mutant-"))
     try:

@@ -24,8 +24,14 @@ NEVER_FOR_LCMS = ("nmrglue", "sklearn", "openpyxl", "jsonschema", "scipy")
 
 def _imported(tmp_path, *args) -> set[str]:
     out = tmp_path / "modules.json"
-    done = subprocess.run([sys.executable, "-c", PROBE, str(out), *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return set(json.loads(out.read_text()))
 
@@ -41,18 +47,35 @@ def test_help_imports_no_analysis_library(tmp_path):
 
 
 def test_lcms_json_analysis_imports_only_its_path(tmp_path):
-    modules = _imported(tmp_path, "analyze", SAMPLES / "lcms" / "dz-cyclization-oligomers.mzML", "--route",
-                        "diazepan-2-one", "--stage", "cyclization", "--format", "json")
+    modules = _imported(
+        tmp_path,
+        "analyze",
+        SAMPLES / "lcms" / "dz-cyclization-oligomers.mzML",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "cyclization",
+        "--format",
+        "json",
+    )
     assert {"pyopenms", "specqc.lcms.analysis", "specqc.report.document"} <= modules  # the analysis ran
     # no peak finding through scipy.signal (lcms.maxima), no NMR reader, no tables for a JSON report
     assert not _packages(modules) & {*NEVER_FOR_LCMS, "rich"}
     # the other formats' readers (their small layout sniffers are the registry's)
     assert not {m for m in modules if m.startswith("specqc.readers.") and m.endswith(".reader")} - {
-        "specqc.readers.mzml.reader"}
+        "specqc.readers.mzml.reader"
+    }
 
 
 def test_lcms_text_report_adds_only_rich(tmp_path):
-    modules = _imported(tmp_path, "analyze", SAMPLES / "lcms" / "dz-cyclization-oligomers.mzML", "--route",
-                        "diazepan-2-one", "--stage", "cyclization")
+    modules = _imported(
+        tmp_path,
+        "analyze",
+        SAMPLES / "lcms" / "dz-cyclization-oligomers.mzML",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "cyclization",
+    )
     assert "rich.table" in modules
     assert not _packages(modules) & set(NEVER_FOR_LCMS)

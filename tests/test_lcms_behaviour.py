@@ -77,8 +77,11 @@ def test_isotope_agreement_scored_only_at_high_resolution():
             scored += 1
     assert scored >= 4
     # unit resolution: the envelope counts (as one support) only where it is measured apart
-    unit_scored = [entry for entry in species("dz-cyclization-piperazine").values()
-                   if entry["detected"] and entry["lcms"]["isotope_score"] is not None]
+    unit_scored = [
+        entry
+        for entry in species("dz-cyclization-piperazine").values()
+        if entry["detected"] and entry["lcms"]["isotope_score"] is not None
+    ]
     assert unit_scored, "no detected species with a measured envelope in the unit-resolution sample"
     for entry in unit_scored:
         assert entry["lcms"]["isotope_score"] >= 0.1, entry["id"]
@@ -92,10 +95,10 @@ def _run(tmp_path, settings, components, metadata=True):
     return path, truth
 
 
-@pytest.mark.parametrize("resolution, mode, expected_high", [
-    ("high", "centroid", True), ("unit", "centroid", False),
-    ("high", "profile", True), ("unit", "profile", False),
-])
+@pytest.mark.parametrize(
+    "resolution, mode, expected_high",
+    [("high", "centroid", True), ("unit", "centroid", False), ("high", "profile", True), ("unit", "profile", False)],
+)
 def test_resolution_is_read_from_the_data_without_metadata(tmp_path, resolution, mode, expected_high):
     from specqc.lcms.signals import estimate_resolution, ms1_centroids
 

@@ -37,7 +37,10 @@ def test_relative_areas_and_retention_times_match_truth(name):
             continue  # one shared signal; its area belongs to the group
         expected = component["relative_area_pct"]
         assert abs(lcms["relative_area_pct"] - expected) <= max(1.5, 0.15 * expected), (
-            species_id, lcms["relative_area_pct"], expected)
+            species_id,
+            lcms["relative_area_pct"],
+            expected,
+        )
 
 
 @pytest.mark.parametrize("name", lcms_samples())

@@ -24,8 +24,9 @@ def _write(path, spectra):
         spectrum.setRT(rt_s)
         spectrum.setMSLevel(1)
         spectrum.setNativeID(f"scan={index + 1}")
-        spectrum.setType(oms.SpectrumSettings.SpectrumType.PROFILE if profile
-                         else oms.SpectrumSettings.SpectrumType.CENTROID)
+        spectrum.setType(
+            oms.SpectrumSettings.SpectrumType.PROFILE if profile else oms.SpectrumSettings.SpectrumType.CENTROID
+        )
         settings = oms.InstrumentSettings()
         settings.setPolarity(oms.IonSource.Polarity.POSITIVE)
         spectrum.setInstrumentSettings(settings)
@@ -65,8 +66,15 @@ def test_streamed_scans_equal_those_of_the_full_read(name):
 def test_profile_run_keeps_only_the_strongest_profile_spectra(tmp_path):
     rng = np.random.default_rng(3)
     grid = np.linspace(200.0, 201.0, 200)
-    spectra = [(float(i), grid, 1e3 * (1 + i % 7) * np.exp(-0.5 * ((grid - 200.5) / 0.004) ** 2)
-                + rng.uniform(0, 5, grid.size), True) for i in range(40)]
+    spectra = [
+        (
+            float(i),
+            grid,
+            1e3 * (1 + i % 7) * np.exp(-0.5 * ((grid - 200.5) / 0.004) ** 2) + rng.uniform(0, 5, grid.size),
+            True,
+        )
+        for i in range(40)
+    ]
     path = _write(tmp_path / "profile.mzML", spectra)
     scans = read_streaming(path, ms1_collector()).ms1_scans
     full = ms1_scans(read(path))

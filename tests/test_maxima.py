@@ -81,7 +81,9 @@ def test_bounds_keep_some_peaks_and_drop_others():
     assert kept > 50 and dropped > 1000
 
 
-@pytest.mark.parametrize("name,x", [s for s in SIGNALS if s[1].size >= 3], ids=[s[0] for s in SIGNALS if s[1].size >= 3])
+@pytest.mark.parametrize(
+    "name,x", [s for s in SIGNALS if s[1].size >= 3], ids=[s[0] for s in SIGNALS if s[1].size >= 3]
+)
 def test_peak_widths_match_scipy(name, x):
     peaks, _ = scipy_find_peaks(x, prominence=0.05 * float(np.max(x)) if np.max(x) > 0 else 1e-9)
     if peaks.size == 0:
@@ -104,7 +106,9 @@ def test_bound_array_of_the_wrong_length_is_refused():
         maxima.find_peaks(np.arange(10.0), height=np.ones(3))
 
 
-@pytest.mark.parametrize("name,x", [s for s in SIGNALS if s[1].size >= 3], ids=[s[0] for s in SIGNALS if s[1].size >= 3])
+@pytest.mark.parametrize(
+    "name,x", [s for s in SIGNALS if s[1].size >= 3], ids=[s[0] for s in SIGNALS if s[1].size >= 3]
+)
 def test_direct_search_and_block_tables_agree(name, x, monkeypatch):
     """Few peaks are searched one by one, many through block tables: both give the same."""
     peaks = maxima.local_maxima(x)
@@ -126,5 +130,5 @@ def test_running_median_is_nanmedian_of_the_padded_windows(size):
     rng = np.random.default_rng(size)
     for values in (rng.lognormal(3, 1, size), np.round(rng.normal(10, 2, size)), np.full(size, 7.25)):
         padded = np.concatenate([np.full(2, np.nan), values, np.full(2, np.nan)])
-        expected = np.nanmedian(np.stack([padded[i:i + size] for i in range(5)]), axis=0)
+        expected = np.nanmedian(np.stack([padded[i : i + size] for i in range(5)]), axis=0)
         np.testing.assert_array_equal(running_median(values, reach=2), expected)

@@ -30,15 +30,19 @@ ROUTE = load_route("diazepan-2-one")
 
 @pytest.mark.parametrize("complex_points", [32768, 65536])
 def test_long_acquisitions_are_fitted_on_a_coarser_grid_with_the_numbers_of_the_full_grid(
-        tmp_path, monkeypatch, complex_points):
+    tmp_path, monkeypatch, complex_points
+):
     """64k- and 128k-point spectra: the fit works on a few points per line width
     and finds the same compounds, in the same amounts, as on every point."""
     settings = NMRSettings(complex_points=complex_points, axis_error_ppm=0.05, seed=7)
     truth = {"diethyl ether": 0.02, "aminopropyl-glycinate": 0.03, "water": 0.4}
-    components = [NMRComponent("diazepan-2-one", 1.0, satellites=True), NMRComponent("residual", 0.9, "residual"),
-                  NMRComponent("water", truth["water"], "water", extra_width_hz=3.0),
-                  NMRComponent("diethyl ether", truth["diethyl ether"], "solvent"),
-                  NMRComponent("aminopropyl-glycinate", truth["aminopropyl-glycinate"])]
+    components = [
+        NMRComponent("diazepan-2-one", 1.0, satellites=True),
+        NMRComponent("residual", 0.9, "residual"),
+        NMRComponent("water", truth["water"], "water", extra_width_hz=3.0),
+        NMRComponent("diethyl ether", truth["diethyl ether"], "solvent"),
+        NMRComponent("aminopropyl-glycinate", truth["aminopropyl-glycinate"]),
+    ]
     fid, _truth = simulate(ROUTE, components, settings)
     write_bruker(tmp_path / "1", fid, settings)
     data = read(tmp_path / "1")
@@ -64,11 +68,18 @@ def test_long_acquisitions_are_fitted_on_a_coarser_grid_with_the_numbers_of_the_
 @pytest.mark.parametrize("seed", [11, 12, 13, 14])
 def test_random_receiver_phase_and_axis_error_do_not_change_the_numbers(tmp_path, seed):
     rng = np.random.default_rng(seed)
-    settings = NMRSettings(seed=seed, axis_error_ppm=float(rng.uniform(-0.12, 0.12)),
-                           first_order_delay_points=float(rng.uniform(-0.2, 0.2)))
-    components = [NMRComponent("diazepan-2-one", 1.0, satellites=True), NMRComponent("residual", 0.9, "residual"),
-                  NMRComponent("water", 0.5, "water", extra_width_hz=3.0),
-                  NMRComponent("1,4-dioxane", 0.01, "solvent"), NMRComponent("aminopropyl-glycinate", 0.05)]
+    settings = NMRSettings(
+        seed=seed,
+        axis_error_ppm=float(rng.uniform(-0.12, 0.12)),
+        first_order_delay_points=float(rng.uniform(-0.2, 0.2)),
+    )
+    components = [
+        NMRComponent("diazepan-2-one", 1.0, satellites=True),
+        NMRComponent("residual", 0.9, "residual"),
+        NMRComponent("water", 0.5, "water", extra_width_hz=3.0),
+        NMRComponent("1,4-dioxane", 0.01, "solvent"),
+        NMRComponent("aminopropyl-glycinate", 0.05),
+    ]
     fid, truth = simulate(ROUTE, components, settings)
     write_bruker(tmp_path / "1", fid, settings)
     report = build_report(analyze([tmp_path], "diazepan-2-one", "salt"))
@@ -118,10 +129,25 @@ def test_filter_delay_and_phase_are_removed_in_one_rotation_as_nmrglue_removes_t
 
     rng = np.random.default_rng(5)
     fid = rng.normal(size=2048) + 1j * rng.normal(size=2048)
-    data = NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=fid, carrier_ppm=4.7, group_delay_points=67.984,
-                   reversed_after_fft=reversed_after_fft)
-    expected = ng.bruker.rm_dig_filter(ng.proc_base.fft(ng.proc_base.zf_size(fid, 4096)), decim=0, dspfvs=0,
-                                       grpdly=67.984, truncate_grpdly=False, post_proc=True)
+    data = NMRData(
+        "x",
+        "bruker",
+        "1H",
+        400.0,
+        8000.0,
+        fid=fid,
+        carrier_ppm=4.7,
+        group_delay_points=67.984,
+        reversed_after_fft=reversed_after_fft,
+    )
+    expected = ng.bruker.rm_dig_filter(
+        ng.proc_base.fft(ng.proc_base.zf_size(fid, 4096)),
+        decim=0,
+        dspfvs=0,
+        grpdly=67.984,
+        truncate_grpdly=False,
+        post_proc=True,
+    )
     expected = expected[::-1] if reversed_after_fft else expected
     spectrum, _ppm = fft_spectrum(data, 4096, 0.0)
     assert np.allclose(spectrum, expected, rtol=0, atol=1e-9 * np.abs(expected).max())
@@ -143,8 +169,7 @@ def test_transform_in_one_buffer_is_nmrglues_apodize_zero_fill_and_fft(reversed_
 
     rng = np.random.default_rng(8)
     fid = rng.normal(size=2048) + 1j * rng.normal(size=2048)
-    data = NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=fid, carrier_ppm=4.7,
-                   reversed_after_fft=reversed_after_fft)
+    data = NMRData("x", "bruker", "1H", 400.0, 8000.0, fid=fid, carrier_ppm=4.7, reversed_after_fft=reversed_after_fft)
     expected = np.conj(fid) if mirrored else fid.copy()
     expected[0] *= 0.5
     expected = ng.proc_base.em(expected, lb=1.5 / 8000.0)
@@ -156,6 +181,7 @@ def test_transform_in_one_buffer_is_nmrglues_apodize_zero_fill_and_fft(reversed_
     # the axis: the carrier at the middle point, high ppm first, sw / size per point
     assert ppm[size // 2 - 1] == pytest.approx(4.7)
     assert np.allclose(np.diff(ppm), -8000.0 / size / 400.0)
+
 
 def test_multiplet_lines_follow_pascal_and_shapes_have_unit_area():
     assert [round(w, 4) for _, w in multiplet_lines("q", 7.0)] == [0.125, 0.375, 0.375, 0.125]
@@ -182,8 +208,10 @@ def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
     rng = np.random.default_rng(3)
     x = np.arange(4000.0)
     # overlapping Lorentzian columns, one of them absent from the data
-    columns = [1.0 / (1.0 + ((x - centre) / width) ** 2) for centre, width in
-               ((1000, 20), (1030, 15), (2500, 40), (2520, 10), (3300, 30))]
+    columns = [
+        1.0 / (1.0 + ((x - centre) / width) ** 2)
+        for centre, width in ((1000, 20), (1030, 15), (2500, 40), (2520, 10), (3300, 30))
+    ]
     truth = np.array([2.0, 0.5, 1.2, 0.0, 0.8])
     values = sum(a * c for a, c in zip(truth, columns)) + rng.normal(0, 0.01, x.size)
     reduced = _solve(np.vstack(columns), values)
@@ -220,10 +248,14 @@ def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_it
 
     truth = np.array([0.02, 0.05, 0.03, 0.0, 0.01])
     columns, local, offset, values = _lines_over_a_local_offset(
-        ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0)), truth)
+        ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0)), truth
+    )
     amounts = _solve(columns, values, local)
-    full = lsq_linear(np.hstack([columns.T, local.hats.T]), values,
-                      bounds=(np.r_[np.zeros(5), np.full(local.hats.shape[0], -np.inf)], np.inf)).x[:5]
+    full = lsq_linear(
+        np.hstack([columns.T, local.hats.T]),
+        values,
+        bounds=(np.r_[np.zeros(5), np.full(local.hats.shape[0], -np.inf)], np.inf),
+    ).x[:5]
     np.testing.assert_allclose(amounts, full, atol=1e-6)
     np.testing.assert_allclose(amounts, truth, atol=0.002)
     baseline = local.fit(columns, amounts, values)
@@ -237,8 +269,9 @@ def test_what_the_baseline_already_explains_gets_no_amount():
     by the rounding of a near-zero pivot, tens of times the real amounts) or
     shared out, and every other amount is as without them. A baseline row no
     different from the hats changes nothing either."""
-    columns, local, _offset, values = _lines_over_a_local_offset(((4.00, 1.0), (2.50, 1.0), (1.80, 2.0)),
-                                                                 np.array([0.02, 0.03, 0.01]))
+    columns, local, _offset, values = _lines_over_a_local_offset(
+        ((4.00, 1.0), (2.50, 1.0), (1.80, 2.0)), np.array([0.02, 0.03, 0.01])
+    )
     alone = _solve(columns, values, local)
     np.testing.assert_allclose(alone, [0.02, 0.03, 0.01], atol=0.002)
     with_hat = _solve(np.vstack([columns, local.hats[2]]), values, local)
@@ -258,13 +291,19 @@ def test_a_broad_line_is_fitted_with_its_own_width_not_the_nearest_trial_width()
     rng = np.random.default_rng(4)
     ppm = np.linspace(4.5, 2.0, 20000)
     mhz, fwhm, sigma = 400.0, 1.0, 0.002
-    values = (2 * 0.5 * multiplet_shape(ppm, 3.33, "s", 0.0, 2.7, fwhm, mhz)
-              + 3 * 1.0 * multiplet_shape(ppm, 2.50, "s", 0.0, 0.0, fwhm, mhz) + rng.normal(0, sigma, ppm.size))
-    water = FitComponent("water", "water", "water", [FitSignal("H2O", 3.33, "s", 2, tolerance_ppm=0.05)],
-                         broad_allowed=True)
+    values = (
+        2 * 0.5 * multiplet_shape(ppm, 3.33, "s", 0.0, 2.7, fwhm, mhz)
+        + 3 * 1.0 * multiplet_shape(ppm, 2.50, "s", 0.0, 0.0, fwhm, mhz)
+        + rng.normal(0, sigma, ppm.size)
+    )
+    water = FitComponent(
+        "water", "water", "water", [FitSignal("H2O", 3.33, "s", 2, tolerance_ppm=0.05)], broad_allowed=True
+    )
     main = FitComponent("main", "species", "main", [FitSignal("CH3", 2.50, "s", 3, tolerance_ppm=0.02)])
-    found = {r.component.name: r.amount for r in fit_components(ppm, values, sigma, mhz, [water, main],
-                                                                  fwhm_hz=fwhm).components}
+    found = {
+        r.component.name: r.amount
+        for r in fit_components(ppm, values, sigma, mhz, [water, main], fwhm_hz=fwhm).components
+    }
     assert water.signals[0].extra_width_hz == pytest.approx(2.7, abs=0.1)
     assert found["water"] / found["main"] == pytest.approx(0.5, rel=0.02)
 
@@ -304,11 +343,18 @@ def test_a_line_two_compounds_claim_testifies_for_the_one_at_its_tabulated_shift
     mhz, fwhm = 400.0, 1.0
     axis = quantify._Axis(ppm, mhz)
     values = 8 * 0.2 * quantify.lorentzian(ppm, 3.570, fwhm / mhz) + rng.normal(0, 0.01, ppm.size)
-    solvent = FitComponent("1,4-dioxane", "solvent", "1,4-dioxane",
-                           [FitSignal("CH2", 3.57, "s", 8, tolerance_ppm=0.02, observed_ppm=3.5702)])
-    impurity = FitComponent("lactam", "species", "lactam",
-                            [FitSignal("C3-H2", 3.615, "s", 2, tolerance_ppm=0.05, diagnostic=True,
-                                       observed_ppm=3.5705)])
+    solvent = FitComponent(
+        "1,4-dioxane",
+        "solvent",
+        "1,4-dioxane",
+        [FitSignal("CH2", 3.57, "s", 8, tolerance_ppm=0.02, observed_ppm=3.5702)],
+    )
+    impurity = FitComponent(
+        "lactam",
+        "species",
+        "lactam",
+        [FitSignal("C3-H2", 3.615, "s", 2, tolerance_ppm=0.05, diagnostic=True, observed_ppm=3.5705)],
+    )
     components = [solvent, impurity]
     columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
     judge = quantify._Judge(axis, fwhm, components, np.vstack([columns, values, np.zeros(ppm.size)]))
@@ -329,21 +375,23 @@ def test_pattern_classification_needs_equal_spacing_and_binomial_heights():
 
 def test_reference_data_is_checked_when_loaded():
     species = frozenset(s.id for s in ROUTE.species)
-    good = '''schema = "specqc.reference-spectra/1"
+    good = """schema = "specqc.reference-spectra/1"
 [[compounds]]
 species = "diazepan-2-one"
 solvent = "DMSO"
 form = "hydrochloride"
 source = "measurement: 400 MHz, in-house"
 signals = [{ group = "C3-H2", shift_ppm = 3.74, multiplicity = "s", protons = 2 }]
-'''
+"""
     parsed = parse_reference_set(good, "test.toml", "1", species)
     assert parsed.compounds[0].solvent == "DMSO-d6"
-    for broken, message in ((good.replace("diazepan-2-one", "no-such-species"), "not a species"),
-                            (good.replace('"s", protons', '"sept", protons'), "bad multiplicity"),
-                            (good.replace('"s", protons', '"t", protons'), "needs j_hz"),
-                            (good.replace("measurement:", "guess:"), "source must start"),
-                            (good.replace("DMSO", "benzene-d6"), "unknown solvent")):
+    for broken, message in (
+        (good.replace("diazepan-2-one", "no-such-species"), "not a species"),
+        (good.replace('"s", protons', '"sept", protons'), "bad multiplicity"),
+        (good.replace('"s", protons', '"t", protons'), "needs j_hz"),
+        (good.replace("measurement:", "guess:"), "source must start"),
+        (good.replace("DMSO", "benzene-d6"), "unknown solvent"),
+    ):
         with pytest.raises(ReferenceDataError, match=message):
             parse_reference_set(broken, "test.toml", "1", species)
 
@@ -355,8 +403,9 @@ def test_every_shipped_reference_entry_states_its_source_and_matches_route_speci
     for route_id in available_routes():
         route = load_route(route_id)
         references = reference_set(route_id, frozenset(s.id for s in route.species))
-        assert references.compounds and all(c.source_kind in ("literature", "prediction", "measurement")
-                                            for c in references.compounds)
+        assert references.compounds and all(
+            c.source_kind in ("literature", "prediction", "measurement") for c in references.compounds
+        )
 
 
 def test_ich_table_covers_every_process_solvent_with_its_class():
@@ -375,8 +424,17 @@ def test_every_source_package_is_installed():
 
 
 def test_cli_combines_lcms_and_nmr_of_one_sample():
-    result = _cli("analyze", SAMPLES / "lcms" / "dz-salt-clean.mzML", SAMPLES / "nmr" / "dz-salt-nmr-clean",
-                  "--route", "diazepan-2-one", "--stage", "salt", "--format", "json")
+    result = _cli(
+        "analyze",
+        SAMPLES / "lcms" / "dz-salt-clean.mzML",
+        SAMPLES / "nmr" / "dz-salt-nmr-clean",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "salt",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [i["technique"] for i in report["inputs"]] == ["lcms", "nmr"]
@@ -387,17 +445,32 @@ def test_cli_combines_lcms_and_nmr_of_one_sample():
 
 
 def test_cli_text_view_shows_solvents_against_their_limits():
-    result = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-dioxane", "--route", "diazepan-2-one",
-                  "--stage", "salt")
+    result = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-dioxane", "--route", "diazepan-2-one", "--stage", "salt")
     assert result.returncode == 0, result.stderr
     assert "1,4-dioxane" in result.stdout and "above limit" in result.stdout and "FAIL" in result.stdout
 
 
 def test_nmr_report_is_deterministic(tmp_path):
-    first = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-wet", "--route", "diazepan-2-one", "--stage", "salt",
-                 "--format", "json")
-    second = _cli("analyze", SAMPLES / "nmr" / "dz-salt-nmr-wet", "--route", "diazepan-2-one", "--stage", "salt",
-                  "--format", "json")
+    first = _cli(
+        "analyze",
+        SAMPLES / "nmr" / "dz-salt-nmr-wet",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "salt",
+        "--format",
+        "json",
+    )
+    second = _cli(
+        "analyze",
+        SAMPLES / "nmr" / "dz-salt-nmr-wet",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "salt",
+        "--format",
+        "json",
+    )
     assert first.returncode == 0 and first.stdout == second.stdout
 
 
@@ -421,8 +494,12 @@ def _placement_scene(seed: int = 5):
     values = rng.normal(0.0, 0.002, ppm.size)
     for multiplicity, (centre, j_hz) in truth.items():
         values += 3 * multiplet_shape(ppm, centre, multiplicity, j_hz, 0.0, fwhm, mhz)
-    signals = [quantify.FitSignal("CH2", 3.25, "t", 3, j_hz=7.0), quantify.FitSignal("CH2", 2.10, "q", 3, j_hz=7.0),
-               quantify.FitSignal("CH3", 1.50, "s", 3), quantify.FitSignal("CH", 4.99, "d", 1, j_hz=7.0)]
+    signals = [
+        quantify.FitSignal("CH2", 3.25, "t", 3, j_hz=7.0),
+        quantify.FitSignal("CH2", 2.10, "q", 3, j_hz=7.0),
+        quantify.FitSignal("CH3", 1.50, "s", 3),
+        quantify.FitSignal("CH", 4.99, "d", 1, j_hz=7.0),
+    ]
     components = [quantify.FitComponent(f"c{i}", "species", f"c{i}", [signal]) for i, signal in enumerate(signals)]
     return ppm, values, mhz, fwhm, truth, components
 

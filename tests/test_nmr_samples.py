@@ -116,8 +116,11 @@ def test_water_overlapping_the_product_is_shared_out_by_the_fit():
 def test_multiplets_are_grouped_with_their_coupling_and_scaled_integrals():
     signals = nmr_report_of("dz-salt-nmr-clean")["nmr"]["signals"]
     product = [s for s in signals if s["assignment"] == ["diazepan-2-one"] and s["snr"] > 1000]
-    truth = [t for t in _truth_components(nmr_truth_of("dz-salt-nmr-clean"))["diazepan-2-one"]["signals"]
-             if t["shift_ppm"] < 5]  # the NH lines are not fitted
+    truth = [
+        t
+        for t in _truth_components(nmr_truth_of("dz-salt-nmr-clean"))["diazepan-2-one"]["signals"]
+        if t["shift_ppm"] < 5
+    ]  # the NH lines are not fitted
     assert sorted(s["multiplicity"] for s in product) == sorted(t["multiplicity"] for t in truth)
     for signal in product:
         placed = min(truth, key=lambda t: abs(t["shift_ppm"] - signal["shift_ppm"]))

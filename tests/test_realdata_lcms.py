@@ -29,8 +29,7 @@ def test_real_file_loads_with_manifest_facts(realdata, relative):
 
 
 @pytest.mark.parametrize("relative", sorted(MZML))
-@pytest.mark.parametrize("route, stage", [("diazepan-2-one", "salt"),
-                                          ("cyclobutylcarbonyl-diazepane", "final")])
+@pytest.mark.parametrize("route, stage", [("diazepan-2-one", "salt"), ("cyclobutylcarbonyl-diazepane", "final")])
 def test_real_file_analyses_without_error(realdata, relative, route, stage):
     report = build_report(analyze([realdata / relative], route, stage))
     assert report["inputs"][0]["sha256"] and len(report["inputs"][0]["sha256"]) == 64
@@ -75,8 +74,12 @@ def test_lone_ion_is_not_claimed_as_a_doubly_charged_oligomer(realdata):
     assert carrier.status == "tentative"
     # whoever the ion at m/z 115.0867 is given to (the carrier's water loss, or the product's
     # [M+H]+), it is singly charged and, without chromatography, no more than tentative
-    holders = [s for s in species.values() for f in s.features if f.observed_mz is not None
-               and abs(f.observed_mz - 115.0867) < 5e-4]
+    holders = [
+        s
+        for s in species.values()
+        for f in s.features
+        if f.observed_mz is not None and abs(f.observed_mz - 115.0867) < 5e-4
+    ]
     assert holders and all(s.status == "tentative" and s.species_id != "cyclic-dimer" for s in holders)
 
 
@@ -96,5 +99,9 @@ def test_negative_polarity_request_on_positive_file_is_input_error(realdata):
     from specqc.errors import InputError
 
     with pytest.raises(InputError, match="no MS1 spectra of negative polarity"):
-        analyze([realdata / "lcms-mzml/thermo-qexactive-ms1/example.mzML"], "diazepan-2-one", "salt",
-                lcms_params=LCMSParams(polarity="negative"))
+        analyze(
+            [realdata / "lcms-mzml/thermo-qexactive-ms1/example.mzML"],
+            "diazepan-2-one",
+            "salt",
+            lcms_params=LCMSParams(polarity="negative"),
+        )

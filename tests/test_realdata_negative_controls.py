@@ -28,7 +28,8 @@ RUNS = [
     "other/andi-agilent-msd-tic-acphe-tempo/agilent-hplc2.cdf",
 ]
 STAGES = [("diazepan-2-one", stage) for stage in ("alkylation", "deprotection", "cyclization", "salt")] + [
-    ("cyclobutylcarbonyl-diazepane", stage) for stage in ("ring-formation", "acylation", "final")]
+    ("cyclobutylcarbonyl-diazepane", stage) for stage in ("ring-formation", "acylation", "final")
+]
 
 # (run, species id) -> why it is a true isomer. Each must carry the full high-resolution
 # evidence: mass within tolerance, a consistent isotope pattern, a real chromatographic peak.
@@ -61,8 +62,10 @@ def test_no_route_species_is_detected_in_a_real_run_of_other_compounds(realdata,
                 continue
             isomer = ISOMERS.get((relative, entry["id"]))
             if isomer is None:
-                claims.append(f"{route}/{stage}: {entry['id']} ({entry['lcms']['ions'][0]['ion']} "
-                              f"m/z {entry['lcms']['ions'][0]['observed_mz']})")
+                claims.append(
+                    f"{route}/{stage}: {entry['id']} ({entry['lcms']['ions'][0]['ion']} "
+                    f"m/z {entry['lcms']['ions'][0]['observed_mz']})"
+                )
             else:
                 assert not _full_evidence(entry), (isomer, _full_evidence(entry))
     assert not claims, claims

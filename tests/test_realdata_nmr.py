@@ -44,6 +44,7 @@ def processed(request):
             data = read(REALDATA / relative)
             cache[relative] = (data, process(data))
         return cache[relative]
+
     return get
 
 
@@ -67,17 +68,26 @@ def _tallest(result, low, high):
 def test_bruker_raw_processed_and_jcamp_aspirin_agree(processed):
     # MANIFEST: the CH3 singlet at 2.294 ppm in the fid, the 1r and the JCAMP export
     # (on the vendor axis; all three are referenced the same way here)
-    positions = [_tallest(processed(r)[1], 1.5, 3.0) for r in (
-        "nmr-bruker/aspirin-1h-raw", "nmr-bruker/aspirin-1h-processed",
-        "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.dx", "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx")]
+    positions = [
+        _tallest(processed(r)[1], 1.5, 3.0)
+        for r in (
+            "nmr-bruker/aspirin-1h-raw",
+            "nmr-bruker/aspirin-1h-processed",
+            "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.dx",
+            "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx",
+        )
+    ]
     assert max(positions) - min(positions) < 0.003, positions
 
 
 def test_automatic_phase_gives_absorption_lines(processed):
     # Phased spectra have positive lines and little negative area.
-    for relative in ("nmr-varian/tha-1h-cdcl3/1H.fid", "nmr-varian/hop-extract-1h-cd3od/proton.fid",
-                     "nmr-jcamp/ibuprofen-1h-60mhz-nanalysis/1h.jdx",
-                     "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid"):
+    for relative in (
+        "nmr-varian/tha-1h-cdcl3/1H.fid",
+        "nmr-varian/hop-extract-1h-cd3od/proton.fid",
+        "nmr-jcamp/ibuprofen-1h-60mhz-nanalysis/1h.jdx",
+        "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid",
+    ):
         _data, result = processed(relative)
         values = result.intensity
         negative = -values[values < -5 * result.noise].sum()
@@ -109,9 +119,13 @@ def _phase_against_vendor(ours, pdata):
     return np.array(differences)
 
 
-@pytest.mark.parametrize("raw, vendor", [
-    ("nmr-bruker/strychnine-1h/10", "nmr-bruker/strychnine-1h/10/pdata/1"),
-    ("nmr-bruker/aspirin-1h-raw", "nmr-bruker/aspirin-1h-processed/1/pdata/1")])
+@pytest.mark.parametrize(
+    "raw, vendor",
+    [
+        ("nmr-bruker/strychnine-1h/10", "nmr-bruker/strychnine-1h/10/pdata/1"),
+        ("nmr-bruker/aspirin-1h-raw", "nmr-bruker/aspirin-1h-processed/1/pdata/1"),
+    ],
+)
 def test_automatic_phase_agrees_with_the_vendor_software(processed, realdata, raw, vendor):
     # Removing the digital filter's delay in the time domain left a broad bow in
     # the baseline that pulled the phase 11-12 degrees away from TopSpin's at some lines.
@@ -119,11 +133,18 @@ def test_automatic_phase_agrees_with_the_vendor_software(processed, realdata, ra
     assert differences.size >= 10 and np.abs(differences).max() < 6.0, np.round(differences, 1)
 
 
-@pytest.mark.parametrize("relative", [
-    "nmr-bruker/strychnine-1h/10", "nmr-bruker/aspirin-1h-raw", "nmr-bruker/naphthoic-acid-1h/1",
-    "nmr-varian/tha-1h-cdcl3/1H.fid", "nmr-varian/hop-extract-1h-cd3od/proton.fid",
-    "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid",
-    "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx"])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "nmr-bruker/strychnine-1h/10",
+        "nmr-bruker/aspirin-1h-raw",
+        "nmr-bruker/naphthoic-acid-1h/1",
+        "nmr-varian/tha-1h-cdcl3/1H.fid",
+        "nmr-varian/hop-extract-1h-cd3od/proton.fid",
+        "nmr-varian/2-ketobutyric-acid-1h-d2o/2-Ketobutyric_acid_noesy.fid",
+        "nmr-jcamp/aspirin-1h-cdcl3-topspin/1h.fid.dx",
+    ],
+)
 def test_phase_found_on_the_reduced_transform_is_that_of_the_whole_fid(processed, relative):
     # Phasing runs on a transform of the FID's first points; cut to 4096 points
     # at a wide window (naphthoic acid: 0.23 s), the broadening needed moved the

@@ -65,8 +65,12 @@ def test_record_stores_everything_and_is_idempotent(tmp_path):
         again = store.record(data, actor=actor())
         assert first.new and not again.new and first.id == again.id
         row = store.analysis(first.id)
-        assert (row["batch"], row["stage"], row["route_id"], row["verdict"]) == \
-            ("B-1", "deprotection", "diazepan-2-one", "fail")
+        assert (row["batch"], row["stage"], row["route_id"], row["verdict"]) == (
+            "B-1",
+            "deprotection",
+            "diazepan-2-one",
+            "fail",
+        )
         assert row["recorded_at"].endswith("+00:00") or "+" in row["recorded_at"][-6:]  # timezone-aware
         assert row["recorded_by"] == "tester" and row["host"] == "bench-pc" and row["via"] == "cli"
         assert json.loads(row["report_json"]) == data
@@ -90,8 +94,12 @@ def test_reanalysis_adds_a_revision_and_nothing_is_changed_in_place(tmp_path):
         assert (old.revision, new.revision) == (1, 2)
         assert store.analysis(new.id)["supersedes"] == old.id
         assert store.superseded_by(old.id) == new.id
-        for statement in ("UPDATE analyses SET verdict='pass'", "DELETE FROM analyses",
-                          "DELETE FROM audit", "UPDATE audit SET actor='x'"):
+        for statement in (
+            "UPDATE analyses SET verdict='pass'",
+            "DELETE FROM analyses",
+            "DELETE FROM audit",
+            "UPDATE audit SET actor='x'",
+        ):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 store.connection.execute(statement)
 
@@ -122,12 +130,14 @@ def test_migration_from_the_first_schema(tmp_path):
     path = tmp_path / "old.sqlite"
     raw = sqlite3.connect(path)
     raw.executescript(SCHEMA_1 + "PRAGMA user_version=1;")
-    raw.execute("INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, verdict, "
-                "specqc_version, parameters_json, reference_data_json, report_json, report_sha256, recorded_at, "
-                "recorded_by, host, via) VALUES ('a'||hex(randomblob(11)), 'OLD', 's', 'salt', 'diazepan-2-one', '1',"
-                " 1, 'pass', '0.0.9', '{}', '{}', '{}',"
-                " '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',"
-                " '2026-01-01T00:00:00+00:00', 'old', 'pc', 'cli')")
+    raw.execute(
+        "INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, verdict, "
+        "specqc_version, parameters_json, reference_data_json, report_json, report_sha256, recorded_at, "
+        "recorded_by, host, via) VALUES ('a'||hex(randomblob(11)), 'OLD', 's', 'salt', 'diazepan-2-one', '1',"
+        " 1, 'pass', '0.0.9', '{}', '{}', '{}',"
+        " '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',"
+        " '2026-01-01T00:00:00+00:00', 'old', 'pc', 'cli')"
+    )
     raw.commit()
     raw.close()
     with open_store(path) as store:
@@ -198,8 +208,9 @@ def test_a_crash_mid_write_leaves_the_store_consistent(tmp_path):
     source.write_text(_report("dz-cyclization-oligomers", "K"), encoding="utf-8")
     script = tmp_path / "writer.py"
     script.write_text(CRASHING_WRITER, encoding="utf-8")
-    process = subprocess.Popen([sys.executable, str(script), str(path), str(source)], stdout=subprocess.PIPE,
-                               text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(path), str(source)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     for _ in range(15):  # let it commit some records, then kill it mid-stream
         process.stdout.readline()
     time.sleep(0.05)
@@ -216,6 +227,7 @@ def test_a_crash_mid_write_leaves_the_store_consistent(tmp_path):
 
 # ---------------------------------------------------------------- exports
 
+
 @pytest.fixture
 def batch_store(tmp_path):
     path = tmp_path / "s.sqlite"
@@ -228,16 +240,16 @@ def batch_store(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, capture_output=True, timeout=300
+    )
 
 
 def test_csv_export_round_trips_and_is_formula_safe(batch_store, tmp_path):
     from specqc.records.export import STAGE_COLUMNS, batch_records
 
     out = tmp_path / "batch.csv"
-    result = _cli("records", "--store", batch_store, "export", "--batch", INJECTION, "--format", "csv",
-                  "--output", out)
+    result = _cli("records", "--store", batch_store, "export", "--batch", INJECTION, "--format", "csv", "--output", out)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert tuple(rows[0]) == STAGE_COLUMNS
@@ -264,12 +276,17 @@ def test_non_ascii_batch_ids_survive_every_format(batch_store, tmp_path):
     assert csv_out.returncode == 0, csv_out.stderr
     (row,) = csv.DictReader(io.StringIO(csv_out.stdout.decode("utf-8-sig")))
     assert row["batch"] == "Ä-42" and row["diagnoses"] == "over-alkylation | incomplete-alkylation"
-    document = json.loads(_cli("records", "--store", batch_store, "export", "--batch", "Ä-42", "--format",
-                               "json").stdout.decode("utf-8"))
+    document = json.loads(
+        _cli("records", "--store", batch_store, "export", "--batch", "Ä-42", "--format", "json").stdout.decode("utf-8")
+    )
     assert document["batch"] == "Ä-42" and document["records"][0]["batch"] == "Ä-42"
     xlsx = tmp_path / "b.xlsx"
-    assert _cli("records", "--store", batch_store, "export", "--batch", "Ä-42", "--format", "xlsx",
-                "--output", xlsx).returncode == 0
+    assert (
+        _cli(
+            "records", "--store", batch_store, "export", "--batch", "Ä-42", "--format", "xlsx", "--output", xlsx
+        ).returncode
+        == 0
+    )
     assert load_workbook(xlsx)["Summary"]["B2"].value == "Ä-42"
 
 
@@ -296,8 +313,9 @@ def test_xlsx_export_has_summary_and_stage_sheets_and_no_formulas(batch_store, t
     from specqc.records.export import STAGE_COLUMNS, batch_records
 
     out = tmp_path / "b.xlsx"
-    result = _cli("records", "--store", batch_store, "export", "--batch", INJECTION, "--format", "xlsx",
-                  "--output", out)
+    result = _cli(
+        "records", "--store", batch_store, "export", "--batch", INJECTION, "--format", "xlsx", "--output", out
+    )
     assert result.returncode == 0, result.stderr
     book = load_workbook(out)
     assert book.sheetnames == ["Summary", "alkylation", "deprotection", "cyclization"]
@@ -319,9 +337,22 @@ def test_xlsx_export_has_summary_and_stage_sheets_and_no_formulas(batch_store, t
 def test_records_commands_end_to_end(tmp_path):
     store = tmp_path / "s.sqlite"
     html = tmp_path / "salt.html"
-    result = _cli("analyze", "samples/lcms/dz-salt-clean.mzML", "samples/nmr/dz-salt-nmr-clean", "--route",
-                  "diazepan-2-one", "--batch", "B-7", "--format", "html", "--output", html, "--record",
-                  "--store", store)
+    result = _cli(
+        "analyze",
+        "samples/lcms/dz-salt-clean.mzML",
+        "samples/nmr/dz-salt-nmr-clean",
+        "--route",
+        "diazepan-2-one",
+        "--batch",
+        "B-7",
+        "--format",
+        "html",
+        "--output",
+        html,
+        "--record",
+        "--store",
+        store,
+    )
     assert result.returncode == 0, result.stderr
     assert b"recorded" in result.stderr
     listing = _cli("records", "--store", store, "list", "--batch", "B-7").stdout.decode()

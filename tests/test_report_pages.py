@@ -49,8 +49,16 @@ def test_header_block_says_which_sample_files_instrument_and_who(tmp_path):
 
 def test_shaded_bands_have_a_legend(tmp_path):
     out = tmp_path / "c.html"
-    result = specqc("analyze", SAMPLES / "lcms" / "dz-cyclization-oligomers.mzML", "--route", "diazepan-2-one",
-                    "--stage", "cyclization", "--output", out)
+    result = specqc(
+        "analyze",
+        SAMPLES / "lcms" / "dz-cyclization-oligomers.mzML",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "cyclization",
+        "--output",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     page = out.read_text(encoding="utf-8")
     legend = re.search(r'<ul class="legend-list">(.*?)</ul>', page, re.DOTALL).group(1)
@@ -65,12 +73,14 @@ def test_nmr_peak_labels_never_overlap(tmp_path):
     labels = [Label(3.21, 100.0, "8"), Label(3.20, 100.0, "9"), Label(3.19, 90.0, "10")]
     _, positions = place_labels(labels, lambda x: 100 + (4.0 - x) * 300, lambda y: 200 - y, 28, 220)
     boxes = [label_box(x, y, item.text) for item, (x, y) in zip(labels, positions)]
-    assert all(not _overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(not _overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     page = _html(tmp_path, NMR_SPECTRUM)
     for plot in re.findall(r"<svg.*?</svg>", page, re.DOTALL):
-        drawn = [label_box(float(x), float(y), text) for x, y, text in
-                 re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="label"[^>]*>([^<]*)</text>', plot)]
-        assert all(not _overlap(a, b) for i, a in enumerate(drawn) for b in drawn[i + 1:])
+        drawn = [
+            label_box(float(x), float(y), text)
+            for x, y, text in re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="label"[^>]*>([^<]*)</text>', plot)
+        ]
+        assert all(not _overlap(a, b) for i, a in enumerate(drawn) for b in drawn[i + 1 :])
     assert page.count('class="label"') >= 10
 
 
@@ -80,11 +90,13 @@ def _overlap(a, b) -> bool:
 
 # ---------------------------------------------------------------- PDF
 
+
 def _needs_printing_tools():
     from specqc.report.pdf import find_chromium
 
-    missing = [name for name, found in (("chromium", find_chromium()), ("pdftoppm", shutil.which("pdftoppm")))
-               if not found]
+    missing = [
+        name for name, found in (("chromium", find_chromium()), ("pdftoppm", shutil.which("pdftoppm"))) if not found
+    ]
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must have {', '.join(missing)} (.ci/run installs chromium and poppler-utils)")
@@ -100,7 +112,7 @@ def _gray_pages(pdf, tmp_path, dpi=30):
         data = path.read_bytes()
         header = re.match(rb"P5\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
         width, height = int(header.group(1)), int(header.group(2))
-        pages.append((width, height, data[header.end():]))
+        pages.append((width, height, data[header.end() :]))
         path.unlink()
     return pages
 
@@ -109,8 +121,19 @@ def _gray_pages(pdf, tmp_path, dpi=30):
 def test_pdf_report_prints_on_a4_and_letter(tmp_path, paper, size_in):
     _needs_printing_tools()
     pdf = tmp_path / f"report-{paper}.pdf"
-    result = specqc("analyze", UV_RUN, NMR_SPECTRUM, "--route", "diazepan-2-one", "--stage", "salt",
-                    "--output", pdf, "--paper", paper)
+    result = specqc(
+        "analyze",
+        UV_RUN,
+        NMR_SPECTRUM,
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "salt",
+        "--output",
+        pdf,
+        "--paper",
+        paper,
+    )
     assert result.returncode == 0, result.stderr
     assert pdf.read_bytes()[:5] == b"%PDF-" and f"pdf report of dz-salt-uv-clean written to {pdf}" in result.stderr
     pages = _gray_pages(pdf, tmp_path)
@@ -122,8 +145,9 @@ def test_pdf_report_prints_on_a4_and_letter(tmp_path, paper, size_in):
         dark = sum(1 for value in pixels if value < 128) / len(pixels)
         assert printed > 0.02 and dark < 0.5  # something printed on every page, and not a black page
     # the header, verdict and plots are on paper: text of page 1, and plots drawn on later pages
-    text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "dz-salt-uv-clean" in text and "Operator" in text and "PASS" in text
     # the right margin is white: nothing is cut off at the paper's edge
     width, height, pixels = pages[0]

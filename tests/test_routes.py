@@ -47,8 +47,9 @@ def test_side_products_are_derived_not_declared():
     derived = {s.role for s in route.species if s.derived_by}
     assert derived == {"dialkylated", "oligomer", "hydrolysis", "piperazine"}
     oligomers = [s.id for s in route.species if s.role == "oligomer"]
-    assert sorted(oligomers) == sorted(f"{shape}-{n}" for shape in ("linear", "cyclic")
-                                       for n in ("dimer", "trimer", "tetramer"))
+    assert sorted(oligomers) == sorted(
+        f"{shape}-{n}" for shape in ("linear", "cyclic") for n in ("dimer", "trimer", "tetramer")
+    )
 
 
 def test_boc_species_get_in_source_losses_and_polyamines_2plus():
@@ -107,15 +108,20 @@ def test_route_check_flags_the_guides_ethylenediamine_ring_size():
     assert not load_route("cyclobutylcarbonyl-diazepane").issues
 
 
-@pytest.mark.parametrize("broken, fragment", [
-    (GUIDE_VARIANT.replace('role = "reagent"', 'role = "catalyst"'), "species[1].role"),
-    (GUIDE_VARIANT.replace('smiles = "CCOC(=O)CNCCN"', 'smiles = "C1CC"'), "species[3].smiles"),
-    (GUIDE_VARIANT.replace('impurities = ["precursor", "@oligomer"]', 'impurities = ["nothing"]'),
-     "stages[0].impurities[0]"),
-    (GUIDE_VARIANT.replace('substrate = "precursor"', 'substrate = "ghost"'), "reactions[0].substrate"),
-    (GUIDE_VARIANT.replace('[[stages]]', '[[stages]\n'), "not valid TOML"),
-    (GUIDE_VARIANT.replace('role = "product"', 'role = "intermediate"'), "no species has role 'product'"),
-])
+@pytest.mark.parametrize(
+    "broken, fragment",
+    [
+        (GUIDE_VARIANT.replace('role = "reagent"', 'role = "catalyst"'), "species[1].role"),
+        (GUIDE_VARIANT.replace('smiles = "CCOC(=O)CNCCN"', 'smiles = "C1CC"'), "species[3].smiles"),
+        (
+            GUIDE_VARIANT.replace('impurities = ["precursor", "@oligomer"]', 'impurities = ["nothing"]'),
+            "stages[0].impurities[0]",
+        ),
+        (GUIDE_VARIANT.replace('substrate = "precursor"', 'substrate = "ghost"'), "reactions[0].substrate"),
+        (GUIDE_VARIANT.replace("[[stages]]", "[[stages]\n"), "not valid TOML"),
+        (GUIDE_VARIANT.replace('role = "product"', 'role = "intermediate"'), "no species has role 'product'"),
+    ],
+)
 def test_malformed_route_names_field(broken, fragment):
     with pytest.raises(ConfigError) as info:
         parse_route(broken, "user.toml")
@@ -143,12 +149,15 @@ def test_route_files_are_checked_against_the_shipped_json_schema():
         check_route_schema(tomllib.loads(text))  # the built-in routes are valid route files
 
 
-@pytest.mark.parametrize("broken, fragment", [
-    (GUIDE_VARIANT.replace('[[species]]', '[[species]]\ncolour = "blue"', 1), "species[0]: additional properties"),
-    (GUIDE_VARIANT.replace('role = "reagent"', 'role = 3'), "species[1].role"),
-    (GUIDE_VARIANT.replace('main = [', 'main = 7 #[', 1), "stages[0].main: 7 is not of type 'array'"),
-    ('mystery = 1\n' + GUIDE_VARIANT, "route: additional properties are not allowed ('mystery'"),
-])
+@pytest.mark.parametrize(
+    "broken, fragment",
+    [
+        (GUIDE_VARIANT.replace("[[species]]", '[[species]]\ncolour = "blue"', 1), "species[0]: additional properties"),
+        (GUIDE_VARIANT.replace('role = "reagent"', "role = 3"), "species[1].role"),
+        (GUIDE_VARIANT.replace("main = [", "main = 7 #[", 1), "stages[0].main: 7 is not of type 'array'"),
+        ("mystery = 1\n" + GUIDE_VARIANT, "route: additional properties are not allowed ('mystery'"),
+    ],
+)
 def test_schema_errors_name_the_key_path(broken, fragment):
     with pytest.raises(ConfigError) as info:
         parse_route(broken, "user.toml")

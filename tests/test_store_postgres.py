@@ -48,8 +48,15 @@ def actor(via="cli"):
 def cli(*args, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k != "SPECQC_STORE_KEY_FILE"}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "specqc.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "specqc.cli", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
 
 
 def fill(location) -> list[str]:
@@ -71,18 +78,28 @@ def raw(url):
 
 # ---------------------------------------------------------------- store URLs (no server needed)
 
-@pytest.mark.parametrize("location, words", [
-    ("mysql://qc:s3cret-pw@db.example/records", "unsupported results store scheme 'mysql'"),
-    ("postgresql:/qc:s3cret-pw@db.example/records", "malformed PostgreSQL store URL"),
-    ("postgresql://qc:s3cret-pw@db.example:99999/records", "invalid port"),
-    ("postgresql://qc:s3cret-pw@db.example/", "names no database"),
-    ("postgresql://qc:s3cret-pw@:5432/records", "names no host"),
-    ("sqlite:/records.sqlite", "malformed SQLite store URL"),
-])
+
+@pytest.mark.parametrize(
+    "location, words",
+    [
+        ("mysql://qc:s3cret-pw@db.example/records", "unsupported results store scheme 'mysql'"),
+        ("postgresql:/qc:s3cret-pw@db.example/records", "malformed PostgreSQL store URL"),
+        ("postgresql://qc:s3cret-pw@db.example:99999/records", "invalid port"),
+        ("postgresql://qc:s3cret-pw@db.example/", "names no database"),
+        ("postgresql://qc:s3cret-pw@:5432/records", "names no host"),
+        ("sqlite:/records.sqlite", "malformed SQLite store URL"),
+    ],
+)
 def test_a_bad_store_url_is_one_line_exit_2_and_creates_nothing(tmp_path, location, words):
     for args in (["records", "--store", location, "list"], ["status", "--store", location]):
-        result = subprocess.run([sys.executable, "-m", "specqc.cli", *args], cwd=tmp_path, capture_output=True,
-                                text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "specqc.cli", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and words in result.stderr and "Traceback" not in result.stderr
         assert "s3cret-pw" not in result.stderr + result.stdout
@@ -95,7 +112,10 @@ def test_sqlite_urls_and_plain_paths_name_the_same_store(tmp_path):
     assert parse_location(f"sqlite:///{tmp_path}/a.sqlite").path == parse_location(tmp_path / "a.sqlite").path
     assert parse_location("sqlite:///rel/a.sqlite").path.as_posix() == "rel/a.sqlite"
     target = parse_location("postgresql://qc:pw@db.example:5433/records?sslmode=require")
-    assert target.engine == "postgresql" and target.display == "postgresql://qc:***@db.example:5433/records?sslmode=require"
+    assert (
+        target.engine == "postgresql"
+        and target.display == "postgresql://qc:***@db.example:5433/records?sslmode=require"
+    )
     assert target.target.startswith("postgresql://qc:pw@")  # what another process connects with
 
 
@@ -106,6 +126,7 @@ def test_an_unreachable_server_is_one_line_without_the_password(tmp_path):
 
 
 # ---------------------------------------------------------------- schema and append-only
+
 
 def test_schema_is_applied_on_first_use_and_a_newer_store_is_refused(postgres_url):
     from specqc.errors import ConfigError
@@ -131,9 +152,14 @@ def test_the_server_refuses_update_delete_and_truncate_of_results(postgres_url):
 
     fill(postgres_url)
     with raw(postgres_url) as connection:
-        for statement in ("UPDATE analyses SET verdict='pass'", "DELETE FROM species_results",
-                          "UPDATE audit SET detail='{}'", "DELETE FROM ledger", "TRUNCATE checks CASCADE",
-                          "TRUNCATE audit"):
+        for statement in (
+            "UPDATE analyses SET verdict='pass'",
+            "DELETE FROM species_results",
+            "UPDATE audit SET detail='{}'",
+            "DELETE FROM ledger",
+            "TRUNCATE checks CASCADE",
+            "TRUNCATE audit",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 connection.execute(statement)
         # replication mode does not switch them off either
@@ -152,6 +178,7 @@ def test_records_are_the_same_on_both_engines(postgres_url, tmp_path):
     postgres_ids = fill(postgres_url)
     assert sqlite_ids == postgres_ids
     with Store(tmp_path / "s.sqlite") as lite, Store(postgres_url) as server:
+
         def content(store, analysis_id):  # every value as the engine holds it, the time of writing aside
             rows = {table: [dict(row) for row in found] for table, found in store._analysis_rows(analysis_id).items()}
             rows["analyses"][0]["recorded_at"] = None
@@ -159,8 +186,9 @@ def test_records_are_the_same_on_both_engines(postgres_url, tmp_path):
 
         for analysis_id in sqlite_ids:
             assert content(lite, analysis_id) == content(server, analysis_id)
-            assert [dict(r) for r in lite.rows("checks", analysis_id)] == \
-                [dict(r) for r in server.rows("checks", analysis_id)]
+            assert [dict(r) for r in lite.rows("checks", analysis_id)] == [
+                dict(r) for r in server.rows("checks", analysis_id)
+            ]
         assert server.verify() == [] and lite.verify() == []
     listed = {}
     for location in (tmp_path / "s.sqlite", postgres_url):
@@ -178,30 +206,48 @@ def test_records_are_the_same_on_both_engines(postgres_url, tmp_path):
 
 # ---------------------------------------------------------------- tampering, caught by verify (exit 4)
 
+
 def _species_of(connection, analysis_id):
-    return connection.execute("SELECT species_id, status FROM species_results WHERE analysis_id=%s ORDER BY rowid "
-                              "LIMIT 1", (analysis_id,)).fetchone()
+    return connection.execute(
+        "SELECT species_id, status FROM species_results WHERE analysis_id=%s ORDER BY rowid LIMIT 1", (analysis_id,)
+    ).fetchone()
 
 
 TAMPERING = {
-    "verdict updated": (lambda c, ids: c.execute("UPDATE analyses SET verdict='pass' WHERE id=%s", (ids[1],)),
-                        lambda ids: [f"record {ids[1]}", "verdict is 'pass'", "'fail'"]),
+    "verdict updated": (
+        lambda c, ids: c.execute("UPDATE analyses SET verdict='pass' WHERE id=%s", (ids[1],)),
+        lambda ids: [f"record {ids[1]}", "verdict is 'pass'", "'fail'"],
+    ),
     "species row deleted": (
-        lambda c, ids: c.execute("DELETE FROM species_results WHERE rowid=(SELECT MIN(rowid) FROM species_results "
-                                 "WHERE analysis_id=%s)", (ids[0],)),
-        lambda ids: [f"record {ids[0]}", "species_results row", "removed"]),
-    "ledger event changed": (lambda c, ids: c.execute("UPDATE ledger SET state='failed' WHERE state='done'"),
-                             lambda ids: ["ledger seq 2", "changed behind the store's back"]),
+        lambda c, ids: c.execute(
+            "DELETE FROM species_results WHERE rowid=(SELECT MIN(rowid) FROM species_results WHERE analysis_id=%s)",
+            (ids[0],),
+        ),
+        lambda ids: [f"record {ids[0]}", "species_results row", "removed"],
+    ),
+    "ledger event changed": (
+        lambda c, ids: c.execute("UPDATE ledger SET state='failed' WHERE state='done'"),
+        lambda ids: ["ledger seq 2", "changed behind the store's back"],
+    ),
     "analysis removed with its audit row": (
-        lambda c, ids: [c.execute(f"DELETE FROM {t} WHERE analysis_id=%s", (ids[2],))
-                        for t in ("inputs", "species_results", "diagnoses", "checks", "report_files")]
-        + [c.execute("DELETE FROM analyses WHERE id=%s", (ids[2],)),
-           c.execute("DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)")],
-        lambda ids: ["audit rows after seq", "cut short"]),
+        lambda c, ids: (
+            [
+                c.execute(f"DELETE FROM {t} WHERE analysis_id=%s", (ids[2],))
+                for t in ("inputs", "species_results", "diagnoses", "checks", "report_files")
+            ]
+            + [
+                c.execute("DELETE FROM analyses WHERE id=%s", (ids[2],)),
+                c.execute("DELETE FROM audit WHERE seq=(SELECT MAX(seq) FROM audit)"),
+            ]
+        ),
+        lambda ids: ["audit rows after seq", "cut short"],
+    ),
     "audit detail rewritten": (
-        lambda c, ids: c.execute("UPDATE audit SET detail=replace(detail, 'P-1', 'P-2') WHERE analysis_id=%s "
-                                 "AND action='record'", (ids[0],)),
-        lambda ids: ["audit chain broken at seq"]),
+        lambda c, ids: c.execute(
+            "UPDATE audit SET detail=replace(detail, 'P-1', 'P-2') WHERE analysis_id=%s AND action='record'", (ids[0],)
+        ),
+        lambda ids: ["audit chain broken at seq"],
+    ),
 }
 
 
@@ -241,6 +287,7 @@ def test_triggers_dropped_behind_the_stores_back_are_reported_and_restored(postg
 
 # ---------------------------------------------------------------- copying between engines
 
+
 def test_migrate_sqlite_to_postgresql_and_back_keeps_the_chain(postgres_url, tmp_path):
     from specqc.records.store import Store
 
@@ -252,7 +299,7 @@ def test_migrate_sqlite_to_postgresql_and_back_keeps_the_chain(postgres_url, tmp
     with Store(source) as old, Store(postgres_url) as new:
         old_chain = [dict(r) for r in old.connection.execute("SELECT * FROM audit ORDER BY seq")]
         new_chain = [dict(r) for r in new.connection.execute("SELECT * FROM audit ORDER BY seq")]
-        assert new_chain[:len(old_chain)] == old_chain  # the same rows, hashes and all
+        assert new_chain[: len(old_chain)] == old_chain  # the same rows, hashes and all
         assert new_chain[-1]["action"] == "copy" and new_chain[-1]["prev_hash"] == old_chain[-1]["hash"]
         assert [r["id"] for r in new.analyses()] == ids and new.verify() == []
         # the copy goes on: new writes extend the copied chain
@@ -282,11 +329,14 @@ def test_migrate_refuses_a_source_that_does_not_verify(postgres_url, tmp_path):
     result = cli("records", "migrate", "--from", source, "--to", postgres_url)
     assert result.returncode == 2 and "does not verify" in result.stderr
     with raw(postgres_url) as check:  # nothing was copied
-        assert check.execute("SELECT to_regclass('analyses')").fetchone()[0] is None or \
-            check.execute("SELECT COUNT(*) FROM analyses").fetchone()[0] == 0
+        assert (
+            check.execute("SELECT to_regclass('analyses')").fetchone()[0] is None
+            or check.execute("SELECT COUNT(*) FROM analyses").fetchone()[0] == 0
+        )
 
 
 # ---------------------------------------------------------------- many writers
+
 
 def _writer(url, names, batch, rounds, shared):
     from specqc.records.store import Actor, Store
@@ -331,8 +381,10 @@ def test_claims_on_a_shared_store_are_handed_over_after_the_lease(postgres_url):
     now = time.time()
     with Store(postgres_url) as store, raw(postgres_url) as connection:
         # a service on another instrument PC holds the inbox, its lease still running
-        connection.execute("INSERT INTO claims VALUES ('inbox:/share/lcms-2', 'pc-2/77/aa', 'pc-2', 77, NULL, "
-                           "%s, %s, %s)", (now - 30, now - 5, now + 60))
+        connection.execute(
+            "INSERT INTO claims VALUES ('inbox:/share/lcms-2', 'pc-2/77/aa', 'pc-2', 77, NULL, %s, %s, %s)",
+            (now - 30, now - 5, now + 60),
+        )
         with pytest.raises(ClaimError) as refused:
             store.acquire_claim("inbox:/share/lcms-2", "pc-3/88/bb", lease_s=60, actor=actor("watch"))
         assert refused.value.holder.holder == "pc-2/77/aa"
@@ -340,8 +392,10 @@ def test_claims_on_a_shared_store_are_handed_over_after_the_lease(postgres_url):
         assert status.returncode == 0 and "inbox:/share/lcms-2 by pc-2/77/aa" in status.stdout
         # it was killed: once its lease runs out the claim is taken over
         connection.execute("DELETE FROM claims")
-        connection.execute("INSERT INTO claims VALUES ('inbox:/share/lcms-2', 'pc-2/77/aa', 'pc-2', 77, NULL, "
-                           "%s, %s, %s)", (now - 300, now - 200, now - 1))
+        connection.execute(
+            "INSERT INTO claims VALUES ('inbox:/share/lcms-2', 'pc-2/77/aa', 'pc-2', 77, NULL, %s, %s, %s)",
+            (now - 300, now - 200, now - 1),
+        )
         taken = store.acquire_claim("inbox:/share/lcms-2", "pc-3/88/bb", lease_s=60, actor=actor("watch"))
         assert taken.holder == "pc-3/88/bb" and [c.holder for c in store.claims()] == ["pc-3/88/bb"]
         actions = [r["action"] for r in store.connection.execute("SELECT action FROM audit ORDER BY seq")]
@@ -356,8 +410,10 @@ def test_watch_services_on_two_instrument_pcs_share_one_store(postgres_url, tmp_
     from specqc.records.store import Store
 
     config = tmp_path / "watch.toml"
-    config.write_text(f'[sample]\nroute = "diazepan-2-one"\n[watch]\nsettle_s = 0.2\n[store]\npath = "{postgres_url}"\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[sample]\nroute = "diazepan-2-one"\n[watch]\nsettle_s = 0.2\n[store]\npath = "{postgres_url}"\n',
+        encoding="utf-8",
+    )
     processes = []
     for pc, names in (("pc-1", NAMES[:2]), ("pc-2", NAMES[2:] + ("dz-alkylation-overalkylation",))):
         inbox = tmp_path / pc / "inbox"
@@ -367,10 +423,28 @@ def test_watch_services_on_two_instrument_pcs_share_one_store(postgres_url, tmp_
         os.utime(inbox, None)
     time.sleep(0.5)
     for pc in ("pc-1", "pc-2"):
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "specqc.cli", "watch", tmp_path / pc / "inbox", "--out", tmp_path / pc / "out",
-             "--config", config, "--once", "--workers", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "specqc.cli",
+                    "watch",
+                    tmp_path / pc / "inbox",
+                    "--out",
+                    tmp_path / pc / "out",
+                    "--config",
+                    config,
+                    "--once",
+                    "--workers",
+                    "1",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for process in processes:
         _out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
@@ -380,9 +454,25 @@ def test_watch_services_on_two_instrument_pcs_share_one_store(postgres_url, tmp_
         assert {r["state"] for r in store.ledger_summary()} == {"done"} and len(store.ledger_summary()) == 4
         assert store.claims() == []  # released at the end
         assert store.verify() == []
-    again = subprocess.run([sys.executable, "-m", "specqc.cli", "watch", tmp_path / "pc-1" / "inbox", "--out",
-                            tmp_path / "pc-1" / "out", "--config", config, "--once"], cwd=ROOT, capture_output=True,
-                           text=True, timeout=300, check=False)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "specqc.cli",
+            "watch",
+            tmp_path / "pc-1" / "inbox",
+            "--out",
+            tmp_path / "pc-1" / "out",
+            "--config",
+            config,
+            "--once",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert again.returncode == 0 and "done 0" in again.stderr and "already done 2" in again.stderr
 
 
@@ -395,11 +485,19 @@ def test_the_password_may_come_from_a_pgpassfile(postgres_url, tmp_path):
     passfile.chmod(0o600)
     without = postgres_url.replace(f":{parts.password}@", "@")
     assert parts.password and parts.password not in without
-    result = cli("records", "--store", without, "list", "--format", "json",
-                 env_extra={"PGPASSFILE": str(passfile), "PGPASSWORD": ""})
+    result = cli(
+        "records",
+        "--store",
+        without,
+        "list",
+        "--format",
+        "json",
+        env_extra={"PGPASSFILE": str(passfile), "PGPASSWORD": ""},
+    )
     assert result.returncode == 0 and json.loads(result.stdout) == [], result.stderr
-    refused = cli("records", "--store", without, "list", env_extra={"PGPASSFILE": str(tmp_path / "none"),
-                                                                     "PGPASSWORD": ""})
+    refused = cli(
+        "records", "--store", without, "list", env_extra={"PGPASSFILE": str(tmp_path / "none"), "PGPASSWORD": ""}
+    )
     assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "cannot be reached" in refused.stderr
 
 

@@ -36,8 +36,10 @@ def _build(path, key_file=None):
     from specqc.records.store import Store
 
     with Store(path, key_file=key_file) as store:
-        ids = [store.record(json.loads(_report(name)), actor=_actor()).id
-               for name in ("dz-alkylation-clean", "dz-deprotection-boc-left")]
+        ids = [
+            store.record(json.loads(_report(name)), actor=_actor()).id
+            for name in ("dz-alkylation-clean", "dz-deprotection-boc-left")
+        ]
         store.ledger_event("/data/in/run-1.mzML", "ab" * 32, "started")
         store.ledger_event("/data/in/run-1.mzML", "ab" * 32, "done", analysis_id=ids[0])
     return ids
@@ -97,8 +99,14 @@ def verify_cli(path, key_file=None):
     env = {k: v for k, v in os.environ.items() if k != "SPECQC_STORE_KEY_FILE"}
     if key_file is not None:
         env["SPECQC_STORE_KEY_FILE"] = str(key_file)
-    return subprocess.run([sys.executable, "-m", "specqc.cli", "records", "--store", str(path), "verify"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "specqc.cli", "records", "--store", str(path), "verify"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def problems(path, key_file=None):
@@ -117,58 +125,102 @@ def test_an_untouched_store_verifies(plain, signed):
 
 def _first_species(raw):
     """The first species of the first analysis, and the status it will be flipped to."""
-    species, status = raw.execute("SELECT species_id, status FROM species_results WHERE analysis_id=(SELECT id "
-                                  "FROM analyses ORDER BY rowid LIMIT 1) ORDER BY rowid LIMIT 1").fetchone()
+    species, status = raw.execute(
+        "SELECT species_id, status FROM species_results WHERE analysis_id=(SELECT id "
+        "FROM analyses ORDER BY rowid LIMIT 1) ORDER BY rowid LIMIT 1"
+    ).fetchone()
     return species, "not-detected" if status == "detected" else "detected"
 
 
 CASES = {
     # name: (statements given the first and second analysis ids, words the message must hold)
-    "verdict updated": (lambda a, b: [f"UPDATE analyses SET verdict='pass' WHERE id='{b}'"],
-                        lambda a, b, raw: [f"record {b}", "analyses row", "verdict is 'pass'", "'fail'"]),
+    "verdict updated": (
+        lambda a, b: [f"UPDATE analyses SET verdict='pass' WHERE id='{b}'"],
+        lambda a, b, raw: [f"record {b}", "analyses row", "verdict is 'pass'", "'fail'"],
+    ),
     "species status flipped": (
-        lambda a, b: ["UPDATE species_results SET status=CASE status WHEN 'detected' THEN 'not-detected' "
-                      f"ELSE 'detected' END WHERE analysis_id='{a}' AND rowid="
-                      f"(SELECT MIN(rowid) FROM species_results WHERE analysis_id='{a}')"],
-        lambda a, b, raw: [f"record {a}", "species_results row", f"species_id={_first_species(raw)[0]!r}",
-                           f"status is {_first_species(raw)[1]!r}, the stored report says"]),
-    "check detail updated": (lambda a, b: [f"UPDATE checks SET detail='fine' WHERE analysis_id='{b}'"],
-                             lambda a, b, raw: [f"record {b}", "checks row", "changed"]),
-    "diagnosis deleted": (lambda a, b: [f"DELETE FROM diagnoses WHERE analysis_id='{b}'"],
-                          lambda a, b, raw: [f"record {b}", "diagnoses row diagnosis_id=", "removed"]),
-    "input hash updated": (lambda a, b: [f"UPDATE inputs SET sha256='{'0' * 64}' WHERE analysis_id='{a}'"],
-                           lambda a, b, raw: [f"record {a}", "inputs row", "position=0", "sha256"]),
+        lambda a, b: [
+            "UPDATE species_results SET status=CASE status WHEN 'detected' THEN 'not-detected' "
+            f"ELSE 'detected' END WHERE analysis_id='{a}' AND rowid="
+            f"(SELECT MIN(rowid) FROM species_results WHERE analysis_id='{a}')"
+        ],
+        lambda a, b, raw: [
+            f"record {a}",
+            "species_results row",
+            f"species_id={_first_species(raw)[0]!r}",
+            f"status is {_first_species(raw)[1]!r}, the stored report says",
+        ],
+    ),
+    "check detail updated": (
+        lambda a, b: [f"UPDATE checks SET detail='fine' WHERE analysis_id='{b}'"],
+        lambda a, b, raw: [f"record {b}", "checks row", "changed"],
+    ),
+    "diagnosis deleted": (
+        lambda a, b: [f"DELETE FROM diagnoses WHERE analysis_id='{b}'"],
+        lambda a, b, raw: [f"record {b}", "diagnoses row diagnosis_id=", "removed"],
+    ),
+    "input hash updated": (
+        lambda a, b: [f"UPDATE inputs SET sha256='{'0' * 64}' WHERE analysis_id='{a}'"],
+        lambda a, b, raw: [f"record {a}", "inputs row", "position=0", "sha256"],
+    ),
     "analysis deleted": (
-        lambda a, b: [f"DELETE FROM {t} WHERE analysis_id='{a}'" for t in
-                      ("inputs", "species_results", "diagnoses", "checks", "report_files")]
-        + [f"DELETE FROM analyses WHERE id='{a}'"],
-        lambda a, b, raw: [f"record {a}", "missing from the store"]),
+        lambda a, b: (
+            [
+                f"DELETE FROM {t} WHERE analysis_id='{a}'"
+                for t in ("inputs", "species_results", "diagnoses", "checks", "report_files")
+            ]
+            + [f"DELETE FROM analyses WHERE id='{a}'"]
+        ),
+        lambda a, b, raw: [f"record {a}", "missing from the store"],
+    ),
     "analysis and its audit row deleted": (
         lambda a, b: [f"DELETE FROM analyses WHERE id='{a}'", f"DELETE FROM audit WHERE analysis_id='{a}'"],
-        lambda a, b, raw: ["audit chain broken"]),
+        lambda a, b, raw: ["audit chain broken"],
+    ),
     "newest analysis and the chain's tail cut off": (
-        lambda a, b: [f"DELETE FROM {t} WHERE analysis_id='{b}'" for t in
-                      ("inputs", "species_results", "diagnoses", "checks", "report_files")]
-        + [f"DELETE FROM analyses WHERE id='{b}'", "DELETE FROM ledger",
-           f"DELETE FROM audit WHERE seq >= (SELECT seq FROM audit WHERE analysis_id='{b}' AND action='record')"],
-        lambda a, b, raw: ["cut short"]),
+        lambda a, b: (
+            [
+                f"DELETE FROM {t} WHERE analysis_id='{b}'"
+                for t in ("inputs", "species_results", "diagnoses", "checks", "report_files")
+            ]
+            + [
+                f"DELETE FROM analyses WHERE id='{b}'",
+                "DELETE FROM ledger",
+                f"DELETE FROM audit WHERE seq >= (SELECT seq FROM audit WHERE analysis_id='{b}' AND action='record')",
+            ]
+        ),
+        lambda a, b, raw: ["cut short"],
+    ),
     "forged analysis inserted": (
-        lambda a, b: ["CREATE TEMP TABLE f AS SELECT * FROM analyses WHERE id='" + a + "'",
-                      "UPDATE f SET id='f0f0f0f0f0f0f0f0f0f0f0f0', verdict='pass', revision=9",
-                      "INSERT INTO analyses SELECT * FROM f"],
-        lambda a, b, raw: ["record f0f0f0f0f0f0f0f0f0f0f0f0", "not in the audit chain"]),
+        lambda a, b: [
+            "CREATE TEMP TABLE f AS SELECT * FROM analyses WHERE id='" + a + "'",
+            "UPDATE f SET id='f0f0f0f0f0f0f0f0f0f0f0f0', verdict='pass', revision=9",
+            "INSERT INTO analyses SELECT * FROM f",
+        ],
+        lambda a, b, raw: ["record f0f0f0f0f0f0f0f0f0f0f0f0", "not in the audit chain"],
+    ),
     "forged species row inserted": (
-        lambda a, b: [f"INSERT INTO species_results (analysis_id, species_id, name, role, stage_role, status) "
-                      f"VALUES ('{b}', 'ghost', 'Ghost', 'side-product', 'impurity', 'detected')"],
-        lambda a, b, raw: [f"record {b}", "species_id='ghost'", "added"]),
-    "ledger state updated": (lambda a, b: ["UPDATE ledger SET state='failed' WHERE state='done'"],
-                             lambda a, b, raw: ["ledger seq 2", "run-1.mzML", "changed"]),
-    "ledger event deleted": (lambda a, b: ["DELETE FROM ledger WHERE seq=1"],
-                             lambda a, b, raw: ["ledger seq 1", "missing from the store"]),
+        lambda a, b: [
+            f"INSERT INTO species_results (analysis_id, species_id, name, role, stage_role, status) "
+            f"VALUES ('{b}', 'ghost', 'Ghost', 'side-product', 'impurity', 'detected')"
+        ],
+        lambda a, b, raw: [f"record {b}", "species_id='ghost'", "added"],
+    ),
+    "ledger state updated": (
+        lambda a, b: ["UPDATE ledger SET state='failed' WHERE state='done'"],
+        lambda a, b, raw: ["ledger seq 2", "run-1.mzML", "changed"],
+    ),
+    "ledger event deleted": (
+        lambda a, b: ["DELETE FROM ledger WHERE seq=1"],
+        lambda a, b, raw: ["ledger seq 1", "missing from the store"],
+    ),
     "ledger event inserted": (
-        lambda a, b: ["INSERT INTO ledger (dataset, content_sha256, state, at) VALUES "
-                      "('/data/in/run-2.mzML', 'cd', 'done', '2026-01-01T00:00:00+00:00')"],
-        lambda a, b, raw: ["run-2.mzML", "not in the audit chain"]),
+        lambda a, b: [
+            "INSERT INTO ledger (dataset, content_sha256, state, at) VALUES "
+            "('/data/in/run-2.mzML', 'cd', 'done', '2026-01-01T00:00:00+00:00')"
+        ],
+        lambda a, b, raw: ["run-2.mzML", "not in the audit chain"],
+    ),
     "triggers dropped": (lambda a, b: [], lambda a, b, raw: ["triggers had been dropped", "analyses_no_update"]),
 }
 
@@ -186,8 +238,9 @@ def test_verify_names_what_was_tampered_with(plain, case):
     tamper(plain, *statements(first, second)) if case == "triggers dropped" else None  # drop them again for the CLI
     result = verify_cli(plain)
     assert result.returncode == 4, result.stdout + result.stderr
-    assert any(all(w in line for w in expected) for line in result.stdout.splitlines() if "MISMATCH" in line), \
+    assert any(all(w in line for w in expected) for line in result.stdout.splitlines() if "MISMATCH" in line), (
         result.stdout
+    )
 
 
 def _rewrite_chain(path, keep_macs: bool):
@@ -209,8 +262,10 @@ def _rewrite_chain(path, keep_macs: bool):
             if row["analysis_id"] == second and row["action"] == "record":
                 detail = chain.canonical({**json.loads(detail), **seal})
             digest = chain.audit_hash(previous, row["at"], row["actor"], row["action"], row["analysis_id"], detail)
-            raw.execute("UPDATE audit SET detail=?, prev_hash=?, hash=?, mac=? WHERE seq=?",
-                        (detail, previous, digest, row["mac"] if keep_macs else None, row["seq"]))
+            raw.execute(
+                "UPDATE audit SET detail=?, prev_hash=?, hash=?, mac=? WHERE seq=?",
+                (detail, previous, digest, row["mac"] if keep_macs else None, row["seq"]),
+            )
             previous = digest
 
     tamper(path, rewrite, restore_triggers=True)
@@ -262,8 +317,9 @@ def test_a_noted_head_catches_the_chain_cut_back(plain):
 
     def cut(raw):  # remove the newest events and reset SQLite's counter too
         raw.execute("DELETE FROM ledger")
-        raw.execute(f"DELETE FROM audit WHERE seq > (SELECT seq FROM audit WHERE analysis_id='{second}' "
-                    "AND action='record')")
+        raw.execute(
+            f"DELETE FROM audit WHERE seq > (SELECT seq FROM audit WHERE analysis_id='{second}' AND action='record')"
+        )
         raw.execute("UPDATE sqlite_sequence SET seq=(SELECT MAX(seq) FROM audit) WHERE name='audit'")
 
     tamper(plain, cut)
@@ -280,23 +336,30 @@ def test_migration_seals_an_old_store_and_then_catches_tampering(tmp_path):
     path = tmp_path / "old.sqlite"
     raw = sqlite3.connect(path)
     raw.executescript(SCHEMA_1 + SCHEMA_2 + "PRAGMA user_version=2;")
-    raw.execute("INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, verdict, "
-                "specqc_version, parameters_json, reference_data_json, report_json, report_sha256, recorded_at, "
-                "recorded_by, host, via) VALUES ('0a0a0a0a0a0a0a0a0a0a0a0a', 'OLD', 's', 'salt', 'diazepan-2-one',"
-                " '1', 1, 'fail', '0.0.9', '{}', '{}', '{}',"
-                " '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',"
-                " '2026-01-01T00:00:00+00:00', 'old', 'pc', 'cli')")
-    raw.execute("INSERT INTO species_results VALUES ('0a0a0a0a0a0a0a0a0a0a0a0a', 'product', 'P', 'product', 'main',"
-                " 'detected', 1.2, 97.0, NULL)")
-    raw.execute("INSERT INTO ledger (dataset, content_sha256, state, at) VALUES ('/d/old.mzML', 'aa', 'done', "
-                "'2026-01-01T00:00:00+00:00')")
+    raw.execute(
+        "INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, verdict, "
+        "specqc_version, parameters_json, reference_data_json, report_json, report_sha256, recorded_at, "
+        "recorded_by, host, via) VALUES ('0a0a0a0a0a0a0a0a0a0a0a0a', 'OLD', 's', 'salt', 'diazepan-2-one',"
+        " '1', 1, 'fail', '0.0.9', '{}', '{}', '{}',"
+        " '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',"
+        " '2026-01-01T00:00:00+00:00', 'old', 'pc', 'cli')"
+    )
+    raw.execute(
+        "INSERT INTO species_results VALUES ('0a0a0a0a0a0a0a0a0a0a0a0a', 'product', 'P', 'product', 'main',"
+        " 'detected', 1.2, 97.0, NULL)"
+    )
+    raw.execute(
+        "INSERT INTO ledger (dataset, content_sha256, state, at) VALUES ('/d/old.mzML', 'aa', 'done', "
+        "'2026-01-01T00:00:00+00:00')"
+    )
     raw.commit()
     raw.close()
     with Store(path) as store:
         actions = [r["action"] for r in store.connection.execute("SELECT action FROM audit ORDER BY seq")]
         assert actions == ["adopt", "adopt", "migrate", "migrate"]  # to schema 3 (sealing), then to 4
-        migrate = json.loads(store.connection.execute("SELECT detail FROM audit WHERE action='migrate' ORDER BY seq")
-                             .fetchone()[0])
+        migrate = json.loads(
+            store.connection.execute("SELECT detail FROM audit WHERE action='migrate' ORDER BY seq").fetchone()[0]
+        )
         assert migrate["from"] == 2 and migrate["sealed_analyses"] == 1 and migrate["sealed_ledger_events"] == 1
         assert store.verify() == []
     tamper(path, "UPDATE species_results SET status='not-detected'", "UPDATE ledger SET state='failed'")

@@ -53,6 +53,7 @@ def _apex_of_tallest(result, label):
 
 # ------------------------------------------------------------------ readers on real files
 
+
 @needs_real
 def test_waters_sqd2_noscapine_ms_pda_and_cad():
     run = read(BLUE)
@@ -190,12 +191,12 @@ def test_andi_msd_tic_and_andi_ms_scans():
 
 
 @needs_real
-@pytest.mark.parametrize("path", [BLUE, RED, ORANGE, BROWN, CYAN, MAGENTA, ANDI_UV, ANDI_TIC, ANDI_MS],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [BLUE, RED, ORANGE, BROWN, CYAN, MAGENTA, ANDI_UV, ANDI_TIC, ANDI_MS], ids=lambda p: p.name
+)
 def test_every_vendor_file_analyses_from_the_cli(path, tmp_path):
     out = tmp_path / "report.json"
-    done = run_cli("analyze", path, "--route", "diazepan-2-one", "--stage", "salt", "--format", "json",
-                   "--output", out)
+    done = run_cli("analyze", path, "--route", "diazepan-2-one", "--stage", "salt", "--format", "json", "--output", out)
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     run = report["lcms_runs"][0]
@@ -206,6 +207,7 @@ def test_every_vendor_file_analyses_from_the_cli(path, tmp_path):
 
 
 # ------------------------------------------------------------------ runs being written, bad input
+
 
 @needs_real
 def test_agilent_run_still_being_written_reads_what_is_complete(tmp_path):
@@ -252,9 +254,12 @@ def test_diode_array_validates_its_shape():
 
 # ------------------------------------------------------------------ lock mass
 
+
 def test_lock_mass_function_named_in_the_header():
-    extern = ("Instrument Parameters - Function 1:\nPolarity\tES+\n"
-              "Instrument Parameters - Function 2 - Reference (LockSpray):\nPolarity\tES+\n")
+    extern = (
+        "Instrument Parameters - Function 1:\nPolarity\tES+\n"
+        "Instrument Parameters - Function 2 - Reference (LockSpray):\nPolarity\tES+\n"
+    )
     assert reference_functions_from_header(extern) == {2}
     assert reference_functions_from_header("Instrument Parameters - Function 1:\nPolarity\tES+\n") == set()
 
@@ -269,6 +274,7 @@ def test_lock_mass_function_recognised_from_its_scans():
 
 
 # ------------------------------------------------------------------ simulated DAD samples
+
 
 def _truth(name):
     return json.loads((SAMPLES / f"{name}.truth.json").read_text())
@@ -315,8 +321,18 @@ def test_coeluting_uv_impurity_fails_purity_while_ms_looks_clean():
 def test_configured_offset_overrides_the_estimate(tmp_path):
     config = tmp_path / "specqc.toml"
     config.write_text("[uv]\ndetector_offset_min = 0.1\nwavelengths_nm = [210]\n")
-    done = run_cli("analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt",
-                "--config", config, "--format", "json")
+    done = run_cli(
+        "analyze",
+        SAMPLES / "dz-salt-uv-clean.mzML",
+        "--route",
+        "diazepan-2-one",
+        "--stage",
+        "salt",
+        "--config",
+        config,
+        "--format",
+        "json",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     uv = report["lcms_runs"][0]["uv"]
@@ -325,16 +341,20 @@ def test_configured_offset_overrides_the_estimate(tmp_path):
     assert report["parameters"]["uv"]["detector_offset_used_min"] == 0.1
 
 
-@pytest.mark.parametrize("body, words", [
-    ("[uv]\nwavelength = [210]\n", "not a known key"),
-    ("[uv]\nwavelengths_nm = [90]\n", "outside"),
-    ("[uv]\npurity_threshold = 1200\n", "match factor"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("[uv]\nwavelength = [210]\n", "not a known key"),
+        ("[uv]\nwavelengths_nm = [90]\n", "outside"),
+        ("[uv]\npurity_threshold = 1200\n", "match factor"),
+    ],
+)
 def test_bad_uv_config_is_a_one_line_error(tmp_path, body, words):
     config = tmp_path / "bad.toml"
     config.write_text(body)
-    done = run_cli("analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt",
-                "--config", config)
+    done = run_cli(
+        "analyze", SAMPLES / "dz-salt-uv-clean.mzML", "--route", "diazepan-2-one", "--stage", "salt", "--config", config
+    )
     assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 

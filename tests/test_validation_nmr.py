@@ -67,8 +67,9 @@ def test_every_ich_solvent_is_assessed_or_says_why(validation):
 
 def test_every_reference_signal_carries_its_uncertainty_and_source(validation):
     _, _, runs = validation
-    signals = [s for _, report in runs for species in report["species"] if species["nmr"]
-               for s in species["nmr"]["signals"]]
+    signals = [
+        s for _, report in runs for species in report["species"] if species["nmr"] for s in species["nmr"]["signals"]
+    ]
     assert signals
     assert all(s["shift_uncertainty_ppm"] > 0 and s["uncertainty_source"] for s in signals)
 
@@ -81,9 +82,19 @@ def test_an_unexpected_strong_signal_is_never_passed_over(validation):
     assert listed and all(u["integral_h"] > 0 and u["snr"] >= 10 and u["width_hz"] > 0 for u in listed)
 
 
-@pytest.mark.parametrize("target", ["species_sensitivity", "species_false_per_spectrum", "solvent_sensitivity",
-                                    "solvent_false_per_spectrum", "ppm_w_w_error_p90", "diagnosis_precision",
-                                    "diagnosis_recall", "hands_off_rate"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "species_sensitivity",
+        "species_false_per_spectrum",
+        "solvent_sensitivity",
+        "solvent_false_per_spectrum",
+        "ppm_w_w_error_p90",
+        "diagnosis_precision",
+        "diagnosis_recall",
+        "hands_off_rate",
+    ],
+)
 def test_target(validation, target):
     """Each validation target, or, while it is not met, no worse than the figure recorded for this
     subset in benchmarks/validation/shortfalls.json."""

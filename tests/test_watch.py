@@ -26,16 +26,26 @@ def options(tmp_path, **extra):
     config.write_text('[sample]\nroute = "diazepan-2-one"\n', encoding="utf-8")
     inbox = tmp_path / "inbox"
     inbox.mkdir(exist_ok=True)
-    return WatchOptions(inboxes=[inbox], out=tmp_path / "out", store_path=tmp_path / "store.sqlite",
-                        config_path=config, settle_s=SETTLE, stale_s=2.0, rescan_s=0.5, workers=2, **extra)
+    return WatchOptions(
+        inboxes=[inbox],
+        out=tmp_path / "out",
+        store_path=tmp_path / "store.sqlite",
+        config_path=config,
+        settle_s=SETTLE,
+        stale_s=2.0,
+        rescan_s=0.5,
+        workers=2,
+        **extra,
+    )
 
 
 def ledger(opts) -> list[tuple[str, str]]:
     from specqc.records.store import Store
 
     with Store(opts.store_path) as store:
-        return [(Path(r["dataset"]).name, r["state"]) for r in
-                store.connection.execute("SELECT * FROM ledger ORDER BY seq")]
+        return [
+            (Path(r["dataset"]).name, r["state"]) for r in store.connection.execute("SELECT * FROM ledger ORDER BY seq")
+        ]
 
 
 def record_count(opts) -> int:
@@ -72,8 +82,11 @@ def test_each_dataset_is_analysed_once_and_reported(tmp_path):
     reports = sorted(p.name for p in (opts.out / "no-batch").glob("*.json") if not p.name.startswith("index"))
     assert len(reports) == 3 and all((opts.out / "no-batch" / r).with_suffix(".html").is_file() for r in reports)
     index = json.loads((opts.out / "no-batch" / "index.json").read_text())
-    assert {e["stage"]: e["verdict"] for e in index} == {"alkylation": "pass", "deprotection": "fail",
-                                                        "cyclization": "fail"}
+    assert {e["stage"]: e["verdict"] for e in index} == {
+        "alkylation": "pass",
+        "deprotection": "fail",
+        "cyclization": "fail",
+    }
     log = [json.loads(line) for line in (opts.out / "specqc-watch.log").read_text().splitlines()]
     assert [e["event"] for e in log].count("done") == 3
 
@@ -91,7 +104,7 @@ def test_slow_writer_is_not_read_until_finished(tmp_path):
     try:
         with target.open("wb") as handle:  # about 3 s of writing, in pieces
             for start in range(0, len(data), len(data) // 12 + 1):
-                handle.write(data[start:start + len(data) // 12 + 1])
+                handle.write(data[start : start + len(data) // 12 + 1])
                 handle.flush()
                 time.sleep(0.25)
         deadline = time.time() + 30
@@ -175,22 +188,50 @@ def test_corrupt_and_unassignable_files_get_error_reports_and_the_rest_carries_o
     assert "no stage" in json.loads(unassigned.read_text())["error"]
     again = run_once(opts)  # a permanent parse failure is not retried until the file changes
     assert again.failed == [] and again.analysed == []
-    status = subprocess.run([sys.executable, "-m", "specqc.cli", "status", "--store", opts.store_path],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "specqc.cli", "status", "--store", opts.store_path],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert "done 1" in status.stdout and "failed 1" in status.stdout and "unassigned 1" in status.stdout
 
 
 def test_kill_minus_9_mid_batch_then_restart_loses_and_repeats_nothing(tmp_path):
     opts = options(tmp_path)
-    names = ["dz-alkylation-clean", "dz-alkylation-incomplete", "dz-deprotection-clean", "dz-deprotection-boc-left",
-             "dz-cyclization-clean", "dz-cyclization-piperazine"]
+    names = [
+        "dz-alkylation-clean",
+        "dz-alkylation-incomplete",
+        "dz-deprotection-clean",
+        "dz-deprotection-boc-left",
+        "dz-cyclization-clean",
+        "dz-cyclization-piperazine",
+    ]
     for name in names:
         shutil.copy(SAMPLES / "lcms" / f"{name}.mzML", opts.inboxes[0])
     settle()
-    command = [sys.executable, "-m", "specqc.cli", "watch", opts.inboxes[0], "--out", opts.out, "--store",
-               opts.store_path, "--config", opts.config_path, "--once", "--workers", "1", "--settle", str(SETTLE)]
-    process = subprocess.Popen(list(map(str, command)), cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "specqc.cli",
+        "watch",
+        opts.inboxes[0],
+        "--out",
+        opts.out,
+        "--store",
+        opts.store_path,
+        "--config",
+        opts.config_path,
+        "--once",
+        "--workers",
+        "1",
+        "--settle",
+        str(SETTLE),
+    ]
+    process = subprocess.Popen(
+        list(map(str, command)), cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     line = process.stderr.readline()
     assert line.startswith("done"), line
     os.killpg(process.pid, signal.SIGKILL)  # the service and its worker, mid-batch
@@ -210,14 +251,35 @@ def test_kill_minus_9_mid_batch_then_restart_loses_and_repeats_nothing(tmp_path)
 
 
 def test_watch_command_usage_errors(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "specqc.cli", "watch", tmp_path / "missing", "--out",
-                             tmp_path / "out", "--once"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "specqc.cli", "watch", tmp_path / "missing", "--out", tmp_path / "out", "--once"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 2
     config = tmp_path / "c.toml"
     config.write_text("[watch]\nsettle = 3\n", encoding="utf-8")
     (tmp_path / "in").mkdir()
-    result = subprocess.run([sys.executable, "-m", "specqc.cli", "watch", tmp_path / "in", "--out", tmp_path / "out",
-                             "--config", config, "--once"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "specqc.cli",
+            "watch",
+            tmp_path / "in",
+            "--out",
+            tmp_path / "out",
+            "--config",
+            config,
+            "--once",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 2 and "settle" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -244,8 +306,9 @@ def test_each_sample_gets_the_latest_earlier_blank_of_its_inbox_and_blanks_are_n
     from specqc.records.store import Store
 
     opts = options(tmp_path)
-    opts.config_path.write_text('[sample]\nroute = "diazepan-2-one"\n[blank]\npattern = "(?i)^blank"\n',
-                                encoding="utf-8")
+    opts.config_path.write_text(
+        '[sample]\nroute = "diazepan-2-one"\n[blank]\npattern = "(?i)^blank"\n', encoding="utf-8"
+    )
     inbox = opts.inboxes[0]
     runs = {  # name: (source, acquired so many seconds ago)
         "dz-alkylation-first": ("dz-alkylation-clean", 400),  # before any blank: analysed without one
@@ -258,26 +321,34 @@ def test_each_sample_gets_the_latest_earlier_blank_of_its_inbox_and_blanks_are_n
         _aged(shutil.copy(SAMPLES / "lcms" / f"{source}.mzML", inbox / f"{name}.mzML"), age)
     result = run_once(opts)
     assert sorted(Path(p).name for p in result.blanks) == ["blank-early.mzML", "blank-late.mzML"]
-    assert sorted(Path(p).name for p in result.analysed) == ["dz-alkylation-first.mzML", "dz-alkylation-middle.mzML",
-                                                             "dz-deprotection-last.mzML"]
+    assert sorted(Path(p).name for p in result.analysed) == [
+        "dz-alkylation-first.mzML",
+        "dz-alkylation-middle.mzML",
+        "dz-deprotection-last.mzML",
+    ]
     states = ledger(opts)
     assert [s for n, s in states if n.startswith("blank")] == ["blank", "blank"]  # noted, never started
-    expected = {"dz-alkylation-first": None, "dz-alkylation-middle": "blank-early.mzML",
-                "dz-deprotection-last": "blank-late.mzML"}
+    expected = {
+        "dz-alkylation-first": None,
+        "dz-alkylation-middle": "blank-early.mzML",
+        "dz-deprotection-last": "blank-late.mzML",
+    }
     with Store(opts.store_path) as store:
         rows = {r["sample"]: r for r in store.analyses()}
         assert sorted(rows) == sorted(expected)
         for sample, blank in expected.items():
             inputs = store.rows("inputs", rows[sample]["id"])
-            assert [(Path(i["path"]).name, i["role"]) for i in inputs] == \
-                [(f"{sample}.mzML", "sample")] + ([(blank, "blank")] if blank else [])
+            assert [(Path(i["path"]).name, i["role"]) for i in inputs] == [(f"{sample}.mzML", "sample")] + (
+                [(blank, "blank")] if blank else []
+            )
         records = export.batch_records(store, None)
         (row,) = [export.stage_row(r) for r in records if r["sample"] == "dz-alkylation-middle"]
         assert Path(row["blank_path"]).name == "blank-early.mzML" and len(row["blank_sha256"]) == 64
         assert Path(row["input_paths"]).name == "dz-alkylation-middle.mzML"
         document = json.loads(export.to_json(records, "no-batch"))  # validated against the export schema
-        assert sorted(Path(i["path"]).name for r in document["records"] for i in r["inputs"]
-                      if i.get("role") == "blank") == ["blank-early.mzML", "blank-late.mzML"]
+        assert sorted(
+            Path(i["path"]).name for r in document["records"] for i in r["inputs"] if i.get("role") == "blank"
+        ) == ["blank-early.mzML", "blank-late.mzML"]
         assert ",via,blank_path,blank_sha256," in export.to_csv(records).lstrip("\ufeff").split("\r\n")[0]
         assert store.verify() == []
     for sample, blank in expected.items():
@@ -353,28 +424,35 @@ def test_recorded_start_times_of_vendor_folders(tmp_path):
 
     waters = tmp_path / "run.raw"
     waters.mkdir()
-    (waters / "_header.txt").write_text("$$ Version: 01.00\r\n$$ Acquired Date: 10-May-2022\r\n"
-                                        "$$ Acquired Time: 15:39:24\r\n", encoding="latin-1")
+    (waters / "_header.txt").write_text(
+        "$$ Version: 01.00\r\n$$ Acquired Date: 10-May-2022\r\n$$ Acquired Time: 15:39:24\r\n", encoding="latin-1"
+    )
     assert recorded_start(Dataset(waters, "waters")) == datetime(2022, 5, 10, 15, 39, 24).timestamp()  # local time
     chemstation = tmp_path / "msd.D"
     chemstation.mkdir()
     stamp = b"14 Nov 19   3:08 pm -0500"
     header = bytearray(512)
     header[CHEMSTATION_DATE_OFFSET] = len(stamp)
-    header[CHEMSTATION_DATE_OFFSET + 1:CHEMSTATION_DATE_OFFSET + 1 + len(stamp)] = stamp
+    header[CHEMSTATION_DATE_OFFSET + 1 : CHEMSTATION_DATE_OFFSET + 1 + len(stamp)] = stamp
     (chemstation / "MSD1.MS").write_bytes(bytes(header))
     assert recorded_start(Dataset(chemstation, "agilent")) == datetime_utc(2019, 11, 14, 20, 8)
     masshunter = tmp_path / "qtof.D"
     (masshunter / "AcqData").mkdir(parents=True)
     (masshunter / "AcqData" / "Contents.xml").write_text(
-        "<Contents><AcquiredTime>2021-03-04T05:06:07Z</AcquiredTime></Contents>", encoding="utf-8")
+        "<Contents><AcquiredTime>2021-03-04T05:06:07Z</AcquiredTime></Contents>", encoding="utf-8"
+    )
     assert recorded_start(Dataset(masshunter, "agilent")) == datetime_utc(2021, 3, 4, 5, 6, 7)
     (waters / "_header.txt").write_text("$$ Acquired Date: 31-Foo-2022\r\n$$ Acquired Time: 25:00\r\n")
     (chemstation / "MSD1.MS").write_bytes(b"\0" * 10)  # too short to hold the date
     bare = tmp_path / "bare.D"
     bare.mkdir()
-    for dataset in (Dataset(waters, "waters"), Dataset(chemstation, "agilent"), Dataset(bare, "agilent"),
-                    Dataset(tmp_path / "gone.mzML", "mzml"), Dataset(tmp_path / "x.mzXML", "mzxml")):
+    for dataset in (
+        Dataset(waters, "waters"),
+        Dataset(chemstation, "agilent"),
+        Dataset(bare, "agilent"),
+        Dataset(tmp_path / "gone.mzML", "mzml"),
+        Dataset(tmp_path / "x.mzXML", "mzxml"),
+    ):
         assert recorded_start(dataset) is None  # unknown: modification times decide
 
 
@@ -382,10 +460,12 @@ def test_recorded_start_times_of_real_runs(realdata):
     from specqc.watch.datasets import Dataset, recorded_start
 
     lcms = realdata / "lcms-vendor"
-    assert recorded_start(Dataset(lcms / "agilent-msd-elsd-blank" / "orange.D", "agilent")) == \
-        datetime_utc(2019, 11, 14, 20, 8)
-    assert recorded_start(Dataset(realdata / "lcms-mzml" / "thermo-qexactive-ms1" / "example.mzML", "mzml")) == \
-        datetime_utc(2013, 9, 10, 10, 31, 8)
+    assert recorded_start(Dataset(lcms / "agilent-msd-elsd-blank" / "orange.D", "agilent")) == datetime_utc(
+        2019, 11, 14, 20, 8
+    )
+    assert recorded_start(
+        Dataset(realdata / "lcms-mzml" / "thermo-qexactive-ms1" / "example.mzML", "mzml")
+    ) == datetime_utc(2013, 9, 10, 10, 31, 8)
     assert recorded_start(Dataset(lcms / "waters-sqd2-noscapine" / "blue.raw", "waters")) is not None
 
 

@@ -28,7 +28,7 @@ from conftest import ROOT, SAMPLES
 
 LONG = 120  # generous: the machine may be loaded
 
-FAULT_HOOK = '''
+FAULT_HOOK = """
 import os
 spec = os.environ.get("SPECQC_TEST_FAULT")
 if spec:
@@ -65,7 +65,7 @@ if spec:
         return audit(self, action, analysis_id, detail, actor)
 
     store.Store._audit = paused_audit
-'''
+"""
 
 
 class Site:
@@ -76,8 +76,11 @@ class Site:
         self.inbox, self.out, self.store = root / "inbox", root / "out", root / "store.sqlite"
         self.inbox.mkdir(parents=True, exist_ok=True)
         self.config = root / "watch.toml"
-        self.config.write_text('[sample]\nroute = "diazepan-2-one"\n[watch]\nsettle_s = 0.4\nrescan_s = 0.5\n'
-                               'backoff_s = 0.5\nworkers = 1\n[store]\nbusy_timeout_s = 1\n', encoding="utf-8")
+        self.config.write_text(
+            '[sample]\nroute = "diazepan-2-one"\n[watch]\nsettle_s = 0.4\nrescan_s = 0.5\n'
+            "backoff_s = 0.5\nworkers = 1\n[store]\nbusy_timeout_s = 1\n",
+            encoding="utf-8",
+        )
         (root / "hook").mkdir(exist_ok=True)
         (root / "hook" / "sitecustomize.py").write_text(FAULT_HOOK, encoding="utf-8")
         self.round = 0
@@ -90,8 +93,20 @@ class Site:
         return target
 
     def command(self, *extra, inbox=None, out=None) -> list[str]:
-        return [sys.executable, "-m", "specqc.cli", "watch", str(inbox or self.inbox), "--out", str(out or self.out),
-                "--store", str(self.store), "--config", str(self.config), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "specqc.cli",
+            "watch",
+            str(inbox or self.inbox),
+            "--out",
+            str(out or self.out),
+            "--store",
+            str(self.store),
+            "--config",
+            str(self.config),
+            *extra,
+        ]
 
     def start(self, fault: str | None = None, inbox=None, out=None) -> Service:
         self.round += 1
@@ -102,8 +117,14 @@ class Site:
         if fault:
             env.update(SPECQC_TEST_FAULT=fault, SPECQC_TEST_FAULT_MARK=str(mark))
         stderr = (self.root / f"stderr-{self.round}.txt").open("w")
-        process = subprocess.Popen(self.command(inbox=inbox, out=out), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=stderr, start_new_session=True)
+        process = subprocess.Popen(
+            self.command(inbox=inbox, out=out),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
         return Service(process, mark, Path(stderr.name), out or self.out)
 
     def ledger(self) -> list[tuple[str, str]]:
@@ -237,8 +258,11 @@ NAMES = ["dz-alkylation-clean", "dz-alkylation-incomplete", "dz-deprotection-cle
 def test_kill_minus_9_during_analysis_and_during_the_store_write_repeatedly(site):
     for name in NAMES:
         site.add(name)
-    rounds = [("analyze", "dz-alkylation-clean"), ("record", "dz-alkylation-clean"),
-              ("record", "dz-deprotection-clean")]
+    rounds = [
+        ("analyze", "dz-alkylation-clean"),
+        ("record", "dz-alkylation-clean"),
+        ("record", "dz-deprotection-clean"),
+    ]
     for point, match in rounds:
         service = site.start(f"{point}:{match}")
         service.wait_paused(point, match)
@@ -314,8 +338,10 @@ def _umount(path: Path) -> None:
 @pytest.fixture
 def mounts():
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("needs root to mount a small or read-only filesystem (root ignores file permissions otherwise "
-                    "needed to fake one)")
+        pytest.skip(
+            "needs root to mount a small or read-only filesystem (root ignores file permissions otherwise "
+            "needed to fake one)"
+        )
     made: list[Path] = []
     yield made
     for path in reversed(made):
@@ -378,8 +404,9 @@ def test_read_only_output_defers_and_recovers_and_a_read_only_report_folder_is_r
     frozen.mkdir()
     _mount("-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", frozen)
     mounts.append(frozen)
-    refused = subprocess.run(site.command("--once", out=frozen / "reports"), cwd=ROOT, capture_output=True,
-                             text=True, timeout=LONG)
+    refused = subprocess.run(
+        site.command("--once", out=frozen / "reports"), cwd=ROOT, capture_output=True, text=True, timeout=LONG
+    )
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "cannot" in refused.stderr and str(frozen) in refused.stderr
 
@@ -420,14 +447,20 @@ def test_a_second_service_on_the_same_inbox_is_refused_until_the_first_is_gone(s
     first = site.start()
     first.wait_started()
     for extra in ([], ["--once"]):
-        second = subprocess.run(site.command(*extra, out=site.root / "out2"), cwd=ROOT, capture_output=True,
-                                text=True, timeout=LONG)
+        second = subprocess.run(
+            site.command(*extra, out=site.root / "out2"), cwd=ROOT, capture_output=True, text=True, timeout=LONG
+        )
         assert second.returncode == 2, second.stderr
         (line,) = second.stderr.strip().splitlines()
         assert "already watched by another specqc watch" in line and f"pid {first.process.pid}" in line
     (site.inbox / "sub").mkdir()
-    nested = subprocess.run(site.command(inbox=site.inbox / "sub", out=site.root / "out3"), cwd=ROOT,
-                            capture_output=True, text=True, timeout=LONG)
+    nested = subprocess.run(
+        site.command(inbox=site.inbox / "sub", out=site.root / "out3"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=LONG,
+    )
     assert nested.returncode == 2 and "as part of" in nested.stderr, nested.stderr
     for name in names[:3]:
         site.add(name)

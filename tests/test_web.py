@@ -46,16 +46,18 @@ class Browser:
         from specqc.web.app import create_app
 
         self.store = Store(store_path)
-        self.client = TestClient(create_app(self.store), base_url="http://127.0.0.1",
-                                 raise_server_exceptions=False, follow_redirects=False)
+        self.client = TestClient(
+            create_app(self.store), base_url="http://127.0.0.1", raise_server_exceptions=False, follow_redirects=False
+        )
 
     def csrf(self, path="/login") -> str:
         page = self.client.get(path)
         return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
 
     def login(self, name, password):
-        response = self.client.post("/login", data={"csrf": self.csrf(), "name": name, "password": password,
-                                                    "next": "/"})
+        response = self.client.post(
+            "/login", data={"csrf": self.csrf(), "name": name, "password": password, "next": "/"}
+        )
         return response
 
     def close(self):
@@ -78,8 +80,15 @@ def browser_for():
 
 def test_every_page_needs_a_login_when_the_store_has_accounts(site, browser_for):
     web = browser_for(site.store)
-    for path in ("/", f"/analyses/{site.boc_left}", "/batch?name=B-1", "/trends", "/watch",
-                 f"/analyses/{site.boc_left}/files/0", "/batch/export?name=B-1&format=csv"):
+    for path in (
+        "/",
+        f"/analyses/{site.boc_left}",
+        "/batch?name=B-1",
+        "/trends",
+        "/watch",
+        f"/analyses/{site.boc_left}/files/0",
+        "/batch/export?name=B-1&format=csv",
+    ):
         response = web.client.get(path)
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next="), path
     assert web.client.get("/api/analyses").status_code == 401
@@ -176,9 +185,15 @@ def test_downloads_reach_only_recorded_report_files(own_site, browser_for, tmp_p
     recorded = web.client.get(f"/analyses/{own_site.boc_left}/files/0")
     assert recorded.status_code == 200 and recorded.content == own_site.boc_left_html.read_bytes()
     assert recorded.headers["content-security-policy"].startswith("sandbox")
-    for path in (f"/analyses/{own_site.boc_left}/files/1", f"/analyses/{own_site.boc_left}/files/-1",
-                 "/analyses/..%2F..%2Fetc%2Fpasswd/files/0", f"/analyses/{own_site.boc_left}/files/..%2F..%2Fetc",
-                 "/analyses/%25/files/0", "/static/..%2F..%2Frecords%2Fstore.py", "/static/../app.py"):
+    for path in (
+        f"/analyses/{own_site.boc_left}/files/1",
+        f"/analyses/{own_site.boc_left}/files/-1",
+        "/analyses/..%2F..%2Fetc%2Fpasswd/files/0",
+        f"/analyses/{own_site.boc_left}/files/..%2F..%2Fetc",
+        "/analyses/%25/files/0",
+        "/static/..%2F..%2Frecords%2Fstore.py",
+        "/static/../app.py",
+    ):
         response = web.client.get(path)
         assert response.status_code == 404, path
         assert "Traceback" not in response.text and "def " not in response.text
@@ -205,10 +220,18 @@ def test_review_needs_a_reviewer_the_password_and_the_csrf_token(own_site, brows
     viewer = browser_for(own_site.store)
     viewer.login(VIEWER, VIEWER_PASSWORD)
     token = viewer.csrf(f"/analyses/{own_site.boc_left}")
-    assert viewer.client.post(target, data={"csrf": token, "decision": "approved",
-                                            "password": VIEWER_PASSWORD}).status_code == 403
-    assert viewer.client.post(api, json={"decision": "approved", "password": VIEWER_PASSWORD},
-                              headers={"X-CSRF-Token": token}).status_code == 403
+    assert (
+        viewer.client.post(
+            target, data={"csrf": token, "decision": "approved", "password": VIEWER_PASSWORD}
+        ).status_code
+        == 403
+    )
+    assert (
+        viewer.client.post(
+            api, json={"decision": "approved", "password": VIEWER_PASSWORD}, headers={"X-CSRF-Token": token}
+        ).status_code
+        == 403
+    )
     assert viewer.client.post(api, json={"decision": "approved"}, auth=(VIEWER, VIEWER_PASSWORD)).status_code == 403
 
     reviewer = browser_for(own_site.store)
@@ -225,12 +248,15 @@ def test_review_needs_a_reviewer_the_password_and_the_csrf_token(own_site, brows
 
     signed = reviewer.client.post(target, data=form)
     assert signed.status_code == 303 and signed.headers["location"].endswith("#signatures")
-    by_basic = reviewer.client.post(f"/api/analyses/{own_site.markup}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
-                                    json={"decision": "rejected", "comment": "name is markup"})
+    by_basic = reviewer.client.post(
+        f"/api/analyses/{own_site.markup}/review",
+        auth=(REVIEWER, REVIEWER_PASSWORD),
+        json={"decision": "rejected", "comment": "name is markup"},
+    )
     assert by_basic.status_code == 201 and by_basic.json()["decision"] == "rejected"
     page = reviewer.client.get(f"/analyses/{own_site.boc_left}").text
     stored = reviewer.store.analysis(own_site.boc_left)
-    assert "Signed by <span class=\"signer\">rita</span></b> (reviewer)" in page
+    assert 'Signed by <span class="signer">rita</span></b> (reviewer)' in page
     assert f'<code class="signed-sha">{stored["report_sha256"]}</code>' in page
     (review,) = reviewer.store.reviews(own_site.boc_left)
     assert (review["reviewer"], review["decision"], review["comment"]) == (REVIEWER, "approved", "ok")
@@ -243,8 +269,14 @@ def test_review_needs_a_reviewer_the_password_and_the_csrf_token(own_site, brows
 def test_reviews_in_exports_and_verify_catches_a_changed_review(own_site, browser_for):
     reviewer = browser_for(own_site.store)
     reviewer.login(REVIEWER, REVIEWER_PASSWORD)
-    assert reviewer.client.post(f"/api/analyses/{own_site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
-                                json={"decision": "rejected", "comment": "Boc left"}).status_code == 201
+    assert (
+        reviewer.client.post(
+            f"/api/analyses/{own_site.boc_left}/review",
+            auth=(REVIEWER, REVIEWER_PASSWORD),
+            json={"decision": "rejected", "comment": "Boc left"},
+        ).status_code
+        == 201
+    )
     exported = reviewer.client.get("/batch/export", params={"name": "B-1", "format": "csv"})
     (row,) = csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")))
     assert (row["review_decision"], row["reviewed_by"], row["review_comment"]) == ("rejected", REVIEWER, "Boc left")
@@ -258,8 +290,9 @@ def test_reviews_in_exports_and_verify_catches_a_changed_review(own_site, browse
     assert verified.returncode == 0 and "OK" in verified.stdout, verified.stdout
     raw = sqlite3.connect(own_site.store)
     raw.execute("DROP TRIGGER reviews_no_update")
-    raw.execute("UPDATE reviews SET decision='approved', meaning='Approved: forged' WHERE analysis_id=?",
-                (own_site.boc_left,))
+    raw.execute(
+        "UPDATE reviews SET decision='approved', meaning='Approved: forged' WHERE analysis_id=?", (own_site.boc_left,)
+    )
     raw.commit()
     raw.close()
     tampered = cli("records", "--store", own_site.store, "verify")
@@ -271,11 +304,16 @@ def test_verify_catches_a_review_or_account_added_behind_the_stores_back(own_sit
     from specqc.records import reviews
 
     raw = sqlite3.connect(own_site.store)
-    raw.execute("INSERT INTO users (name, role, password_hash, active, at, by) VALUES ('mallory', 'reviewer', ?, 1,"
-                " '2026-01-01T00:00:00+00:00', 'x')", (reviews.hash_password("mallory-pass-1"),))
-    raw.execute("INSERT INTO reviews (analysis_id, reviewer, role, decision, meaning, comment, report_sha256, "
-                "signed_at) VALUES (?, 'mallory', 'reviewer', 'approved', 'm', '', ?, '2026-01-01T00:00:00+00:00')",
-                (own_site.markup, "0" * 64))
+    raw.execute(
+        "INSERT INTO users (name, role, password_hash, active, at, by) VALUES ('mallory', 'reviewer', ?, 1,"
+        " '2026-01-01T00:00:00+00:00', 'x')",
+        (reviews.hash_password("mallory-pass-1"),),
+    )
+    raw.execute(
+        "INSERT INTO reviews (analysis_id, reviewer, role, decision, meaning, comment, report_sha256, "
+        "signed_at) VALUES (?, 'mallory', 'reviewer', 'approved', 'm', '', ?, '2026-01-01T00:00:00+00:00')",
+        (own_site.markup, "0" * 64),
+    )
     raw.commit()
     raw.close()
     result = cli("records", "--store", own_site.store, "verify")
@@ -294,8 +332,9 @@ def test_a_superseded_analysis_is_not_signed(own_site, browser_for):
         newer = store.record(report, actor=Actor("tester", "pc", "cli"))
     assert newer.revision == 2
     web = browser_for(own_site.store)
-    response = web.client.post(f"/api/analyses/{own_site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
-                               json={"decision": "approved"})
+    response = web.client.post(
+        f"/api/analyses/{own_site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD), json={"decision": "approved"}
+    )
     assert response.status_code == 409 and "superseded" in response.json()["error"]
     web.login(REVIEWER, REVIEWER_PASSWORD)
     page = web.client.get(f"/analyses/{own_site.boc_left}").text
@@ -327,8 +366,9 @@ def test_errors_are_pages_never_tracebacks(own_site, browser_for, monkeypatch):
         raise StoreLockedError("results store is locked by another process (waited 60 s)")
 
     monkeypatch.setattr(reviews, "sign_review", locked)
-    busy = web.client.post(f"/api/analyses/{own_site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
-                           json={"decision": "approved"})
+    busy = web.client.post(
+        f"/api/analyses/{own_site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD), json={"decision": "approved"}
+    )
     assert busy.status_code == 503 and "locked by another process" in busy.json()["error"]
 
 
@@ -358,8 +398,11 @@ def test_home_pages_and_filters_many_analyses(tmp_path, browser_for, site):
     assert 'id="count">7 analysis(es) match' in failed
     api = web.client.get("/api/analyses", params={"q": "S-12", "limit": 5}).json()
     assert api["total"] == 10 and len(api["analyses"]) == 5
-    review = web.client.post(f"/api/analyses/{api['analyses'][0]['id']}/review", json={"decision": "approved"},
-                             headers={"X-CSRF-Token": web.csrf("/")})
+    review = web.client.post(
+        f"/api/analyses/{api['analyses'][0]['id']}/review",
+        json={"decision": "approved"},
+        headers={"X-CSRF-Token": web.csrf("/")},
+    )
     assert review.status_code == 401 and "none is configured" in review.json()["error"]
 
 
@@ -378,7 +421,9 @@ def test_trends_plot_a_species_across_batches(tmp_path, browser_for, site):
     web = browser_for(path)
     page = web.client.get("/trends", params={"species": "boc-aminopropyl-glycinate"}).text
     assert 'id="trend-plot"' in page and "<polyline" in page
-    values = re.findall(r'name=(T-\d)">T-\d</a></td>.*?<td class="num">(\d+\.\d\d)</td><td class="num"></td>', page, re.DOTALL)
+    values = re.findall(
+        r'name=(T-\d)">T-\d</a></td>.*?<td class="num">(\d+\.\d\d)</td><td class="num"></td>', page, re.DOTALL
+    )
     assert sorted((batch, float(value)) for batch, value in values) == [("T-0", 27.8), ("T-1", 12.5), ("T-2", 3.1)]
     checks = web.client.get("/trends", params={"check": "no-protected-precursor"}).text
     assert checks.count('class="s-fail">fail</td>') == 3
@@ -391,10 +436,18 @@ def test_watch_page_lists_what_is_not_done_per_service(tmp_path, browser_for):
     actor = Actor("svc", "pc", "watch")
     with Store(path) as store:
         store.ledger_event("/in/a.mzML", "a" * 64, "done", holder="pc/1/aaaa", actor=actor)
-        store.ledger_event("/in/b.mzML", "b" * 64, "failed", error="b.mzML: not an mzML file", permanent=True,
-                           holder="pc/1/aaaa", actor=actor)
-        store.ledger_event("/in/<c>.mzML", "c" * 64, "unassigned", error="no stage in the name",
-                           holder="pc/2/bbbb", actor=actor)
+        store.ledger_event(
+            "/in/b.mzML",
+            "b" * 64,
+            "failed",
+            error="b.mzML: not an mzML file",
+            permanent=True,
+            holder="pc/1/aaaa",
+            actor=actor,
+        )
+        store.ledger_event(
+            "/in/<c>.mzML", "c" * 64, "unassigned", error="no stage in the name", holder="pc/2/bbbb", actor=actor
+        )
         store.ledger_event("/in/d.mzML", "d" * 64, "started", holder="pc/2/bbbb", actor=actor)
     web = browser_for(path)
     page = web.client.get("/watch").text
@@ -450,19 +503,16 @@ def test_serve_refuses_to_leave_loopback_without_accounts_and_tls(tmp_path):
 
 
 def test_a_schema_3_store_migrates_without_alarms(tmp_path):
-    from specqc.records.store import (
-        SCHEMA_1,
-        SCHEMA_2,
-        SCHEMA_3,
-        Store,
-        _append_only_triggers,
-    )
+    from specqc.records.store import SCHEMA_1, SCHEMA_2, SCHEMA_3, Store, _append_only_triggers
 
     path = tmp_path / "v3.sqlite"
     raw = sqlite3.connect(path)
     raw.executescript(SCHEMA_1 + SCHEMA_2 + SCHEMA_3 + "PRAGMA user_version=3;")
-    raw.executescript(_append_only_triggers(("analyses", "inputs", "species_results", "diagnoses", "checks",
-                                              "report_files", "audit", "ledger")))
+    raw.executescript(
+        _append_only_triggers(
+            ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files", "audit", "ledger")
+        )
+    )
     raw.close()
     with Store(path) as store:
         assert store.schema_version == 4 and store.restored_triggers == []
@@ -472,12 +522,14 @@ def test_a_schema_3_store_migrates_without_alarms(tmp_path):
 def test_plot_sanitiser_keeps_drawing_and_drops_everything_else():
     from specqc.web.plots import sanitise_svg
 
-    hostile = ('<svg class="plot" role="img" aria-label="t&lt;x&gt;" xmlns="http://www.w3.org/2000/svg" '
-               'viewBox="0 0 10 10" onload="alert(1)"><script>alert(2)</script>'
-               '<a href="javascript:alert(3)"><text x="1" y="2">link</text></a>'
-               '<rect x="1" y="1" width="2" height="2" fill="url(javascript:alert(4))" style="x"/>'
-               '<polyline fill="none" stroke="#123" points="1,2 3,4"><title>&lt;b&gt;</title></polyline>'
-               '<foreignObject><div>html</div></foreignObject></svg>')
+    hostile = (
+        '<svg class="plot" role="img" aria-label="t&lt;x&gt;" xmlns="http://www.w3.org/2000/svg" '
+        'viewBox="0 0 10 10" onload="alert(1)"><script>alert(2)</script>'
+        '<a href="javascript:alert(3)"><text x="1" y="2">link</text></a>'
+        '<rect x="1" y="1" width="2" height="2" fill="url(javascript:alert(4))" style="x"/>'
+        '<polyline fill="none" stroke="#123" points="1,2 3,4"><title>&lt;b&gt;</title></polyline>'
+        "<foreignObject><div>html</div></foreignObject></svg>"
+    )
     markup, title = sanitise_svg(hostile)
     assert title == "t<x>"
     for gone in ("onload", "script", "alert(2)", "javascript", "href", "style", "foreignObject", "<div", "<a "):
@@ -508,7 +560,9 @@ def test_nmr_analysis_shows_the_spectrum_and_assignments(tmp_path, browser_for):
     assert re.search(r"<td>diethyl ether</td>.*?above limit", section.split("Residual solvents")[1], re.DOTALL)
     titles = re.findall(r'<svg [^>]*aria-label="([^"]+)"', page)
     assert [t for t in titles if t.startswith("1H spectrum")] == [
-        "1H spectrum (processed; numbers refer to the signal table)", "1H spectrum, 0.5–4.5 ppm"]
+        "1H spectrum (processed; numbers refer to the signal table)",
+        "1H spectrum, 0.5–4.5 ppm",
+    ]
 
 
 def test_the_report_downloads_as_pdf_from_the_same_renderer_as_analyze(site, browser_for):
@@ -544,8 +598,11 @@ def test_the_dashboard_over_a_postgresql_store(site, browser_for):
         listing = web.client.get("/api/analyses").json()
         assert {a["id"] for a in listing["analyses"]} == {site.boc_left, site.markup}
         assert "incomplete-deprotection" in web.client.get("/batch", params={"name": "B-1"}).text
-        signed = web.client.post(f"/api/analyses/{site.boc_left}/review", auth=(REVIEWER, REVIEWER_PASSWORD),
-                                 json={"decision": "approved", "comment": "checked on the group server"})
+        signed = web.client.post(
+            f"/api/analyses/{site.boc_left}/review",
+            auth=(REVIEWER, REVIEWER_PASSWORD),
+            json={"decision": "approved", "comment": "checked on the group server"},
+        )
         assert signed.status_code == 201, signed.text
         with Store(url) as store:
             (review,) = store.reviews(site.boc_left)

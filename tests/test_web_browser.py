@@ -16,23 +16,22 @@ import time
 from pathlib import Path
 
 import pytest
-from _dashboard import (
-    MARKUP_NAME,
-    REVIEWER,
-    REVIEWER_PASSWORD,
-    VIEWER,
-    VIEWER_PASSWORD,
-    build_site,
-    cli,
-    copy_site,
-)
+from _dashboard import MARKUP_NAME, REVIEWER, REVIEWER_PASSWORD, VIEWER, VIEWER_PASSWORD, build_site, cli, copy_site
 from conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1280,1000")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1000",
+)
 WAIT_S = 30
 
 
@@ -70,8 +69,13 @@ def served(tmp_path_factory):
     site = build_site(root)
     port = _free_port()
     log = (root / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "specqc.cli", "serve", "--store", str(site.store), "--port",
-                               str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "specqc.cli", "serve", "--store", str(site.store), "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + WAIT_S
     while True:
         try:
@@ -163,7 +167,7 @@ def test_reviewer_opens_a_batch_sees_the_plots_and_signs_off(served, chromium, t
 
     # in the audit chain: who, the decision, the report signed; and the chain verifies
     with sqlite3.connect(site.store) as raw:
-        (actor, detail), = raw.execute("SELECT actor, detail FROM audit WHERE action='review'").fetchall()
+        ((actor, detail),) = raw.execute("SELECT actor, detail FROM audit WHERE action='review'").fetchall()
     assert actor.startswith("rita@") and actor.endswith("(web)")
     sealed = json.loads(detail)
     assert (sealed["decision"], sealed["reviewer"], sealed["report_sha256"]) == ("approved", REVIEWER, report_sha)
@@ -176,8 +180,10 @@ def test_reviewer_opens_a_batch_sees_the_plots_and_signs_off(served, chromium, t
         raw.execute("DROP TRIGGER reviews_no_update")
         raw.execute("UPDATE reviews SET decision='rejected'")
     caught = cli("records", "--store", tampered.store, "verify")
-    assert caught.returncode == 4 and "reviews row seq=1, reviewer='rita': changed behind the store's back" \
-        in caught.stdout
+    assert (
+        caught.returncode == 4
+        and "reviews row seq=1, reviewer='rita': changed behind the store's back" in caught.stdout
+    )
 
 
 def test_viewer_cannot_sign_in_the_browser(served, chromium):
@@ -193,13 +199,17 @@ def test_viewer_cannot_sign_in_the_browser(served, chromium):
     assert "cannot sign reviews" in chromium.find_element(By.ID, "cannot-review").text
     assert chromium.find_elements(By.ID, "review-form") == []
     # the page's CSP lets no script reach the API (fetch is blocked) ...
-    fetched = chromium.execute_async_script("""
+    fetched = chromium.execute_async_script(
+        """
         const done = arguments[arguments.length - 1];
         fetch(arguments[0], {method: 'POST', body: '{}'}).then(r => done(r.status), e => done(String(e)));
-    """, f"{base}/api/analyses/{site.markup}/review")
+    """,
+        f"{base}/api/analyses/{site.markup}/review",
+    )
     assert fetched == "TypeError: Failed to fetch"
     # ... and the review form posted by hand from the viewer's session, CSRF token included, is refused
-    chromium.execute_script("""
+    chromium.execute_script(
+        """
         const form = document.createElement('form');
         form.method = 'post';
         form.action = arguments[0];
@@ -213,7 +223,10 @@ def test_viewer_cannot_sign_in_the_browser(served, chromium):
         }
         document.body.appendChild(form);
         form.submit();
-    """, f"{base}/analyses/{site.markup}/review", VIEWER_PASSWORD)
+    """,
+        f"{base}/analyses/{site.markup}/review",
+        VIEWER_PASSWORD,
+    )
     _wait(chromium, ec.presence_of_element_located((By.ID, "message")))
     assert chromium.find_element(By.TAG_NAME, "h1").text == "Error 403"
     assert "account victor (role viewer) may not review" in chromium.find_element(By.ID, "message").text

@@ -22,9 +22,18 @@ import numpy as np
 
 ELECTRON = 0.000548579909
 MONO = {
-    "H": 1.00782503207, "C": 12.0, "N": 14.0030740048, "O": 15.99491461956,
-    "F": 18.99840322, "Na": 22.9897692809, "Si": 27.9769265325, "P": 30.97376163,
-    "S": 31.97207100, "Cl": 34.96885268, "K": 38.96370668, "Br": 78.9183371,
+    "H": 1.00782503207,
+    "C": 12.0,
+    "N": 14.0030740048,
+    "O": 15.99491461956,
+    "F": 18.99840322,
+    "Na": 22.9897692809,
+    "Si": 27.9769265325,
+    "P": 30.97376163,
+    "S": 31.97207100,
+    "Cl": 34.96885268,
+    "K": 38.96370668,
+    "Br": 78.9183371,
 }
 PROTON = MONO["H"] - ELECTRON
 
@@ -60,8 +69,17 @@ ION_TYPES: dict[str, tuple[int, dict[str, int], int, str]] = {
 # The ions an analyzer of these routes is expected to look for (CHEMISTRY.md
 # section 2); used only to explain false detections, never to build data.
 SEARCHED_IONS = {
-    "positive": ["[M+H]+", "[M+Na]+", "[M+K]+", "[M+NH4]+", "[M+2H]2+", "[2M+H]+", "[2M+Na]+",
-                 "[M+H-C4H8]+", "[M+H-C5H8O2]+"],
+    "positive": [
+        "[M+H]+",
+        "[M+Na]+",
+        "[M+K]+",
+        "[M+NH4]+",
+        "[M+2H]2+",
+        "[2M+H]+",
+        "[2M+Na]+",
+        "[M+H-C4H8]+",
+        "[M+H-C5H8O2]+",
+    ],
     "negative": ["[M-H]-", "[M+HCOO]-", "[M+Cl]-", "[2M-H]-"],
 }
 
@@ -147,7 +165,7 @@ def _convolve(a, b):
     p = (a[1][:, None] * b[1][None, :]).ravel()
     keep = p >= _PRUNE * p.max()
     m, p = m[keep], p[keep]
-    key = np.rint(m * 1e5).astype(np.int64)          # merge isotopologues within 10 uDa
+    key = np.rint(m * 1e5).astype(np.int64)  # merge isotopologues within 10 uDa
     uniq, inv = np.unique(key, return_inverse=True)
     pw = np.bincount(inv, weights=p)
     mw = np.bincount(inv, weights=p * m) / pw
@@ -180,7 +198,7 @@ def _isotopes(composition: str, fine: bool) -> tuple[tuple[float, ...], tuple[fl
     masses, abund = dist
     mono = neutral_mass(formula)
     offsets = masses - mono
-    if not fine:                                      # nominal clusters, abundance-weighted positions
+    if not fine:  # nominal clusters, abundance-weighted positions
         nominal = np.rint(offsets).astype(int)
         uniq, inv = np.unique(nominal, return_inverse=True)
         pw = np.bincount(inv, weights=abund)
@@ -251,39 +269,91 @@ ROUTES: dict[str, dict] = {
         "species": [
             ("boc-diaminopropane", "N-Boc-1,3-diaminopropane", "starting-material", "CC(C)(C)OC(=O)NCCCN"),
             ("ethyl-bromoacetate", "ethyl bromoacetate", "reagent", "CCOC(=O)CBr"),
-            ("boc-aminopropyl-glycinate", "ethyl N-[3-(Boc-amino)propyl]glycinate", "protected-intermediate",
-             "CCOC(=O)CNCCCNC(=O)OC(C)(C)C"),
+            (
+                "boc-aminopropyl-glycinate",
+                "ethyl N-[3-(Boc-amino)propyl]glycinate",
+                "protected-intermediate",
+                "CCOC(=O)CNCCCNC(=O)OC(C)(C)C",
+            ),
             ("aminopropyl-glycinate", "ethyl N-(3-aminopropyl)glycinate", "linear-precursor", "CCOC(=O)CNCCCN"),
             ("diazepan-2-one", "1,4-diazepan-2-one", "product", "O=C1CNCCCN1"),
-            ("dialkylated", "N,N-bis(ethoxycarbonylmethyl) Boc-diamine", "dialkylated",
-             "CCOC(=O)CN(CCCNC(=O)OC(C)(C)C)CC(=O)OCC"),
-            ("linear-dimer", "linear dimer of ethyl N-(3-aminopropyl)glycinate", "oligomer",
-             "CCOC(=O)CNCCCNC(=O)CNCCCN"),
-            ("cyclic-dimer", "cyclic dimer of ethyl N-(3-aminopropyl)glycinate", "oligomer",
-             "O=C1CNCCCNC(=O)CNCCCN1"),
-            ("linear-trimer", "linear trimer of ethyl N-(3-aminopropyl)glycinate", "oligomer",
-             "CCOC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCN"),
-            ("cyclic-trimer", "cyclic trimer of ethyl N-(3-aminopropyl)glycinate", "oligomer",
-             "O=C1CNCCCNC(=O)CNCCCNC(=O)CNCCCN1"),
-            ("linear-tetramer", "linear tetramer of ethyl N-(3-aminopropyl)glycinate", "oligomer",
-             "CCOC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCN"),
-            ("cyclic-tetramer", "cyclic tetramer of ethyl N-(3-aminopropyl)glycinate", "oligomer",
-             "O=C1CNCCCNC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCN1"),
+            (
+                "dialkylated",
+                "N,N-bis(ethoxycarbonylmethyl) Boc-diamine",
+                "dialkylated",
+                "CCOC(=O)CN(CCCNC(=O)OC(C)(C)C)CC(=O)OCC",
+            ),
+            (
+                "linear-dimer",
+                "linear dimer of ethyl N-(3-aminopropyl)glycinate",
+                "oligomer",
+                "CCOC(=O)CNCCCNC(=O)CNCCCN",
+            ),
+            ("cyclic-dimer", "cyclic dimer of ethyl N-(3-aminopropyl)glycinate", "oligomer", "O=C1CNCCCNC(=O)CNCCCN1"),
+            (
+                "linear-trimer",
+                "linear trimer of ethyl N-(3-aminopropyl)glycinate",
+                "oligomer",
+                "CCOC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCN",
+            ),
+            (
+                "cyclic-trimer",
+                "cyclic trimer of ethyl N-(3-aminopropyl)glycinate",
+                "oligomer",
+                "O=C1CNCCCNC(=O)CNCCCNC(=O)CNCCCN1",
+            ),
+            (
+                "linear-tetramer",
+                "linear tetramer of ethyl N-(3-aminopropyl)glycinate",
+                "oligomer",
+                "CCOC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCN",
+            ),
+            (
+                "cyclic-tetramer",
+                "cyclic tetramer of ethyl N-(3-aminopropyl)glycinate",
+                "oligomer",
+                "O=C1CNCCCNC(=O)CNCCCNC(=O)CNCCCNC(=O)CNCCCN1",
+            ),
             ("hydrolysed-aminopropyl-glycinate", "N-(3-aminopropyl)glycine", "hydrolysis", "NCCCNCC(=O)O"),
             ("ring-contracted-diazepan-2-one", "piperazin-2-one", "piperazine", "O=C1CNCCN1"),
         ],
         "stages": {
             "alkylation": ("boc-aminopropyl-glycinate", ["boc-diaminopropane", "ethyl-bromoacetate", "dialkylated"]),
-            "deprotection": ("aminopropyl-glycinate", ["boc-aminopropyl-glycinate", "dialkylated",
-                                                       "hydrolysed-aminopropyl-glycinate", "diazepan-2-one"]),
-            "cyclization": ("diazepan-2-one", ["aminopropyl-glycinate", "boc-aminopropyl-glycinate", "linear-dimer",
-                                               "cyclic-dimer", "linear-trimer", "cyclic-trimer", "linear-tetramer",
-                                               "cyclic-tetramer", "hydrolysed-aminopropyl-glycinate",
-                                               "ring-contracted-diazepan-2-one"]),
-            "salt": ("diazepan-2-one", ["aminopropyl-glycinate", "boc-aminopropyl-glycinate", "linear-dimer",
-                                        "cyclic-dimer", "linear-trimer", "cyclic-trimer", "linear-tetramer",
-                                        "cyclic-tetramer", "hydrolysed-aminopropyl-glycinate",
-                                        "ring-contracted-diazepan-2-one", "dialkylated"]),
+            "deprotection": (
+                "aminopropyl-glycinate",
+                ["boc-aminopropyl-glycinate", "dialkylated", "hydrolysed-aminopropyl-glycinate", "diazepan-2-one"],
+            ),
+            "cyclization": (
+                "diazepan-2-one",
+                [
+                    "aminopropyl-glycinate",
+                    "boc-aminopropyl-glycinate",
+                    "linear-dimer",
+                    "cyclic-dimer",
+                    "linear-trimer",
+                    "cyclic-trimer",
+                    "linear-tetramer",
+                    "cyclic-tetramer",
+                    "hydrolysed-aminopropyl-glycinate",
+                    "ring-contracted-diazepan-2-one",
+                ],
+            ),
+            "salt": (
+                "diazepan-2-one",
+                [
+                    "aminopropyl-glycinate",
+                    "boc-aminopropyl-glycinate",
+                    "linear-dimer",
+                    "cyclic-dimer",
+                    "linear-trimer",
+                    "cyclic-trimer",
+                    "linear-tetramer",
+                    "cyclic-tetramer",
+                    "hydrolysed-aminopropyl-glycinate",
+                    "ring-contracted-diazepan-2-one",
+                    "dialkylated",
+                ],
+            ),
         },
         "stage_order": ["alkylation", "deprotection", "cyclization", "salt"],
     },
@@ -294,40 +364,89 @@ ROUTES: dict[str, dict] = {
             ("bromopropyl-ethylenediamine", "N-(3-bromopropyl)ethylenediamine", "linear-precursor", "NCCNCCCBr"),
             ("homopiperazine", "1,4-diazepane (homopiperazine)", "intermediate", "C1CNCCNC1"),
             ("cyclobutanecarbonyl-chloride", "cyclobutanecarbonyl chloride", "reagent", "O=C(Cl)C1CCC1"),
-            ("cyclobutylcarbonyl-diazepane", "1-(cyclobutylcarbonyl)-1,4-diazepane", "product",
-             "O=C(C1CCC1)N1CCCNCC1"),
+            ("cyclobutylcarbonyl-diazepane", "1-(cyclobutylcarbonyl)-1,4-diazepane", "product", "O=C(C1CCC1)N1CCCNCC1"),
             ("linear-dimer", "linear dimer of N-(3-bromopropyl)ethylenediamine", "oligomer", "NCCNCCCNCCNCCCBr"),
             ("cyclic-dimer", "cyclam (2+2 macrocycle)", "oligomer", "C1CNCCNCCCNCCNC1"),
-            ("linear-trimer", "linear trimer of N-(3-bromopropyl)ethylenediamine", "oligomer",
-             "NCCNCCCNCCNCCCNCCNCCCBr"),
-            ("cyclic-trimer", "cyclic trimer of N-(3-bromopropyl)ethylenediamine", "oligomer",
-             "C1CNCCNCCCNCCNCCCNCCNC1"),
-            ("linear-tetramer", "linear tetramer of N-(3-bromopropyl)ethylenediamine", "oligomer",
-             "NCCNCCCNCCNCCCNCCNCCCNCCNCCCBr"),
-            ("cyclic-tetramer", "cyclic tetramer of N-(3-bromopropyl)ethylenediamine", "oligomer",
-             "C1CNCCNCCCNCCNCCCNCCNCCCNCCNC1"),
-            ("diacylated", "1,4-bis(cyclobutylcarbonyl)-1,4-diazepane", "dialkylated",
-             "O=C(C1CCC1)N1CCCN(C(=O)C2CCC2)CC1"),
+            (
+                "linear-trimer",
+                "linear trimer of N-(3-bromopropyl)ethylenediamine",
+                "oligomer",
+                "NCCNCCCNCCNCCCNCCNCCCBr",
+            ),
+            (
+                "cyclic-trimer",
+                "cyclic trimer of N-(3-bromopropyl)ethylenediamine",
+                "oligomer",
+                "C1CNCCNCCCNCCNCCCNCCNC1",
+            ),
+            (
+                "linear-tetramer",
+                "linear tetramer of N-(3-bromopropyl)ethylenediamine",
+                "oligomer",
+                "NCCNCCCNCCNCCCNCCNCCCNCCNCCCBr",
+            ),
+            (
+                "cyclic-tetramer",
+                "cyclic tetramer of N-(3-bromopropyl)ethylenediamine",
+                "oligomer",
+                "C1CNCCNCCCNCCNCCCNCCNCCCNCCNC1",
+            ),
+            (
+                "diacylated",
+                "1,4-bis(cyclobutylcarbonyl)-1,4-diazepane",
+                "dialkylated",
+                "O=C(C1CCC1)N1CCCN(C(=O)C2CCC2)CC1",
+            ),
             ("hydrolysed-cyclobutanecarbonyl-chloride", "cyclobutanecarboxylic acid", "hydrolysis", "O=C(O)C1CCC1"),
             ("ring-contracted-homopiperazine", "piperazine", "piperazine", "C1CNCCN1"),
-            ("ring-contracted-cyclobutylcarbonyl-diazepane", "1-(cyclobutylcarbonyl)piperazine", "piperazine",
-             "O=C(C1CCC1)N1CCNCC1"),
+            (
+                "ring-contracted-cyclobutylcarbonyl-diazepane",
+                "1-(cyclobutylcarbonyl)piperazine",
+                "piperazine",
+                "O=C(C1CCC1)N1CCNCC1",
+            ),
         ],
         "stages": {
-            "ring-formation": ("homopiperazine", ["ethylenediamine", "bromopropyl-ethylenediamine",
-                                                  "ring-contracted-homopiperazine", "linear-dimer", "cyclic-dimer",
-                                                  "linear-trimer", "cyclic-trimer", "linear-tetramer",
-                                                  "cyclic-tetramer"]),
-            "acylation": ("cyclobutylcarbonyl-diazepane", ["homopiperazine", "diacylated",
-                                                           "hydrolysed-cyclobutanecarbonyl-chloride",
-                                                           "ring-contracted-homopiperazine",
-                                                           "ring-contracted-cyclobutylcarbonyl-diazepane"]),
-            "final": ("cyclobutylcarbonyl-diazepane", ["homopiperazine", "diacylated",
-                                                       "hydrolysed-cyclobutanecarbonyl-chloride",
-                                                       "ring-contracted-homopiperazine",
-                                                       "ring-contracted-cyclobutylcarbonyl-diazepane", "linear-dimer",
-                                                       "cyclic-dimer", "linear-trimer", "cyclic-trimer",
-                                                       "linear-tetramer", "cyclic-tetramer"]),
+            "ring-formation": (
+                "homopiperazine",
+                [
+                    "ethylenediamine",
+                    "bromopropyl-ethylenediamine",
+                    "ring-contracted-homopiperazine",
+                    "linear-dimer",
+                    "cyclic-dimer",
+                    "linear-trimer",
+                    "cyclic-trimer",
+                    "linear-tetramer",
+                    "cyclic-tetramer",
+                ],
+            ),
+            "acylation": (
+                "cyclobutylcarbonyl-diazepane",
+                [
+                    "homopiperazine",
+                    "diacylated",
+                    "hydrolysed-cyclobutanecarbonyl-chloride",
+                    "ring-contracted-homopiperazine",
+                    "ring-contracted-cyclobutylcarbonyl-diazepane",
+                ],
+            ),
+            "final": (
+                "cyclobutylcarbonyl-diazepane",
+                [
+                    "homopiperazine",
+                    "diacylated",
+                    "hydrolysed-cyclobutanecarbonyl-chloride",
+                    "ring-contracted-homopiperazine",
+                    "ring-contracted-cyclobutylcarbonyl-diazepane",
+                    "linear-dimer",
+                    "cyclic-dimer",
+                    "linear-trimer",
+                    "cyclic-trimer",
+                    "linear-tetramer",
+                    "cyclic-tetramer",
+                ],
+            ),
         },
         "stage_order": ["ring-formation", "acylation", "final"],
     },
@@ -339,8 +458,16 @@ def route_species(route: str) -> list[dict]:
     out = []
     for sid, name, role, smiles in ROUTES[route]["species"]:
         formula = mol_formula(smiles)
-        out.append({"id": sid, "name": name, "role": role, "smiles": smiles, "formula": formula,
-                    "monoisotopic_mass": round(neutral_mass(parse_formula(formula)), 6)})
+        out.append(
+            {
+                "id": sid,
+                "name": name,
+                "role": role,
+                "smiles": smiles,
+                "formula": formula,
+                "monoisotopic_mass": round(neutral_mass(parse_formula(formula)), 6),
+            }
+        )
     return out
 
 

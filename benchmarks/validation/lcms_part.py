@@ -31,8 +31,8 @@ import numpy as np
 from .chem import SEARCHED_IONS, ion_mz, ion_possible, parse_formula
 from .lcms_scenarios import draw_lcms_scenario, write_lcms_scenario
 
-ISOMER_RT_MATCH_MIN = 0.1             # a reported species within this of a true isomer's apex is that isomer
-SENSITIVITY_MIN_RATIO = 0.005          # species counted for sensitivity: signal >= 0.5 % of the main species'
+ISOMER_RT_MATCH_MIN = 0.1  # a reported species within this of a true isomer's apex is that isomer
+SENSITIVITY_MIN_RATIO = 0.005  # species counted for sensitivity: signal >= 0.5 % of the main species'
 TARGETS = {
     "false_detections_per_run": ("<=", 0.02),
     "sensitivity_high": (">=", 0.98),
@@ -46,6 +46,7 @@ TARGETS = {
 
 # ---------------------------------------------------------------------------
 # Expected outcome
+
 
 def _specqc_data(name: str) -> dict:
     return tomllib.loads((resources.files("specqc") / "data" / name).read_text())
@@ -79,6 +80,7 @@ class Rule:
     exceeds 0.5x (forbidden below); if `check`, a stage check with that
     threshold still fails the verdict at >= 2x.
     """
+
     role: str
     diagnoses: tuple[str, ...]
     threshold: str
@@ -105,13 +107,17 @@ RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
         Rule("dialkylated", ("over-alkylation", "incomplete-deprotection"), "dialkylated_max_area_pct", strict=False),
     ),
     ("diazepan-2-one", "cyclization"): _CYCLIZED,
-    ("diazepan-2-one", "salt"): _CYCLIZED + (
-        Rule("dialkylated", ("over-alkylation", "incomplete-deprotection"), "dialkylated_max_area_pct", strict=False),
-    ),
+    ("diazepan-2-one", "salt"): _CYCLIZED
+    + (Rule("dialkylated", ("over-alkylation", "incomplete-deprotection"), "dialkylated_max_area_pct", strict=False),),
     ("cyclobutylcarbonyl-diazepane", "ring-formation"): (
         # qc.toml's ring-closure check "Linear precursor and starting material gone"
-        Rule("starting-material", ("incomplete-cyclization", "incomplete-alkylation"), "linear_precursor_max_area_pct",
-             strict=False, check=True),
+        Rule(
+            "starting-material",
+            ("incomplete-cyclization", "incomplete-alkylation"),
+            "linear_precursor_max_area_pct",
+            strict=False,
+            check=True,
+        ),
         Rule("linear-precursor", ("incomplete-cyclization",), "linear_precursor_max_area_pct"),
         Rule("piperazine", ("piperazine-formation",), "piperazine_max_area_pct"),
         Rule("oligomer", ("oligomerization",), "oligomer_max_area_pct"),
@@ -125,15 +131,19 @@ RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
         Rule("piperazine", ("piperazine-formation",), "piperazine_max_area_pct"),
     ),
     ("cyclobutylcarbonyl-diazepane", "final"): (
-        Rule("intermediate", ("incomplete-alkylation", "incomplete-cyclization"), "starting_material_max_area_pct",
-             strict=False),
+        Rule(
+            "intermediate",
+            ("incomplete-alkylation", "incomplete-cyclization"),
+            "starting_material_max_area_pct",
+            strict=False,
+        ),
         Rule("dialkylated", ("over-acylation",), "dialkylated_max_area_pct"),
         Rule("hydrolysis", ("ester-hydrolysis",), "hydrolysis_max_area_pct", strict=False),
         Rule("piperazine", ("piperazine-formation",), "piperazine_max_area_pct"),
         Rule("oligomer", ("oligomerization",), "oligomer_max_area_pct"),
     ),
 }
-MAIN_CLEARLY_PRESENT_SHARE = 5.0       # % of all compounds' signal
+MAIN_CLEARLY_PRESENT_SHARE = 5.0  # % of all compounds' signal
 _RANK = {"forbidden": 0, "either": 1, "required": 2}
 
 
@@ -172,8 +182,11 @@ def expected_outcome(truth: dict) -> dict:
 
     species = truth["species"]
     for rule in RULES.get((truth["route"], truth["stage"]), ()):
-        shares = [s["signal_share_pct"] for s in species
-                  if s["role"] == rule.role and s["stage_role"] == "impurity" and s["present"]]
+        shares = [
+            s["signal_share_pct"]
+            for s in species
+            if s["role"] == rule.role and s["stage_role"] == "impurity" and s["present"]
+        ]
         share = max(shares, default=0.0)
         limit = thr[rule.threshold]
         if rule.strict:
@@ -278,12 +291,12 @@ def _task(args) -> dict:
     truth = json.loads(paths["truth"].read_text())
     run = _analyze(paths["sample"], paths["blank"], truth["route"], truth["stage"], folder / "report.json")
     t2 = time.perf_counter()
-    return _score_one(index, half, truth, run, t1 - t0, t2 - t1,
-                      os.path.getsize(paths["sample"]) / 1e6)
+    return _score_one(index, half, truth, run, t1 - t0, t2 - t1, os.path.getsize(paths["sample"]) / 1e6)
 
 
 # ---------------------------------------------------------------------------
 # Per-scenario scoring (in the worker: only the summary goes back)
+
 
 def _report_species(entry: dict | None) -> dict | None:
     if entry is None:
@@ -346,8 +359,12 @@ def _explain_false(sid: str, truth: dict, rep: dict, tol: tuple[float, str]) -> 
                 drt = abs(srt - rep_rt) if (srt is not None and rep_rt is not None) else 0.5
                 key = (drt, -share)
                 if best is None or key < best[0]:
-                    best = (key, kind, f"its {ion} {mz:.4f} matches {label} {smz:.4f}"
-                                       + (f" at {srt:.2f} min" if srt is not None else " (all run)"))
+                    best = (
+                        key,
+                        kind,
+                        f"its {ion} {mz:.4f} matches {label} {smz:.4f}"
+                        + (f" at {srt:.2f} min" if srt is not None else " (all run)"),
+                    )
     if best:
         return best[1], best[2]
     return "no truth source", "no source in the truth within the tolerance (noise?)"
@@ -361,32 +378,53 @@ def _score_one(index, half, truth, run, gen_s, analyze_s, size_mb) -> dict:
     rows = []
     for t in truth["species"]:
         rep = rep_species.get(t["id"])
-        row = {"index": index, "half": half, "resolution_class": truth["resolution_class"],
-               "route": truth["route"], "stage": truth["stage"], "polarity": truth["polarity"],
-               "mode": truth["mode"], "is_main": t["id"] == truth["main_species"],
-               "truth": {k: v for k, v in t.items() if k not in ("peak",)},
-               "report": _report_species(rep)}
+        row = {
+            "index": index,
+            "half": half,
+            "resolution_class": truth["resolution_class"],
+            "route": truth["route"],
+            "stage": truth["stage"],
+            "polarity": truth["polarity"],
+            "mode": truth["mode"],
+            "is_main": t["id"] == truth["main_species"],
+            "truth": {k: v for k, v in t.items() if k not in ("peak",)},
+            "report": _report_species(rep),
+        }
         if rep is not None and rep.get("detected") and not t["present"]:
             row["false_kind"], row["false_reason"] = _explain_false(t["id"], truth, rep, tol)
         rows.append(row)
     reported_ids = [d["id"] for d in (report or {}).get("diagnoses", [])]
     p = truth["parameters"]
     return {
-        "index": index, "half": half, "route": truth["route"], "stage": truth["stage"],
-        "resolution_class": truth["resolution_class"], "mode": truth["mode"], "polarity": truth["polarity"],
-        "composition": truth["composition"], "blank": truth["blank"]["present"],
-        "carryover_only": truth["blank"]["carryover_only"], "uv": truth["uv"] is not None,
-        "analyzer": truth["analyzer"], "resolving_power": truth["resolving_power"],
-        "n_scans": p["lc"]["n_scans"], "run_min": p["lc"]["run_min"],
-        "saturation": p["instrument"]["saturation"], "quantisation": truth["mz_quantisation"],
+        "index": index,
+        "half": half,
+        "route": truth["route"],
+        "stage": truth["stage"],
+        "resolution_class": truth["resolution_class"],
+        "mode": truth["mode"],
+        "polarity": truth["polarity"],
+        "composition": truth["composition"],
+        "blank": truth["blank"]["present"],
+        "carryover_only": truth["blank"]["carryover_only"],
+        "uv": truth["uv"] is not None,
+        "analyzer": truth["analyzer"],
+        "resolving_power": truth["resolving_power"],
+        "n_scans": p["lc"]["n_scans"],
+        "run_min": p["lc"]["run_min"],
+        "saturation": p["instrument"]["saturation"],
+        "quantisation": truth["mz_quantisation"],
         "isobars": sum(1 for d in truth["distractors"] if d["kind"] == "isobar"),
         "isomers": sum(1 for d in truth["distractors"] if d["kind"] == "isomer"),
         "species_ids_missing": sorted(set(s["id"] for s in truth["species"]) - set(rep_species)) if report else [],
         "species_ids_extra": sorted(set(rep_species) - set(s["id"] for s in truth["species"])) if report else [],
-        "expected": expected, "reported_diagnoses": reported_ids,
+        "expected": expected,
+        "reported_diagnoses": reported_ids,
         "reported_verdict": (report or {}).get("qc", {}).get("verdict"),
-        "error": run["error"], "blank_passed": run["blank_passed"],
-        "gen_s": gen_s, "analyze_s": analyze_s, "size_mb": size_mb,
+        "error": run["error"],
+        "blank_passed": run["blank_passed"],
+        "gen_s": gen_s,
+        "analyze_s": analyze_s,
+        "size_mb": size_mb,
         "specqc_version": (report or {}).get("specqc_version"),
         "rows": rows,
     }
@@ -395,10 +433,11 @@ def _score_one(index, half, truth, run, gen_s, analyze_s, size_mb) -> dict:
 # ---------------------------------------------------------------------------
 # Aggregation
 
+
 def split_halves(n: int, seed: int) -> dict[str, list[int]]:
     perm = np.random.default_rng([seed, 0x5A11]).permutation(n)
     cal = sorted(int(i) for i in perm[: n // 2])
-    ev = sorted(int(i) for i in perm[n // 2:])
+    ev = sorted(int(i) for i in perm[n // 2 :])
     return {"calibration": cal, "evaluation": ev, "all": list(range(n))}
 
 
@@ -417,7 +456,7 @@ def _eligible(row) -> bool:
     if not t["present"]:
         return False
     ratio = t["signal_ratio_to_product"]
-    if ratio is None:                      # main species absent: judge by share of all signal
+    if ratio is None:  # main species absent: judge by share of all signal
         return t["signal_share_pct"] >= 100 * SENSITIVITY_MIN_RATIO
     return ratio >= SENSITIVITY_MIN_RATIO
 
@@ -432,15 +471,20 @@ def aggregate(results: list[dict]) -> dict:
     m: dict = {"runs": runs, "rows": len(rows)}
 
     sens = {}
-    for key, pred in (("high", lambda r: r["resolution_class"] == "high" and not r["is_main"]),
-                      ("unit", lambda r: r["resolution_class"] == "unit" and not r["is_main"]),
-                      ("main_high", lambda r: r["resolution_class"] == "high" and r["is_main"]),
-                      ("main_unit", lambda r: r["resolution_class"] == "unit" and r["is_main"]),
-                      ("all_high", lambda r: r["resolution_class"] == "high"),
-                      ("all_unit", lambda r: r["resolution_class"] == "unit")):
+    for key, pred in (
+        ("high", lambda r: r["resolution_class"] == "high" and not r["is_main"]),
+        ("unit", lambda r: r["resolution_class"] == "unit" and not r["is_main"]),
+        ("main_high", lambda r: r["resolution_class"] == "high" and r["is_main"]),
+        ("main_unit", lambda r: r["resolution_class"] == "unit" and r["is_main"]),
+        ("all_high", lambda r: r["resolution_class"] == "high"),
+        ("all_unit", lambda r: r["resolution_class"] == "unit"),
+    ):
         el = [r for r in rows if pred(r) and _eligible(r)]
-        sens[key] = {"n": len(el), "detected": sum(_detected(r) for r in el),
-                     "value": _frac(sum(_detected(r) for r in el), len(el))}
+        sens[key] = {
+            "n": len(el),
+            "detected": sum(_detected(r) for r in el),
+            "value": _frac(sum(_detected(r) for r in el), len(el)),
+        }
     m["sensitivity"] = sens
     # the targets are on all eligible species (main included) of each resolution class
     m["sensitivity_high"] = sens["all_high"]["value"]
@@ -464,15 +508,23 @@ def aggregate(results: list[dict]) -> dict:
     for r in false:
         kinds[r["false_kind"]] = kinds.get(r["false_kind"], 0) + 1
     m["false_detection_kinds"] = kinds
-    m["false_examples"] = [{"index": r["index"], "species": r["truth"]["id"], "stage": r["stage"],
-                            "route": r["route"], "resolution_class": r["resolution_class"], "mode": r["mode"],
-                            "polarity": r["polarity"], "reason": r.get("false_reason"),
-                            "confidence": (r["report"].get("confidence") or {}).get("value"),
-                            "reported_rt": ((r["report"].get("lcms") or {}).get("rt_min")),
-                            "reported_ions": [i.get("ion") for i in ((r["report"].get("lcms") or {}).get("ions") or [])],
-                            "relative_area_pct": (r["report"].get("lcms") or {}).get("relative_area_pct")}
-                           for r in sorted(false, key=lambda r: -((r["report"].get("lcms") or {}).get(
-                               "relative_area_pct") or 0))]
+    m["false_examples"] = [
+        {
+            "index": r["index"],
+            "species": r["truth"]["id"],
+            "stage": r["stage"],
+            "route": r["route"],
+            "resolution_class": r["resolution_class"],
+            "mode": r["mode"],
+            "polarity": r["polarity"],
+            "reason": r.get("false_reason"),
+            "confidence": (r["report"].get("confidence") or {}).get("value"),
+            "reported_rt": ((r["report"].get("lcms") or {}).get("rt_min")),
+            "reported_ions": [i.get("ion") for i in ((r["report"].get("lcms") or {}).get("ions") or [])],
+            "relative_area_pct": (r["report"].get("lcms") or {}).get("relative_area_pct"),
+        }
+        for r in sorted(false, key=lambda r: -((r["report"].get("lcms") or {}).get("relative_area_pct") or 0))
+    ]
 
     errs = {"high": [], "unit": []}
     for res in results:
@@ -494,8 +546,10 @@ def aggregate(results: list[dict]) -> dict:
                 factor = max(ratio / t, t / ratio)
             errs[r["resolution_class"]].append(factor)
     both = errs["high"] + errs["unit"]
-    m["ratio_error"] = {k: {"n": len(v), "median": _quantile(v, 0.5), "p90": _quantile(v, 0.9)}
-                        for k, v in (("high", errs["high"]), ("unit", errs["unit"]), ("all", both))}
+    m["ratio_error"] = {
+        k: {"n": len(v), "median": _quantile(v, 0.5), "p90": _quantile(v, 0.9)}
+        for k, v in (("high", errs["high"]), ("unit", errs["unit"]), ("all", both))
+    }
     m["ratio_error_p90"] = m["ratio_error"]["all"]["p90"]
 
     tp = fp = fn = 0
@@ -526,8 +580,9 @@ def aggregate(results: list[dict]) -> dict:
 
     decidable = [res for res in results if res["expected"]["verdict"] in ("pass", "fail")]
     m["hands_off_n"] = len(decidable)
-    m["hands_off"] = _frac(sum(res["reported_verdict"] == res["expected"]["verdict"] for res in decidable),
-                           len(decidable))
+    m["hands_off"] = _frac(
+        sum(res["reported_verdict"] == res["expected"]["verdict"] for res in decidable), len(decidable)
+    )
     verdicts: dict[str, dict[str, int]] = {}
     for res in results:
         row = verdicts.setdefault(res["expected"]["verdict"], {})
@@ -535,36 +590,55 @@ def aggregate(results: list[dict]) -> dict:
         row[key] = row.get(key, 0) + 1
     m["verdict_matrix"] = verdicts
     inconc = [res for res in results if res["expected"]["verdict"] == "inconclusive"]
-    m["inconclusive_expected"] = {"n": len(inconc),
-                                  "reported_inconclusive": sum(res["reported_verdict"] == "inconclusive"
-                                                               for res in inconc)}
+    m["inconclusive_expected"] = {
+        "n": len(inconc),
+        "reported_inconclusive": sum(res["reported_verdict"] == "inconclusive" for res in inconc),
+    }
 
-    conf = [((r["report"].get("confidence") or {}).get("value"), r["truth"]["present"]) for r in rows
-            if r["report"] and isinstance(r["report"].get("confidence"), dict)
-            and r["report"]["confidence"].get("value") is not None]
+    conf = [
+        ((r["report"].get("confidence") or {}).get("value"), r["truth"]["present"])
+        for r in rows
+        if r["report"]
+        and isinstance(r["report"].get("confidence"), dict)
+        and r["report"]["confidence"].get("value") is not None
+    ]
     bins = []
     for b in range(10):
         lo, hi = b / 10, (b + 1) / 10
         sel = [(v, y) for v, y in conf if (lo <= v < hi) or (b == 9 and v == 1.0)]
-        bins.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": len(sel),
-                     "mean_confidence": _frac(sum(v for v, _ in sel), len(sel)),
-                     "observed_present": _frac(sum(1 for _, y in sel if y), len(sel))})
-    m["calibration"] = {"n": len(conf), "bins": bins,
-                        "brier": _frac(sum((v - (1.0 if y else 0.0)) ** 2 for v, y in conf), len(conf))}
+        bins.append(
+            {
+                "bin": f"{lo:.1f}-{hi:.1f}",
+                "n": len(sel),
+                "mean_confidence": _frac(sum(v for v, _ in sel), len(sel)),
+                "observed_present": _frac(sum(1 for _, y in sel if y), len(sel)),
+            }
+        )
+    m["calibration"] = {
+        "n": len(conf),
+        "bins": bins,
+        "brier": _frac(sum((v - (1.0 if y else 0.0)) ** 2 for v, y in conf), len(conf)),
+    }
 
     m["errors"] = [{"index": res["index"], "error": res["error"]} for res in results if res["error"]]
     m["blank_runs"] = sum(1 for res in results if res["blank"])
     m["blank_not_passed"] = sum(1 for res in results if res["blank_passed"] is False)
-    m["species_id_mismatches"] = [{"index": res["index"], "missing": res["species_ids_missing"],
-                                   "extra": res["species_ids_extra"]} for res in results
-                                  if res["species_ids_missing"] or res["species_ids_extra"]]
+    m["species_id_mismatches"] = [
+        {"index": res["index"], "missing": res["species_ids_missing"], "extra": res["species_ids_extra"]}
+        for res in results
+        if res["species_ids_missing"] or res["species_ids_extra"]
+    ]
     gen = [res["gen_s"] for res in results]
     ana = [res["analyze_s"] for res in results]
-    m["timing"] = {"generate_mean_s": _frac(sum(gen), len(gen)), "generate_max_s": max(gen, default=None),
-                   "analyze_mean_s": _frac(sum(ana), len(ana)), "analyze_max_s": max(ana, default=None),
-                   "analyze_median_s": statistics.median(ana) if ana else None,
-                   "sample_mb_mean": _frac(sum(res["size_mb"] for res in results), len(results)),
-                   "sample_mb_max": max((res["size_mb"] for res in results), default=None)}
+    m["timing"] = {
+        "generate_mean_s": _frac(sum(gen), len(gen)),
+        "generate_max_s": max(gen, default=None),
+        "analyze_mean_s": _frac(sum(ana), len(ana)),
+        "analyze_max_s": max(ana, default=None),
+        "analyze_median_s": statistics.median(ana) if ana else None,
+        "sample_mb_mean": _frac(sum(res["size_mb"] for res in results), len(results)),
+        "sample_mb_max": max((res["size_mb"] for res in results), default=None),
+    }
     m["targets"] = {}
     for name, (op, target) in TARGETS.items():
         value = m[name]
@@ -581,8 +655,23 @@ def _mix(results):
             k = str(res[key])
             out[k] = out.get(k, 0) + 1
         return dict(sorted(out.items()))
-    return {k: count(k) for k in ("route", "stage", "resolution_class", "mode", "polarity", "composition", "blank",
-                                  "uv", "analyzer", "saturation", "quantisation")} | {
+
+    return {
+        k: count(k)
+        for k in (
+            "route",
+            "stage",
+            "resolution_class",
+            "mode",
+            "polarity",
+            "composition",
+            "blank",
+            "uv",
+            "analyzer",
+            "saturation",
+            "quantisation",
+        )
+    } | {
         "with_carryover_only_species": sum(1 for res in results if res["carryover_only"]),
         "with_isobars": sum(1 for res in results if res["isobars"]),
         "with_isomers": sum(1 for res in results if res["isomers"]),
@@ -591,6 +680,7 @@ def _mix(results):
 
 # ---------------------------------------------------------------------------
 # Markdown
+
 
 def _fmt(v, pct=False, digits=3):
     if v is None:
@@ -606,18 +696,25 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
     L.append("## LC-MS")
     L.append("")
     which = f"all of indices 0-{n - 1}" if half == "all" else f"the {half} half of indices 0-{n - 1}"
-    L.append(f"{m['runs']} scenarios ({which}, seed {seed}), generated by "
-             "`benchmarks/validation/lcms_scenarios.py` from its own instrument and chemistry model and analysed "
-             "with `specqc analyze --format json`.")
+    L.append(
+        f"{m['runs']} scenarios ({which}, seed {seed}), generated by "
+        "`benchmarks/validation/lcms_scenarios.py` from its own instrument and chemistry model and analysed "
+        "with `specqc analyze --format json`."
+    )
     L.append("")
     L.append("### Targets")
     L.append("")
     L.append("| metric | value | target | |")
     L.append("|---|---|---|---|")
-    names = {"false_detections_per_run": "false detections per run", "sensitivity_high": "sensitivity, high resolution",
-             "sensitivity_unit": "sensitivity, unit resolution", "ratio_error_p90": "ratio error, 90th percentile",
-             "diagnosis_precision": "diagnosis precision", "diagnosis_recall": "diagnosis recall",
-             "hands_off": "hands-off rate"}
+    names = {
+        "false_detections_per_run": "false detections per run",
+        "sensitivity_high": "sensitivity, high resolution",
+        "sensitivity_unit": "sensitivity, unit resolution",
+        "ratio_error_p90": "ratio error, 90th percentile",
+        "diagnosis_precision": "diagnosis precision",
+        "diagnosis_recall": "diagnosis recall",
+        "hands_off": "hands-off rate",
+    }
     for key, entry in t.items():
         pct = key in ("sensitivity_high", "sensitivity_unit", "diagnosis_precision", "diagnosis_recall", "hands_off")
         target = f"{entry['op']} {100 * entry['target']:.0f} %" if pct else f"{entry['op']} {entry['target']}"
@@ -625,46 +722,67 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
     L.append("")
     L.append("### Definitions")
     L.append("")
-    L.append("- **Sensitivity**: of the route species truly in the sample whose summed ion current (all ions and "
-             "isotopes in the scan range, after response factor and suppression, before saturation) is at least "
-             f"{100 * SENSITIVITY_MIN_RATIO:g} % of the stage's main species' (or, when the main species is absent, "
-             f"at least {100 * SENSITIVITY_MIN_RATIO:g} % of all compounds' current), the fraction the report calls "
-             "`detected`. Carry-over-only species are not truly present.")
-    L.append("- **False detections per run**: route species the report marks `detected: true` that are not in the "
-             "sample (absent, present only as carry-over, or imitated by an isobar or isomer), divided by the "
-             "number of runs.")
-    L.append("- **Ratio error**: for truly present, detected species other than the main one, with the main species "
-             "detected too: max(r/t, t/r), r = reported relative_area_pct(species) / relative_area_pct(main), "
-             "t = truth signal ratio to the main species (a zero reported area counts as infinite).")
-    L.append("- **Diagnosis precision / recall**: over scenarios and catalogue ids, a reported id expected "
-             "`required` is a true positive, one expected `forbidden` a false positive, a `required` id not "
-             "reported a false negative; `either` ids are not counted (see `expected_outcome`).")
-    L.append("- **Hands-off rate**: of scenarios whose expected verdict is pass or fail, the fraction whose "
-             "`qc.verdict` equals it (an `inconclusive` does not count). Last-stage runs without a required "
-             "diagnosis expect `inconclusive` (identity needs 1H NMR) and are counted separately.")
-    L.append("- **Confidence calibration**: species entries with a non-null `confidence.value`, binned by value; "
-             "observed = fraction truly present; Brier = mean (value - present)^2.")
+    L.append(
+        "- **Sensitivity**: of the route species truly in the sample whose summed ion current (all ions and "
+        "isotopes in the scan range, after response factor and suppression, before saturation) is at least "
+        f"{100 * SENSITIVITY_MIN_RATIO:g} % of the stage's main species' (or, when the main species is absent, "
+        f"at least {100 * SENSITIVITY_MIN_RATIO:g} % of all compounds' current), the fraction the report calls "
+        "`detected`. Carry-over-only species are not truly present."
+    )
+    L.append(
+        "- **False detections per run**: route species the report marks `detected: true` that are not in the "
+        "sample (absent, present only as carry-over, or imitated by an isobar or isomer), divided by the "
+        "number of runs."
+    )
+    L.append(
+        "- **Ratio error**: for truly present, detected species other than the main one, with the main species "
+        "detected too: max(r/t, t/r), r = reported relative_area_pct(species) / relative_area_pct(main), "
+        "t = truth signal ratio to the main species (a zero reported area counts as infinite)."
+    )
+    L.append(
+        "- **Diagnosis precision / recall**: over scenarios and catalogue ids, a reported id expected "
+        "`required` is a true positive, one expected `forbidden` a false positive, a `required` id not "
+        "reported a false negative; `either` ids are not counted (see `expected_outcome`)."
+    )
+    L.append(
+        "- **Hands-off rate**: of scenarios whose expected verdict is pass or fail, the fraction whose "
+        "`qc.verdict` equals it (an `inconclusive` does not count). Last-stage runs without a required "
+        "diagnosis expect `inconclusive` (identity needs 1H NMR) and are counted separately."
+    )
+    L.append(
+        "- **Confidence calibration**: species entries with a non-null `confidence.value`, binned by value; "
+        "observed = fraction truly present; Brier = mean (value - present)^2."
+    )
     L.append("")
     L.append("### Sensitivity")
     L.append("")
     L.append("| species | resolution | eligible | detected | sensitivity |")
     L.append("|---|---|---|---|---|")
-    for key, label in (("all_high", ("all", "high")), ("all_unit", ("all", "unit")), ("main_high", ("main", "high")),
-                       ("main_unit", ("main", "unit")), ("high", ("impurities", "high")),
-                       ("unit", ("impurities", "unit"))):
+    for key, label in (
+        ("all_high", ("all", "high")),
+        ("all_unit", ("all", "unit")),
+        ("main_high", ("main", "high")),
+        ("main_unit", ("main", "unit")),
+        ("high", ("impurities", "high")),
+        ("unit", ("impurities", "unit")),
+    ):
         s = m["sensitivity"][key]
         L.append(f"| {label[0]} | {label[1]} | {s['n']} | {s['detected']} | {_fmt(s['value'], True)} |")
     L.append("")
     L.append("### False detections")
     L.append("")
-    L.append(f"True isomers of a route species (same formula, at the reported time) detected: "
-             f"{m['isomer_detections']}; MS cannot tell them from the species and they are not counted below.")
+    L.append(
+        f"True isomers of a route species (same formula, at the reported time) detected: "
+        f"{m['isomer_detections']}; MS cannot tell them from the species and they are not counted below."
+    )
     L.append("")
-    L.append(f"{m['false_detections']} in {m['runs']} runs ({_fmt(m['false_detections_per_run'])} per run; high "
-             f"resolution {_fmt(m['false_detections_per_run_by_class']['high'])}, unit "
-             f"{_fmt(m['false_detections_per_run_by_class']['unit'])}). By the truth's nearest source: "
-             + (", ".join(f"{k} {v}" for k, v in sorted(m["false_detection_kinds"].items(), key=lambda x: -x[1]))
-                or "none") + ".")
+    L.append(
+        f"{m['false_detections']} in {m['runs']} runs ({_fmt(m['false_detections_per_run'])} per run; high "
+        f"resolution {_fmt(m['false_detections_per_run_by_class']['high'])}, unit "
+        f"{_fmt(m['false_detections_per_run_by_class']['unit'])}). By the truth's nearest source: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(m["false_detection_kinds"].items(), key=lambda x: -x[1])) or "none")
+        + "."
+    )
     L.append("")
     if m["false_examples"]:
         L.append("Worst offenders (largest reported area first):")
@@ -673,11 +791,15 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
         L.append("|---|---|---|---|---|---|---|")
         for e in m["false_examples"][:20]:
             rt = e["reported_rt"]
-            rep = (f"{_fmt(e['relative_area_pct'])} % at {rt:.2f} min" if rt is not None else
-                   f"{_fmt(e['relative_area_pct'])} %") + (f" ({', '.join(e['reported_ions'][:3])})"
-                                                           if e["reported_ions"] else "")
-            L.append(f"| {e['index']} | {e['route']} / {e['stage']} | {e['resolution_class']}, {e['mode']}, "
-                     f"{e['polarity']} | {e['species']} | {rep} | {_fmt(e['confidence'])} | {e['reason']} |")
+            rep = (
+                f"{_fmt(e['relative_area_pct'])} % at {rt:.2f} min"
+                if rt is not None
+                else f"{_fmt(e['relative_area_pct'])} %"
+            ) + (f" ({', '.join(e['reported_ions'][:3])})" if e["reported_ions"] else "")
+            L.append(
+                f"| {e['index']} | {e['route']} / {e['stage']} | {e['resolution_class']}, {e['mode']}, "
+                f"{e['polarity']} | {e['species']} | {rep} | {_fmt(e['confidence'])} | {e['reason']} |"
+            )
         L.append("")
     L.append("### Ratio error")
     L.append("")
@@ -706,8 +828,10 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
         L.append(f"| {exp_v} | " + " | ".join(str(row.get(k, 0)) for k in cols) + " |")
     L.append("")
     ic = m["inconclusive_expected"]
-    L.append(f"Hands-off: {_fmt(m['hands_off'], True)} of {m['hands_off_n']} decidable scenarios. Expected "
-             f"inconclusive (last stage, LC-MS only): {ic['n']}, reported inconclusive {ic['reported_inconclusive']}.")
+    L.append(
+        f"Hands-off: {_fmt(m['hands_off'], True)} of {m['hands_off_n']} decidable scenarios. Expected "
+        f"inconclusive (last stage, LC-MS only): {ic['n']}, reported inconclusive {ic['reported_inconclusive']}."
+    )
     L.append("")
     L.append("### Confidence calibration")
     L.append("")
@@ -724,27 +848,37 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
     for k, v in m["mix"].items():
         L.append(f"- {k}: {v}")
     tm = m["timing"]
-    L.append(f"- generation {_fmt(tm['generate_mean_s'])} s per scenario on average (max "
-             f"{_fmt(tm['generate_max_s'])} s, sample and blank written); analysis {_fmt(tm['analyze_mean_s'])} s "
-             f"(median {_fmt(tm['analyze_median_s'])}, max {_fmt(tm['analyze_max_s'])}); sample files "
-             f"{_fmt(tm['sample_mb_mean'])} MB on average, at most {_fmt(tm['sample_mb_max'])} MB")
+    L.append(
+        f"- generation {_fmt(tm['generate_mean_s'])} s per scenario on average (max "
+        f"{_fmt(tm['generate_max_s'])} s, sample and blank written); analysis {_fmt(tm['analyze_mean_s'])} s "
+        f"(median {_fmt(tm['analyze_median_s'])}, max {_fmt(tm['analyze_max_s'])}); sample files "
+        f"{_fmt(tm['sample_mb_mean'])} MB on average, at most {_fmt(tm['sample_mb_max'])} MB"
+    )
     if m["blank_runs"]:
-        note = (f"blank not passed: `specqc analyze` has no `--blank` option, so the {m['blank_not_passed']} blank "
-                f"runs were not given to it" if m["blank_not_passed"] else
-                f"blank passed with `--blank` in {m['blank_runs']} scenarios")
+        note = (
+            f"blank not passed: `specqc analyze` has no `--blank` option, so the {m['blank_not_passed']} blank "
+            f"runs were not given to it"
+            if m["blank_not_passed"]
+            else f"blank passed with `--blank` in {m['blank_runs']} scenarios"
+        )
         L.append(f"- {note}")
     if m["errors"]:
-        L.append(f"- analysis errors: {len(m['errors'])} (e.g. scenario {m['errors'][0]['index']}: "
-                 f"{m['errors'][0]['error']})")
+        L.append(
+            f"- analysis errors: {len(m['errors'])} (e.g. scenario {m['errors'][0]['index']}: "
+            f"{m['errors'][0]['error']})"
+        )
     if m["species_id_mismatches"]:
         e = m["species_id_mismatches"][0]
-        L.append(f"- species ids differing between truth and report in {len(m['species_id_mismatches'])} "
-                 f"scenarios (e.g. {e['index']}: missing {e['missing']}, extra {e['extra']})")
+        L.append(
+            f"- species ids differing between truth and report in {len(m['species_id_mismatches'])} "
+            f"scenarios (e.g. {e['index']}: missing {e['missing']}, extra {e['extra']})"
+        )
     L.append("")
     return "\n".join(L)
 
 
 # ---------------------------------------------------------------------------
+
 
 def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None, dump: str | Path | None):
     """Generate, analyse and score the LC-MS scenarios of `half`; return (metrics, markdown)."""
@@ -782,6 +916,8 @@ def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None
     metrics["generation_errors"] = generation_errors
     text = markdown(metrics, n, seed, half)
     if generation_errors:
-        text += (f"\nGeneration failed for {len(generation_errors)} scenarios (left out above), e.g. "
-                 f"{generation_errors[0]['index']}: {generation_errors[0]['generation_error']}\n")
+        text += (
+            f"\nGeneration failed for {len(generation_errors)} scenarios (left out above), e.g. "
+            f"{generation_errors[0]['index']}: {generation_errors[0]['generation_error']}\n"
+        )
     return metrics, text

@@ -107,14 +107,28 @@ from pathlib import Path
 import numpy as np
 
 from .chem import (
-    ION_TYPES, ROUTES, features, hill, ion_formula, ion_mz, ion_possible, isotope_pattern, last_stage,
-    mol_formula, neutral_mass, parse_formula, route_species, stage_roles, MONO, ELECTRON,
+    ION_TYPES,
+    ROUTES,
+    features,
+    hill,
+    ion_formula,
+    ion_mz,
+    ion_possible,
+    isotope_pattern,
+    last_stage,
+    mol_formula,
+    neutral_mass,
+    parse_formula,
+    route_species,
+    stage_roles,
+    MONO,
+    ELECTRON,
 )
 
 TRUTH_SCHEMA = "specqc.validation-truth/1"
 FILE_BUDGET_BYTES = 3_800_000  # each mzML file stays below ~4 MB
-SPECTRUM_XML_BYTES = 2_000    # per-spectrum XML (cvParams, scan, array headers), +~450 with a scan window
-PROFILE_MAX_SCANS = 450       # profile runs scan no more than this, to keep them small
+SPECTRUM_XML_BYTES = 2_000  # per-spectrum XML (cvParams, scan, array headers), +~450 with a scan window
+PROFILE_MAX_SCANS = 450  # profile runs scan no more than this, to keep them small
 UNIT_PROFILE_MAX_SCANS = 300  # (single-quad profile data: every point of a 0.1 Da grid near a peak)
 
 # ---------------------------------------------------------------------------
@@ -144,10 +158,16 @@ UNRELATED = [
 
 # True isomers (same formula as a route species), checked against RDKit at import.
 ISOMERS = {
-    "C5H10N2O": [("4-methylpiperazin-2-one", "CN1CCNC(=O)C1"), ("3-aminopiperidin-2-one", "NC1CCCNC1=O"),
-                 ("1-methylpiperazin-2-one", "CN1CCNCC1=O")],
-    "C5H12N2": [("1-methylpiperazine", "CN1CCNCC1"), ("2-methylpiperazine", "CC1CNCCN1"),
-                ("3-aminopiperidine", "NC1CCCNC1")],
+    "C5H10N2O": [
+        ("4-methylpiperazin-2-one", "CN1CCNC(=O)C1"),
+        ("3-aminopiperidin-2-one", "NC1CCCNC1=O"),
+        ("1-methylpiperazin-2-one", "CN1CCNCC1=O"),
+    ],
+    "C5H12N2": [
+        ("1-methylpiperazine", "CN1CCNCC1"),
+        ("2-methylpiperazine", "CC1CNCCN1"),
+        ("3-aminopiperidine", "NC1CCCNC1"),
+    ],
     "C4H10N2": [("1-aminopyrrolidine", "NN1CCCC1"), ("2-methylimidazolidine", "CC1NCCN1")],
     "C4H8N2O": [("1-methylimidazolidin-2-one", "CN1CCNC1=O"), ("4-methylimidazolidin-2-one", "CC1CNC(=O)N1")],
     "C7H16N2O2": [("lysine methyl ester", "COC(=O)C(N)CCCCN")],
@@ -196,8 +216,10 @@ BACKGROUND_POS = [
     ("Irgafos 168 oxide", "C42H63O4P", "[M+H]+"),
 ]
 LOCK_POS = {
-    "agilent": [("purine (reference mass)", "C5H4N4", "[M+H]+"),
-                ("HP-0921 (reference mass)", "C18H18O6N3P3F24", "[M+H]+")],
+    "agilent": [
+        ("purine (reference mass)", "C5H4N4", "[M+H]+"),
+        ("HP-0921 (reference mass)", "C18H18O6N3P3F24", "[M+H]+"),
+    ],
     "waters": [("leucine enkephalin (lock mass)", "C28H37N5O7", "[M+H]+")],
 }
 BACKGROUND_NEG = [
@@ -217,14 +239,17 @@ BACKGROUND_NEG = [
     ("perfluorooctanoic acid", "C8HF15O2", "[M-H]-"),
 ]
 LOCK_NEG = {
-    "agilent": [("TFA anion (reference mass)", "C2HF3O2", "[M-H]-"),
-                ("HP-0921 + TFA (reference mass)", "C20H18O8N3P3F27", "ION-")],
+    "agilent": [
+        ("TFA anion (reference mass)", "C2HF3O2", "[M-H]-"),
+        ("HP-0921 + TFA (reference mass)", "C20H18O8N3P3F27", "ION-"),
+    ],
     "waters": [("leucine enkephalin (lock mass)", "C28H37N5O7", "[M-H]-")],
 }
 
 
 # ---------------------------------------------------------------------------
 # Small helpers
+
 
 def _logu(rng, lo, hi):
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
@@ -259,7 +284,7 @@ class Resolution:
             return np.full_like(mz, self.spec["fwhm_da"])
         if self.kind == "constant-r":
             return mz / self.spec["resolving_power"]
-        return mz ** 1.5 / (self.spec["resolving_power_at_200"] * math.sqrt(200.0))  # orbitrap
+        return mz**1.5 / (self.spec["resolving_power_at_200"] * math.sqrt(200.0))  # orbitrap
 
     def to_u(self, mz, k):
         """Grid coordinate with k points per FWHM."""
@@ -293,6 +318,7 @@ class Resolution:
 # ---------------------------------------------------------------------------
 # Drawing
 
+
 def _draw_instrument(rng) -> dict:
     inst: dict = {}
     if rng.random() < 0.40:
@@ -309,8 +335,9 @@ def _draw_instrument(rng) -> dict:
         inst["scatter_da"] = round(rng.uniform(0.01, 0.05), 4)
         inst["scatter_ppm"] = 0.0
         inst["mode"] = "profile" if rng.random() < 0.30 else "centroid"
-        inst["mz_quantisation"] = ("none" if inst["mode"] == "profile"
-                                   else _choice(rng, ["nominal", "0.1", "none"], p=[0.35, 0.35, 0.30]))
+        inst["mz_quantisation"] = (
+            "none" if inst["mode"] == "profile" else _choice(rng, ["nominal", "0.1", "none"], p=[0.35, 0.35, 0.30])
+        )
         inst["apex_intensity"] = _logu(rng, 1e5, 1e7)
     else:
         inst["resolution_class"] = "high"
@@ -335,18 +362,23 @@ def _draw_instrument(rng) -> dict:
     inst["metadata_analyzer"] = bool(rng.random() < 0.75)
     inst["metadata_resolution"] = bool(inst["metadata_analyzer"] and rng.random() < 0.5)
     inst["vendor_flavour"] = _choice(rng, ["agilent", "waters", "thermo", "generic"])
-    inst["lock_mass"] = bool(inst["resolution_class"] == "high" and inst["vendor_flavour"] in ("agilent", "waters")
-                             and rng.random() < 0.6)
-    inst["scan_low"] = float(_choice(rng, [50, 60, 70, 80, 90, 100, 120, 150],
-                                     p=[0.2, 0.12, 0.1, 0.12, 0.08, 0.2, 0.1, 0.08]))
+    inst["lock_mass"] = bool(
+        inst["resolution_class"] == "high" and inst["vendor_flavour"] in ("agilent", "waters") and rng.random() < 0.6
+    )
+    inst["scan_low"] = float(
+        _choice(rng, [50, 60, 70, 80, 90, 100, 120, 150], p=[0.2, 0.12, 0.1, 0.12, 0.08, 0.2, 0.1, 0.08])
+    )
     inst["scan_high"] = float(_choice(rng, [500, 600, 800, 1000, 1200, 1500]))
-    inst["snr"] = _logu(rng, 2e3, 1e5)                     # main channel apex / electronic noise sd
+    inst["snr"] = _logu(rng, 2e3, 1e5)  # main channel apex / electronic noise sd
     inst["threshold_factor"] = round(rng.uniform(2.0, 4.0) if inst["mode"] == "centroid" else rng.uniform(1.0, 2.5), 3)
-    inst["count_gain_factor"] = round(rng.uniform(0.2, 1.0), 3)   # counting-noise gain / noise sd
+    inst["count_gain_factor"] = round(rng.uniform(0.2, 1.0), 3)  # counting-noise gain / noise sd
     inst["flicker_sd"] = round(rng.uniform(0.02, 0.10), 4)
     inst["noise_peaks_per_scan"] = round(_logu(rng, 5, 60), 2)
-    inst["continuum_fraction"] = (round(rng.uniform(0.05, 0.3) * (0.3 if inst["mode"] == "profile" else 1.0), 3)
-                                  if inst["resolution_class"] == "unit" else 0.0)
+    inst["continuum_fraction"] = (
+        round(rng.uniform(0.05, 0.3) * (0.3 if inst["mode"] == "profile" else 1.0), 3)
+        if inst["resolution_class"] == "unit"
+        else 0.0
+    )
     inst["continuum_level"] = round(_logu(rng, 1.0, 8.0), 3)
     inst["spikes_per_run"] = round(_logu(rng, 0.5, 20), 2)
     inst["saturation"] = bool(rng.random() < 0.15)
@@ -414,8 +446,13 @@ def _draw_peak(rng, smiles, lc, rt=None) -> dict:
     fwhm_s = lc["fwhm_s"] * _logu(rng, 0.75, 1.4)
     tau = lc["tau_ratio"] * _logu(rng, 0.6, 1.6)
     front = lc["fronting_run"] and rng.random() < 0.4
-    return {"rt_min": round(rt, 4), "fwhm_s": round(fwhm_s, 3), "tau_ratio": round(min(tau, 3.0), 3),
-            "fronting": bool(front), "front_ratio": round(rng.uniform(0.2, 0.8), 3) if front else 0.0}
+    return {
+        "rt_min": round(rt, 4),
+        "fwhm_s": round(fwhm_s, 3),
+        "tau_ratio": round(min(tau, 3.0), 3),
+        "fronting": bool(front),
+        "front_ratio": round(rng.uniform(0.2, 0.8), 3) if front else 0.0,
+    }
 
 
 def _draw_ions(rng, smiles, polarity, lc, energy) -> dict:
@@ -439,7 +476,7 @@ def _draw_ions(rng, smiles, polarity, lc, energy) -> dict:
         mass = neutral_mass(formula)
         if f["basic_n"] >= 2:
             w["[M+2H]2+"] = _logu(rng, 0.02, 0.6) * min(1.5, mass / 200.0) * (f["basic_n"] / 2) ** 0.5
-        w["[2M+H]+"] = _logu(rng, 0.005, 0.15)          # at the reference concentration
+        w["[2M+H]+"] = _logu(rng, 0.005, 0.15)  # at the reference concentration
         if rng.random() < 0.5:
             w["[2M+Na]+"] = _logu(rng, 0.002, 0.05)
         if lc["organic"] == "acetonitrile" and rng.random() < 0.5:
@@ -499,7 +536,7 @@ def _extinction(rng, smiles, wavelength) -> float:
     else:
         carbonyl = f["carbonyl"]
         if carbonyl:
-            e210 = _logu(rng, 600, 3000) * carbonyl ** 0.8
+            e210 = _logu(rng, 600, 3000) * carbonyl**0.8
         elif "Br" in smiles:
             e210 = _logu(rng, 150, 500)
         else:
@@ -509,8 +546,9 @@ def _extinction(rng, smiles, wavelength) -> float:
     return round(float(e), 4)
 
 
-def _enumerate_isobar(rng, target_mz: float, ion: str, polarity: str, window: tuple[float, float],
-                      unit: bool, exclude: set[str]) -> dict | None:
+def _enumerate_isobar(
+    rng, target_mz: float, ion: str, polarity: str, window: tuple[float, float], unit: bool, exclude: set[str]
+) -> dict | None:
     """A formula whose `ion` lies at target_mz +- window (ppm for HR, Da for unit), not in `exclude`."""
     _, change, charge, _ = ION_TYPES[ion]
     delta = neutral_mass(change) - charge * ELECTRON
@@ -524,7 +562,7 @@ def _enumerate_isobar(rng, target_mz: float, ion: str, polarity: str, window: tu
     rest = c * MONO["C"] + n * MONO["N"] + o * MONO["O"] + s * MONO["S"] + p * MONO["P"] + cl * MONO["Cl"]
     h = np.rint((m_target - rest) / MONO["H"]).astype(int)
     mass = rest + h * MONO["H"]
-    dbe2 = 2 * c + 2 + n + p - h - cl                      # 2 x rings-plus-double-bonds
+    dbe2 = 2 * c + 2 + n + p - h - cl  # 2 x rings-plus-double-bonds
     ok = (h >= 1) & (h + change.get("H", 0) >= 0) & (h <= 2 * c + n + p + 3) & (dbe2 >= 0) & (dbe2 % 2 == 0)
     ok &= (p == 0) | (o >= 2)
     ok &= (s + p + cl) <= 1
@@ -558,8 +596,14 @@ def _enumerate_isobar(rng, target_mz: float, ion: str, polarity: str, window: tu
 def _compound(rng, cid, name, smiles, formula, molar, lc, polarity, energy, kind, **extra) -> dict:
     """One eluting compound with its chromatographic and ionisation parameters."""
     smiles_for_props = smiles
-    comp = {"id": cid, "name": name, "smiles": smiles, "formula": formula, "molar": round(float(molar), 8),
-            "kind": kind}
+    comp = {
+        "id": cid,
+        "name": name,
+        "smiles": smiles,
+        "formula": formula,
+        "molar": round(float(molar), 8),
+        "kind": kind,
+    }
     comp.update(_draw_peak(rng, smiles_for_props, lc, extra.pop("rt", None)))
     comp["response_factor"] = _response_factor(rng, smiles_for_props, polarity)
     comp["ions"] = _draw_ions(rng, smiles_for_props, polarity, lc, energy)
@@ -576,8 +620,8 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
     inst = _draw_instrument(rng)
     lc = _draw_lc(rng, inst["mode"], inst["resolution_class"] == "unit")
     if lc["n_scans"] > 900:
-        inst["write_scan_window"] = False    # keeps long runs' XML small
-    if inst["continuum_fraction"] > 0:       # keep the chemical-noise continuum within half the point budget
+        inst["write_scan_window"] = False  # keeps long runs' XML small
+    if inst["continuum_fraction"] > 0:  # keep the chemical-noise continuum within half the point budget
         nominal = inst["scan_high"] - inst["scan_low"]
         cap = 0.5 * point_budget(inst, lc) / (lc["n_scans"] * nominal)
         inst["continuum_fraction"] = round(min(inst["continuum_fraction"], cap), 4)
@@ -603,8 +647,14 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
                 amounts[group[0]] = _logu(rng, lo, hi) / 100
             else:
                 level = _logu(rng, 0.1, 20.0) / 100
-                order = ["linear-dimer", "cyclic-dimer", "linear-trimer", "cyclic-trimer", "linear-tetramer",
-                         "cyclic-tetramer"]
+                order = [
+                    "linear-dimer",
+                    "cyclic-dimer",
+                    "linear-trimer",
+                    "cyclic-trimer",
+                    "linear-tetramer",
+                    "cyclic-tetramer",
+                ]
                 for k, sid in enumerate([o for o in order if o in group]):
                     if k == 0 or rng.random() < 0.6:
                         amounts[sid] = level
@@ -613,8 +663,11 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
     compounds = []
     for sid, sp in species.items():
         if sid in amounts:
-            compounds.append(_compound(rng, sid, sp["name"], sp["smiles"], sp["formula"], amounts[sid], lc,
-                                       polarity, energy, "route"))
+            compounds.append(
+                _compound(
+                    rng, sid, sp["name"], sp["smiles"], sp["formula"], amounts[sid], lc, polarity, energy, "route"
+                )
+            )
 
     # Blank and carry-over.
     blank = {"present": bool(rng.random() < 0.30), "carryover": [], "carryover_only": []}
@@ -629,9 +682,21 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
                 level = _logu(rng, 0.003, 0.05)
                 sample_factor = rng.uniform(0.3, 1.5)
                 sp = species[sid]
-                compounds.append(_compound(rng, sid, sp["name"], sp["smiles"], sp["formula"],
-                                           level * sample_factor, lc, polarity, energy, "carryover-only",
-                                           blank_molar=round(level, 8)))
+                compounds.append(
+                    _compound(
+                        rng,
+                        sid,
+                        sp["name"],
+                        sp["smiles"],
+                        sp["formula"],
+                        level * sample_factor,
+                        lc,
+                        polarity,
+                        energy,
+                        "carryover-only",
+                        blank_molar=round(level, 8),
+                    )
+                )
                 blank["carryover_only"].append(sid)
 
     # Non-route compounds.
@@ -641,15 +706,32 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
         n_unrelated = max(n_unrelated, 2)
     for i in rng.choice(len(UNRELATED), size=n_unrelated, replace=False):
         name, smi = UNRELATED[int(i)]
-        compounds.append(_compound(rng, f"x-{name}", name, smi, mol_formula(smi), _logu(rng, 0.2, 30) / 100, lc,
-                                   polarity, energy, "unrelated", isobar_of=None, isomer_of=None))
+        compounds.append(
+            _compound(
+                rng,
+                f"x-{name}",
+                name,
+                smi,
+                mol_formula(smi),
+                _logu(rng, 0.2, 30) / 100,
+                lc,
+                polarity,
+                energy,
+                "unrelated",
+                isobar_of=None,
+                isomer_of=None,
+            )
+        )
     stage_species = [main_id] + impurity_ids
     unit = inst["resolution_class"] == "unit"
     if rng.random() < (0.6 if unit else 0.35):
         for _ in range(1 + int(rng.random() < 0.3)):
             present_ids = [c["id"] for c in compounds if c["kind"] == "route"]
-            target = (main_id if rng.random() < 0.4 else _choice(rng, present_ids or stage_species)) \
-                if rng.random() < 0.7 else _choice(rng, stage_species)
+            target = (
+                (main_id if rng.random() < 0.4 else _choice(rng, present_ids or stage_species))
+                if rng.random() < 0.7
+                else _choice(rng, stage_species)
+            )
             sp = species[target]
             if polarity == "positive":
                 target_ion = "[M+H]+" if rng.random() < 0.7 else "[M+Na]+"
@@ -665,20 +747,38 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
             coelute = target_comp is not None and rng.random() < 0.5
             rt = (target_comp["rt_min"] + rng.normal(0, 0.2 * lc["fwhm_s"] / 60)) if coelute else None
             pseudo = _pseudo_smiles(found["formula"])
-            comp = _compound(rng, f"x-isobar-{len(compounds)}", f"isobar of {target} {target_ion}", pseudo,
-                             found["formula"], _logu(rng, 0.5, 30) / 100, lc, polarity, energy, "isobar",
-                             rt=rt, isomer_of=None)
+            comp = _compound(
+                rng,
+                f"x-isobar-{len(compounds)}",
+                f"isobar of {target} {target_ion}",
+                pseudo,
+                found["formula"],
+                _logu(rng, 0.5, 30) / 100,
+                lc,
+                polarity,
+                energy,
+                "isobar",
+                rt=rt,
+                isomer_of=None,
+            )
             comp["smiles"] = None
             formula = parse_formula(found["formula"])
-            comp["ions"] = {own_ion: 1.0, **{k: v for k, v in comp["ions"].items()
-                                             if k != own_ion and v < 0.3 and ion_possible(formula, k)}}
-            comp["isobar_of"] = {"species": target, "ion": target_ion, "species_ion_mz": round(tmz, 6),
-                                 "distractor_ion": own_ion,
-                                 "distractor_mz": round(tmz + found["delta_da"], 6),
-                                 "delta_da": round(found["delta_da"], 6), "delta_ppm": round(found["delta_ppm"], 3),
-                                 "within_10_ppm": abs(found["delta_ppm"]) <= 10.0,
-                                 "same_nominal": round(tmz) == round(tmz + found["delta_da"]),
-                                 "coelutes": bool(coelute)}
+            comp["ions"] = {
+                own_ion: 1.0,
+                **{k: v for k, v in comp["ions"].items() if k != own_ion and v < 0.3 and ion_possible(formula, k)},
+            }
+            comp["isobar_of"] = {
+                "species": target,
+                "ion": target_ion,
+                "species_ion_mz": round(tmz, 6),
+                "distractor_ion": own_ion,
+                "distractor_mz": round(tmz + found["delta_da"], 6),
+                "delta_da": round(found["delta_da"], 6),
+                "delta_ppm": round(found["delta_ppm"], 3),
+                "within_10_ppm": abs(found["delta_ppm"]) <= 10.0,
+                "same_nominal": round(tmz) == round(tmz + found["delta_da"]),
+                "coelutes": bool(coelute),
+            }
             compounds.append(comp)
     if rng.random() < 0.12:
         options = [s for s in stage_species if species[s]["formula"] in ISOMERS]
@@ -691,31 +791,69 @@ def draw_lcms_scenario(seed: int, index: int) -> dict:
                 gap = max(4 * lc["fwhm_s"] / 60, 0.05 * lc["run_min"])
                 rt = _draw_rt(rng, smi, lc)
                 if abs(rt - target_comp["rt_min"]) < gap:
-                    sign = 1 if (rt >= target_comp["rt_min"] or target_comp["rt_min"] - gap < lc["t0_min"] * 1.1) else -1
-                    rt = float(np.clip(target_comp["rt_min"] + sign * gap * rng.uniform(1.0, 2.0),
-                                       lc["t0_min"] * 1.05, lc["wash_end_min"]))
-            compounds.append(_compound(rng, f"x-isomer-{len(compounds)}", name, smi, mol_formula(smi),
-                                       _logu(rng, 0.5, 30) / 100, lc, polarity, energy, "isomer", rt=rt,
-                                       isobar_of=None, isomer_of=target))
+                    sign = (
+                        1 if (rt >= target_comp["rt_min"] or target_comp["rt_min"] - gap < lc["t0_min"] * 1.1) else -1
+                    )
+                    rt = float(
+                        np.clip(
+                            target_comp["rt_min"] + sign * gap * rng.uniform(1.0, 2.0),
+                            lc["t0_min"] * 1.05,
+                            lc["wash_end_min"],
+                        )
+                    )
+            compounds.append(
+                _compound(
+                    rng,
+                    f"x-isomer-{len(compounds)}",
+                    name,
+                    smi,
+                    mol_formula(smi),
+                    _logu(rng, 0.5, 30) / 100,
+                    lc,
+                    polarity,
+                    energy,
+                    "isomer",
+                    rt=rt,
+                    isobar_of=None,
+                    isomer_of=target,
+                )
+            )
 
     background = _draw_background(rng, polarity, inst, lc)
 
     uv = None
     if stage == last_stage(route) and rng.random() < 0.25:
         wl = float(_choice(rng, [210, 214, 220, 230, 254], p=[0.3, 0.2, 0.2, 0.1, 0.2]))
-        uv = {"wavelength_nm": wl, "rate_hz": round(rng.uniform(2, 10), 2), "delay_min": round(rng.uniform(0.01, 0.08), 4),
-              "noise_mau": round(_logu(rng, 0.01, 0.1), 4), "drift_mau": round(rng.uniform(-2, 2), 3),
-              "gradient_rise_mau": round(rng.uniform(0, 30) * math.exp(-(wl - 210) / 15), 3),
-              "void_mau": round(rng.uniform(-15, 60), 3), "main_apex_mau": round(_logu(rng, 30, 1500), 2),
-              "extra_broadening": round(rng.uniform(0.9, 1.3), 3),
-              "extinction": {c["id"]: _extinction(rng, c["smiles"] or "CC(=O)NC", wl) for c in compounds}}
+        uv = {
+            "wavelength_nm": wl,
+            "rate_hz": round(rng.uniform(2, 10), 2),
+            "delay_min": round(rng.uniform(0.01, 0.08), 4),
+            "noise_mau": round(_logu(rng, 0.01, 0.1), 4),
+            "drift_mau": round(rng.uniform(-2, 2), 3),
+            "gradient_rise_mau": round(rng.uniform(0, 30) * math.exp(-(wl - 210) / 15), 3),
+            "void_mau": round(rng.uniform(-15, 60), 3),
+            "main_apex_mau": round(_logu(rng, 30, 1500), 2),
+            "extra_broadening": round(rng.uniform(0.9, 1.3), 3),
+            "extinction": {c["id"]: _extinction(rng, c["smiles"] or "CC(=O)NC", wl) for c in compounds},
+        }
 
     return {
-        "schema": "specqc.validation-scenario/1", "seed": int(seed), "index": int(index),
-        "route": route, "stage": stage, "polarity": polarity, "composition": composition,
-        "main_species": main_id, "stage_roles": roles,
-        "instrument": inst, "lc": lc, "compounds": compounds, "background": background,
-        "blank": blank, "uv": uv, "noise_seed": int(rng.integers(0, 2**31 - 1)),
+        "schema": "specqc.validation-scenario/1",
+        "seed": int(seed),
+        "index": int(index),
+        "route": route,
+        "stage": stage,
+        "polarity": polarity,
+        "composition": composition,
+        "main_species": main_id,
+        "stage_roles": roles,
+        "instrument": inst,
+        "lc": lc,
+        "compounds": compounds,
+        "background": background,
+        "blank": blank,
+        "uv": uv,
+        "noise_seed": int(rng.integers(0, 2**31 - 1)),
     }
 
 
@@ -737,24 +875,39 @@ def _draw_background(rng, polarity, inst, lc) -> dict:
     persistent = []
     for name, formula, ion in picks:
         lock = "reference" in name or "lock" in name
-        persistent.append({"name": name, "formula": formula, "ion": ion,
-                           "level": round(_logu(rng, 3e-4, 3e-2) if not lock else _logu(rng, 3e-3, 3e-2), 7),
-                           "wander": round(rng.uniform(0, 0.3), 3), "wash_boost": round(_logu(rng, 1.0, 4.0), 3)})
+        persistent.append(
+            {
+                "name": name,
+                "formula": formula,
+                "ion": ion,
+                "level": round(_logu(rng, 3e-4, 3e-2) if not lock else _logu(rng, 3e-3, 3e-2), 7),
+                "wander": round(rng.uniform(0, 0.3), 3),
+                "wash_boost": round(_logu(rng, 1.0, 4.0), 3),
+            }
+        )
     humps = []
     for _ in range(int(_choice(rng, [0, 1, 2], p=[0.4, 0.4, 0.2]))):
-        series = _choice(rng, ["PEG", "PPG"]) if polarity == "positive" else _choice(rng, ["PEG-formate", "PPG-formate"])
+        series = (
+            _choice(rng, ["PEG", "PPG"]) if polarity == "positive" else _choice(rng, ["PEG-formate", "PPG-formate"])
+        )
         width = min(rng.uniform(0.5, 3.0), 0.25 * lc["run_min"])
-        humps.append({"series": series, "centre_min": round(rng.uniform(0.2, 0.95) * lc["run_min"], 3),
-                      "sd_min": round(width, 3), "level": round(_logu(rng, 3e-4, 1e-2), 7),
-                      "n_mean": round(rng.uniform(5, 14), 2),
-                      "adduct": _choice(rng, ["[M+H]+", "[M+NH4]+", "[M+Na]+"]) if polarity == "positive"
-                      else "[M+HCOO]-"})
+        humps.append(
+            {
+                "series": series,
+                "centre_min": round(rng.uniform(0.2, 0.95) * lc["run_min"], 3),
+                "sd_min": round(width, 3),
+                "level": round(_logu(rng, 3e-4, 1e-2), 7),
+                "n_mean": round(rng.uniform(5, 14), 2),
+                "adduct": _choice(rng, ["[M+H]+", "[M+NH4]+", "[M+Na]+"]) if polarity == "positive" else "[M+HCOO]-",
+            }
+        )
     wash = {"level": round(_logu(rng, 1e-3, 2e-2), 7) if rng.random() < 0.6 else 0.0}
     return {"persistent": persistent, "humps": humps, "wash": wash}
 
 
 # ---------------------------------------------------------------------------
 # Rendering
+
 
 def _emg_profile(t: np.ndarray, peak: dict) -> np.ndarray:
     """Unit-area (per minute) EMG with its apex at rt_min; mirrored for fronting."""
@@ -795,7 +948,7 @@ def _smooth_noise(rng, n, scale_points) -> np.ndarray:
     """Zero-mean, unit-sd noise varying over ~scale_points points."""
     raw = rng.normal(size=n + 4 * scale_points)
     kernel = np.exp(-0.5 * (np.arange(-2 * scale_points, 2 * scale_points + 1) / max(scale_points, 1)) ** 2)
-    sm = np.convolve(raw, kernel / kernel.sum(), mode="same")[2 * scale_points: 2 * scale_points + n]
+    sm = np.convolve(raw, kernel / kernel.sum(), mode="same")[2 * scale_points : 2 * scale_points + n]
     sd = sm.std()
     return sm / sd if sd > 0 else sm
 
@@ -837,11 +990,15 @@ def _build(scn: dict, rng, blank: bool):
         comps.append((c, molar))
 
     # Would-be response and suppression.
-    shapes = np.array([_emg_profile(t, {**c, "rt_min": c["rt_min"] + shift}) for c, _ in comps]) if comps \
+    shapes = (
+        np.array([_emg_profile(t, {**c, "rt_min": c["rt_min"] + shift}) for c, _ in comps])
+        if comps
         else np.zeros((0, n))
+    )
     resp = np.array([c["response_factor"] * m for c, m in comps])[:, None] * shapes if comps else np.zeros((0, n))
-    main_idx = next((i for i, (c, _) in enumerate(comps) if c["id"] == scn["main_species"] and c["kind"] == "route"),
-                    None)
+    main_idx = next(
+        (i for i, (c, _) in enumerate(comps) if c["id"] == scn["main_species"] and c["kind"] == "route"), None
+    )
     # Reference response: the sample's main species (or its strongest compound); the blank reuses the sample's.
     ref = scn.get("_ref_response")
     if ref is None:
@@ -886,14 +1043,37 @@ def _build(scn: dict, rng, blank: bool):
     bg = scn["background"]
     bg_meta = []
     bg_profiles = []
-    wash_ramp = np.interp(t, [0, lc["gradient_end_min"], 0.5 * (lc["gradient_end_min"] + lc["wash_end_min"]),
-                              lc["wash_end_min"], lc["run_min"] * 2], [0, 0, 1, 1, 0])
+    wash_ramp = np.interp(
+        t,
+        [
+            0,
+            lc["gradient_end_min"],
+            0.5 * (lc["gradient_end_min"] + lc["wash_end_min"]),
+            lc["wash_end_min"],
+            lc["run_min"] * 2,
+        ],
+        [0, 0, 1, 1, 0],
+    )
     scale_pts = max(3, int(n / 12))
     for b in bg["persistent"]:
         comp_f, charge, mz0 = _mz_of(b["formula"], b["ion"])
-        prof = (1 + b["wander"] * 0.5 * _smooth_noise(rng, n, scale_pts)).clip(0.2) * (1 + (b["wash_boost"] - 1) * wash_ramp)
-        _add_bg(ch, bg_meta, bg_profiles, comp_f, charge, mz0, prof * g * b["level"], b["name"] + " " + b["ion"],
-                "persistent", fine, lo, hi)
+        prof = (1 + b["wander"] * 0.5 * _smooth_noise(rng, n, scale_pts)).clip(0.2) * (
+            1 + (b["wash_boost"] - 1) * wash_ramp
+        )
+        _add_bg(
+            ch,
+            bg_meta,
+            bg_profiles,
+            comp_f,
+            charge,
+            mz0,
+            prof * g * b["level"],
+            b["name"] + " " + b["ion"],
+            "persistent",
+            fine,
+            lo,
+            hi,
+        )
     for h in bg["humps"]:
         shape = np.exp(-0.5 * ((t - h["centre_min"]) / h["sd_min"]) ** 2)
         unit_f = {"PEG": "C2H4O", "PPG": "C3H6O", "PEG-formate": "C2H4O", "PPG-formate": "C3H6O"}[h["series"]]
@@ -906,14 +1086,38 @@ def _build(scn: dict, rng, blank: bool):
             f["O"] = f.get("O", 0) + 1
             comp_f, charge = ion_formula(f, h["adduct"])
             mz0 = (neutral_mass(comp_f) - charge * ELECTRON) / abs(charge)
-            _add_bg(ch, bg_meta, bg_profiles, comp_f, charge, mz0, shape * g * h["level"] * w,
-                    f"{h['series']} n={k} {h['adduct']}", "hump", fine, lo, hi)
+            _add_bg(
+                ch,
+                bg_meta,
+                bg_profiles,
+                comp_f,
+                charge,
+                mz0,
+                shape * g * h["level"] * w,
+                f"{h['series']} n={k} {h['adduct']}",
+                "hump",
+                fine,
+                lo,
+                hi,
+            )
     if bg["wash"]["level"] > 0:
         pool = BACKGROUND_POS if pol == "positive" else BACKGROUND_NEG
         for name, formula, ion in pool[1:6]:
             comp_f, charge, mz0 = _mz_of(formula, ion)
-            _add_bg(ch, bg_meta, bg_profiles, comp_f, charge, mz0, wash_ramp * bg["wash"]["level"] * g,
-                    f"{name} {ion} (eluting in the wash)", "wash", fine, lo, hi)
+            _add_bg(
+                ch,
+                bg_meta,
+                bg_profiles,
+                comp_f,
+                charge,
+                mz0,
+                wash_ramp * bg["wash"]["level"] * g,
+                f"{name} {ion} (eluting in the wash)",
+                "wash",
+                fine,
+                lo,
+                hi,
+            )
 
     mz = np.array(ch.mz)
     amp = np.array(ch.amp)
@@ -926,8 +1130,16 @@ def _build(scn: dict, rng, blank: bool):
             inten[i] = amp[i] * profiles[owner[i]][kind[i]]
         else:
             inten[i] = amp[i] * bg_profiles[-1 - owner[i]]
-    return {"t": t, "mz": mz, "owner": owner, "ion": ionk, "inten": inten, "comps": comps, "ion_meta": ion_meta,
-            "bg_meta": bg_meta}
+    return {
+        "t": t,
+        "mz": mz,
+        "owner": owner,
+        "ion": ionk,
+        "inten": inten,
+        "comps": comps,
+        "ion_meta": ion_meta,
+        "bg_meta": bg_meta,
+    }
 
 
 def _add_bg(ch, bg_meta, bg_profiles, comp_f, charge, mz0, prof, label, kind, fine, lo, hi):
@@ -938,8 +1150,7 @@ def _add_bg(ch, bg_meta, bg_profiles, comp_f, charge, mz0, prof, label, kind, fi
         return
     bi = len(bg_profiles)
     bg_profiles.append(prof)
-    bg_meta.append({"label": label, "mz": round(mz0, 6), "kind": kind, "charge": charge,
-                    "formula": hill(comp_f)})
+    bg_meta.append({"label": label, "mz": round(mz0, 6), "kind": kind, "charge": charge, "formula": hill(comp_f)})
     for m, a in zip(mzs[keep], ab[keep]):
         ch.add(m, a, -1 - bi, 0, -1)
 
@@ -965,8 +1176,11 @@ def _observe(scn, built, rng, scale):
     noise = inst["apex_intensity"] / inst["snr"]
     thr = inst["threshold_factor"] * noise
     inten = built["inten"] * scale
-    sat = inst["saturation_fraction"] * float(inten[built["owner"] >= 0].max()) if inst["saturation"] and \
-        (built["owner"] >= 0).any() else math.inf
+    sat = (
+        inst["saturation_fraction"] * float(inten[built["owner"] >= 0].max())
+        if inst["saturation"] and (built["owner"] >= 0).any()
+        else math.inf
+    )
 
     ch_idx, scan_idx = np.nonzero(inten > 0.3 * thr)
     mz = built["mz"][ch_idx]
@@ -993,7 +1207,12 @@ def _observe(scn, built, rng, scale):
     extra_v.append(thr * (0.8 + rng.exponential(0.7, size=tot)))
     if inst["continuum_fraction"] > 0:
         nominal = np.arange(math.ceil(lo), math.floor(hi) + 1)
-        level = inst["continuum_level"] * noise * (1 + 0.5 * np.sin(nominal / 37.0)) * np.exp(rng.normal(0, 0.7, nominal.size))
+        level = (
+            inst["continuum_level"]
+            * noise
+            * (1 + 0.5 * np.sin(nominal / 37.0))
+            * np.exp(rng.normal(0, 0.7, nominal.size))
+        )
         on = rng.random((n, nominal.size)) < inst["continuum_fraction"]
         s_i, m_i = np.nonzero(on)
         extra_s.append(s_i)
@@ -1020,7 +1239,7 @@ def _group_by_scan(scan, mz, v, n):
     order = np.lexsort((mz, scan))
     scan, mz, v = scan[order], mz[order], v[order]
     bounds = np.searchsorted(scan, np.arange(n + 1))
-    return [(mz[bounds[i]:bounds[i + 1]], v[bounds[i]:bounds[i + 1]]) for i in range(n)]
+    return [(mz[bounds[i] : bounds[i + 1]], v[bounds[i] : bounds[i + 1]]) for i in range(n)]
 
 
 def _centroid(scan, mz, v, res, n, sat, thr, quant, rng):
@@ -1097,15 +1316,23 @@ def _limit_points(spectra, limit):
 # ---------------------------------------------------------------------------
 # mzML
 
+
 def _experiment(scn, spectra, t, uv=None, tic=False):
     import pyopenms as oms
 
     inst = scn["instrument"]
     exp = oms.MSExperiment()
     instrument = oms.Instrument()
-    instrument.setName({"quadrupole": "LC-MS single quadrupole", "ion trap": "LC-MS ion trap",
-                        "tof": "LC-MS quadrupole time-of-flight", "orbitrap": "LC-MS Orbitrap"}[inst["analyzer"]]
-                       if inst["metadata_analyzer"] else "LC-MS")
+    instrument.setName(
+        {
+            "quadrupole": "LC-MS single quadrupole",
+            "ion trap": "LC-MS ion trap",
+            "tof": "LC-MS quadrupole time-of-flight",
+            "orbitrap": "LC-MS Orbitrap",
+        }[inst["analyzer"]]
+        if inst["metadata_analyzer"]
+        else "LC-MS"
+    )
     source = oms.IonSource()
     source.setIonizationMethod(oms.IonSource.IonizationMethod.ESI)
     pol = oms.IonSource.Polarity.POSITIVE if scn["polarity"] == "positive" else oms.IonSource.Polarity.NEGATIVE
@@ -1113,17 +1340,24 @@ def _experiment(scn, spectra, t, uv=None, tic=False):
     instrument.setIonSources([source])
     if inst["metadata_analyzer"]:
         analyzer = oms.MassAnalyzer()
-        analyzer.setType({"quadrupole": oms.MassAnalyzer.AnalyzerType.QUADRUPOLE,
-                          "ion trap": oms.MassAnalyzer.AnalyzerType.LIT,
-                          "tof": oms.MassAnalyzer.AnalyzerType.TOF,
-                          "orbitrap": oms.MassAnalyzer.AnalyzerType.ORBITRAP}[inst["analyzer"]])
+        analyzer.setType(
+            {
+                "quadrupole": oms.MassAnalyzer.AnalyzerType.QUADRUPOLE,
+                "ion trap": oms.MassAnalyzer.AnalyzerType.LIT,
+                "tof": oms.MassAnalyzer.AnalyzerType.TOF,
+                "orbitrap": oms.MassAnalyzer.AnalyzerType.ORBITRAP,
+            }[inst["analyzer"]]
+        )
         if inst["metadata_resolution"]:
             analyzer.setResolution(float(inst["resolving_power_at_200"]))
             analyzer.setResolutionMethod(oms.MassAnalyzer.ResolutionMethod.FWHM)
         instrument.setMassAnalyzers([analyzer])
     exp.setInstrument(instrument)
-    stype = oms.SpectrumSettings.SpectrumType.CENTROID if inst["mode"] == "centroid" else \
-        oms.SpectrumSettings.SpectrumType.PROFILE
+    stype = (
+        oms.SpectrumSettings.SpectrumType.CENTROID
+        if inst["mode"] == "centroid"
+        else oms.SpectrumSettings.SpectrumType.PROFILE
+    )
     tic_v = []
     for i, (mz, v) in enumerate(spectra):
         spec = oms.MSSpectrum()
@@ -1185,31 +1419,39 @@ def _uv_trace(scn, rng):
     for c in comps:
         peak = {**c, "rt_min": c["rt_min"] - uv["delay_min"], "fwhm_s": c["fwhm_s"] * uv["extra_broadening"]}
         shapes[c["id"]] = _emg_profile(t, peak)
-    ref = (raw[main["id"]] * shapes[main["id"]]).max() if main is not None and raw[main["id"]] > 0 else \
-        max([(raw[k] * shapes[k]).max() for k in raw] + [1e-12])
+    ref = (
+        (raw[main["id"]] * shapes[main["id"]]).max()
+        if main is not None and raw[main["id"]] > 0
+        else max([(raw[k] * shapes[k]).max() for k in raw] + [1e-12])
+    )
     scale = uv["main_apex_mau"] / ref if ref > 0 else 0.0
     for c in comps:
         y += scale * raw[c["id"]] * shapes[c["id"]]
-        areas[c["id"]] = scale * raw[c["id"]]                        # mAU x min
+        areas[c["id"]] = scale * raw[c["id"]]  # mAU x min
     t0 = lc["t0_min"]
     void = uv["void_mau"] * (np.exp(-0.5 * ((t - t0) / 0.03) ** 2) - 0.4 * np.exp(-0.5 * ((t - t0 - 0.08) / 0.05) ** 2))
-    ramp = np.interp(t, [0, lc["t0_min"], lc["gradient_end_min"], lc["wash_end_min"], lc["run_min"]],
-                     [0, 0, 1, 1, 0.2]) * uv["gradient_rise_mau"]
+    ramp = (
+        np.interp(t, [0, lc["t0_min"], lc["gradient_end_min"], lc["wash_end_min"], lc["run_min"]], [0, 0, 1, 1, 0.2])
+        * uv["gradient_rise_mau"]
+    )
     drift = uv["drift_mau"] * t / lc["run_min"]
     y = y + void + ramp + drift + uv["noise_mau"] * rng.normal(size=t.size)
     total = sum(areas.values())
     main_pct = 100 * areas[main["id"]] / total if main is not None and total > 0 else (0.0 if total > 0 else None)
-    return {"t_min": t, "mau": y, "wavelength_nm": uv["wavelength_nm"]}, {"wavelength_nm": uv["wavelength_nm"],
-                                    "main_area_pct": None if main_pct is None else round(main_pct, 4),
-                                    "areas_mau_min": {k: round(v, 6) for k, v in areas.items()},
-                                    "void_min": t0, "delay_min": uv["delay_min"]}
+    return {"t_min": t, "mau": y, "wavelength_nm": uv["wavelength_nm"]}, {
+        "wavelength_nm": uv["wavelength_nm"],
+        "main_area_pct": None if main_pct is None else round(main_pct, 4),
+        "areas_mau_min": {k: round(v, 6) for k, v in areas.items()},
+        "void_min": t0,
+        "delay_min": uv["delay_min"],
+    }
 
 
 def write_lcms_scenario(scenario: dict, folder: Path) -> dict:
     """Write sample (and blank) mzML and the truth JSON; return their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    scn = json.loads(json.dumps(scenario))       # private copy: rendering caches values in it
+    scn = json.loads(json.dumps(scenario))  # private copy: rendering caches values in it
     rng = np.random.default_rng([scn["noise_seed"], 1])
 
     built = _build(scn, rng, blank=False)
@@ -1221,8 +1463,11 @@ def write_lcms_scenario(scenario: dict, folder: Path) -> dict:
     if scn["uv"] is not None:
         uv_data, uv_truth = _uv_trace(scn, rng)
     sample = folder / "sample.mzML"
-    _store(_experiment(scn, spectra, built["t"], uv_data, scn["instrument"]["write_tic"]), sample,
-           _mz_32bit(scn["instrument"]))
+    _store(
+        _experiment(scn, spectra, built["t"], uv_data, scn["instrument"]["write_tic"]),
+        sample,
+        _mz_32bit(scn["instrument"]),
+    )
     truth = _truth(scn, built, scale, obs, raised, uv_truth, spectra)
 
     blank_path = None
@@ -1231,8 +1476,11 @@ def write_lcms_scenario(scenario: dict, folder: Path) -> dict:
         bspectra, _ = _observe(scn, bbuilt, rng, scale)
         bspectra, _ = _limit_points(bspectra, budget)
         blank_path = folder / "blank.mzML"
-        _store(_experiment(scn, bspectra, bbuilt["t"], None, scn["instrument"]["write_tic"]), blank_path,
-               _mz_32bit(scn["instrument"]))
+        _store(
+            _experiment(scn, bspectra, bbuilt["t"], None, scn["instrument"]["write_tic"]),
+            blank_path,
+            _mz_32bit(scn["instrument"]),
+        )
         truth["blank"]["signals"] = _signals(bbuilt, scale)[0]
         truth["blank"]["file"] = blank_path.name
     truth["files"] = {"sample": sample.name, "blank": blank_path.name if blank_path else None}
@@ -1268,65 +1516,104 @@ def _truth(scn, built, scale, obs, raised, uv_truth, spectra) -> dict:
 
     def ions_of(cid):
         total = per_comp.get(cid, 0.0)
-        out = [{"ion": label, "mz": round(mono[(c, label)], 6), "share": round(s / total, 5) if total else 0.0}
-               for (c, label), s in per_ion.items() if c == cid]
+        out = [
+            {"ion": label, "mz": round(mono[(c, label)], 6), "share": round(s / total, 5) if total else 0.0}
+            for (c, label), s in per_ion.items()
+            if c == cid
+        ]
         return sorted(out, key=lambda x: -x["share"])
 
     species_out = []
     for sp in route_species(scn["route"]):
-        comp = next((c for c in scn["compounds"] if c["id"] == sp["id"] and c["kind"] in ("route", "carryover-only")),
-                    None)
+        comp = next(
+            (c for c in scn["compounds"] if c["id"] == sp["id"] and c["kind"] in ("route", "carryover-only")), None
+        )
         present = comp is not None and comp["kind"] == "route"
         sig = per_comp.get(sp["id"], 0.0) if comp is not None else 0.0
-        species_out.append({
-            "id": sp["id"], "name": sp["name"], "role": sp["role"], "formula": sp["formula"],
-            "stage_role": scn["stage_roles"][sp["id"]],
-            "present": present,
-            "carryover_only": comp is not None and comp["kind"] == "carryover-only",
-            "molar_pct_of_product": round(100 * comp["molar"], 5) if comp is not None else 0.0,
-            "signal": sig,
-            "signal_ratio_to_product": (round(sig / main_signal, 6) if main_signal > 0 else None) if comp else 0.0,
-            "signal_share_pct": round(100 * sig / all_signal, 5) if all_signal > 0 else 0.0,
-            "rt_min": comp["rt_min"] if comp else None,
-            "ions": ions_of(sp["id"]) if comp else [],
-            "response_factor": comp["response_factor"] if comp else None,
-            "peak": {k: comp[k] for k in ("fwhm_s", "tau_ratio", "fronting", "front_ratio")} if comp else None,
-        })
+        species_out.append(
+            {
+                "id": sp["id"],
+                "name": sp["name"],
+                "role": sp["role"],
+                "formula": sp["formula"],
+                "stage_role": scn["stage_roles"][sp["id"]],
+                "present": present,
+                "carryover_only": comp is not None and comp["kind"] == "carryover-only",
+                "molar_pct_of_product": round(100 * comp["molar"], 5) if comp is not None else 0.0,
+                "signal": sig,
+                "signal_ratio_to_product": (round(sig / main_signal, 6) if main_signal > 0 else None) if comp else 0.0,
+                "signal_share_pct": round(100 * sig / all_signal, 5) if all_signal > 0 else 0.0,
+                "rt_min": comp["rt_min"] if comp else None,
+                "ions": ions_of(sp["id"]) if comp else [],
+                "response_factor": comp["response_factor"] if comp else None,
+                "peak": {k: comp[k] for k in ("fwhm_s", "tau_ratio", "fronting", "front_ratio")} if comp else None,
+            }
+        )
     distractors = []
     for c in scn["compounds"]:
         if c["kind"] in ("route", "carryover-only"):
             continue
         sig = per_comp.get(c["id"], 0.0)
-        distractors.append({"id": c["id"], "name": c["name"], "kind": c["kind"], "formula": c["formula"],
-                            "smiles": c["smiles"], "rt_min": c["rt_min"],
-                            "molar_pct_of_product": round(100 * c["molar"], 5),
-                            "signal_share_pct": round(100 * sig / all_signal, 5) if all_signal else 0.0,
-                            "signal_ratio_to_product": round(sig / main_signal, 6) if main_signal > 0 else None,
-                            "ions": ions_of(c["id"]), "isobar_of": c.get("isobar_of"),
-                            "isomer_of": c.get("isomer_of")})
+        distractors.append(
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "kind": c["kind"],
+                "formula": c["formula"],
+                "smiles": c["smiles"],
+                "rt_min": c["rt_min"],
+                "molar_pct_of_product": round(100 * c["molar"], 5),
+                "signal_share_pct": round(100 * sig / all_signal, 5) if all_signal else 0.0,
+                "signal_ratio_to_product": round(sig / main_signal, 6) if main_signal > 0 else None,
+                "ions": ions_of(c["id"]),
+                "isobar_of": c.get("isobar_of"),
+                "isomer_of": c.get("isomer_of"),
+            }
+        )
     inst = scn["instrument"]
-    params = {k: v for k, v in scn.items() if k not in ("compounds", "background", "uv", "blank", "stage_roles")
-              and not k.startswith("_")}
+    params = {
+        k: v
+        for k, v in scn.items()
+        if k not in ("compounds", "background", "uv", "blank", "stage_roles") and not k.startswith("_")
+    }
     return {
         "schema": TRUTH_SCHEMA,
-        "seed": scn["seed"], "index": scn["index"],
-        "route": scn["route"], "stage": scn["stage"], "polarity": scn["polarity"],
+        "seed": scn["seed"],
+        "index": scn["index"],
+        "route": scn["route"],
+        "stage": scn["stage"],
+        "polarity": scn["polarity"],
         "last_stage": scn["stage"] == last_stage(scn["route"]),
-        "main_species": main_id, "composition": scn["composition"],
-        "resolution_class": inst["resolution_class"], "resolving_power": inst["resolving_power_at_200"],
-        "resolving_power_at_mz": 200.0, "fwhm_da_at_200": inst["fwhm_da_at_200"], "analyzer": inst["analyzer"],
-        "mode": inst["mode"], "mz_quantisation": inst["mz_quantisation"],
+        "main_species": main_id,
+        "composition": scn["composition"],
+        "resolution_class": inst["resolution_class"],
+        "resolving_power": inst["resolving_power_at_200"],
+        "resolving_power_at_mz": 200.0,
+        "fwhm_da_at_200": inst["fwhm_da_at_200"],
+        "analyzer": inst["analyzer"],
+        "mode": inst["mode"],
+        "mz_quantisation": inst["mz_quantisation"],
         "parameters": params,
-        "observed": {"noise_sd": obs["noise_sd"], "storage_threshold": obs["threshold"],
-                     "storage_threshold_raised_to": raised, "saturation_level": obs["saturation_level"],
-                     "stored_points": int(sum(len(m) for m, _ in spectra)),
-                     "total_compound_signal": all_signal},
+        "observed": {
+            "noise_sd": obs["noise_sd"],
+            "storage_threshold": obs["threshold"],
+            "storage_threshold_raised_to": raised,
+            "saturation_level": obs["saturation_level"],
+            "stored_points": int(sum(len(m) for m, _ in spectra)),
+            "total_compound_signal": all_signal,
+        },
         "species": species_out,
         "distractors": distractors,
         "background_ions": built["bg_meta"],
-        "blank": {"present": scn["blank"]["present"], "carryover": scn["blank"]["carryover"],
-                  "carryover_only": scn["blank"]["carryover_only"]},
+        "blank": {
+            "present": scn["blank"]["present"],
+            "carryover": scn["blank"]["carryover"],
+            "carryover_only": scn["blank"]["carryover_only"],
+        },
         "uv": uv_truth,
-        "scenario": {"compounds": scn["compounds"], "background": scn["background"],
-                     "uv": {k: v for k, v in (scn["uv"] or {}).items()} or None},
+        "scenario": {
+            "compounds": scn["compounds"],
+            "background": scn["background"],
+            "uv": {k: v for k, v in (scn["uv"] or {}).items()} or None,
+        },
     }

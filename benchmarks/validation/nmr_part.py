@@ -35,19 +35,31 @@ REPO = Path(__file__).resolve().parents[2]
 QC = tomllib.loads((REPO / "src" / "specqc" / "data" / "qc.toml").read_text())
 THRESH = QC["thresholds"]
 DIAGNOSIS_IDS = [
-    "over-alkylation", "over-acylation", "incomplete-alkylation", "incomplete-deprotection",
-    "incomplete-cyclization", "oligomerization", "ester-hydrolysis", "piperazine-formation",
-    "residual-solvent", "water-uptake", "product-not-found", "low-purity",
+    "over-alkylation",
+    "over-acylation",
+    "incomplete-alkylation",
+    "incomplete-deprotection",
+    "incomplete-cyclization",
+    "oligomerization",
+    "ester-hydrolysis",
+    "piperazine-formation",
+    "residual-solvent",
+    "water-uptake",
+    "product-not-found",
+    "low-purity",
 ]
-WARNING_IDS = {"ester-hydrolysis", "water-uptake"}   # severity "warning" in diagnoses.toml
-MIN_SNR = 10.0            # a finding can only be demanded when its tallest line has S/N >= 10
-SPECIES_MIN_PCT = 0.5     # species sensitivity counts impurities at >= 0.5 mol %
+WARNING_IDS = {"ester-hydrolysis", "water-uptake"}  # severity "warning" in diagnoses.toml
+MIN_SNR = 10.0  # a finding can only be demanded when its tallest line has S/N >= 10
+SPECIES_MIN_PCT = 0.5  # species sensitivity counts impurities at >= 0.5 mol %
 
 TARGETS = {
-    "species_sensitivity": (">=", 0.98), "species_false_per_spectrum": ("<=", 0.02),
-    "solvent_sensitivity": (">=", 0.98), "solvent_false_per_spectrum": ("<=", 0.02),
+    "species_sensitivity": (">=", 0.98),
+    "species_false_per_spectrum": ("<=", 0.02),
+    "solvent_sensitivity": (">=", 0.98),
+    "solvent_false_per_spectrum": ("<=", 0.02),
     "ppm_w_w_error_p90": ("<=", 0.25),
-    "diagnosis_precision": (">=", 0.97), "diagnosis_recall": (">=", 0.95),
+    "diagnosis_precision": (">=", 0.97),
+    "diagnosis_recall": (">=", 0.95),
     "hands_off_rate": (">=", 0.85),
 }
 
@@ -78,7 +90,10 @@ def impurity_diagnosis(route: str, stage: str, role: str, species_id: str) -> tu
     the ones it may also reasonably trigger ("either")."""
     stype = T.STAGES[route][stage]["type"]
     also: list[str] = []
-    boc = "C(C)(C)C" in T.ROUTE_SPECIES[route][species_id]["smiles"] or "OC(C)(C)C" in T.ROUTE_SPECIES[route][species_id]["smiles"]
+    boc = (
+        "C(C)(C)C" in T.ROUTE_SPECIES[route][species_id]["smiles"]
+        or "OC(C)(C)C" in T.ROUTE_SPECIES[route][species_id]["smiles"]
+    )
     if role == "protected-intermediate":
         return "incomplete-deprotection", also
     if role == "linear-precursor":
@@ -212,11 +227,13 @@ def _init_worker():
     global _CLI
     try:
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(limits=1)
     except ImportError:
         pass
     import specqc.cli  # noqa: F401  (imported once per worker)
     from click.testing import CliRunner
+
     _CLI = (CliRunner(), specqc.cli.main)
 
 
@@ -229,8 +246,21 @@ def _run_one(task):
     t1 = time.perf_counter()
     out = folder / "report.json"
     runner, main = _CLI
-    res = runner.invoke(main, ["analyze", paths["sample"], "--route", sc["route"], "--stage", sc["stage"],
-                               "--format", "json", "--output", str(out)])
+    res = runner.invoke(
+        main,
+        [
+            "analyze",
+            paths["sample"],
+            "--route",
+            sc["route"],
+            "--stage",
+            sc["stage"],
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ],
+    )
     t2 = time.perf_counter()
     report = None
     err = None
@@ -244,12 +274,19 @@ def _run_one(task):
         if res.exception and not isinstance(res.exception, SystemExit):
             err += f" ({type(res.exception).__name__}: {res.exception})"
     truth = json.loads(Path(paths["truth"]).read_text())
-    return {"truth": truth, "report": report, "error": err, "gen_s": t1 - t0, "analyze_s": t2 - t1,
-            "sample": paths["sample"]}
+    return {
+        "truth": truth,
+        "report": report,
+        "error": err,
+        "gen_s": t1 - t0,
+        "analyze_s": t2 - t1,
+        "sample": paths["sample"],
+    }
 
 
 # ---------------------------------------------------------------------------
 # Scoring
+
 
 def _species_detected(entry: dict | None) -> bool:
     if not entry:
@@ -262,7 +299,7 @@ def _species_detected(entry: dict | None) -> bool:
 
 def _reported_solvents(report: dict) -> dict[str, dict]:
     out = {}
-    for r in ((report.get("nmr") or {}).get("residual_solvents") or []):
+    for r in (report.get("nmr") or {}).get("residual_solvents") or []:
         canon = T.canonical_solvent(str(r.get("name", "")))
         out[canon or str(r.get("name"))] = r
     return out
@@ -290,11 +327,27 @@ def score(results: list[dict]) -> tuple[dict, list[dict], list[dict]]:
     n_spec = 0
     for r in results:
         t, rep = r["truth"], r["report"]
-        row = {"id": t["id"], "route": t["route"], "stage": t["stage"], "solvent": t["solvent"],
-               "format": t["format"], "mhz": t["spectrometer_mhz"], "snr": t["snr"], "form": t["form"],
-               "kind": t["kind"], "missed_species": [], "false_species": [], "missed_solvents": [],
-               "false_solvents": [], "ppm_errors": [], "missing_diag": [], "forbidden_diag": [],
-               "verdict": None, "expected_verdict": None, "error": r["error"]}
+        row = {
+            "id": t["id"],
+            "route": t["route"],
+            "stage": t["stage"],
+            "solvent": t["solvent"],
+            "format": t["format"],
+            "mhz": t["spectrometer_mhz"],
+            "snr": t["snr"],
+            "form": t["form"],
+            "kind": t["kind"],
+            "missed_species": [],
+            "false_species": [],
+            "missed_solvents": [],
+            "false_solvents": [],
+            "ppm_errors": [],
+            "missing_diag": [],
+            "forbidden_diag": [],
+            "verdict": None,
+            "expected_verdict": None,
+            "error": r["error"],
+        }
         rows.append(row)
         exp = expected_outcome(t)
         row["expected_verdict"] = exp["verdict"]
@@ -308,8 +361,9 @@ def score(results: list[dict]) -> tuple[dict, list[dict], list[dict]]:
             det = _species_detected(e)
             dump.append({"scenario": t["id"], "kind": "species", "id": s["id"], "truth": s, "report": e})
             pct = 100 * s["mol_ratio_to_product"]
-            counted = s["present"] and (s["stage_role"] == "main" or
-                                        (s["stage_role"] == "impurity" and pct >= SPECIES_MIN_PCT))
+            counted = s["present"] and (
+                s["stage_role"] == "main" or (s["stage_role"] == "impurity" and pct >= SPECIES_MIN_PCT)
+            )
             if counted:
                 sp_tot_all += 1
                 sp_hit_all += det
@@ -353,12 +407,15 @@ def score(results: list[dict]) -> tuple[dict, list[dict], list[dict]]:
         for d, level in exp["diagnoses"].items():
             if level == "required":
                 if d in got:
-                    tp += 1; per_diag[d]["tp"] += 1
+                    tp += 1
+                    per_diag[d]["tp"] += 1
                 else:
-                    fn += 1; per_diag[d]["fn"] += 1
+                    fn += 1
+                    per_diag[d]["fn"] += 1
                     row["missing_diag"].append(d)
             elif level == "forbidden" and d in got:
-                fp += 1; per_diag[d]["fp"] += 1
+                fp += 1
+                per_diag[d]["fp"] += 1
                 row["forbidden_diag"].append(d)
         for d in got - set(DIAGNOSIS_IDS):
             fp += 1
@@ -377,29 +434,44 @@ def score(results: list[dict]) -> tuple[dict, list[dict], list[dict]]:
             unexp_n += 1
             target = u["ppm"] + t["referencing_error_ppm"]
             sigs = (rep.get("nmr") or {}).get("signals") or []
-            listed = any(not s.get("assignment") and abs(float(s.get("shift_ppm", 99)) - target) < 0.03
-                         for s in sigs)
+            listed = any(not s.get("assignment") and abs(float(s.get("shift_ppm", 99)) - target) < 0.03 for s in sigs)
             noticed = listed or verdict != "pass"
             unexp_noticed += noticed
-            row.setdefault("unexpected", []).append(f"{u['label']} at {u['ppm']:.2f}: "
-                                                    f"{'listed unassigned' if listed else 'not listed'}, verdict {verdict}")
+            row.setdefault("unexpected", []).append(
+                f"{u['label']} at {u['ppm']:.2f}: {'listed unassigned' if listed else 'not listed'}, verdict {verdict}"
+            )
     div = lambda a, b: (a / b) if b else None
     metrics = {
-        "n_scenarios": len(results), "n_reports": n_spec, "n_errors": errors,
-        "species_sensitivity": div(sp_hit, sp_tot), "species_counted": sp_tot,
-        "species_sensitivity_all": div(sp_hit_all, sp_tot_all), "species_counted_all": sp_tot_all,
-        "species_false_per_spectrum": div(sp_false, n_spec), "species_false": sp_false,
+        "n_scenarios": len(results),
+        "n_reports": n_spec,
+        "n_errors": errors,
+        "species_sensitivity": div(sp_hit, sp_tot),
+        "species_counted": sp_tot,
+        "species_sensitivity_all": div(sp_hit_all, sp_tot_all),
+        "species_counted_all": sp_tot_all,
+        "species_false_per_spectrum": div(sp_false, n_spec),
+        "species_false": sp_false,
         "impurity_mol_pct_error_median": statistics.median(mol_err) if mol_err else None,
-        "solvent_sensitivity": div(sv_hit, sv_tot), "solvent_counted": sv_tot,
-        "solvent_sensitivity_all": div(sv_hit_all, sv_tot_all), "solvent_counted_all": sv_tot_all,
-        "solvent_false_per_spectrum": div(sv_false, n_spec), "solvent_false": sv_false,
+        "solvent_sensitivity": div(sv_hit, sv_tot),
+        "solvent_counted": sv_tot,
+        "solvent_sensitivity_all": div(sv_hit_all, sv_tot_all),
+        "solvent_counted_all": sv_tot_all,
+        "solvent_false_per_spectrum": div(sv_false, n_spec),
+        "solvent_false": sv_false,
         "ppm_w_w_error_median": statistics.median(ppm_err) if ppm_err else None,
-        "ppm_w_w_error_p90": _pct(ppm_err, 90), "ppm_w_w_n": len(ppm_err),
-        "diagnosis_precision": div(tp, tp + fp), "diagnosis_recall": div(tp, tp + fn),
-        "diagnosis_tp": tp, "diagnosis_fp": fp, "diagnosis_fn": fn,
-        "hands_off_rate": div(hands_on, hands_n), "hands_off_n": hands_n,
-        "final_nmr_only_clean_ok": final_clean_ok, "final_nmr_only_clean_n": final_clean_n,
-        "unexpected_noticed": unexp_noticed, "unexpected_n": unexp_n,
+        "ppm_w_w_error_p90": _pct(ppm_err, 90),
+        "ppm_w_w_n": len(ppm_err),
+        "diagnosis_precision": div(tp, tp + fp),
+        "diagnosis_recall": div(tp, tp + fn),
+        "diagnosis_tp": tp,
+        "diagnosis_fp": fp,
+        "diagnosis_fn": fn,
+        "hands_off_rate": div(hands_on, hands_n),
+        "hands_off_n": hands_n,
+        "final_nmr_only_clean_ok": final_clean_ok,
+        "final_nmr_only_clean_n": final_clean_n,
+        "unexpected_noticed": unexp_noticed,
+        "unexpected_n": unexp_n,
         "per_diagnosis": per_diag,
     }
     return metrics, rows, dump
@@ -422,64 +494,138 @@ def _f(v, pct=False, nd=3):
 def markdown(metrics: dict, rows: list[dict], timing: dict, half: str, seed: int) -> str:
     m = metrics
     L = [f"## 1H NMR (independent generator; seed {seed}, half {half}, {m['n_scenarios']} scenarios)", ""]
-    L.append(f"{m['n_reports']} reports, {m['n_errors']} runs without a report. "
-             f"Generation {timing['gen_s']:.2f} s and analysis {timing['analyze_s']:.2f} s per scenario (mean).")
+    L.append(
+        f"{m['n_reports']} reports, {m['n_errors']} runs without a report. "
+        f"Generation {timing['gen_s']:.2f} s and analysis {timing['analyze_s']:.2f} s per scenario (mean)."
+    )
     L += ["", "| metric | value | target | | definition |", "|---|---|---|---|---|"]
 
     def line(key, label, val, tgt, definition):
         L.append(f"| {label} | {val} | {tgt} | {_passfail(key, m[key]) if key in TARGETS else ''} | {definition} |")
 
-    line("species_sensitivity", "species sensitivity", f"{_f(m['species_sensitivity'])} (n={m['species_counted']})",
-         ">= 0.98", "product and impurities >= 0.5 mol % of it, tallest line S/N >= 10: reported `detected` "
-                    "(or `nmr.detected`)")
-    L.append(f"| species sensitivity, any S/N | {_f(m['species_sensitivity_all'])} (n={m['species_counted_all']}) | | | "
-             f"same, without the S/N condition |")
-    line("species_false_per_spectrum", "false species detections / spectrum", _f(m["species_false_per_spectrum"]),
-         "<= 0.02", "species reported detected that the sample does not contain at all")
-    line("solvent_sensitivity", "solvent sensitivity", f"{_f(m['solvent_sensitivity'])} (n={m['solvent_counted']})",
-         ">= 0.98", "process solvents at >= 1x their ICH Q3C limit, tallest line S/N >= 10: listed in "
-                    "`nmr.residual_solvents` (names matched through an alias table)")
-    L.append(f"| solvent sensitivity, any S/N | {_f(m['solvent_sensitivity_all'])} (n={m['solvent_counted_all']}) | | | "
-             "same, without the S/N condition |")
-    line("solvent_false_per_spectrum", "false solvent reports / spectrum", _f(m["solvent_false_per_spectrum"]),
-         "<= 0.02", "solvents listed that the sample does not contain (or unknown names)")
-    line("ppm_w_w_error_p90", "ppm w/w error, 90th percentile", _f(m["ppm_w_w_error_p90"], pct=True), "<= 25 %",
-         f"abs(reported - true) / true over found, present solvents with a figure (n={m['ppm_w_w_n']}; "
-         f"median {_f(m['ppm_w_w_error_median'], pct=True)}); true = mol ratio x M(solvent) / M(isolated form) x 1e6")
-    line("diagnosis_precision", "diagnosis precision", _f(m["diagnosis_precision"]), ">= 0.97",
-         f"TP / (TP + reported-but-forbidden) against expected_outcome(); 'either' not counted "
-         f"(TP {m['diagnosis_tp']}, FP {m['diagnosis_fp']})")
-    line("diagnosis_recall", "diagnosis recall", _f(m["diagnosis_recall"]), ">= 0.95",
-         f"TP / required (FN {m['diagnosis_fn']})")
-    line("hands_off_rate", "hands-off rate", f"{_f(m['hands_off_rate'], pct=True)} (n={m['hands_off_n']})", ">= 85 %",
-         "every required diagnosis, no forbidden one and an acceptable verdict; final-stage NMR-only scenarios "
-         "whose best verdict is 'inconclusive' are counted apart")
-    L.append(f"| final stage, NMR only, nothing failing | {m['final_nmr_only_clean_ok']}/{m['final_nmr_only_clean_n']} | | | "
-             "'inconclusive' with no wrong diagnosis |")
-    L.append(f"| unexpected strong signal noticed | {m['unexpected_noticed']}/{m['unexpected_n']} | | | "
-             "an unassigned signal listed within 0.03 ppm, or a verdict other than 'pass' |")
-    L.append(f"| impurity mol % error, median | {_f(m['impurity_mol_pct_error_median'], pct=True)} | | | "
-             "detected impurities >= 0.5 mol %, abs(reported - true) / true (information) |")
-    L += ["", "Per diagnosis (TP / FP / FN): " + ", ".join(
-        f"{d} {v['tp']}/{v['fp']}/{v['fn']}" for d, v in m["per_diagnosis"].items() if any(v.values()))]
-    bad = [r for r in rows if r["error"] or r["missed_species"] or r["false_species"] or r["missed_solvents"]
-           or r["false_solvents"] or r["missing_diag"] or r["forbidden_diag"]]
+    line(
+        "species_sensitivity",
+        "species sensitivity",
+        f"{_f(m['species_sensitivity'])} (n={m['species_counted']})",
+        ">= 0.98",
+        "product and impurities >= 0.5 mol % of it, tallest line S/N >= 10: reported `detected` (or `nmr.detected`)",
+    )
+    L.append(
+        f"| species sensitivity, any S/N | {_f(m['species_sensitivity_all'])} (n={m['species_counted_all']}) | | | "
+        f"same, without the S/N condition |"
+    )
+    line(
+        "species_false_per_spectrum",
+        "false species detections / spectrum",
+        _f(m["species_false_per_spectrum"]),
+        "<= 0.02",
+        "species reported detected that the sample does not contain at all",
+    )
+    line(
+        "solvent_sensitivity",
+        "solvent sensitivity",
+        f"{_f(m['solvent_sensitivity'])} (n={m['solvent_counted']})",
+        ">= 0.98",
+        "process solvents at >= 1x their ICH Q3C limit, tallest line S/N >= 10: listed in "
+        "`nmr.residual_solvents` (names matched through an alias table)",
+    )
+    L.append(
+        f"| solvent sensitivity, any S/N | {_f(m['solvent_sensitivity_all'])} (n={m['solvent_counted_all']}) | | | "
+        "same, without the S/N condition |"
+    )
+    line(
+        "solvent_false_per_spectrum",
+        "false solvent reports / spectrum",
+        _f(m["solvent_false_per_spectrum"]),
+        "<= 0.02",
+        "solvents listed that the sample does not contain (or unknown names)",
+    )
+    line(
+        "ppm_w_w_error_p90",
+        "ppm w/w error, 90th percentile",
+        _f(m["ppm_w_w_error_p90"], pct=True),
+        "<= 25 %",
+        f"abs(reported - true) / true over found, present solvents with a figure (n={m['ppm_w_w_n']}; "
+        f"median {_f(m['ppm_w_w_error_median'], pct=True)}); true = mol ratio x M(solvent) / M(isolated form) x 1e6",
+    )
+    line(
+        "diagnosis_precision",
+        "diagnosis precision",
+        _f(m["diagnosis_precision"]),
+        ">= 0.97",
+        f"TP / (TP + reported-but-forbidden) against expected_outcome(); 'either' not counted "
+        f"(TP {m['diagnosis_tp']}, FP {m['diagnosis_fp']})",
+    )
+    line(
+        "diagnosis_recall",
+        "diagnosis recall",
+        _f(m["diagnosis_recall"]),
+        ">= 0.95",
+        f"TP / required (FN {m['diagnosis_fn']})",
+    )
+    line(
+        "hands_off_rate",
+        "hands-off rate",
+        f"{_f(m['hands_off_rate'], pct=True)} (n={m['hands_off_n']})",
+        ">= 85 %",
+        "every required diagnosis, no forbidden one and an acceptable verdict; final-stage NMR-only scenarios "
+        "whose best verdict is 'inconclusive' are counted apart",
+    )
+    L.append(
+        f"| final stage, NMR only, nothing failing | {m['final_nmr_only_clean_ok']}/{m['final_nmr_only_clean_n']} | | | "
+        "'inconclusive' with no wrong diagnosis |"
+    )
+    L.append(
+        f"| unexpected strong signal noticed | {m['unexpected_noticed']}/{m['unexpected_n']} | | | "
+        "an unassigned signal listed within 0.03 ppm, or a verdict other than 'pass' |"
+    )
+    L.append(
+        f"| impurity mol % error, median | {_f(m['impurity_mol_pct_error_median'], pct=True)} | | | "
+        "detected impurities >= 0.5 mol %, abs(reported - true) / true (information) |"
+    )
+    L += [
+        "",
+        "Per diagnosis (TP / FP / FN): "
+        + ", ".join(f"{d} {v['tp']}/{v['fp']}/{v['fn']}" for d, v in m["per_diagnosis"].items() if any(v.values())),
+    ]
+    bad = [
+        r
+        for r in rows
+        if r["error"]
+        or r["missed_species"]
+        or r["false_species"]
+        or r["missed_solvents"]
+        or r["false_solvents"]
+        or r["missing_diag"]
+        or r["forbidden_diag"]
+    ]
     if bad:
         L += ["", "Examples of failures:", ""]
         for r in bad[:12]:
             parts = []
-            for k, lab in (("missed_species", "missed"), ("false_species", "false"),
-                           ("missed_solvents", "missed solvent"), ("false_solvents", "false solvent"),
-                           ("missing_diag", "missing diagnosis"), ("forbidden_diag", "wrong diagnosis")):
+            for k, lab in (
+                ("missed_species", "missed"),
+                ("false_species", "false"),
+                ("missed_solvents", "missed solvent"),
+                ("false_solvents", "false solvent"),
+                ("missing_diag", "missing diagnosis"),
+                ("forbidden_diag", "wrong diagnosis"),
+            ):
                 if r[k]:
                     parts.append(f"{lab}: {', '.join(r[k])}")
             if r["error"]:
                 parts.append(f"error: {r['error']}")
-            L.append(f"- {r['id']} ({r['route']}/{r['stage']}, {r['solvent']}, {r['form']}, {r['format']}, "
-                     f"{r['mhz']} MHz, S/N {r['snr']:.0f}): " + "; ".join(parts) +
-                     f"; verdict {r['verdict']} (expected {'/'.join(r['expected_verdict'])})")
-    L += ["", "Expected outcomes come from `validation.nmr_part.expected_outcome` (CHEMISTRY.md sections 4-5, "
-          "qc.toml thresholds with 2x/0.5x margins, nothing demanded below S/N 10)."]
+            L.append(
+                f"- {r['id']} ({r['route']}/{r['stage']}, {r['solvent']}, {r['form']}, {r['format']}, "
+                f"{r['mhz']} MHz, S/N {r['snr']:.0f}): "
+                + "; ".join(parts)
+                + f"; verdict {r['verdict']} (expected {'/'.join(r['expected_verdict'])})"
+            )
+    L += [
+        "",
+        "Expected outcomes come from `validation.nmr_part.expected_outcome` (CHEMISTRY.md sections 4-5, "
+        "qc.toml thresholds with 2x/0.5x margins, nothing demanded below S/N 10).",
+    ]
     return "\n".join(L) + "\n"
 
 
@@ -488,7 +634,7 @@ def select_indices(n: int, seed: int, half: str) -> list[int]:
     if half == "calibration":
         return sorted(int(i) for i in perm[: n // 2])
     if half == "evaluation":
-        return sorted(int(i) for i in perm[n // 2:])
+        return sorted(int(i) for i in perm[n // 2 :])
     return list(range(n))
 
 
@@ -517,13 +663,25 @@ def run_part(n: int = 200, seed: int = 20261204, half: str = "all", workers: int
             shutil.rmtree(workdir, ignore_errors=True)
     wall = time.perf_counter() - t0
     metrics, rows, dump_rows = score(results)
-    timing = {"gen_s": statistics.mean(r["gen_s"] for r in results) if results else 0.0,
-              "analyze_s": statistics.mean(r["analyze_s"] for r in results) if results else 0.0,
-              "wall_s": wall}
-    metrics.update({"gen_s_per_scenario": timing["gen_s"], "analyze_s_per_scenario": timing["analyze_s"],
-                    "wall_s": wall, "seed": seed, "half": half, "workdir": str(workdir) if keep else None})
-    metrics["targets"] = {k: {"value": metrics[k], "op": op, "target": tgt, "pass": _passfail(k, metrics[k]) == "PASS"}
-                          for k, (op, tgt) in TARGETS.items()}
+    timing = {
+        "gen_s": statistics.mean(r["gen_s"] for r in results) if results else 0.0,
+        "analyze_s": statistics.mean(r["analyze_s"] for r in results) if results else 0.0,
+        "wall_s": wall,
+    }
+    metrics.update(
+        {
+            "gen_s_per_scenario": timing["gen_s"],
+            "analyze_s_per_scenario": timing["analyze_s"],
+            "wall_s": wall,
+            "seed": seed,
+            "half": half,
+            "workdir": str(workdir) if keep else None,
+        }
+    )
+    metrics["targets"] = {
+        k: {"value": metrics[k], "op": op, "target": tgt, "pass": _passfail(k, metrics[k]) == "PASS"}
+        for k, (op, tgt) in TARGETS.items()
+    }
     if dump:
         with open(dump, "w") as fh:
             for row in dump_rows:
@@ -533,6 +691,7 @@ def run_part(n: int = 200, seed: int = 20261204, half: str = "all", workers: int
 
 if __name__ == "__main__":
     import argparse
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=40)
     ap.add_argument("--seed", type=int, default=20261204)

@@ -87,18 +87,30 @@ SOLVENT_CHOICE = {
     "ring-formation": (("CDCl3", 0.7), ("D2O", 0.3)),
     "acylation": (("CDCl3", 0.8), ("DMSO-d6", 0.2)),
 }
-SALT_PROBABILITY = {"salt": 1.0, "deprotection": 0.8, "cyclization": 0.0, "final": 0.25,
-                    "alkylation": 0.0, "ring-formation": 0.2, "acylation": 0.1}
+SALT_PROBABILITY = {
+    "salt": 1.0,
+    "deprotection": 0.8,
+    "cyclization": 0.0,
+    "final": 0.25,
+    "alkylation": 0.0,
+    "ring-formation": 0.2,
+    "acylation": 0.1,
+}
 PROCESS_SOLVENTS_BY_STAGE = {
     "salt": ("diethyl ether", "1,4-dioxane", "MTBE", "ethyl acetate", "methanol", "ethanol", "hexane"),
-    "cyclization": ("tetrahydrofuran", "toluene", "ethanol", "acetonitrile", "N,N-dimethylformamide",
-                    "ethyl acetate", "dichloromethane"),
-    "final": ("dichloromethane", "triethylamine", "ethyl acetate", "hexane", "methanol", "diethyl ether",
-              "toluene"),
+    "cyclization": (
+        "tetrahydrofuran",
+        "toluene",
+        "ethanol",
+        "acetonitrile",
+        "N,N-dimethylformamide",
+        "ethyl acetate",
+        "dichloromethane",
+    ),
+    "final": ("dichloromethane", "triethylamine", "ethyl acetate", "hexane", "methanol", "diethyl ether", "toluene"),
     "alkylation": ("acetonitrile", "tetrahydrofuran", "triethylamine", "ethyl acetate", "hexane"),
     "deprotection": ("1,4-dioxane", "dichloromethane", "ethyl acetate", "methanol", "diethyl ether"),
-    "ring-formation": ("ethanol", "acetonitrile", "N,N-dimethylformamide", "toluene", "dichloromethane",
-                       "methanol"),
+    "ring-formation": ("ethanol", "acetonitrile", "N,N-dimethylformamide", "toluene", "dichloromethane", "methanol"),
     "acylation": ("dichloromethane", "triethylamine", "ethyl acetate", "tetrahydrofuran", "hexane"),
 }
 # substrate that stays when the stage's reaction did not run
@@ -139,6 +151,7 @@ def _salt_hcl_count(route: str, stage: str) -> int:
 
 # ---------------------------------------------------------------------------
 # Drawing
+
 
 def draw_nmr_scenario(seed: int, index: int) -> dict:
     """All parameters of scenario `index` of the set `seed`."""
@@ -197,18 +210,28 @@ def draw_nmr_scenario(seed: int, index: int) -> dict:
                     d = float(np.clip(rng.normal(0, 0.035), -0.15, 0.15))
                 devs[g.label] = round(float(d), 4)
         s["shift_deviation_ppm"] = devs
-        s["line_width_hz"] = round(float(rng.uniform(0.0, 1.0 if s["form"] == "salt" or s["role"] == "oligomer" else 0.5)), 3)
+        s["line_width_hz"] = round(
+            float(rng.uniform(0.0, 1.0 if s["form"] == "salt" or s["role"] == "oligomer" else 0.5)), 3
+        )
         if sp.rotamers:
-            s["rotamer_populations"] = [round(float(x), 3) for x in
-                                        np.array(sp.rotamers) + rng.normal(0, 0.03, len(sp.rotamers))]
-            s["rotamer_offsets_ppm"] = {g.label: round(float(rng.uniform(-2, 2) * sp.rotamer_shift *
-                                                              (0.3 if g.label.startswith("CH") else 1.0)), 4)
-                                        for frag in sp.fragments for g in frag.groups}
+            s["rotamer_populations"] = [
+                round(float(x), 3) for x in np.array(sp.rotamers) + rng.normal(0, 0.03, len(sp.rotamers))
+            ]
+            s["rotamer_offsets_ppm"] = {
+                g.label: round(
+                    float(rng.uniform(-2, 2) * sp.rotamer_shift * (0.3 if g.label.startswith("CH") else 1.0)), 4
+                )
+                for frag in sp.fragments
+                for g in frag.groups
+            }
 
     # --- process solvents
     prod_mass = _product_form_mass(route, stage, salt)
-    candidates = [n for n in PROCESS_SOLVENTS_BY_STAGE[stage]
-                  if T.PROCESS_SOLVENTS[n].groups[0].ppm[T._SOLV_INDEX[solvent]] is not None]
+    candidates = [
+        n
+        for n in PROCESS_SOLVENTS_BY_STAGE[stage]
+        if T.PROCESS_SOLVENTS[n].groups[0].ppm[T._SOLV_INDEX[solvent]] is not None
+    ]
     n_solv = 0 if kind == "clean" and rng.random() < 0.5 else int(rng.integers(0, 4 if kind != "clean" else 2))
     chosen = list(rng.choice(candidates, size=min(n_solv, len(candidates)), replace=False)) if n_solv else []
     limits = T.ich_limits()
@@ -221,11 +244,21 @@ def draw_nmr_scenario(seed: int, index: int) -> dict:
         mw = T.molar_mass(ps.smiles)
         ppm_w = times * limit
         ratio = ppm_w * prod_mass / mw / 1e6
-        solv_rows.append({"name": name, "ich_name": ps.ich_name, "ich_class": cls, "present": times > 0,
-                          "mol_ratio_to_product": ratio, "ppm_w_w": ppm_w, "limit_ppm": limit,
-                          "times_limit": times, "molar_mass": round(mw, 3),
-                          "shift_deviation_ppm": round(float(rng.normal(0, 0.006)), 4),
-                          "protonated": bool(name == "triethylamine" and salt)})
+        solv_rows.append(
+            {
+                "name": name,
+                "ich_name": ps.ich_name,
+                "ich_class": cls,
+                "present": times > 0,
+                "mol_ratio_to_product": ratio,
+                "ppm_w_w": ppm_w,
+                "limit_ppm": limit,
+                "times_limit": times,
+                "molar_mass": round(mw, 3),
+                "shift_deviation_ppm": round(float(rng.normal(0, 0.006)), 4),
+                "protonated": bool(name == "triethylamine" and salt),
+            }
+        )
 
     # --- deliberate overlaps
     overlaps = []
@@ -242,28 +275,50 @@ def draw_nmr_scenario(seed: int, index: int) -> dict:
     unexpected = []
     if kind != "no-product" and rng.random() < 0.07:
         if rng.random() < 0.5:
-            unexpected.append({"label": "tBu singlet (unknown Boc species)", "n_h": 9,
-                               "ppm": round(float(rng.uniform(1.40, 1.50)), 3),
-                               "mol_ratio_to_product": round(_loguniform(rng, 0.05, 0.3), 4), "kind": "tBu"})
+            unexpected.append(
+                {
+                    "label": "tBu singlet (unknown Boc species)",
+                    "n_h": 9,
+                    "ppm": round(float(rng.uniform(1.40, 1.50)), 3),
+                    "mol_ratio_to_product": round(_loguniform(rng, 0.05, 0.3), 4),
+                    "kind": "tBu",
+                }
+            )
         else:
-            unexpected.append({"label": "OCH3 singlet (unknown methyl ester/ether)", "n_h": 3,
-                               "ppm": round(float(rng.uniform(3.62, 3.78)), 3),
-                               "mol_ratio_to_product": round(_loguniform(rng, 0.05, 0.3), 4), "kind": "OCH3"})
+            unexpected.append(
+                {
+                    "label": "OCH3 singlet (unknown methyl ester/ether)",
+                    "n_h": 3,
+                    "ppm": round(float(rng.uniform(3.62, 3.78)), 3),
+                    "mol_ratio_to_product": round(_loguniform(rng, 0.05, 0.3), 4),
+                    "kind": "OCH3",
+                }
+            )
 
     # --- sample, water, exchangeables
     dsol = T.DEUTERATED[solvent]
     mass_mg = _loguniform(rng, 3.0, 30.0)
     conc_mM = mass_mg / prod_mass / 0.6 * 1000.0
     d_purity = float(rng.uniform(99.8, 99.96))
-    solvent_water_mM = {"CDCl3": _loguniform(rng, 1.5, 12.0), "DMSO-d6": _loguniform(rng, 5.0, 60.0),
-                        "D2O": 0.0, "CD3OD": _loguniform(rng, 2.0, 20.0)}[solvent]
+    solvent_water_mM = {
+        "CDCl3": _loguniform(rng, 1.5, 12.0),
+        "DMSO-d6": _loguniform(rng, 5.0, 60.0),
+        "D2O": 0.0,
+        "CD3OD": _loguniform(rng, 2.0, 20.0),
+    }[solvent]
     hygroscopic = salt and stage in ("salt", "deprotection", "final")
-    sample_water = (_loguniform(rng, 0.05, 4.0) if hygroscopic else _loguniform(rng, 0.01, 0.6))
+    sample_water = _loguniform(rng, 0.05, 4.0) if hygroscopic else _loguniform(rng, 0.01, 0.6)
     exch_visible = bool(rng.random() < {"CDCl3": 0.7, "DMSO-d6": 0.85, "D2O": 0.0, "CD3OD": 0.0}[solvent])
     lo, hi = dsol.water_range
     water_ppm = float(rng.uniform(lo, lo + 0.35 * (hi - lo)) if not salt else rng.uniform(lo, hi))
-    water_width = float({"CDCl3": rng.uniform(1.0, 6.0), "DMSO-d6": rng.uniform(2.0, 40.0 if salt else 12.0),
-                         "D2O": rng.uniform(1.0, 3.0), "CD3OD": rng.uniform(1.0, 4.0)}[solvent])
+    water_width = float(
+        {
+            "CDCl3": rng.uniform(1.0, 6.0),
+            "DMSO-d6": rng.uniform(2.0, 40.0 if salt else 12.0),
+            "D2O": rng.uniform(1.0, 3.0),
+            "CD3OD": rng.uniform(1.0, 4.0),
+        }[solvent]
+    )
 
     # --- acquisition
     acq = _draw_acquisition(rng, fmt, mhz, solvent)
@@ -273,33 +328,57 @@ def draw_nmr_scenario(seed: int, index: int) -> dict:
     ref_err = float(rng.uniform(-0.05, 0.05))
     has_tms = bool(rng.random() < {"CDCl3": 0.5, "DMSO-d6": 0.2, "D2O": 0.0, "CD3OD": 0.15}[solvent])
     has_tsp = bool(solvent == "D2O" and rng.random() < 0.3)
-    baseline = {"first_point_amplitude": float(_loguniform(rng, 1e-4, 0.04)),
-                "first_points": int(rng.integers(1, 8)),
-                "hump_height": float(rng.uniform(0.0, 0.03)) if rng.random() < 0.4 else 0.0,
-                "hump_width_hz": float(rng.uniform(300.0, 1500.0)),
-                "hump_ppm": float(rng.uniform(0.0, 10.0))}
+    baseline = {
+        "first_point_amplitude": float(_loguniform(rng, 1e-4, 0.04)),
+        "first_points": int(rng.integers(1, 8)),
+        "hump_height": float(rng.uniform(0.0, 0.03)) if rng.random() < 0.4 else 0.0,
+        "hump_width_hz": float(rng.uniform(300.0, 1500.0)),
+        "hump_ppm": float(rng.uniform(0.0, 10.0)),
+    }
     if fmt == "jcamp":
         phase = {"ph0_deg": float(rng.normal(0, 3.0)), "ph1_deg": float(rng.normal(0, 4.0))}
     else:
         phase = {"ph0_deg": float(rng.uniform(-180, 180)), "ph1_deg": float(rng.uniform(-40, 40))}
 
     sc = {
-        "schema": SCHEMA, "technique": "nmr", "id": f"nmr-{seed}-{index:04d}", "seed": int(seed),
-        "index": int(index), "route": route, "stage": stage, "product": main, "kind": kind,
-        "solvent": solvent, "form": "salt" if salt else "free-base",
+        "schema": SCHEMA,
+        "technique": "nmr",
+        "id": f"nmr-{seed}-{index:04d}",
+        "seed": int(seed),
+        "index": int(index),
+        "route": route,
+        "stage": stage,
+        "product": main,
+        "kind": kind,
+        "solvent": solvent,
+        "form": "salt" if salt else "free-base",
         "product_form_molar_mass": round(prod_mass, 3),
-        "format": fmt, "spectrometer_mhz": mhz, "acquisition": acq,
+        "format": fmt,
+        "spectrometer_mhz": mhz,
+        "acquisition": acq,
         "line_shape": {"shim_lorentz_hz": round(shim_lw, 3), "gauss_fraction": round(gauss_fraction, 3)},
-        "snr": round(snr, 2), "phase": phase, "baseline": baseline,
+        "snr": round(snr, 2),
+        "phase": phase,
+        "baseline": baseline,
         "referencing_error_ppm": round(ref_err, 4),
-        "sample": {"mass_mg": round(mass_mg, 3), "product_conc_mM": round(conc_mM, 3),
-                   "deuteration_pct": round(d_purity, 3), "tms": has_tms, "tsp": has_tsp},
-        "species": species, "solvents": solv_rows,
-        "water": {"sample_mol_ratio": round(sample_water, 4), "solvent_water_mM": round(solvent_water_mM, 3),
-                  "ppm": round(water_ppm, 3), "width_hz": round(water_width, 2)},
-        "exchangeables": {"visible": exch_visible,
-                          "amide_fraction_cd3od": round(float(rng.uniform(0.0, 0.3)), 3)},
-        "overlaps": overlaps, "unexpected_signals": unexpected,
+        "sample": {
+            "mass_mg": round(mass_mg, 3),
+            "product_conc_mM": round(conc_mM, 3),
+            "deuteration_pct": round(d_purity, 3),
+            "tms": has_tms,
+            "tsp": has_tsp,
+        },
+        "species": species,
+        "solvents": solv_rows,
+        "water": {
+            "sample_mol_ratio": round(sample_water, 4),
+            "solvent_water_mM": round(solvent_water_mM, 3),
+            "ppm": round(water_ppm, 3),
+            "width_hz": round(water_width, 2),
+        },
+        "exchangeables": {"visible": exch_visible, "amide_fraction_cd3od": round(float(rng.uniform(0.0, 0.3)), 3)},
+        "overlaps": overlaps,
+        "unexpected_signals": unexpected,
     }
     return sc
 
@@ -322,10 +401,15 @@ def _draw_acquisition(rng, fmt: str, mhz: int, solvent: str) -> dict:
             sw_h = sw_ppm * bf1
             decim = min(table, key=lambda d: abs(d * sw_h - 115200.0))
             grpdly = -1.0
-        acq.update(dspfvs=dspfvs, decim=int(decim), grpdly=grpdly,
-                   filter_delay_points=float(grpdly if grpdly > 0 else T.BRUKER_DSP_DELAY[dspfvs][decim]),
-                   dtypa=int(_choice(rng, (0, 2), (0.6, 0.4))), bytorda=int(rng.integers(0, 2)),
-                   write_procs=bool(rng.random() < 0.6))
+        acq.update(
+            dspfvs=dspfvs,
+            decim=int(decim),
+            grpdly=grpdly,
+            filter_delay_points=float(grpdly if grpdly > 0 else T.BRUKER_DSP_DELAY[dspfvs][decim]),
+            dtypa=int(_choice(rng, (0, 2), (0.6, 0.4))),
+            bytorda=int(rng.integers(0, 2)),
+            write_procs=bool(rng.random() < 0.6),
+        )
     else:
         sw_h = sw_ppm * bf1
     aq_target = float(rng.uniform(1.6, 5.0))
@@ -339,8 +423,7 @@ def _draw_acquisition(rng, fmt: str, mhz: int, solvent: str) -> dict:
     if fmt == "bruker" and acq["dtypa"] == 0 and (2 * n) % 256:
         acq["pad_to_256"] = bool(rng.random() < 0.5)
     if fmt == "jcamp":
-        acq["jcamp_layout"] = str(_choice(rng, ("xydata-relative-hz", "xydata-absolute-hz", "xydata-ppm",
-                                                "ntuples")))
+        acq["jcamp_layout"] = str(_choice(rng, ("xydata-relative-hz", "xydata-absolute-hz", "xydata-ppm", "ntuples")))
         acq["jcamp_encoding"] = str(_choice(rng, ("difdup", "affn")))
         acq["si"] = int(_choice(rng, (32768, 65536)))
         acq["lb_hz"] = 0.3
@@ -367,8 +450,12 @@ def _draw_solvent_overlap(rng, route, main, solvent, salt, prod_entry, solv_rows
     if not singlets:
         return None
     sp = tables[main]
-    groups = [(g, _group_shift(g, solvent, salt)) for f in sp.fragments for g in f.groups
-              if not g.exchangeable and f.couplings]
+    groups = [
+        (g, _group_shift(g, solvent, salt))
+        for f in sp.fragments
+        for g in f.groups
+        if not g.exchangeable and f.couplings
+    ]
     pairs = []
     for name, lab, v in singlets:
         for g, shift in groups:
@@ -380,8 +467,14 @@ def _draw_solvent_overlap(rng, route, main, solvent, salt, prod_entry, solv_rows
     name, lab, v, glabel, need = pairs[int(rng.integers(len(pairs)))]
     dev = need + float(rng.uniform(-0.02, 0.02))
     prod_entry["shift_deviation_ppm"][glabel] = round(float(np.clip(dev, -0.15, 0.15)), 4)
-    return {"kind": "solvent-singlet-on-product-multiplet", "solvent": name, "solvent_group": lab,
-            "species": main, "group": glabel, "separation_ppm": round(dev - need, 4)}
+    return {
+        "kind": "solvent-singlet-on-product-multiplet",
+        "solvent": name,
+        "solvent_group": lab,
+        "species": main,
+        "group": glabel,
+        "separation_ppm": round(dev - need, 4),
+    }
 
 
 def _draw_ester_overlap(rng, route, solvent, salt, species, solv_rows, tables):
@@ -413,15 +506,20 @@ def _draw_ester_overlap(rng, route, solvent, salt, species, solv_rows, tables):
         return None
     sep = float(rng.uniform(-0.004, 0.004))
     s["shift_deviation_ppm"]["OCH2"] = round(need + sep, 4)
-    s["shift_deviation_ppm"]["CH3"] = round(float(np.clip(
-        s["shift_deviation_ppm"].get("CH3", 0.0) * 0.3 + need * 0.5, -0.15, 0.15)), 4)
-    return {"kind": "ethyl-quartets-coincide", "species": s["id"],
-            "with": target[1]["id"] if target[0] == "species" else "ethyl acetate",
-            "separation_ppm": round(sep, 4)}
+    s["shift_deviation_ppm"]["CH3"] = round(
+        float(np.clip(s["shift_deviation_ppm"].get("CH3", 0.0) * 0.3 + need * 0.5, -0.15, 0.15)), 4
+    )
+    return {
+        "kind": "ethyl-quartets-coincide",
+        "species": s["id"],
+        "with": target[1]["id"] if target[0] == "species" else "ethyl acetate",
+        "separation_ppm": round(sep, 4),
+    }
 
 
 # ---------------------------------------------------------------------------
 # Spin systems
+
 
 def spin_lines(nu: np.ndarray, J: np.ndarray, widths: np.ndarray):
     """Exact single-quantum spectrum of a spin-1/2 system.
@@ -435,7 +533,7 @@ def spin_lines(nu: np.ndarray, J: np.ndarray, widths: np.ndarray):
         return np.array([nu[0]]), np.array([1.0]), np.array([widths[0]])
     dim = 1 << n
     states = np.arange(dim)
-    bits = ((states[:, None] >> np.arange(n)) & 1).astype(float)   # 1 = alpha
+    bits = ((states[:, None] >> np.arange(n)) & 1).astype(float)  # 1 = alpha
     m = bits - 0.5
     diag = m @ nu
     iu = np.triu_indices(n, 1)
@@ -473,17 +571,21 @@ def spin_lines(nu: np.ndarray, J: np.ndarray, widths: np.ndarray):
                 if (s >> i) & 1:
                     M[pos[s ^ (1 << i)], b_idx] = 1.0
             Ti.append(Vl.T @ M @ Vk)
-        Ti = np.array(Ti)            # (n, lo, hi)
+        Ti = np.array(Ti)  # (n, lo, hi)
         Tt = Ti.sum(axis=0)
-        inten = Tt ** 2
+        inten = Tt**2
         char = np.abs(Ti * Tt[None])
         csum = char.sum(axis=0)
         csum[csum == 0] = 1.0
         wl = (char * widths[:, None, None]).sum(axis=0) / csum
         f = Ek[None, :] - El[:, None]
         keep = inten > 1e-6 * n
-        freqs.append(f[keep]); ints.append(inten[keep]); wids.append(wl[keep])
-    f = np.concatenate(freqs); a = np.concatenate(ints) / (1 << (n - 1)); w = np.concatenate(wids)
+        freqs.append(f[keep])
+        ints.append(inten[keep])
+        wids.append(wl[keep])
+    f = np.concatenate(freqs)
+    a = np.concatenate(ints) / (1 << (n - 1))
+    w = np.concatenate(wids)
     # merge degenerate lines
     order = np.argsort(f)
     f, a, w = f[order], a[order], w[order]
@@ -497,10 +599,11 @@ def spin_lines(nu: np.ndarray, J: np.ndarray, widths: np.ndarray):
 
 def first_order_lines(nu0: float, partners: list[tuple[int, float]], width: float):
     """First-order multiplet of one group: splits by each (n equivalent, J)."""
-    f = np.array([nu0]); a = np.array([1.0])
+    f = np.array([nu0])
+    a = np.array([1.0])
     for n, J in partners:
         k = np.arange(n + 1)
-        binom = np.array([math.comb(n, int(i)) for i in k], float) / 2 ** n
+        binom = np.array([math.comb(n, int(i)) for i in k], float) / 2**n
         f = (f[:, None] + (k - n / 2)[None, :] * J).ravel()
         a = (a[:, None] * binom[None, :]).ravel()
     return f, a, np.full(f.shape, width)
@@ -517,7 +620,8 @@ def fragment_lines(groups: list[tuple[str, int, float, float]], couplings, max_s
     adj = {i: set() for i in range(len(groups))}
     for a, b, J in couplings:
         if a in idx and b in idx and J != 0:
-            adj[idx[a]].add(idx[b]); adj[idx[b]].add(idx[a])
+            adj[idx[a]].add(idx[b])
+            adj[idx[b]].add(idx[a])
     seen, comps = set(), []
     for i in range(len(groups)):
         if i in seen:
@@ -527,15 +631,19 @@ def fragment_lines(groups: list[tuple[str, int, float, float]], couplings, max_s
             x = stack.pop()
             if x in seen:
                 continue
-            seen.add(x); comp.append(x); stack.extend(adj[x])
+            seen.add(x)
+            comp.append(x)
+            stack.extend(adj[x])
         comps.append(sorted(comp))
     out_f, out_a, out_w, out_g = [], [], [], []
     for comp in comps:
         nspins = sum(groups[i][1] for i in comp)
         if len(comp) == 1:
             lab, nh, nu, w = groups[comp[0]]
-            out_f.append(np.array([nu])); out_a.append(np.array([float(nh)]))
-            out_w.append(np.array([w])); out_g.append(np.array([comp[0]]))
+            out_f.append(np.array([nu]))
+            out_a.append(np.array([float(nh)]))
+            out_w.append(np.array([w]))
+            out_g.append(np.array([comp[0]]))
             continue
         if nspins <= max_spins:
             nu, wv, owner = [], [], []
@@ -555,7 +663,10 @@ def fragment_lines(groups: list[tuple[str, int, float, float]], couplings, max_s
             # owner of each line: the group whose frequency is nearest
             cen = np.array([groups[i][2] for i in comp])
             own = np.array(comp)[np.argmin(np.abs(f[:, None] - cen[None, :]), axis=1)]
-            out_f.append(f); out_a.append(a); out_w.append(w); out_g.append(own)
+            out_f.append(f)
+            out_a.append(a)
+            out_w.append(w)
+            out_g.append(own)
         else:
             for i in comp:
                 partners = []
@@ -566,7 +677,9 @@ def fragment_lines(groups: list[tuple[str, int, float, float]], couplings, max_s
                         elif idx[b_] == i and idx[a_] in comp:
                             partners.append((groups[idx[a_]][1], Jab))
                 f, a, w = first_order_lines(groups[i][2], partners, groups[i][3])
-                out_f.append(f); out_a.append(a * groups[i][1]); out_w.append(w)
+                out_f.append(f)
+                out_a.append(a * groups[i][1])
+                out_w.append(w)
                 out_g.append(np.full(f.shape, i))
     return (np.concatenate(out_f), np.concatenate(out_a), np.concatenate(out_w), np.concatenate(out_g))
 
@@ -574,12 +687,13 @@ def fragment_lines(groups: list[tuple[str, int, float, float]], couplings, max_s
 # ---------------------------------------------------------------------------
 # Building the line list of a scenario
 
+
 class Component:
     """One contributor to the spectrum (a species, a solvent, water, ...)."""
 
     def __init__(self, name: str, kind: str, gauss_hz: float):
         self.name, self.kind, self.gauss_hz = name, kind, gauss_hz
-        self.f: list[np.ndarray] = []   # ppm
+        self.f: list[np.ndarray] = []  # ppm
         self.a: list[np.ndarray] = []
         self.w: list[np.ndarray] = []
 
@@ -622,7 +736,7 @@ def build_components(sc: dict) -> list[Component]:
     tables = T.species_tables()[route]
     exch_visible = sc["exchangeables"]["visible"] and solvent in ("CDCl3", "DMSO-d6")
     comps: list[Component] = []
-    exchanged_h = 0.0            # mM of exchangeable H that end up in the water/HOD peak
+    exchanged_h = 0.0  # mM of exchangeable H that end up in the water/HOD peak
     exchanged_shift_weight = 0.0
     rng = np.random.default_rng([sc["seed"], sc["index"], 7])
 
@@ -649,7 +763,8 @@ def build_components(sc: dict) -> list[Component]:
                             if r_i == 0:
                                 exchanged_h += n_tot
                                 exchanged_shift_weight += n_tot * (
-                                    shift if (shift is not None and solvent != "CD3OD") else sc["water"]["ppm"])
+                                    shift if (shift is not None and solvent != "CD3OD") else sc["water"]["ppm"]
+                                )
                             continue
                         width = float(np.interp(rng.random(), [0, 1], g.width_hz)) * (1.0 + 0.5 * rng.random())
                         ppm = shift + s["shift_deviation_ppm"][g.label] * 0.5 + eps
@@ -677,8 +792,7 @@ def build_components(sc: dict) -> list[Component]:
                 coup = [(a, b, J) for a, b, J in frag.couplings if a in labels and b in labels]
                 # NH couplings only where the NH is seen and not broadened away
                 if solvent not in ("DMSO-d6", "CDCl3"):
-                    coup = [x for x in coup if not any(
-                        g.exchangeable and g.label in (x[0], x[1]) for g in frag.groups)]
+                    coup = [x for x in coup if not any(g.exchangeable and g.label in (x[0], x[1]) for g in frag.groups)]
                 _add_fragment(comp, gs, coup, bf1, c * pop * frag.copies, jch, None)
         comps.append(comp)
 
@@ -714,13 +828,20 @@ def build_components(sc: dict) -> list[Component]:
     # unexpected signals
     for u in sc["unexpected_signals"]:
         comp = Component(u["label"], "unexpected", gauss_hz=shim * gfrac)
-        _add_fragment(comp, [(u["label"], u["n_h"], u["ppm"] + eps, shim)], [], bf1,
-                      conc * u["mol_ratio_to_product"], {u["label"]: 127.0}, None)
+        _add_fragment(
+            comp,
+            [(u["label"], u["n_h"], u["ppm"] + eps, shim)],
+            [],
+            bf1,
+            conc * u["mol_ratio_to_product"],
+            {u["label"]: 127.0},
+            None,
+        )
         comps.append(comp)
 
     # deuterated solvent residual, water, TMS
     ds = T.DEUTERATED[solvent]
-    resid_h = ds.residual_h_molar * (1.0 - sc["sample"]["deuteration_pct"] / 100.0) * 1000.0   # mM H
+    resid_h = ds.residual_h_molar * (1.0 - sc["sample"]["deuteration_pct"] / 100.0) * 1000.0  # mM H
     water = sc["water"]
     if ds.residual_ppm is not None:
         comp = Component("residual " + solvent, "residual", gauss_hz=shim * gfrac)
@@ -728,8 +849,9 @@ def build_components(sc: dict) -> list[Component]:
             comp.add(ds.residual_ppm + eps + off / bf1, resid_h * rel, shim)
             if ds.residual_j_ch:
                 for sgn in (-1, 1):
-                    comp.add(ds.residual_ppm + eps + (off + sgn * ds.residual_j_ch / 2) / bf1,
-                             resid_h * rel * SAT, shim)
+                    comp.add(
+                        ds.residual_ppm + eps + (off + sgn * ds.residual_j_ch / 2) / bf1, resid_h * rel * SAT, shim
+                    )
         comps.append(comp)
     water_h = 2.0 * (water["solvent_water_mM"] + water["sample_mol_ratio"] * conc)
     if solvent == "D2O":
@@ -757,13 +879,14 @@ def build_components(sc: dict) -> list[Component]:
     bl = sc["baseline"]
     if bl["hump_height"] > 0:
         comp = Component("background", "baseline", gauss_hz=0.0)
-        comp.add(bl["hump_ppm"] + eps, 1.0, bl["hump_width_hz"])   # scaled later
+        comp.add(bl["hump_ppm"] + eps, 1.0, bl["hump_width_hz"])  # scaled later
         comps.append(comp)
     return comps
 
 
 # ---------------------------------------------------------------------------
 # FID synthesis
+
 
 def synth_fid(f_hz, amp, w_hz, gauss_hz, n, dw, phase_sign=1.0):
     """sum_j amp_j exp((i 2 pi f_j sign - pi w_j) t) * Gaussian, t = k dw."""
@@ -773,7 +896,7 @@ def synth_fid(f_hz, amp, w_hz, gauss_hz, n, dw, phase_sign=1.0):
     Q = int(math.ceil(math.sqrt(n)))
     P = int(math.ceil(n / Q))
     s = (2j * math.pi * phase_sign) * f_hz - math.pi * w_hz
-    B = np.exp(np.outer(np.arange(Q) * dw, s))           # (Q, J)
+    B = np.exp(np.outer(np.arange(Q) * dw, s))  # (Q, J)
     A = np.exp(np.outer(np.arange(P) * Q * dw, s)) * amp  # (P, J)
     fid = (A @ B.T).ravel()[:n]
     if gauss_hz > 0:
@@ -829,8 +952,7 @@ def simulate(sc: dict):
     corr *= bl["first_point_amplitude"] * ref_height / max(np.abs(corr).sum(), 1e-12)
     total[:k] += corr
     snr_by = {name: h / (2.0 * sigma * math.sqrt(n)) for name, h in heights.items()}
-    return {"total": total, "sigma": sigma, "snr": snr_by, "ref_height": ref_height, "rng": rng,
-            "components": comps}
+    return {"total": total, "sigma": sigma, "snr": snr_by, "ref_height": ref_height, "rng": rng, "components": comps}
 
 
 def delay_fid(fid: np.ndarray, delay_points: float) -> np.ndarray:
@@ -846,11 +968,19 @@ def delay_fid(fid: np.ndarray, delay_points: float) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # Writers
 
+
 def _jcamp_params(pairs: list[tuple[str, object]], title: str, path_comment: str) -> str:
-    lines = ["##TITLE= Parameter file, TopSpin 3.6.2", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values",
-             "##NPOINTS= 1\t$$ modification sequence number", "##ORIGIN= Bruker BioSpin GmbH",
-             "##OWNER= nmrsu", "$$ 2026-11-20 10:14:07.512 +0100  nmrsu@spect", f"$$ {path_comment}",
-             "$$ process /opt/topspin3.6.2/prog/mod/go"]
+    lines = [
+        "##TITLE= Parameter file, TopSpin 3.6.2",
+        "##JCAMPDX= 5.0",
+        "##DATATYPE= Parameter Values",
+        "##NPOINTS= 1\t$$ modification sequence number",
+        "##ORIGIN= Bruker BioSpin GmbH",
+        "##OWNER= nmrsu",
+        "$$ 2026-11-20 10:14:07.512 +0100  nmrsu@spect",
+        f"$$ {path_comment}",
+        "$$ process /opt/topspin3.6.2/prog/mod/go",
+    ]
     for key, val in pairs:
         if isinstance(val, (list, tuple)):
             lines.append(f"##${key}= (0..{len(val) - 1})")
@@ -878,7 +1008,7 @@ def write_bruker(sc: dict, sim: dict, folder: Path) -> Path:
     exp = folder / "10"
     exp.mkdir(parents=True, exist_ok=True)
     ph0 = math.radians(sc["phase"]["ph0_deg"])
-    extra = sc["phase"]["ph1_deg"] / 360.0            # fraction of a dwell -> ph1 in degrees across SW
+    extra = sc["phase"]["ph1_deg"] / 360.0  # fraction of a dwell -> ph1 in degrees across SW
     data = delay_fid(sim["total"], acq["filter_delay_points"] + extra) * np.exp(1j * ph0)
     rng = sim["rng"]
     data = data + sim["sigma"] * (rng.normal(size=n) + 1j * rng.normal(size=n))
@@ -887,7 +1017,7 @@ def write_bruker(sc: dict, sim: dict, folder: Path) -> Path:
     inter[1::2] = data.imag
     peak = np.abs(inter).max()
     if acq["dtypa"] == 0:
-        scale = (2 ** 29) / peak
+        scale = (2**29) / peak
         scale = min(scale, 1e12)
         raw = np.round(inter * scale)
         dt = ">i4" if acq["bytorda"] else "<i4"
@@ -906,33 +1036,92 @@ def write_bruker(sc: dict, sim: dict, folder: Path) -> Path:
     date = 1795000000 + sc["index"] * 3600
     pairs = [
         ("ACQT0", -(acq["filter_delay_points"]) if acq["grpdly"] > 0 else 0.0),
-        ("AQSEQ", 0), ("AQ_mod", 3), ("AUNM", "<au_zg>"), ("BF1", bf1), ("BF2", bf1), ("BYTORDA", acq["bytorda"]),
-        ("CPDPRG", ["<>"] * 9), ("D", [0.0, 1.0 + 0.5 * (sc["index"] % 3)] + [0.0] * 30),
-        ("DATE", date), ("DE", 6.5), ("DECIM", acq["decim"]), ("DIGMOD", 1),
-        ("DIGTYP", 12 if acq["dspfvs"] >= 20 else 9), ("DQDMODE", 0), ("DR", 22 if acq["dspfvs"] >= 20 else 18),
-        ("DS", 2), ("DSPFIRM", 0), ("DSPFVS", acq["dspfvs"]), ("DTYPA", acq["dtypa"]),
-        ("EXP", "<PROTON>"), ("FW", 125000.0), ("GRPDLY", acq["grpdly"]), ("INSTRUM", "<spect>"),
-        ("LOCKPPM", T.DEUTERATED[sc["solvent"]].lock_ppm), ("LOCNUC", "<2H>"), ("NC", nc), ("NS", acq["ns"]),
-        ("NUC1", "<1H>"), ("NUC2", "<off>"), ("NUCLEUS", "<off>"), ("O1", o1), ("O2", o1), ("OVERFLW", 0),
-        ("P", [0.0, 10.0, 20.0] + [0.0] * 29), ("PARMODE", 0), ("PLW", [0.0, 15.5] + [0.0] * 62),
-        ("PROBHD", "<5 mm PABBO BB/19F-1H/D Z-GRD Z116098/0011>"), ("PULPROG", "<zg30>"),
-        ("RG", 101.0 if sc["snr"] < 500 else 32.0), ("SFO1", sfo1), ("SFO2", sfo1), ("SOLVENT", f"<{solv}>"),
-        ("SW", sw_h / sfo1), ("SW_h", sw_h), ("TD", 2 * n), ("TD0", 1), ("TE", 298.1), ("ZGOPTNS", "<>"),
+        ("AQSEQ", 0),
+        ("AQ_mod", 3),
+        ("AUNM", "<au_zg>"),
+        ("BF1", bf1),
+        ("BF2", bf1),
+        ("BYTORDA", acq["bytorda"]),
+        ("CPDPRG", ["<>"] * 9),
+        ("D", [0.0, 1.0 + 0.5 * (sc["index"] % 3)] + [0.0] * 30),
+        ("DATE", date),
+        ("DE", 6.5),
+        ("DECIM", acq["decim"]),
+        ("DIGMOD", 1),
+        ("DIGTYP", 12 if acq["dspfvs"] >= 20 else 9),
+        ("DQDMODE", 0),
+        ("DR", 22 if acq["dspfvs"] >= 20 else 18),
+        ("DS", 2),
+        ("DSPFIRM", 0),
+        ("DSPFVS", acq["dspfvs"]),
+        ("DTYPA", acq["dtypa"]),
+        ("EXP", "<PROTON>"),
+        ("FW", 125000.0),
+        ("GRPDLY", acq["grpdly"]),
+        ("INSTRUM", "<spect>"),
+        ("LOCKPPM", T.DEUTERATED[sc["solvent"]].lock_ppm),
+        ("LOCNUC", "<2H>"),
+        ("NC", nc),
+        ("NS", acq["ns"]),
+        ("NUC1", "<1H>"),
+        ("NUC2", "<off>"),
+        ("NUCLEUS", "<off>"),
+        ("O1", o1),
+        ("O2", o1),
+        ("OVERFLW", 0),
+        ("P", [0.0, 10.0, 20.0] + [0.0] * 29),
+        ("PARMODE", 0),
+        ("PLW", [0.0, 15.5] + [0.0] * 62),
+        ("PROBHD", "<5 mm PABBO BB/19F-1H/D Z-GRD Z116098/0011>"),
+        ("PULPROG", "<zg30>"),
+        ("RG", 101.0 if sc["snr"] < 500 else 32.0),
+        ("SFO1", sfo1),
+        ("SFO2", sfo1),
+        ("SOLVENT", f"<{solv}>"),
+        ("SW", sw_h / sfo1),
+        ("SW_h", sw_h),
+        ("TD", 2 * n),
+        ("TD0", 1),
+        ("TE", 298.1),
+        ("ZGOPTNS", "<>"),
     ]
     path_c = f"/opt/data/nmrsu/{sc['id']}/10/acqus"
     (exp / "acqus").write_text(_jcamp_params(pairs, "acqus", path_c))
     (exp / "acqu").write_text(_jcamp_params(pairs, "acqu", path_c[:-1]))
-    (exp / "pulseprogram").write_text(";zg30\n;avance-version (12/01/11)\n;1D sequence\n;using 30 degree flip angle\n"
-                                      "#include <Avance.incl>\n1 ze\n2 30m\n  d1\n  p1*0.33 ph1\n  go=2 ph31\n"
-                                      "  30m mc #0 to 2 F0(zd)\nexit\nph1=0 2 2 0 1 3 3 1\nph31=0 2 2 0 1 3 3 1\n")
+    (exp / "pulseprogram").write_text(
+        ";zg30\n;avance-version (12/01/11)\n;1D sequence\n;using 30 degree flip angle\n"
+        "#include <Avance.incl>\n1 ze\n2 30m\n  d1\n  p1*0.33 ph1\n  go=2 ph31\n"
+        "  30m mc #0 to 2 F0(zd)\nexit\nph1=0 2 2 0 1 3 3 1\nph31=0 2 2 0 1 3 3 1\n"
+    )
     if acq.get("write_procs"):
         si = 1 << int(math.ceil(math.log2(2 * n)))
         offset = (o1 + sw_h / 2) / bf1
-        procs = [("ABSF1", 1000.0), ("ABSF2", -1000.0), ("BCFW", 0.0), ("BC_mod", 0), ("BYTORDP", 0),
-                 ("DATMOD", 1), ("DC", 1.0), ("FT_mod", 6), ("GB", 0.0), ("LB", 0.3), ("NC_proc", 0),
-                 ("OFFSET", offset), ("PHC0", 0.0), ("PHC1", 0.0), ("PH_mod", 1), ("PKNL", True),
-                 ("SF", bf1), ("SI", si), ("SSB", 0.0), ("STSI", si), ("STSR", 0), ("SW_p", sw_h),
-                 ("TDeff", 0), ("WDW", 1)]
+        procs = [
+            ("ABSF1", 1000.0),
+            ("ABSF2", -1000.0),
+            ("BCFW", 0.0),
+            ("BC_mod", 0),
+            ("BYTORDP", 0),
+            ("DATMOD", 1),
+            ("DC", 1.0),
+            ("FT_mod", 6),
+            ("GB", 0.0),
+            ("LB", 0.3),
+            ("NC_proc", 0),
+            ("OFFSET", offset),
+            ("PHC0", 0.0),
+            ("PHC1", 0.0),
+            ("PH_mod", 1),
+            ("PKNL", True),
+            ("SF", bf1),
+            ("SI", si),
+            ("SSB", 0.0),
+            ("STSI", si),
+            ("STSR", 0),
+            ("SW_p", sw_h),
+            ("TDeff", 0),
+            ("WDW", 1),
+        ]
         pd = exp / "pdata" / "1"
         pd.mkdir(parents=True, exist_ok=True)
         (pd / "procs").write_text(_jcamp_params(procs, "procs", path_c.replace("acqus", "pdata/1/procs")))
@@ -942,6 +1131,7 @@ def write_bruker(sc: dict, sim: dict, folder: Path) -> Path:
 
 def write_varian(sc: dict, sim: dict, folder: Path) -> Path:
     import nmrglue as ng
+
     acq = sc["acquisition"]
     n, sw_h, bf1 = acq["n_complex"], acq["sw_h"], acq["bf1"]
     d = folder / f"{sc['id']}.fid"
@@ -950,10 +1140,10 @@ def write_varian(sc: dict, sim: dict, folder: Path) -> Path:
     data = delay_fid(sim["total"], extra) * np.exp(1j * ph0)
     rng = sim["rng"]
     data = data + sim["sigma"] * (rng.normal(size=n) + 1j * rng.normal(size=n))
-    data = np.conj(data)                            # Varian stores the opposite sense
+    data = np.conj(data)  # Varian stores the opposite sense
     data = (data / np.abs(data).max() * 1e7).astype(np.complex64)
     sfrq = bf1 + acq["o1p"] * bf1 * 1e-6
-    reffrq = sfrq - acq["o1p"] * bf1 * 1e-6         # 0 ppm (nominal referencing)
+    reffrq = sfrq - acq["o1p"] * bf1 * 1e-6  # 0 ppm (nominal referencing)
     rfl = sw_h / 2 - acq["o1p"] * bf1
     udic = ng.fileiobase.create_blank_udic(1)
     udic[0].update(size=n, complex=True, sw=sw_h, obs=sfrq, car=acq["o1p"] * bf1, label="H1")
@@ -971,14 +1161,36 @@ def write_varian(sc: dict, sim: dict, folder: Path) -> Path:
 
     pp = dic["procpar"]
     solv = {"CDCl3": "cdcl3", "DMSO-d6": "dmso", "D2O": "d2o", "CD3OD": "cd3od"}[sc["solvent"]]
-    for k, v in {"sw": sw_h, "sfrq": sfrq, "reffrq": reffrq, "rfl": rfl, "rfp": 0.0, "tof": 0.0,
-                 "at": n / sw_h, "nt": acq["ns"], "temp": 25.0, "lb": 0.3, "fn": 2 * n, "lp": 0.0,
-                 "rp": 0.0, "d1": 1.0, "pw": 3.0, "gain": 30.0}.items():
+    for k, v in {
+        "sw": sw_h,
+        "sfrq": sfrq,
+        "reffrq": reffrq,
+        "rfl": rfl,
+        "rfp": 0.0,
+        "tof": 0.0,
+        "at": n / sw_h,
+        "nt": acq["ns"],
+        "temp": 25.0,
+        "lb": 0.3,
+        "fn": 2 * n,
+        "lp": 0.0,
+        "rp": 0.0,
+        "d1": 1.0,
+        "pw": 3.0,
+        "gain": 30.0,
+    }.items():
         pp[k] = rp(k, v)
     pp["np"] = P("np", [str(2 * n)])
-    for k, v in {"tn": "H1", "solvent": solv, "seqfil": "s2pul", "dp": "y", "dn": "C13",
-                 "console": "vnmrs", "file": f"/home/vnmr1/vnmrsys/data/{sc['id']}.fid",
-                 "date": "Nov 20 2026"}.items():
+    for k, v in {
+        "tn": "H1",
+        "solvent": solv,
+        "seqfil": "s2pul",
+        "dp": "y",
+        "dn": "C13",
+        "console": "vnmrs",
+        "file": f"/home/vnmr1/vnmrsys/data/{sc['id']}.fid",
+        "date": "Nov 20 2026",
+    }.items():
         pp[k] = sp(k, v)
     ng.varian.write(str(d), dic, data, overwrite=True)
     return d
@@ -987,14 +1199,14 @@ def write_varian(sc: dict, sim: dict, folder: Path) -> Path:
 def _asdf_sqz(v: int) -> str:
     s = str(abs(v))
     first = int(s[0])
-    ch = ("@ABCDEFGHI"[first] if v >= 0 else "@abcdefghi"[first])
+    ch = "@ABCDEFGHI"[first] if v >= 0 else "@abcdefghi"[first]
     return ch + s[1:]
 
 
 def _asdf_dif(v: int) -> str:
     s = str(abs(v))
     first = int(s[0])
-    ch = ("%JKLMNOPQR"[first] if v >= 0 else "%jklmnopqr"[first])
+    ch = "%JKLMNOPQR"[first] if v >= 0 else "%jklmnopqr"[first]
     return ch + s[1:]
 
 
@@ -1012,7 +1224,7 @@ def _encode_difdup(y: np.ndarray, x_first: float, x_step: float, per_line: int =
     n = len(y)
     while i < n:
         j = min(n, i + per_line)
-        seg = y[i:j] if i == 0 else y[i - 1:j]
+        seg = y[i:j] if i == 0 else y[i - 1 : j]
         x0 = x_first + (i if i == 0 else i - 1) * x_step
         tokens = [_asdf_sqz(int(seg[0]))]
         diffs = np.diff(seg)
@@ -1035,7 +1247,7 @@ def _encode_difdup(y: np.ndarray, x_first: float, x_step: float, per_line: int =
 def _encode_affn(y: np.ndarray, x_first: float, x_step: float, per_line: int = 8) -> list[str]:
     out = []
     for i in range(0, len(y), per_line):
-        out.append(f"{x_first + i * x_step:.6f} " + " ".join(str(int(v)) for v in y[i:i + per_line]))
+        out.append(f"{x_first + i * x_step:.6f} " + " ".join(str(int(v)) for v in y[i : i + per_line]))
     return out
 
 
@@ -1050,41 +1262,62 @@ def write_jcamp(sc: dict, sim: dict, folder: Path) -> Path:
     fid = sim["total"] + sim["sigma"] * (rng.normal(size=n) + 1j * rng.normal(size=n))
     fid = fid * np.exp(-math.pi * acq["lb_hz"] * np.arange(n) * dw)
     fid[0] *= 0.5
-    spec = np.fft.fftshift(np.fft.fft(fid, si))[::-1]          # high frequency first
-    x = np.linspace(0.5, -0.5, si, endpoint=False)               # fraction of SW from the centre
+    spec = np.fft.fftshift(np.fft.fft(fid, si))[::-1]  # high frequency first
+    x = np.linspace(0.5, -0.5, si, endpoint=False)  # fraction of SW from the centre
     ph = math.radians(sc["phase"]["ph0_deg"]) + math.radians(sc["phase"]["ph1_deg"]) * (x - 0.0)
     spec = spec * np.exp(1j * ph)
     sf = bf1
-    offset = (acq["o1p"] * bf1 + sw_h / 2) / sf          # ppm of the first point (nominal referencing)
+    offset = (acq["o1p"] * bf1 + sw_h / 2) / sf  # ppm of the first point (nominal referencing)
     step_hz = sw_h / si
     yr = spec.real
-    scale = (2 ** 27) / np.abs(yr).max()
+    scale = (2**27) / np.abs(yr).max()
     y_real = np.round(yr * scale).astype(np.int64)
     y_imag = np.round(spec.imag * scale).astype(np.int64)
     enc = _encode_difdup if acq["jcamp_encoding"] == "difdup" else _encode_affn
     solv = T.DEUTERATED[sc["solvent"]].label
-    hdr = ["##TITLE= " + sc["id"], "##JCAMPDX= 5.01         $$ Bruker NMR JCAMP-DX V1.0",
-           "##DATA TYPE= NMR SPECTRUM", "##ORIGIN= Bruker BioSpin GmbH", "##OWNER= nmrsu",
-           "##LONG DATE= 2026/11/20 10:14:07+0100", f"##.OBSERVE FREQUENCY= {sf + acq['o1p'] * sf * 1e-6:.9f}",
-           "##.OBSERVE NUCLEUS= ^1H", "##.ACQUISITION MODE= SIMULTANEOUS", f"##.AVERAGES= {acq['ns']}",
-           "##.DIGITISER RES= 22", "##.PULSE SEQUENCE= zg30", f"##.SOLVENT NAME= {solv}",
-           f"##$SF= {sf}", f"##$OFFSET= {offset:.6f}", f"##$SW_p= {sw_h:.6f}", f"##$SI= {si}",
-           f"##$BF1= {bf1}", f"##$O1= {acq['o1p'] * bf1:.6f}", f"##$LB= {acq['lb_hz']}"]
+    hdr = [
+        "##TITLE= " + sc["id"],
+        "##JCAMPDX= 5.01         $$ Bruker NMR JCAMP-DX V1.0",
+        "##DATA TYPE= NMR SPECTRUM",
+        "##ORIGIN= Bruker BioSpin GmbH",
+        "##OWNER= nmrsu",
+        "##LONG DATE= 2026/11/20 10:14:07+0100",
+        f"##.OBSERVE FREQUENCY= {sf + acq['o1p'] * sf * 1e-6:.9f}",
+        "##.OBSERVE NUCLEUS= ^1H",
+        "##.ACQUISITION MODE= SIMULTANEOUS",
+        f"##.AVERAGES= {acq['ns']}",
+        "##.DIGITISER RES= 22",
+        "##.PULSE SEQUENCE= zg30",
+        f"##.SOLVENT NAME= {solv}",
+        f"##$SF= {sf}",
+        f"##$OFFSET= {offset:.6f}",
+        f"##$SW_p= {sw_h:.6f}",
+        f"##$SI= {si}",
+        f"##$BF1= {bf1}",
+        f"##$O1= {acq['o1p'] * bf1:.6f}",
+        f"##$LB= {acq['lb_hz']}",
+    ]
     layout = acq["jcamp_layout"]
     path = folder / f"{sc['id']}.dx"
     if layout == "ntuples":
         first_hz, last_hz = sw_h, sw_h - (si - 1) * step_hz
-        hdr += [f"##.SHIFT REFERENCE= INTERNAL, {solv}, 1, {offset:.6f}", "##DATA CLASS= NTUPLES",
-                "##NTUPLES= NMR SPECTRUM", "##VAR_NAME= FREQUENCY, SPECTRUM/REAL, SPECTRUM/IMAG, PAGE NUMBER",
-                "##SYMBOL= X, R, I, N", "##VAR_TYPE= INDEPENDENT, DEPENDENT, DEPENDENT, PAGE",
-                f"##VAR_FORM= AFFN, {'ASDF' if enc is _encode_difdup else 'AFFN'}, "
-                f"{'ASDF' if enc is _encode_difdup else 'AFFN'}, AFFN",
-                f"##VAR_DIM= {si}, {si}, {si}, 2", "##UNITS= HZ, ARBITRARY UNITS, ARBITRARY UNITS,",
-                f"##FIRST= {first_hz:.6f}, {y_real[0]}, {y_imag[0]}, 1",
-                f"##LAST= {last_hz:.6f}, {y_real[-1]}, {y_imag[-1]}, 2",
-                f"##MIN= {last_hz:.6f}, {y_real.min()}, {y_imag.min()}, 1",
-                f"##MAX= {first_hz:.6f}, {y_real.max()}, {y_imag.max()}, 2",
-                "##FACTOR= 1, 1, 1, 1"]
+        hdr += [
+            f"##.SHIFT REFERENCE= INTERNAL, {solv}, 1, {offset:.6f}",
+            "##DATA CLASS= NTUPLES",
+            "##NTUPLES= NMR SPECTRUM",
+            "##VAR_NAME= FREQUENCY, SPECTRUM/REAL, SPECTRUM/IMAG, PAGE NUMBER",
+            "##SYMBOL= X, R, I, N",
+            "##VAR_TYPE= INDEPENDENT, DEPENDENT, DEPENDENT, PAGE",
+            f"##VAR_FORM= AFFN, {'ASDF' if enc is _encode_difdup else 'AFFN'}, "
+            f"{'ASDF' if enc is _encode_difdup else 'AFFN'}, AFFN",
+            f"##VAR_DIM= {si}, {si}, {si}, 2",
+            "##UNITS= HZ, ARBITRARY UNITS, ARBITRARY UNITS,",
+            f"##FIRST= {first_hz:.6f}, {y_real[0]}, {y_imag[0]}, 1",
+            f"##LAST= {last_hz:.6f}, {y_real[-1]}, {y_imag[-1]}, 2",
+            f"##MIN= {last_hz:.6f}, {y_real.min()}, {y_imag.min()}, 1",
+            f"##MAX= {first_hz:.6f}, {y_real.max()}, {y_imag.max()}, 2",
+            "##FACTOR= 1, 1, 1, 1",
+        ]
         body = ["##PAGE= N=1", "##NPOINTS= " + str(si), "##DATA TABLE= (X++(R..R)), XYDATA"]
         body += enc(y_real, first_hz, -step_hz)
         body += ["##PAGE= N=2", "##NPOINTS= " + str(si), "##DATA TABLE= (X++(I..I)), XYDATA"]
@@ -1102,10 +1335,21 @@ def write_jcamp(sc: dict, sim: dict, folder: Path) -> Path:
             first, step, unit = offset, -step_hz / sf, "PPM"
         last = first + (si - 1) * step
         # X values on the lines are X/XFACTOR (here XFACTOR 1 for ppm, Hz as is)
-        hdr += ["##DATA CLASS= XYDATA", f"##XUNITS= {unit}", "##YUNITS= ARBITRARY UNITS", "##XFACTOR= 1",
-                "##YFACTOR= 1", f"##FIRSTX= {first:.9f}", f"##LASTX= {last:.9f}", f"##DELTAX= {step:.9f}",
-                f"##NPOINTS= {si}", f"##FIRSTY= {y_real[0]}", f"##MAXY= {y_real.max()}",
-                f"##MINY= {y_real.min()}", "##XYDATA= (X++(Y..Y))"]
+        hdr += [
+            "##DATA CLASS= XYDATA",
+            f"##XUNITS= {unit}",
+            "##YUNITS= ARBITRARY UNITS",
+            "##XFACTOR= 1",
+            "##YFACTOR= 1",
+            f"##FIRSTX= {first:.9f}",
+            f"##LASTX= {last:.9f}",
+            f"##DELTAX= {step:.9f}",
+            f"##NPOINTS= {si}",
+            f"##FIRSTY= {y_real[0]}",
+            f"##MAXY= {y_real.max()}",
+            f"##MINY= {y_real.min()}",
+            "##XYDATA= (X++(Y..Y))",
+        ]
         text = "\n".join(hdr + enc(y_real, first, step) + ["##END="]) + "\n"
     path.write_text(text)
     return path
@@ -1119,6 +1363,7 @@ def write_nmr_scenario(scenario: dict, folder: Path) -> dict:
     # the matrices are small: threaded BLAS only adds overhead (and takes cores)
     try:
         from threadpoolctl import threadpool_limits
+
         with threadpool_limits(limits=1):
             sim = simulate(sc)
     except ImportError:
@@ -1151,13 +1396,17 @@ def _truth(sc: dict, sim: dict) -> dict:
     conc = sc["sample"]["product_conc_mM"]
     solv_water = sc["water"]["solvent_water_mM"]
     t["water"] = dict(sc["water"])
-    t["water"].update({
-        "mol_ratio_to_product": round((solv_water + sc["water"]["sample_mol_ratio"] * conc) / conc, 4),
-        "peak_mol_ratio_to_product": round(wp["h_mM"] / 2.0 / conc, 4),
-        "peak_ppm": round(wp["ppm"] + sc["referencing_error_ppm"], 4),
-        "note": ("mol H2O per mol product, the solvent's own water included (qc.toml); "
-                 "peak_mol_ratio also counts exchanged NH/OH and, in D2O/CD3OD, the solvent's HOD/OH"),
-    })
+    t["water"].update(
+        {
+            "mol_ratio_to_product": round((solv_water + sc["water"]["sample_mol_ratio"] * conc) / conc, 4),
+            "peak_mol_ratio_to_product": round(wp["h_mM"] / 2.0 / conc, 4),
+            "peak_ppm": round(wp["ppm"] + sc["referencing_error_ppm"], 4),
+            "note": (
+                "mol H2O per mol product, the solvent's own water included (qc.toml); "
+                "peak_mol_ratio also counts exchanged NH/OH and, in D2O/CD3OD, the solvent's HOD/OH"
+            ),
+        }
+    )
     for u in t["unexpected_signals"]:
         u["snr"] = round(snr.get(u["label"], 0.0), 2)
     t["noise_sigma"] = sim["sigma"]
@@ -1167,6 +1416,7 @@ def _truth(sc: dict, sim: dict) -> dict:
 if __name__ == "__main__":
     import sys
     import time
+
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/nmr-scen")
     t0 = time.time()
     for i in range(int(sys.argv[2]) if len(sys.argv) > 2 else 5):

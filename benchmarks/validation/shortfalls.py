@@ -34,8 +34,10 @@ def judge(part: str, target: str, value: float | None, op: str, goal: float) -> 
     shortfall = recorded(part).get(target)
     if meets(value, op, goal):
         if shortfall is not None:
-            return (f"{target} = {value:.4g} now meets its target {op} {goal}: remove its entry from "
-                    f"{SHORTFALLS.name} so the target itself is asserted")
+            return (
+                f"{target} = {value:.4g} now meets its target {op} {goal}: remove its entry from "
+                f"{SHORTFALLS.name} so the target itself is asserted"
+            )
         return None
     if shortfall is None:
         return f"{target} = {value:.4g} misses its target {op} {goal}"

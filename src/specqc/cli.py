@@ -58,8 +58,9 @@ class SpecqcGroup(click.Group):
         except Exception as exc:  # a bug: one line, no traceback unless asked
             if os.environ.get("SPECQC_DEBUG"):
                 raise
-            click.echo(f"specqc: internal error: {type(exc).__name__}: {exc} "
-                       "(set SPECQC_DEBUG=1 for a traceback)", err=True)
+            click.echo(
+                f"specqc: internal error: {type(exc).__name__}: {exc} (set SPECQC_DEBUG=1 for a traceback)", err=True
+            )
             sys.exit(EXIT_INTERNAL)
 
 
@@ -93,42 +94,98 @@ class FormatList(click.ParamType):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--route", "route_ref", help="Built-in route id or route file path (default: from a sidecar "
-              "JSON or the config; `specqc route list` names them).")
+@click.option(
+    "--route",
+    "route_ref",
+    help="Built-in route id or route file path (default: from a sidecar "
+    "JSON or the config; `specqc route list` names them).",
+)
 @click.option("--stage", "stage_id", help="Stage id of the route (default: from a sidecar JSON or the file name).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="TOML file overriding thresholds and the file-name pattern.")
-@click.option("--format", "output_formats", type=FormatList(), default=None,
-              help="Report format(s): text, json, html, pdf; several joined by commas with --output-dir "
-                   "(default: from the --output extension, else text).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file overriding thresholds and the file-name pattern.",
+)
+@click.option(
+    "--format",
+    "output_formats",
+    type=FormatList(),
+    default=None,
+    help="Report format(s): text, json, html, pdf; several joined by commas with --output-dir "
+    "(default: from the --output extension, else text).",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report of one sample here.")
-@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Write SAMPLE.EXT per sample and format here (created if missing).")
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write SAMPLE.EXT per sample and format here (created if missing).",
+)
 @click.option("--sample-per-file", is_flag=True, help="Each input is a sample of its own.")
-@click.option("--all-species", is_flag=True, help="Terminal report: list every route species, not only what was "
-              "found and what the stage expects.")
-@click.option("--paper", type=click.Choice(["a4", "letter"], case_sensitive=False), default="a4", show_default=True,
-              help="Paper size of a pdf report (printed by headless Chromium).")
+@click.option(
+    "--all-species",
+    is_flag=True,
+    help="Terminal report: list every route species, not only what was found and what the stage expects.",
+)
+@click.option(
+    "--paper",
+    type=click.Choice(["a4", "letter"], case_sensitive=False),
+    default="a4",
+    show_default=True,
+    help="Paper size of a pdf report (printed by headless Chromium).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
 @click.option("--tolerance", help="m/z tolerance, e.g. '5 ppm' or '0.5 Da' (default: from the data).")
-@click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto",
-              show_default=True)
-@click.option("--input-format", type=click.Choice(INPUT_FORMATS, case_sensitive=False),
-              help="Force the reader (default: recognised from each file; `specqc formats` lists them).")
+@click.option("--polarity", type=click.Choice(["auto", "positive", "negative"]), default="auto", show_default=True)
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS, case_sensitive=False),
+    help="Force the reader (default: recognised from each file; `specqc formats` lists them).",
+)
 @click.option("--batch", help="Batch id (default: from a sidecar JSON or the file-name pattern).")
-@click.option("--blank", "blank_path", type=click.Path(path_type=Path),
-              help="LC-MS run of a blank injection: its ions are background, and a route species it holds is "
-                   "reported in-blank, never detected.")
+@click.option(
+    "--blank",
+    "blank_path",
+    type=click.Path(path_type=Path),
+    help="LC-MS run of a blank injection: its ions are background, and a route species it holds is "
+    "reported in-blank, never detected.",
+)
 @click.option("--record", "record_it", is_flag=True, help="Store the analysis in the results store.")
-@click.option("--store", "store_path", metavar="PATH|URL",
-              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: [store] "
-                   "path of the config, $SPECQC_STORE or the per-user data folder).")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Samples analysed at once, each in a worker process started once (default: one per CPU core; "
-                   "one sample is always analysed in this process).")
-def analyze(paths, route_ref, stage_id, config_path, output_formats, output, output_dir, sample_per_file,
-            all_species, paper, force, tolerance, polarity, input_format, batch, blank_path, record_it, store_path,
-            jobs):
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: [store] "
+    "path of the config, $SPECQC_STORE or the per-user data folder).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Samples analysed at once, each in a worker process started once (default: one per CPU core; "
+    "one sample is always analysed in this process).",
+)
+def analyze(
+    paths,
+    route_ref,
+    stage_id,
+    config_path,
+    output_formats,
+    output,
+    output_dir,
+    sample_per_file,
+    all_species,
+    paper,
+    force,
+    tolerance,
+    polarity,
+    input_format,
+    batch,
+    blank_path,
+    record_it,
+    store_path,
+    jobs,
+):
     """Analyse the instrument files of one sample (or of several samples) at a stage.
 
     Several PATHS are one sample's measurements (its LC-MS run and its 1H NMR)
@@ -143,18 +200,32 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
     formats = _report_formats(output_formats, output, output_dir)
     settings = load_settings(config_path)
     params = LCMSParams().with_overrides(tolerance=tolerance, polarity=polarity)
-    groups = group_inputs(list(paths), route_ref, stage_id, settings.name_pattern, settings.default_route,
-                          per_file=sample_per_file)
+    groups = group_inputs(
+        list(paths), route_ref, stage_id, settings.name_pattern, settings.default_route, per_file=sample_per_file
+    )
     if len(groups) > 1 and output is not None:
-        raise InputError(f"{len(groups)} samples among the inputs ({', '.join(g.name for g in groups[:4])}"
-                         f"{' ...' if len(groups) > 4 else ''}): use --output-dir for one report each")
+        raise InputError(
+            f"{len(groups)} samples among the inputs ({', '.join(g.name for g in groups[:4])}"
+            f"{' ...' if len(groups) > 4 else ''}): use --output-dir for one report each"
+        )
     if len(groups) > 1 and output_dir is None and formats != ("text",):
-        raise InputError(f"{len(groups)} samples among the inputs: a {formats[0]} report holds one; "
-                         "use --output-dir")
+        raise InputError(f"{len(groups)} samples among the inputs: a {formats[0]} report holds one; use --output-dir")
     # every sample is analysed and rendered before anything is written: a bad input leaves no partial output
-    job = SampleJob(route_ref, stage_id, settings, batch, params, input_format, blank_path, formats, output,
-                    output_dir, all_species, paper,
-                    _text_style() if "text" in formats else (FILE_REPORT_WIDTH, False))
+    job = SampleJob(
+        route_ref,
+        stage_id,
+        settings,
+        batch,
+        params,
+        input_format,
+        blank_path,
+        formats,
+        output,
+        output_dir,
+        all_species,
+        paper,
+        _text_style() if "text" in formats else (FILE_REPORT_WIDTH, False),
+    )
     samples = [(group.name, group.paths) for group in groups]
     workers = min(jobs or _cpu_count(), len(samples))
     if workers > 1:
@@ -166,7 +237,7 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
             raise InputError("output path is not a folder", output_dir)
         if not output_dir.parent.exists():
             raise InputError("parent folder of --output-dir does not exist", output_dir.parent)
-    for (target, _, data) in (item for _, _, rendered in outputs for item in rendered):
+    for target, _, data in (item for _, _, rendered in outputs for item in rendered):
         if target is not None:
             _check_writable(target, data, force, folder_made_later=output_dir is not None)
     if output_dir is not None:
@@ -187,6 +258,7 @@ def analyze(paths, route_ref, stage_id, config_path, output_formats, output, out
 @dataclass(frozen=True)
 class SampleJob:
     """What `analyze` does to each sample, picklable for a worker process."""
+
     route_ref: str | None
     stage_id: str | None
     settings: object
@@ -210,19 +282,29 @@ def _analyse_sample(job: SampleJob, name: str, paths: list[Path]) -> tuple[str, 
     from .pipeline import analyze as run_analysis
     from .report.document import build_report
 
-    analysis = run_analysis(paths, job.route_ref, job.stage_id, settings=job.settings, batch=job.batch,
-                            lcms_params=job.params, input_format=job.input_format, blank=job.blank)
+    analysis = run_analysis(
+        paths,
+        job.route_ref,
+        job.stage_id,
+        settings=job.settings,
+        batch=job.batch,
+        lcms_params=job.params,
+        input_format=job.input_format,
+        blank=job.blank,
+    )
     report = build_report(analysis)
     rendered: Rendered = []
     for kind in job.formats:
         target = job.output_dir / f"{name}{FORMAT_EXTENSIONS[kind]}" if job.output_dir is not None else job.output
-        rendered.append((target, kind, _render(report, analysis, kind, target, job.all_species, job.paper,
-                                               job.text_style)))
+        rendered.append(
+            (target, kind, _render(report, analysis, kind, target, job.all_species, job.paper, job.text_style))
+        )
     return name, report, rendered
 
 
-def _analyse_in_workers(job: SampleJob, samples: list[tuple[str, list[Path]]],
-                        workers: int) -> list[tuple[str, dict, Rendered]]:
+def _analyse_in_workers(
+    job: SampleJob, samples: list[tuple[str, list[Path]]], workers: int
+) -> list[tuple[str, dict, Rendered]]:
     """The samples over a pool of worker processes started once, results in input order.
     The first failing sample (in input order) stops the command, as it would one by one."""
     import multiprocessing
@@ -272,8 +354,15 @@ def _report_formats(chosen: tuple | None, output: Path | None, output_dir: Path 
     return chosen
 
 
-def _render(report: dict, analysis, kind: str, target: Path | None, all_species: bool,
-            paper: str = "a4", text_style: tuple[int, bool] | None = None) -> str | bytes:
+def _render(
+    report: dict,
+    analysis,
+    kind: str,
+    target: Path | None,
+    all_species: bool,
+    paper: str = "a4",
+    text_style: tuple[int, bool] | None = None,
+) -> str | bytes:
     from .report.document import to_json
 
     if kind == "json":
@@ -309,16 +398,20 @@ def _record(report: dict, files: list[tuple[Path, str]], store_path, settings) -
     configured = store_settings(settings)
     with Store(store_path or configured["path"], key_file=configured["key_file"]) as store:
         recorded = store.record(report, actor=Actor.current("cli"), report_files=files)
-    note = (f"recorded {recorded.id} (revision {recorded.revision})" if recorded.new
-            else f"already recorded as {recorded.id} (revision {recorded.revision})")
+    note = (
+        f"recorded {recorded.id} (revision {recorded.revision})"
+        if recorded.new
+        else f"already recorded as {recorded.id} (revision {recorded.revision})"
+    )
     click.echo(f"specqc: {note} in {store.path}", err=True)
 
 
 FILE_REPORT_WIDTH = 100
 
 
-def _render_text(report: dict, to_terminal: bool, all_species: bool = False,
-                 style: tuple[int, bool] | None = None) -> str:
+def _render_text(
+    report: dict, to_terminal: bool, all_species: bool = False, style: tuple[int, bool] | None = None
+) -> str:
     """Text report: as wide as the terminal (or COLUMNS) on stdout; FILE_REPORT_WIDTH in a file."""
     import io
 
@@ -353,8 +446,7 @@ def route_list():
 
 @route.command("show")
 @click.argument("route_ref")
-@click.option("--polarity", type=click.Choice(["positive", "negative"]), default="positive",
-              show_default=True)
+@click.option("--polarity", type=click.Choice(["positive", "negative"]), default="positive", show_default=True)
 def route_show(route_ref, polarity):
     """Every species with formula, mass, and the ions searched per stage."""
     from .chem.ions import target_ions
@@ -370,10 +462,11 @@ def route_show(route_ref, polarity):
     for species in loaded.species:
         origin = f"derived by {species.derived_by}" if species.derived_by else "declared"
         click.echo(f"\n{species.name}  [{species.id}]")
-        click.echo(f"  role {species.role}; {species.formula}; monoisotopic {species.monoisotopic_mass:.4f}; "
-                   f"{origin}; {species.smiles}")
-        click.echo("  per stage: " + ", ".join(f"{s.id} {labels[s.role_of(species.id)]}"
-                                               for s in loaded.stages))
+        click.echo(
+            f"  role {species.role}; {species.formula}; monoisotopic {species.monoisotopic_mass:.4f}; "
+            f"{origin}; {species.smiles}"
+        )
+        click.echo("  per stage: " + ", ".join(f"{s.id} {labels[s.role_of(species.id)]}" for s in loaded.stages))
         ions = target_ions(species, polarity)
         click.echo(f"  ions searched ({polarity}): " + ", ".join(f"{i.ion} {i.mz:.4f}" for i in ions))
         for line in nmr_reference_lines(references, species.id):
@@ -391,17 +484,23 @@ def route_check(route_ref):
 
     loaded = load_route(route_ref)
     if not loaded.issues:
-        click.echo(f"route {loaded.id}: OK ({len(loaded.species)} species, "
-                   f"{len(loaded.stages)} stages; ring closures give the product's ring size)")
+        click.echo(
+            f"route {loaded.id}: OK ({len(loaded.species)} species, "
+            f"{len(loaded.stages)} stages; ring closures give the product's ring size)"
+        )
         return
     for issue in loaded.issues:
         click.echo(f"route {loaded.id}: {issue.level} at stage {issue.stage}: {issue.message}")
 
 
 @main.group()
-@click.option("--store", "store_path", metavar="PATH|URL",
-              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
-                   "$SPECQC_STORE or the per-user data folder).")
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
+    "$SPECQC_STORE or the per-user data folder).",
+)
 @click.pass_context
 def records(ctx, store_path) -> None:
     """The results store: list, show, batch record, export, verify, migrate."""
@@ -438,16 +537,29 @@ def records_list(ctx, batch, stage, since, list_format):
             import json
 
             digests = store.input_digests()
-            listed = [{"id": row["id"], "sample": row["sample"], "batch": row["batch"], "route": row["route_id"],
-                       "stage": row["stage"], "revision": row["revision"], "verdict": row["verdict"],
-                       "analysed_at": row["recorded_at"], "input_sha256": digests.get(row["id"], []),
-                       "superseded_by": store.superseded_by(row["id"])} for row in rows]
+            listed = [
+                {
+                    "id": row["id"],
+                    "sample": row["sample"],
+                    "batch": row["batch"],
+                    "route": row["route_id"],
+                    "stage": row["stage"],
+                    "revision": row["revision"],
+                    "verdict": row["verdict"],
+                    "analysed_at": row["recorded_at"],
+                    "input_sha256": digests.get(row["id"], []),
+                    "superseded_by": store.superseded_by(row["id"]),
+                }
+                for row in rows
+            ]
             click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
             return
         for row in rows:
             latest = "" if store.superseded_by(row["id"]) is None else "  (superseded)"
-            click.echo(f"{row['id']}  {row['recorded_at']}  {row['batch'] or '-':12s} {row['sample']:28s} "
-                       f"{row['stage']:14s} r{row['revision']}  {row['verdict']:12s} {row['via']}{latest}")
+            click.echo(
+                f"{row['id']}  {row['recorded_at']}  {row['batch'] or '-':12s} {row['sample']:28s} "
+                f"{row['stage']:14s} r{row['revision']}  {row['verdict']:12s} {row['via']}{latest}"
+            )
         if not rows:
             click.echo("no records", err=True)
 
@@ -471,15 +583,19 @@ def records_show(ctx, record_id):
     """Everything stored for one analysis."""
     with _open_store(ctx) as store:
         row = store.analysis(record_id)
-        click.echo(f"record {row['id']}: batch {row['batch']}, sample {row['sample']}, route {row['route_id']} "
-                   f"v{row['route_version']}, stage {row['stage']}, revision {row['revision']}"
-                   + (f" (supersedes {row['supersedes']})" if row["supersedes"] else ""))
+        click.echo(
+            f"record {row['id']}: batch {row['batch']}, sample {row['sample']}, route {row['route_id']} "
+            f"v{row['route_version']}, stage {row['stage']}, revision {row['revision']}"
+            + (f" (supersedes {row['supersedes']})" if row["supersedes"] else "")
+        )
         newer = store.superseded_by(row["id"])
         if newer:
             click.echo(f"superseded by {newer}")
         click.echo(f"verdict {row['verdict']}; purity {row['purity_pct']} ({row['purity_method']})")
-        click.echo(f"recorded {row['recorded_at']} by {row['recorded_by']}@{row['host']} via {row['via']}; "
-                   f"specqc {row['specqc_version']}; report SHA-256 {row['report_sha256']}")
+        click.echo(
+            f"recorded {row['recorded_at']} by {row['recorded_by']}@{row['host']} via {row['via']}; "
+            f"specqc {row['specqc_version']}; report SHA-256 {row['report_sha256']}"
+        )
         for item in store.rows("inputs", row["id"]):
             click.echo(f"input {item['path']} [{item['technique']}/{item['format']}] {item['sha256']}")
         for item in store.rows("report_files", row["id"]):
@@ -512,9 +628,11 @@ def records_batch(ctx, batch):
         final = bool(order) and order.get(stage) == max(order.values())
         what = "product" if final else "intermediate"
         amount = _amount_label(latest)
-        click.echo(f"{stage:14s} {latest['verdict']:12s} {latest['sample']}: {what} {latest['product'] or '-'} "
-                   f"{amount}; purity {_purity_label(latest)}; "
-                   f"diagnoses: {', '.join(d['id'] for d in latest['diagnoses']) or 'none'}")
+        click.echo(
+            f"{stage:14s} {latest['verdict']:12s} {latest['sample']}: {what} {latest['product'] or '-'} "
+            f"{amount}; purity {_purity_label(latest)}; "
+            f"diagnoses: {', '.join(d['id'] for d in latest['diagnoses']) or 'none'}"
+        )
         for item in latest["report_files"]:
             click.echo(f"{'':14s} report {item['path']}")
         others = [r for r in current if r is not latest]
@@ -545,9 +663,14 @@ def _purity_label(record: dict) -> str:
 @click.option("--batch", help="One batch (default: every batch).")
 @click.option("--since", help="Recorded from this ISO date or date-time, e.g. 2026-11-01.")
 @click.option("--until", help="Recorded before this ISO date or date-time.")
-@click.option("--format", "export_format", type=click.Choice(["csv", "csv-long", "csv-values", "json", "xlsx"]),
-              default="csv", show_default=True,
-              help="csv: one row per analysis; csv-long: one per species; csv-values: one value per row (LIMS).")
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["csv", "csv-long", "csv-values", "json", "xlsx"]),
+    default="csv",
+    show_default=True,
+    help="csv: one row per analysis; csv-long: one per species; csv-values: one value per row (LIMS).",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="File to write (default: stdout; required for xlsx).")
 @click.option("--force", is_flag=True, help="Replace an existing output file with different content.")
 @click.pass_context
@@ -564,8 +687,11 @@ def records_export(ctx, batch, since, until, export_format, output, force):
             raise InputError("--output is required for xlsx")
         _write_atomically(output, export.to_xlsx(rows, batch), force)
         return
-    text = export.to_json(rows, batch) if export_format == "json" else export.to_csv(
-        rows, export_format == "csv-long", values=export_format == "csv-values")
+    text = (
+        export.to_json(rows, batch)
+        if export_format == "json"
+        else export.to_csv(rows, export_format == "csv-long", values=export_format == "csv-values")
+    )
     if output is not None:
         _write_atomically(output, text, force)
     else:
@@ -588,8 +714,13 @@ def records_verify(ctx):
 
 @records.command("migrate")
 @click.option("--from", "source", required=True, metavar="PATH|URL", help="The store to copy (left as it is).")
-@click.option("--to", "target", required=True, metavar="PATH|URL",
-              help="A new store (a new file, or an empty PostgreSQL database).")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="PATH|URL",
+    help="A new store (a new file, or an empty PostgreSQL database).",
+)
 def records_migrate(source, target):
     """Copy a store into another (e.g. SQLite into PostgreSQL) with its audit chain intact."""
     from .records.engines import parse_location
@@ -602,8 +733,11 @@ def records_migrate(source, target):
     with _existing_store(source) as old:
         problems = old.verify()
         if problems:
-            raise InputError(f"the store to copy does not verify ({len(problems)} problem(s), first: {problems[0]}); "
-                             "run `specqc records verify` on it", old.path)
+            raise InputError(
+                f"the store to copy does not verify ({len(problems)} problem(s), first: {problems[0]}); "
+                "run `specqc records verify` on it",
+                old.path,
+            )
         try:
             with Store(target, _seal_migrations=False) as new:
                 counts = new.copy_from(old, Actor.current("cli"))
@@ -613,8 +747,10 @@ def records_migrate(source, target):
                 for leftover in (new_file, Path(f"{new_file}-wal"), Path(f"{new_file}-shm")):
                     leftover.unlink(missing_ok=True)
             raise
-    click.echo(f"copied {counts['analyses']} analyses, {counts['ledger']} ledger events and {counts['audit']} audit "
-               f"rows from {old.path} to {new.path}; audit chain {'verified' if not after else 'BROKEN'}")
+    click.echo(
+        f"copied {counts['analyses']} analyses, {counts['ledger']} ledger events and {counts['audit']} audit "
+        f"rows from {old.path} to {new.path}; audit chain {'verified' if not after else 'BROKEN'}"
+    )
     for problem in after:
         click.echo(f"MISMATCH: {problem}")
     if after:
@@ -623,12 +759,24 @@ def records_migrate(source, target):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="TOML config ([sample] route and name pattern, [thresholds], [store]).")
-@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
-              "postgresql://user@host[:port]/db (default: [store] path of the config, $SPECQC_STORE, ...).")
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask scheduler's workers (they must see "
-              "the same paths and store).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config ([sample] route and name pattern, [thresholds], [store]).",
+)
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store: a file, sqlite:///PATH or "
+    "postgresql://user@host[:port]/db (default: [store] path of the config, $SPECQC_STORE, ...).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="Run on this Dask scheduler's workers (they must see the same paths and store).",
+)
 @click.option("--workers", type=int, help="Worker processes of the local Dask cluster (default: the cores here).")
 def reprocess(paths, config_path, store_path, scheduler, workers):
     """Re-analyse archived runs with today's code and reference data (skipping runs already analysed so)."""
@@ -675,9 +823,17 @@ class _ReprocessProgress:
             TimeRemainingColumn,
         )
 
-        self.progress = Progress(TextColumn("reprocessing"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+        self.progress = Progress(
+            TextColumn("reprocessing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self.task = self.progress.add_task("runs", total=total, rate="")
 
     def __enter__(self):
@@ -689,8 +845,9 @@ class _ReprocessProgress:
 
     def __call__(self, outcome: dict) -> None:
         if outcome["state"] == "failed":
-            self.progress.console.print(f"failed    {outcome['path']}: {outcome['error']}", highlight=False,
-                                        markup=False)
+            self.progress.console.print(
+                f"failed    {outcome['path']}: {outcome['error']}", highlight=False, markup=False
+            )
         self.progress.advance(self.task)
         speed = self.progress.tasks[0].speed
         self.progress.update(self.task, rate=f"{speed:.1f} runs/s" if speed else "")
@@ -698,13 +855,17 @@ class _ReprocessProgress:
 
 def _print_summary(summary, store) -> None:
     analysed, skipped, failed = summary.of("analysed"), summary.of("skipped"), summary.of("failed")
-    click.echo(f"{len(summary.outcomes)} run(s): {len(analysed)} analysed, {len(skipped)} already analysed with "
-               f"this version, parameters and reference data (skipped), {len(failed)} failed; store {store}")
+    click.echo(
+        f"{len(summary.outcomes)} run(s): {len(analysed)} analysed, {len(skipped)} already analysed with "
+        f"this version, parameters and reference data (skipped), {len(failed)} failed; store {store}"
+    )
     if summary.verdict_changes:
         click.echo("verdict changed:")
         for outcome in summary.verdict_changes:
-            click.echo(f"  {outcome.path}: {outcome.previous_verdict} -> {outcome.verdict} "
-                       f"({outcome.previous_id} -> {outcome.analysis_id})")
+            click.echo(
+                f"  {outcome.path}: {outcome.previous_verdict} -> {outcome.verdict} "
+                f"({outcome.previous_id} -> {outcome.analysis_id})"
+            )
             for change in outcome.changes[1:]:
                 click.echo(f"      {change}")
     if summary.other_changes:
@@ -713,30 +874,56 @@ def _print_summary(summary, store) -> None:
             click.echo(f"  {outcome.path} ({outcome.verdict}): " + "; ".join(outcome.changes))
     unchanged = [o for o in analysed if o.previous_id is not None and not o.changes]
     first = [o for o in analysed if o.previous_id is None]
-    click.echo(f"{len(first)} analysed for the first time, {len(unchanged)} re-analysed without a change in "
-               "verdict, checks, diagnoses, purity or species")
+    click.echo(
+        f"{len(first)} analysed for the first time, {len(unchanged)} re-analysed without a change in "
+        "verdict, checks, diagnoses, purity or species"
+    )
     for outcome in failed:
         click.echo(f"failed: {outcome.path}: {outcome.error}")
 
 
-WATCH_KEYS = {"settle_s": float, "stale_s": float, "rescan_s": float, "workers": int, "poll": bool,
-              "backoff_s": float, "pair_window_s": float}
+WATCH_KEYS = {
+    "settle_s": float,
+    "stale_s": float,
+    "rescan_s": float,
+    "workers": int,
+    "poll": bool,
+    "backoff_s": float,
+    "pair_window_s": float,
+}
 
 
 @main.command()
 @click.argument("inboxes", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for reports (one subfolder per batch), the index and the log.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config ([watch], [sample], "
-              "[thresholds], [store]).")
-@click.option("--store", "store_path", metavar="PATH|URL", help="Results store (ledger and records): a file, "
-              "sqlite:///PATH or postgresql://user@host[:port]/db.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for reports (one subfolder per batch), the index and the log.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML config ([watch], [sample], [thresholds], [store]).",
+)
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store (ledger and records): a file, sqlite:///PATH or postgresql://user@host[:port]/db.",
+)
 @click.option("--once", is_flag=True, help="Process what is there, then exit (for schedulers).")
 @click.option("--poll", is_flag=True, default=None, help="Poll instead of file events (network shares).")
 @click.option("--settle", "settle_s", type=float, help="Seconds a dataset must stay unchanged (default 10).")
 @click.option("--workers", type=int, help="Analyses run in parallel (default 2).")
-@click.option("--route", "route_ref", help="Route of datasets nothing else assigns (sidecar, name pattern and "
-              "[sample] route come first; `specqc route list` names them).")
+@click.option(
+    "--route",
+    "route_ref",
+    help="Route of datasets nothing else assigns (sidecar, name pattern and "
+    "[sample] route come first; `specqc route list` names them).",
+)
 @click.option("--stage", "stage_id", help="Stage of datasets whose sidecar, name pattern or file name names none.")
 def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, workers, route_ref, stage_id):
     """Analyse each finished acquisition that lands in INBOX, exactly once."""
@@ -747,15 +934,18 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
     from .watch.service import Watcher, WatchOptions
 
     settings = load_settings(config_path)
-    options = WatchOptions(inboxes=list(inboxes), out=out_dir, config_path=config_path,
-                           default_route=route_ref, default_stage=stage_id)
+    options = WatchOptions(
+        inboxes=list(inboxes), out=out_dir, config_path=config_path, default_route=route_ref, default_stage=stage_id
+    )
     _check_route_and_stage(route_ref or settings.default_route, stage_id)
     section = settings.sections.get("watch", {})
     for key, value in section.items():
         kind = WATCH_KEYS.get(key)
         if kind is None or not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise ConfigError(f"[watch] {key!r} is not a known setting or has the wrong type "
-                              f"(known: {', '.join(WATCH_KEYS)})", config_path)
+            raise ConfigError(
+                f"[watch] {key!r} is not a known setting or has the wrong type (known: {', '.join(WATCH_KEYS)})",
+                config_path,
+            )
         setattr(options, key, kind(value))
     store_setting = settings.sections.get("store", {}).get("path")
     options.store_path = store_path or store_setting or None
@@ -776,9 +966,12 @@ def watch(inboxes, out_dir, config_path, store_path, once, poll, settle_s, worke
         if once:
             with report:
                 result = watcher.run_once(progress=report)
-            click.echo(f"done {len(result.analysed)}, failed {len(result.failed)}, unassigned "
-                       f"{len(result.unassigned)}, already done {result.skipped}, still incomplete "
-                       f"{len(result.waiting)}", err=True)
+            click.echo(
+                f"done {len(result.analysed)}, failed {len(result.failed)}, unassigned "
+                f"{len(result.unassigned)}, already done {result.skipped}, still incomplete "
+                f"{len(result.waiting)}",
+                err=True,
+            )
         else:
             stop = threading.Event()
             try:
@@ -812,8 +1005,9 @@ class _WatchProgress:
         if self.bar:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-            self.progress = Progress("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                     transient=True)
+            self.progress = Progress(
+                "{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+            )
             self.progress.start()
         return self
 
@@ -839,8 +1033,12 @@ class _WatchProgress:
 
 
 @main.command("ledger")
-@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
-              "postgresql://user@host[:port]/db.")
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db.",
+)
 def ledger(store_path):
     """The watch service's ledger: datasets done, pending (started, not finished), failed, unassigned;
     and which service holds what (also `specqc status`)."""
@@ -852,42 +1050,71 @@ def ledger(store_path):
     now = time.time()
     for claim in claims:
         left = claim.expires_at - now
-        click.echo(f"held      {claim.resource} by {claim.holder} ({claim.describe()}; lease "
-                   + (f"{left:.0f} s left)" if left > 0 else f"expired {-left:.0f} s ago)"))
+        click.echo(
+            f"held      {claim.resource} by {claim.holder} ({claim.describe()}; lease "
+            + (f"{left:.0f} s left)" if left > 0 else f"expired {-left:.0f} s ago)")
+        )
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
-    click.echo(", ".join(f"{state.replace('started', 'pending')} {count}" for state, count in sorted(counts.items()))
-               or "ledger empty")
+    click.echo(
+        ", ".join(f"{state.replace('started', 'pending')} {count}" for state, count in sorted(counts.items()))
+        or "ledger empty"
+    )
     for row in rows:
         if row["state"] != "done":
-            click.echo(f"{row['state'].replace('started', 'pending'):10s} {row['at']}  {row['dataset']}"
-                       + (f"  [{row['holder']}]" if row["holder"] else "")
-                       + (f"  {row['error']}" if row["error"] else ""))
+            click.echo(
+                f"{row['state'].replace('started', 'pending'):10s} {row['at']}  {row['dataset']}"
+                + (f"  [{row['holder']}]" if row["holder"] else "")
+                + (f"  {row['error']}" if row["error"] else "")
+            )
 
 
 @main.command()
-@click.option("--store", "store_path", metavar="PATH|URL", help="Results store: a file, sqlite:///PATH or "
-              "postgresql://user@host[:port]/db (default: $SPECQC_STORE or the per-user data folder).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; beyond loopback needs accounts and TLS.")
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store: a file, sqlite:///PATH or "
+    "postgresql://user@host[:port]/db (default: $SPECQC_STORE or the per-user data folder).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; beyond loopback needs accounts and TLS.",
+)
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--tls-cert", type=click.Path(path_type=Path), help="TLS certificate (PEM) to serve HTTPS.")
 @click.option("--tls-key", type=click.Path(path_type=Path), help="Its private key (PEM).")
-@click.option("--behind-tls-proxy", is_flag=True, help="A TLS-terminating proxy is in front (cookies marked "
-              "Secure, forwarded headers trusted).")
+@click.option(
+    "--behind-tls-proxy",
+    is_flag=True,
+    help="A TLS-terminating proxy is in front (cookies marked Secure, forwarded headers trusted).",
+)
 def serve(store_path, host, port, tls_cert, tls_key, behind_tls_proxy):
     """The QC dashboard in a browser: batches, analyses, plots, trends, the watch ledger, sign-off."""
     from .web.server import serve as run_server
 
-    run_server(store_path, host, port, tls_cert=tls_cert, tls_key=tls_key, behind_tls_proxy=behind_tls_proxy,
-               on_ready=lambda url: click.echo(f"specqc: serving the dashboard at {url} (Ctrl-C stops)", err=True))
+    run_server(
+        store_path,
+        host,
+        port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        behind_tls_proxy=behind_tls_proxy,
+        on_ready=lambda url: click.echo(f"specqc: serving the dashboard at {url} (Ctrl-C stops)", err=True),
+    )
 
 
 @main.group()
-@click.option("--store", "store_path", metavar="PATH|URL",
-              help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
-                   "$SPECQC_STORE or the per-user data folder).")
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH|URL",
+    help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
+    "$SPECQC_STORE or the per-user data folder).",
+)
 @click.pass_context
 def users(ctx, store_path) -> None:
     """Accounts of the dashboard: reviewers sign analyses off, viewers read."""
@@ -960,8 +1187,14 @@ def users_list(ctx):
 
 
 # the ledger's older name, kept so scripts that call it still work
-main.add_command(click.Command("status", callback=ledger.callback, params=ledger.params,
-                               help="Same as `specqc ledger`: the watch service's ledger of datasets."))
+main.add_command(
+    click.Command(
+        "status",
+        callback=ledger.callback,
+        params=ledger.params,
+        help="Same as `specqc ledger`: the watch service's ledger of datasets.",
+    )
+)
 
 
 @main.command("formats")

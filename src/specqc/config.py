@@ -54,12 +54,18 @@ class Settings:
     retention: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def effective(self) -> dict:
-        effective = {"source": self.source, "thresholds": dict(sorted(self.thresholds.items())),
-                     "name_pattern": self.name_pattern, "default_route": self.default_route,
-                     "uv": dict(sorted(self.uv.items()))}
+        effective = {
+            "source": self.source,
+            "thresholds": dict(sorted(self.thresholds.items())),
+            "name_pattern": self.name_pattern,
+            "default_route": self.default_route,
+            "uv": dict(sorted(self.uv.items())),
+        }
         if self.retention:  # only when given, so reports without it keep their parameters unchanged
-            effective["retention"] = {route: {s: list(w) for s, w in sorted(windows.items())}
-                                      for route, windows in sorted(self.retention.items())}
+            effective["retention"] = {
+                route: {s: list(w) for s, w in sorted(windows.items())}
+                for route, windows in sorted(self.retention.items())
+            }
         return effective
 
     def retention_windows(self, route) -> dict[str, tuple[float, float]]:
@@ -69,8 +75,9 @@ class Settings:
         known = {s.id for s in route.species}
         unknown = sorted(set(windows) - known)
         if unknown:
-            raise ConfigError(f"[retention.{route.id}] {unknown[0]!r} is not a species of route {route.id}",
-                              self.source)
+            raise ConfigError(
+                f"[retention.{route.id}] {unknown[0]!r} is not a species of route {route.id}", self.source
+            )
         return windows
 
     def uv_params(self):
@@ -105,16 +112,16 @@ def load_settings(path: str | Path | None = None) -> Settings:
     thresholds = dict(defaults.thresholds)
     for key, value in document.get("thresholds", {}).items():
         if key not in thresholds:
-            raise ConfigError(f"[thresholds] {key!r} is not a known threshold "
-                              f"(known: {', '.join(sorted(thresholds))})", path)
+            raise ConfigError(
+                f"[thresholds] {key!r} is not a known threshold (known: {', '.join(sorted(thresholds))})", path
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ConfigError(f"[thresholds] {key} must be a non-negative number", path)
         thresholds[key] = float(value)
     sample = document.get("sample", {})
     unknown = set(sample) - set(SAMPLE_KEYS)
     if unknown:
-        raise ConfigError(f"[sample] {sorted(unknown)[0]!r} is not a known key (known: {', '.join(SAMPLE_KEYS)})",
-                          path)
+        raise ConfigError(f"[sample] {sorted(unknown)[0]!r} is not a known key (known: {', '.join(SAMPLE_KEYS)})", path)
     pattern = sample.get("name_pattern")
     if pattern is not None:
         check_name_pattern(pattern, path)
@@ -127,9 +134,15 @@ def load_settings(path: str | Path | None = None) -> Settings:
     operator = document.get("report", {}).get("operator")
     if set(document.get("report", {})) - {"operator"} or (operator is not None and not isinstance(operator, str)):
         raise ConfigError("[report] knows one key, operator (a name, as a string)", path)
-    return Settings(thresholds=thresholds, name_pattern=pattern, default_route=route, source=str(path),
-                    sections={k: v for k, v in document.items() if k in ("watch", "store", "blank", "report")}, uv=uv,
-                    retention=_retention(document.get("retention", {}), path))
+    return Settings(
+        thresholds=thresholds,
+        name_pattern=pattern,
+        default_route=route,
+        source=str(path),
+        sections={k: v for k, v in document.items() if k in ("watch", "store", "blank", "report")},
+        uv=uv,
+        retention=_retention(document.get("retention", {}), path),
+    )
 
 
 def _retention(section, path: Path) -> dict[str, dict[str, tuple[float, float]]]:
@@ -137,14 +150,20 @@ def _retention(section, path: Path) -> dict[str, dict[str, tuple[float, float]]]
     windows: dict[str, dict[str, tuple[float, float]]] = {}
     for route_id, table in section.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"[retention] {route_id!r} must be a table [retention.{route_id}] of "
-                              "species = [first, last] minutes", path)
+            raise ConfigError(
+                f"[retention] {route_id!r} must be a table [retention.{route_id}] of species = [first, last] minutes",
+                path,
+            )
         for species_id, window in table.items():
-            if (not isinstance(window, list) or len(window) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)
-                    or not 0 <= window[0] < window[1]):
-                raise ConfigError(f"[retention.{route_id}] {species_id} must be [first, last] minutes with "
-                                  "0 <= first < last", path)
+            if (
+                not isinstance(window, list)
+                or len(window) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)
+                or not 0 <= window[0] < window[1]
+            ):
+                raise ConfigError(
+                    f"[retention.{route_id}] {species_id} must be [first, last] minutes with 0 <= first < last", path
+                )
             windows.setdefault(route_id, {})[species_id] = (float(window[0]), float(window[1]))
     return windows
 
@@ -218,6 +237,7 @@ def check_name_pattern(pattern, where) -> re.Pattern:
         raise ConfigError("[sample] name_pattern needs a named group (?P<stage>...)", where)
     unknown = set(compiled.groupindex) - {"stage", "batch", "route", "sample"}
     if unknown:
-        raise ConfigError(f"[sample] name_pattern group {sorted(unknown)[0]!r} is not one of stage, batch, "
-                          "route, sample", where)
+        raise ConfigError(
+            f"[sample] name_pattern group {sorted(unknown)[0]!r} is not one of stage, batch, route, sample", where
+        )
     return compiled

@@ -30,8 +30,9 @@ def replace_atomically(path: Path, data: str | bytes) -> None:
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX,
-                                             dir=path.parent)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX, dir=path.parent
+        )
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc}", path) from exc
     try:

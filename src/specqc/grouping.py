@@ -24,8 +24,14 @@ class InputGroup:
     paths: list[Path]
 
 
-def group_inputs(paths: list[Path], route: str | None, stage: str | None, name_pattern: str | None,
-                 default_route: str | None, per_file: bool = False) -> list[InputGroup]:
+def group_inputs(
+    paths: list[Path],
+    route: str | None,
+    stage: str | None,
+    name_pattern: str | None,
+    default_route: str | None,
+    per_file: bool = False,
+) -> list[InputGroup]:
     """The samples among ``paths``, in the order given; InputError when inputs
     put together (no sample ids) cannot be one sample."""
     from .chem.route import load_route
@@ -46,8 +52,11 @@ def group_inputs(paths: list[Path], route: str | None, stage: str | None, name_p
     named = [p for p in paths if own[p].sample]
     if named and len(named) < len(paths):
         lacking = next(p for p in paths if not own[p].sample)
-        raise InputError("some inputs name their sample and this one does not: give it a sidecar with \"sample\" "
-                         "or use --sample-per-file", lacking)
+        raise InputError(
+            'some inputs name their sample and this one does not: give it a sidecar with "sample" '
+            "or use --sample-per-file",
+            lacking,
+        )
     groups: dict[str, list[Path]] = {}
     for path in paths:
         groups.setdefault(own[path].sample or "", []).append(path)
@@ -72,8 +81,10 @@ def _refuse_mixed(members: list[Path], own: dict[Path, SampleInfo], key: str, sa
         return
     named = "; ".join(f"{key} {value}: {_listed(found)}" for value, found in values.items())
     whose = f"inputs of sample {sample_id!r}" if sample_id else f"these {len(members)} inputs"
-    raise InputError(f"{whose} cannot be one sample: they name different {key}s ({named}); use --sample-per-file, "
-                     "or give each sample its id (sidecar \"sample\" or a (?P<sample>...) name pattern)")
+    raise InputError(
+        f"{whose} cannot be one sample: they name different {key}s ({named}); use --sample-per-file, "
+        'or give each sample its id (sidecar "sample" or a (?P<sample>...) name pattern)'
+    )
 
 
 def _listed(paths: list[Path]) -> str:

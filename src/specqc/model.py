@@ -121,9 +121,7 @@ class Chromatogram:
         rt = _as_clean_array(self.rt_min, f"chromatogram {self.id} time axis")
         values = _as_clean_array(self.intensity, f"chromatogram {self.id} values")
         if rt.shape != values.shape:
-            raise InputError(
-                f"chromatogram {self.id}: {rt.size} time points but {values.size} values"
-            )
+            raise InputError(f"chromatogram {self.id}: {rt.size} time points but {values.size} values")
         if rt.size > 1 and np.any(np.diff(rt) < 0):
             raise InputError(f"chromatogram {self.id}: time axis is not ascending")
         if self.kind not in CHROMATOGRAM_KINDS:
@@ -150,8 +148,10 @@ class DiodeArray:
         wavelengths = _as_clean_array(self.wavelength_nm, f"diode array {self.id} wavelength axis")
         values = np.ascontiguousarray(self.absorbance, dtype=np.float64)
         if values.ndim != 2 or values.shape != (rt.size, wavelengths.size):
-            raise InputError(f"diode array {self.id}: absorbance has shape {values.shape}, expected "
-                             f"({rt.size} times, {wavelengths.size} wavelengths)")
+            raise InputError(
+                f"diode array {self.id}: absorbance has shape {values.shape}, expected "
+                f"({rt.size} times, {wavelengths.size} wavelengths)"
+            )
         if rt.size < 2 or wavelengths.size < 2:
             raise InputError(f"diode array {self.id}: needs at least 2 times and 2 wavelengths")
         if np.any(np.diff(rt) < 0):
@@ -239,11 +239,15 @@ class MS1Scans:
     def _subset(self, chosen: list[int], polarity: str) -> MS1Scans:
         index = np.asarray(chosen, dtype=np.intp)
         return MS1Scans(
-            rt_min=self.rt_min[index], polarity=tuple(self.polarity[i] for i in chosen),
-            mode=tuple(self.mode[i] for i in chosen), total_intensity=self.total_intensity[index],
+            rt_min=self.rt_min[index],
+            polarity=tuple(self.polarity[i] for i in chosen),
+            mode=tuple(self.mode[i] for i in chosen),
+            total_intensity=self.total_intensity[index],
             peaks=tuple(self.peaks[i] for i in chosen),
             profile_samples=tuple(s for s in self.profile_samples if s.polarity == polarity),
-            spectra_read=self.spectra_read, signal_read=self.signal_read)
+            spectra_read=self.spectra_read,
+            signal_read=self.signal_read,
+        )
 
 
 class MS1ScanCollector:
@@ -310,11 +314,15 @@ class MS1ScanCollector:
         """LCMSRun's notes on the spectra read, in its order and words."""
         notes = []
         if self.negative:
-            notes.append(f"{self.negative} of {self.spectra_read} spectra hold negative intensities (down to "
-                         f"{self.lowest:.4g}); they were set to zero")
+            notes.append(
+                f"{self.negative} of {self.spectra_read} spectra hold negative intensities (down to "
+                f"{self.lowest:.4g}); they were set to zero"
+            )
         if self.reordered:
-            notes.append(f"{self.reordered} spectra list their m/z values out of order "
-                         f"(first: {self.first_reordered}); they were sorted")
+            notes.append(
+                f"{self.reordered} spectra list their m/z values out of order "
+                f"(first: {self.first_reordered}); they were sorted"
+            )
         if self.out_of_order:
             notes.append("the spectra are not in retention-time order; they were sorted")
         return notes
@@ -329,10 +337,14 @@ class MS1ScanCollector:
         samples = sorted((c for kept in self.candidates.values() for c in kept), key=lambda c: rank[c[1]])
         return MS1Scans(
             rt_min=rt[np.asarray(order, dtype=np.intp)],
-            polarity=tuple(self.polarity[i] for i in order), mode=tuple(self.mode[i] for i in order),
+            polarity=tuple(self.polarity[i] for i in order),
+            mode=tuple(self.mode[i] for i in order),
             total_intensity=np.array([self.total[i] for i in order], dtype=np.float64),
-            peaks=tuple(self.peaks[i] for i in order), profile_samples=tuple(c[2] for c in samples),
-            spectra_read=self.spectra_read, signal_read=self.signal_read)
+            peaks=tuple(self.peaks[i] for i in order),
+            profile_samples=tuple(c[2] for c in samples),
+            spectra_read=self.spectra_read,
+            signal_read=self.signal_read,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -376,8 +388,10 @@ class LCMSRun:
     def require_signal(self) -> None:
         """A sample run must hold signal; a blank may hold none (a clean system)."""
         if self.silent:
-            raise InputError(f"no spectrum holds a positive intensity (all {self.spectrum_count} are zero or "
-                             "negative): there is no signal to analyse")
+            raise InputError(
+                f"no spectrum holds a positive intensity (all {self.spectrum_count} are zero or "
+                "negative): there is no signal to analyse"
+            )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spectra", tuple(self.spectra))
@@ -387,12 +401,16 @@ class LCMSRun:
         negative = [s for s in self.spectra if s.lowest_intensity_read < 0]
         if negative:
             lowest = min(s.lowest_intensity_read for s in negative)
-            notes.append(f"{len(negative)} of {len(self.spectra)} spectra hold negative intensities (down to "
-                         f"{lowest:.4g}); they were set to zero")
+            notes.append(
+                f"{len(negative)} of {len(self.spectra)} spectra hold negative intensities (down to "
+                f"{lowest:.4g}); they were set to zero"
+            )
         reordered = [s for s in self.spectra if s.mz_reordered]
         if reordered:
-            notes.append(f"{len(reordered)} spectra list their m/z values out of order "
-                         f"(first: {reordered[0].native_id or reordered[0].index}); they were sorted")
+            notes.append(
+                f"{len(reordered)} spectra list their m/z values out of order "
+                f"(first: {reordered[0].native_id or reordered[0].index}); they were sorted"
+            )
         rts = [s.rt_min for s in self.spectra]
         if any(b < a for a, b in zip(rts, rts[1:])):
             ordered = sorted(self.spectra, key=lambda s: s.rt_min)
@@ -403,7 +421,7 @@ class LCMSRun:
 
     @property
     def technique(self) -> str:
-        """"lcms" when it holds mass spectra or MS traces; "uv" for an LC run with optical detectors only."""
+        """ "lcms" when it holds mass spectra or MS traces; "uv" for an LC run with optical detectors only."""
         if self.spectrum_count or any(c.kind in ("tic", "bpc", "srm") for c in self.chromatograms):
             return "lcms"
         return "uv" if self.has_uv else "lcms"
@@ -415,10 +433,7 @@ class LCMSRun:
     def ms1(self, polarity: Polarity | None = None) -> list[Spectrum]:
         if self.streamed:
             raise TypeError("a streamed run keeps no spectra: read its MS1 scans from ms1_scans")
-        return [
-            s for s in self.spectra
-            if s.ms_level == 1 and (polarity is None or s.polarity == polarity)
-        ]
+        return [s for s in self.spectra if s.ms_level == 1 and (polarity is None or s.polarity == polarity)]
 
     def has_ms1(self) -> bool:
         scans = self._streamed_scans
@@ -490,8 +505,9 @@ class NMRData:
                 raise InputError("FID holds only zeros: no signal was recorded")
             object.__setattr__(self, "fid", fid)
             if not (math.isfinite(self.group_delay_points) and 0 <= self.group_delay_points < fid.size / 2):
-                raise InputError(f"digital filter delay of {self.group_delay_points!r} points does not fit "
-                                 f"a {fid.size}-point FID")
+                raise InputError(
+                    f"digital filter delay of {self.group_delay_points!r} points does not fit a {fid.size}-point FID"
+                )
             if self.carrier_ppm is None or not math.isfinite(self.carrier_ppm):
                 raise InputError("FID given without the carrier position (ppm)")
         if self.spectrum is not None:

@@ -24,8 +24,9 @@ from .sampleinfo import SampleInfo, identify
 from .uv.analysis import analyze_uv
 
 
-def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | None,
-                   settings: Settings, batch: str | None = None) -> tuple[SampleInfo, Route]:
+def resolve_sample(
+    paths: list[Path], route_ref: str | None, stage_id: str | None, settings: Settings, batch: str | None = None
+) -> tuple[SampleInfo, Route]:
     """Route and stage from the caller, a sidecar or the file name; an error if none says.
     The route is loaded (and its side products derived) once."""
     loaded: dict[str, Route] = {}
@@ -35,14 +36,23 @@ def resolve_sample(paths: list[Path], route_ref: str | None, stage_id: str | Non
             loaded[reference] = load_route(reference)
         return loaded[reference]
 
-    info = identify(paths, route_ref, stage_id, settings.name_pattern, settings.default_route,
-                    stage_ids_of=lambda ref: [s.id for s in route_of(ref).stages], batch=batch,
-                    default_stage=settings.default_stage)
+    info = identify(
+        paths,
+        route_ref,
+        stage_id,
+        settings.name_pattern,
+        settings.default_route,
+        stage_ids_of=lambda ref: [s.id for s in route_of(ref).stages],
+        batch=batch,
+        default_stage=settings.default_stage,
+    )
     if info.route is None:
-        raise ConfigError("no route: give --route, a sidecar JSON with \"route\", or [sample] route in the config")
+        raise ConfigError('no route: give --route, a sidecar JSON with "route", or [sample] route in the config')
     if info.stage is None:
-        raise ConfigError(f"no stage: give --stage, a sidecar JSON with \"stage\", or a file name holding one "
-                          f"stage id of route {info.route}")
+        raise ConfigError(
+            f'no stage: give --stage, a sidecar JSON with "stage", or a file name holding one '
+            f"stage id of route {info.route}"
+        )
     return info, route_of(info.route)
 
 
@@ -59,10 +69,19 @@ def read_blank(path: str | Path, input_format: str | None = None) -> tuple[LCMSR
     return model, InputRecord(str(path), sha256_of(path), model.technique, entry.name, role="blank")
 
 
-def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str | None = None, *,
-            settings: Settings | None = None, batch: str | None = None, lcms_params: LCMSParams | None = None,
-            nmr_params: NMRParams | None = None, input_format: str | None = None, progress=None,
-            blank: str | Path | None = None) -> Analysis:
+def analyze(
+    paths: list[str | Path],
+    route_ref: str | None = None,
+    stage_id: str | None = None,
+    *,
+    settings: Settings | None = None,
+    batch: str | None = None,
+    lcms_params: LCMSParams | None = None,
+    nmr_params: NMRParams | None = None,
+    input_format: str | None = None,
+    progress=None,
+    blank: str | Path | None = None,
+) -> Analysis:
     """Analyse the measurements of one sample at one stage of a route.
 
     ``blank``: an LC-MS run of a blank injection on the same system; an ion it
@@ -87,8 +106,9 @@ def analyze(paths: list[str | Path], route_ref: str | None = None, stage_id: str
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path, ms1_collector=ms1_collector() if entry.technique == "lcms" else None)
-            record = InputRecord(str(path), sha256_of(path), model.technique, entry.name,
-                                 acquisition=acquisition_of(model))
+            record = InputRecord(
+                str(path), sha256_of(path), model.technique, entry.name, acquisition=acquisition_of(model)
+            )
             if entry.technique == "lcms":
                 model.require_signal()
                 result = analyze_lcms(model, route, stage, lcms_params, blank=blank_run)
@@ -137,8 +157,12 @@ def acquisition_of(model) -> dict:
         name = f"{getattr(model, 'nucleus', '1H')} NMR {mhz:.0f} MHz" if mhz else ""
         software = ""
     method = metadata.get("method") or getattr(model, "pulse_program", "") or ""
-    return {"instrument": name, "software": software or "", "method": str(method),
-            "acquired": str(getattr(model, "acquisition_date", "") or "")}
+    return {
+        "instrument": name,
+        "software": software or "",
+        "method": str(method),
+        "acquired": str(getattr(model, "acquisition_date", "") or ""),
+    }
 
 
 # m/z window a test of presence needs at least: half the data-derived window at unit resolution (nominal
@@ -162,8 +186,10 @@ def check_tolerance_supported(params: LCMSParams, result) -> None:
         floor = Tolerance(params.unit_res_tolerance_da * UNIT_RESOLUTION_FLOOR_FRACTION, "Da")
         what = "unit-resolution run (nominal masses)"
     if asked.da(FLOOR_MZ) < floor.da(FLOOR_MZ) * (1 - 1e-9):
-        raise InputError(f"--tolerance {params.tolerance} is below what this {what} supports; use at least "
-                         f"{floor} or leave --tolerance out (chosen from the data)")
+        raise InputError(
+            f"--tolerance {params.tolerance} is below what this {what} supports; use at least "
+            f"{floor} or leave --tolerance out (chosen from the data)"
+        )
 
 
 def reference_data_versions(route: Route, with_nmr: bool) -> dict[str, str]:
@@ -171,11 +197,16 @@ def reference_data_versions(route: Route, with_nmr: bool) -> dict[str, str]:
     from .diagnose.knowledge import catalogue, qc_table
     from .reference import reference_versions
 
-    versions = {**reference_versions(include_nmr=with_nmr), f"route:{route.id}": route.version,
-                "diagnoses": catalogue().version, "qc": qc_table().version}
+    versions = {
+        **reference_versions(include_nmr=with_nmr),
+        f"route:{route.id}": route.version,
+        "diagnoses": catalogue().version,
+        "qc": qc_table().version,
+    }
     if with_nmr:
         from .nmr.references import reference_set
 
         versions[f"reference_spectra:{route.id}"] = reference_set(
-            route.id, frozenset(s.id for s in route.species)).version
+            route.id, frozenset(s.id for s in route.species)
+        ).version
     return versions

@@ -113,6 +113,11 @@ def reference_versions(include_nmr: bool = False) -> dict[str, str]:
     if include_nmr:
         from .nmr.solvents import ich_limits, shift_table
 
-        versions.update({"nmr_solvents.csv": shift_table()[1], "ich_q3c.csv": ich_limits()[1],
-                         "solvent_aliases.csv": read_data_file("solvent_aliases.csv").version})
+        versions.update(
+            {
+                "nmr_solvents.csv": shift_table()[1],
+                "ich_q3c.csv": ich_limits()[1],
+                "solvent_aliases.csv": read_data_file("solvent_aliases.csv").version,
+            }
+        )
     return versions

@@ -68,8 +68,12 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
         path = Path(given)
         if not path.exists():
             raise InputError("no such file or folder", path)
-        if path.is_file() or path.suffix.lower() in FOLDER_SUFFIXES or (path / "acqus").exists() \
-                or (path / "fid").exists():
+        if (
+            path.is_file()
+            or path.suffix.lower() in FOLDER_SUFFIXES
+            or (path / "acqus").exists()
+            or (path / "fid").exists()
+        ):
             if path.is_file() and path.suffix.lower() not in FILE_SUFFIXES:
                 raise InputError("not an instrument file specqc reads (see `specqc formats`)", path)
             found = [path]
@@ -87,8 +91,11 @@ def fingerprint(settings, route, with_nmr: bool) -> dict:
     from .pipeline import reference_data_versions
 
     effective = {k: v for k, v in settings.effective().items() if k != "source"}
-    return {"specqc_version": __version__, "parameters": effective,
-            "reference_data": reference_data_versions(route, with_nmr)}
+    return {
+        "specqc_version": __version__,
+        "parameters": effective,
+        "reference_data": reference_data_versions(route, with_nmr),
+    }
 
 
 def _matches(row, wanted: dict) -> bool:
@@ -142,8 +149,14 @@ def _reprocess(job: dict) -> dict:
         digest = sha256_of(path)
     except OSError as exc:
         raise InputError(f"cannot be read: {exc.strerror or exc}", path) from exc
-    info = identify([path], None, None, settings.name_pattern, settings.default_route,
-                    stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages])
+    info = identify(
+        [path],
+        None,
+        None,
+        settings.name_pattern,
+        settings.default_route,
+        stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages],
+    )
     wanted = fingerprint(settings, load_route(info.route), job["kind"] in NMR_KINDS)
     store = _store(job)
     for row in store.analyses_with_input(digest):
@@ -151,11 +164,11 @@ def _reprocess(job: dict) -> dict:
             return {"path": job["path"], "state": "skipped", "analysis_id": row["id"], "verdict": row["verdict"]}
     report = build_report(analyze([path], settings=settings))
     fields = report["sample"]
-    previous = store.latest_analysis(fields.get("batch"), sample_name(report), report["route"]["stage"],
-                                     report["route"]["id"])
+    previous = store.latest_analysis(
+        fields.get("batch"), sample_name(report), report["route"]["stage"], report["route"]["id"]
+    )
     recorded = store.record(report, actor=Actor.current("reprocess"))
-    outcome = {"path": job["path"], "state": "analysed", "analysis_id": recorded.id,
-               "verdict": report["qc"]["verdict"]}
+    outcome = {"path": job["path"], "state": "analysed", "analysis_id": recorded.id, "verdict": report["qc"]["verdict"]}
     if previous is not None and previous["id"] != recorded.id:
         import json
 
@@ -189,8 +202,11 @@ def changes(before: dict, after: dict) -> list[str]:
         if old is not None and old != species.get("status"):
             found.append(f"species {species['id']} {old} -> {species.get('status')}")
     ref_before, ref_after = before.get("reference_data", {}), after.get("reference_data", {})
-    found += [f"reference {name} {ref_before.get(name)} -> {ref_after.get(name)}"
-              for name in sorted(set(ref_before) | set(ref_after)) if ref_before.get(name) != ref_after.get(name)]
+    found += [
+        f"reference {name} {ref_before.get(name)} -> {ref_after.get(name)}"
+        for name in sorted(set(ref_before) | set(ref_after))
+        if ref_before.get(name) != ref_after.get(name)
+    ]
     return found
 
 
@@ -202,9 +218,16 @@ def jobs_for(runs: list[Path], store_location: str, config: str | Path | None, k
             return FOLDER_SUFFIXES.get(path.suffix.lower(), "bruker")
         return FILE_SUFFIXES[path.suffix.lower()]
 
-    return [{"path": str(run.resolve()), "kind": kind(run), "store": store_location,
-             "config": None if config is None else str(Path(config).resolve()),
-             "key_file": None if key_file is None else str(key_file)} for run in runs]
+    return [
+        {
+            "path": str(run.resolve()),
+            "kind": kind(run),
+            "store": store_location,
+            "config": None if config is None else str(Path(config).resolve()),
+            "key_file": None if key_file is None else str(key_file),
+        }
+        for run in runs
+    ]
 
 
 def open_client(scheduler: str | None = None, workers: int | None = None):
@@ -223,8 +246,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"no Dask scheduler answers at {scheduler}: {exc}") from exc
     count = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=40)
+    cluster = LocalCluster(
+        n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
     return Client(cluster)
 
 
@@ -246,8 +270,11 @@ def run(jobs: list[dict], client=None, progress: Callable[[dict], None] | None =
             try:
                 outcome = future.result()
             except Exception as exc:  # noqa: BLE001 - a bug, or a worker that died on every try: this run only
-                outcome = {"path": where[future.key]["path"], "state": "failed",
-                           "error": f"{type(exc).__name__}: {exc}"}
+                outcome = {
+                    "path": where[future.key]["path"],
+                    "state": "failed",
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
             results.append(outcome)
             if progress:
                 progress(outcome)

@@ -42,8 +42,14 @@ class CheckResult:
     limit: str | None = None  # the acceptance criterion in force, as text ("< 0.5 % MS area; ..."), None if qualitative
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "status": self.status, "detail": self.detail,
-                "guide_ref": self.guide_ref, "limit": self.limit}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "guide_ref": self.guide_ref,
+            "limit": self.limit,
+        }
 
 
 @dataclass
@@ -59,9 +65,17 @@ class Diagnosis:
     species: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "severity": self.severity, "evidence": self.evidence,
-                "cause": self.cause, "fixes": self.fixes, "fix_refs": self.fix_refs,
-                "guide_refs": self.guide_refs, "species": self.species}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity,
+            "evidence": self.evidence,
+            "cause": self.cause,
+            "fixes": self.fixes,
+            "fix_refs": self.fix_refs,
+            "guide_refs": self.guide_refs,
+            "species": self.species,
+        }
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,7 @@ class PurityFigure:
 class Assessment:
     """The stage's verdict and what it rests on: the combined species evidence,
     the checks, the diagnoses and the purity figures."""
+
     verdict: str
     checks: list[CheckResult]
     diagnoses: list[Diagnosis]

@@ -30,8 +30,13 @@ class SampleInfo:
     sources: dict  # field -> where it came from
 
     def as_dict(self) -> dict:
-        return {"route": self.route, "stage": self.stage, "batch": self.batch, "sample": self.sample,
-                "sources": dict(sorted(self.sources.items()))}
+        return {
+            "route": self.route,
+            "stage": self.stage,
+            "batch": self.batch,
+            "sample": self.sample,
+            "sources": dict(sorted(self.sources.items())),
+        }
 
 
 def sidecar_path(path: Path) -> Path | None:
@@ -72,9 +77,16 @@ def dataset_name(path: Path) -> str:
     return name
 
 
-def identify(paths: list[Path], route: str | None = None, stage: str | None = None,
-             name_pattern: str | None = None, default_route: str | None = None,
-             stage_ids_of=None, batch: str | None = None, default_stage: str | None = None) -> SampleInfo:
+def identify(
+    paths: list[Path],
+    route: str | None = None,
+    stage: str | None = None,
+    name_pattern: str | None = None,
+    default_route: str | None = None,
+    stage_ids_of=None,
+    batch: str | None = None,
+    default_stage: str | None = None,
+) -> SampleInfo:
     """Fill route/stage/batch from the caller, sidecars and file names.
 
     `stage_ids_of(route)` gives the stage ids of a route, for the last resort
@@ -95,8 +107,9 @@ def identify(paths: list[Path], route: str | None = None, stage: str | None = No
         if sidecar is not None:
             for key, value in read_sidecar(sidecar).items():
                 if key in values and values[key] != value and sources[key].startswith("sidecar"):
-                    raise InputError(f"sidecars disagree on {key}: {values[key]!r} ({sources[key]}) "
-                                     f"and {value!r}", sidecar)
+                    raise InputError(
+                        f"sidecars disagree on {key}: {values[key]!r} ({sources[key]}) and {value!r}", sidecar
+                    )
                 offer(key, value, f"sidecar {sidecar}")
     names = [dataset_name(Path(p)) for p in paths]
     if name_pattern:
@@ -110,12 +123,10 @@ def identify(paths: list[Path], route: str | None = None, stage: str | None = No
     if "stage" not in values and "route" in values and stage_ids_of is not None:
         stage_ids = stage_ids_of(values["route"])
         for name in names:
-            hits = sorted(s for s in stage_ids
-                          if re.search(rf"(?<![a-z]){re.escape(s)}(?![a-z])", name.lower()))
+            hits = sorted(s for s in stage_ids if re.search(rf"(?<![a-z]){re.escape(s)}(?![a-z])", name.lower()))
             if len(hits) == 1:
                 offer("stage", hits[0], f"file name {name!r} (stage id of route {values['route']})")
             elif len(hits) > 1:
                 raise ConfigError(f"file name {name!r} names several stages ({', '.join(hits)}); give --stage")
     offer("stage", default_stage, "default stage (watch --stage)")
-    return SampleInfo(values.get("route"), values.get("stage"), values.get("batch"), values.get("sample"),
-                      sources)
+    return SampleInfo(values.get("route"), values.get("stage"), values.get("batch"), values.get("sample"), sources)

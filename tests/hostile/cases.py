@@ -62,11 +62,11 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(name: str, formats: str, expect: str = "refuse", message: str = "", needs: tuple[Path, ...] = (),
-         **options):
+def case(name: str, formats: str, expect: str = "refuse", message: str = "", needs: tuple[Path, ...] = (), **options):
     def register(build):
         CASES.append(Case(name, formats, build, expect, message.lower(), needs, **options))
         return build
+
     return register
 
 
@@ -110,13 +110,13 @@ def rewrite_binary(text: str, nth: int, change: Callable[[str], str]) -> str:
     """Replace the base64 text of the nth <binary> element of a document."""
     matches = list(_BINARY.finditer(text))
     match = matches[nth]
-    return text[: match.start(2)] + change(match.group(2)) + text[match.end(2):]
+    return text[: match.start(2)] + change(match.group(2)) + text[match.end(2) :]
 
 
 def rewrite_values(text: str, nth: int, change: Callable[[np.ndarray], np.ndarray]) -> str:
     """Decode the nth array of the sample (zlib, 32- or 64-bit float as its cvParams say), change it, encode again."""
     match = list(_BINARY.finditer(text))[nth]
-    params = text[text.rfind("<binaryDataArray ", 0, match.start()): match.start()]
+    params = text[text.rfind("<binaryDataArray ", 0, match.start()) : match.start()]
     dtype = "<f8" if "MS:1000523" in params else "<f4"
     compressed = "MS:1000574" in params
     raw = base64.b64decode(match.group(2))
@@ -124,7 +124,7 @@ def rewrite_values(text: str, nth: int, change: Callable[[np.ndarray], np.ndarra
     values = np.asarray(change(values), dtype=dtype)
     data = values.tobytes()
     encoded = base64.b64encode(zlib.compress(data) if compressed else data).decode("ascii")
-    text = text[: match.start(2)] + encoded + text[match.end(2):]
+    text = text[: match.start(2)] + encoded + text[match.end(2) :]
     start = text.rfind("<binaryDataArray ", 0, match.start())  # keep its encodedLength true
     tag_end = text.index(">", start)
     tag = re.sub(r'encodedLength="\d+"', f'encodedLength="{len(encoded)}"', text[start:tag_end])
@@ -156,8 +156,10 @@ def with_doctype(text: str, declarations: str) -> str:
     return f"{head}?>\n<!DOCTYPE {root} [\n{declarations}\n]>{rest}"
 
 
-LAUGHS = "\n".join(['<!ENTITY lol0 "lollollollollollollollollollol">']
-                   + [f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10)])
+LAUGHS = "\n".join(
+    ['<!ENTITY lol0 "lollollollollollollollollollol">']
+    + [f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10)]
+)
 
 
 def acqus_with(folder: Path, **changes: str) -> Path:
@@ -198,6 +200,7 @@ def _(folder):
 
 
 for _fraction in (0.02, 0.5, 0.999):
+
     @case(f"mzml-truncated-{_fraction:g}", "mzML", message="cut short")
     def _(folder, fraction=_fraction):
         return truncated(MZML, folder, fraction, "run.mzML")
@@ -258,6 +261,7 @@ def _(folder):
         raw = bytearray(base64.b64decode(b64))
         raw[10:30] = bytes(20)
         return base64.b64encode(bytes(raw)).decode()
+
     return write_text(folder / "zlib.mzML", rewrite_binary(mzml_text(), 0, damage))
 
 
@@ -265,7 +269,7 @@ def _(folder):
 def _(folder):
     text = mzml_text()
     first = text.index('accession="MS:1000574" name="zlib compression"')
-    text = text[:first] + 'accession="MS:1000576" name="no compression"' + text[first + 46:]
+    text = text[:first] + 'accession="MS:1000576" name="no compression"' + text[first + 46 :]
     return write_text(folder / "mislabel.mzML", text)
 
 
@@ -273,7 +277,7 @@ def _(folder):
 def _(folder):
     text = mzml_text()
     first = text.index('accession="MS:1000521" name="32-bit float"')
-    text = text[:first] + 'accession="MS:1000523" name="64-bit float"' + text[first + 42:]
+    text = text[:first] + 'accession="MS:1000523" name="64-bit float"' + text[first + 42 :]
     return write_text(folder / "precision.mzML", text)
 
 
@@ -282,6 +286,7 @@ def _(folder):
     def poison(values):
         values[len(values) // 2] = np.nan
         return values
+
     return write_text(folder / "nan.mzML", rewrite_values(mzml_text(), spectrum_arrays(3)[1], poison))
 
 
@@ -290,6 +295,7 @@ def _(folder):
     def poison(values):
         values[-1] = np.inf
         return values
+
     return write_text(folder / "inf.mzML", rewrite_values(mzml_text(), spectrum_arrays(0)[0], poison))
 
 
@@ -346,6 +352,7 @@ def _(folder):
     def dent(values):
         values[:5] = -100.0
         return values
+
     return write_text(folder / "dent.mzML", rewrite_values(mzml_text(), spectrum_arrays(4)[1], dent))
 
 
@@ -454,7 +461,7 @@ def _(folder):
 
 @case("bruker-fid-random", "Bruker", message="no decaying signal")
 def _(folder):
-    return bruker_fid(folder, np.random.default_rng(3).integers(-2**30, 2**30, 32768, dtype="<i4").tobytes())
+    return bruker_fid(folder, np.random.default_rng(3).integers(-(2**30), 2**30, 32768, dtype="<i4").tobytes())
 
 
 @case("bruker-fid-all-zero", "Bruker", message="only zeros")
@@ -697,8 +704,12 @@ def _(folder):
     xsd = run / "AcqData" / "MSScan.xsd"
     text = xsd.read_text(encoding="utf-8-sig")
     head, _, rest = text.partition("?>")
-    xsd.write_text(f'{head}?>\n<!DOCTYPE x [<!ENTITY secret SYSTEM "file://{secret}">]>{rest}'.replace(
-        "<xs:schema", "<!-- &secret; --><xs:schema", 1), encoding="utf-8")
+    xsd.write_text(
+        f'{head}?>\n<!DOCTYPE x [<!ENTITY secret SYSTEM "file://{secret}">]>{rest}'.replace(
+            "<xs:schema", "<!-- &secret; --><xs:schema", 1
+        ),
+        encoding="utf-8",
+    )
     return run
 
 
@@ -767,8 +778,9 @@ def andi_rewritten(source: Path, folder: Path, change: Callable[[dict], None]) -
 
     target = folder / source.name
     with netcdf_file(str(source), "r", mmap=False) as original:
-        variables = {name: (var.dimensions, var.data.copy(), dict(var._attributes))
-                     for name, var in original.variables.items()}
+        variables = {
+            name: (var.dimensions, var.data.copy(), dict(var._attributes)) for name, var in original.variables.items()
+        }
         dimensions = dict(original.dimensions)
         attributes = dict(original._attributes)
     change(variables)
@@ -795,6 +807,7 @@ def andi_rewritten(source: Path, folder: Path, change: Callable[[dict], None]) -
 def _(folder):
     def lie(variables):
         variables["scan_index"][1][-1] = 10**8
+
     return andi_rewritten(ANDI_MS, folder, lie)
 
 
@@ -802,6 +815,7 @@ def _(folder):
 def _(folder):
     def poison(variables):
         variables["ordinate_values"][1][100] = np.nan
+
     return andi_rewritten(ANDI_LC, folder, poison)
 
 
@@ -810,6 +824,7 @@ def _(folder):
     def shuffle(variables):
         times = variables["scan_acquisition_time"][1]
         times[[3, 4]] = times[[4, 3]]
+
     return andi_rewritten(ANDI_MS, folder, shuffle)
 
 

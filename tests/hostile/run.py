@@ -27,8 +27,11 @@ class Outcome:
     @property
     def stderr_lines(self) -> list[str]:
         """What the run said on stderr besides announcing the report it wrote."""
-        return [line for line in self.stderr.splitlines()
-                if line.strip() and not (line.startswith("specqc: ") and f" written to {self.output}" in line)]
+        return [
+            line
+            for line in self.stderr.splitlines()
+            if line.strip() and not (line.startswith("specqc: ") and f" written to {self.output}" in line)
+        ]
 
     @property
     def announced(self) -> bool:
@@ -46,8 +49,14 @@ def analyze(path: Path, workdir: Path, time_bound_s: float = TIME_BOUND_S, env: 
     command = [sys.executable, "-m", "specqc.cli", "analyze", str(path), *ANALYZE, "--output", str(output)]
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.monotonic()
-        process = subprocess.Popen(command, cwd=workdir, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, "COLUMNS": "120", **(env or {})})
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "COLUMNS": "120", **(env or {})},
+        )
         timer = threading.Timer(time_bound_s, process.kill)
         timer.start()
         try:
@@ -58,5 +67,11 @@ def analyze(path: Path, workdir: Path, time_bound_s: float = TIME_BOUND_S, env: 
     process.returncode = os.waitstatus_to_exitcode(status)
     killed = process.returncode == -9 and seconds >= time_bound_s
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    return Outcome(None if killed else process.returncode, out_path.read_text("utf-8", "replace"),
-                   err_path.read_text("utf-8", "replace"), seconds, usage.ru_maxrss * scale / 2**20, output)
+    return Outcome(
+        None if killed else process.returncode,
+        out_path.read_text("utf-8", "replace"),
+        err_path.read_text("utf-8", "replace"),
+        seconds,
+        usage.ru_maxrss * scale / 2**20,
+        output,
+    )

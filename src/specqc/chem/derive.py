@@ -111,8 +111,7 @@ def over_reaction(product_smiles: str, reagent_smiles: str) -> list[str]:
     for electrophile in electrophiles(reagent):
         if len(electrophile.leaving) != 1:  # only halide reagents alkylate/acylate here
             continue
-        shifted = Electrophile(electrophile.carbon + offset,
-                               frozenset(i + offset for i in electrophile.leaving))
+        shifted = Electrophile(electrophile.carbon + offset, frozenset(i + offset for i in electrophile.leaving))
         for site in sites:
             smiles = _join(joined, site, shifted)
             if smiles and smiles not in results:
@@ -213,8 +212,7 @@ def ring_contracted(smiles: str) -> list[str]:
                 continue
             neighbours = [n for n in atom.GetNeighbors() if n.GetIdx() in members]
             if len(neighbours) != 2 or not all(
-                n.GetSymbol() == "C" and n.GetHybridization() == Chem.HybridizationType.SP3
-                for n in neighbours
+                n.GetSymbol() == "C" and n.GetHybridization() == Chem.HybridizationType.SP3 for n in neighbours
             ):
                 continue
             rw = Chem.RWMol(mol)

@@ -51,7 +51,8 @@ def _formula_counts(formula: str) -> dict[str, int]:
 def _formula_text(counts: dict[str, int]) -> str:
     """Hill order: C, H, then alphabetical; None-or-negative counts are an error."""
     order = (["C", "H"] if "C" in counts else []) + sorted(
-        e for e in counts if e not in (("C", "H") if "C" in counts else ()))
+        e for e in counts if e not in (("C", "H") if "C" in counts else ())
+    )
     return "".join(f"{e}{counts[e] if counts[e] != 1 else ''}" for e in order if counts[e] > 0)
 
 
@@ -81,17 +82,19 @@ def target_ions(species: Species, polarity: str, isotope_peaks_count: int = 3) -
         if formula is None:
             continue
         pattern = isotope_peaks(formula, isotope_peaks_count)
-        ions.append(TargetIon(
-            species_id=species.id,
-            ion=rule.name,
-            kind=rule.kind,
-            charge=rule.charge,
-            mz=ion_mz(formula, rule.charge),
-            formula=formula,
-            isotopes=tuple(a for a, _ in pattern),
-            isotope_offsets=tuple(o for _, o in pattern),
-            isotope_spans=isotope_spans(formula, isotope_peaks_count),
-        ))
+        ions.append(
+            TargetIon(
+                species_id=species.id,
+                ion=rule.name,
+                kind=rule.kind,
+                charge=rule.charge,
+                mz=ion_mz(formula, rule.charge),
+                formula=formula,
+                isotopes=tuple(a for a, _ in pattern),
+                isotope_offsets=tuple(o for _, o in pattern),
+                isotope_spans=isotope_spans(formula, isotope_peaks_count),
+            )
+        )
     from dataclasses import replace
 
     primary = next((ion.mz for ion in ions if ion.kind == "primary"), 0.0)

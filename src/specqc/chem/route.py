@@ -19,8 +19,16 @@ from .species import Species, make_species
 
 ROUTE_SCHEMA = "specqc.route/1"
 ROLES = (
-    "product", "starting-material", "reagent", "intermediate", "protected-intermediate",
-    "linear-precursor", "dialkylated", "piperazine", "oligomer", "hydrolysis",
+    "product",
+    "starting-material",
+    "reagent",
+    "intermediate",
+    "protected-intermediate",
+    "linear-precursor",
+    "dialkylated",
+    "piperazine",
+    "oligomer",
+    "hydrolysis",
 )
 REACTION_TYPES = ("n-alkylation", "n-acylation", "boc-removal", "ring-closure", "salt-formation")
 
@@ -80,8 +88,7 @@ class Route:
             if item.id == stage_id:
                 return item
         raise ConfigError(
-            f"route {self.id!r} has no stage {stage_id!r}; stages: "
-            + ", ".join(s.id for s in self.stages)
+            f"route {self.id!r} has no stage {stage_id!r}; stages: " + ", ".join(s.id for s in self.stages)
         )
 
 
@@ -143,8 +150,9 @@ def check_route_schema(document: dict) -> None:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(route_schema())
-    problem = min(validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message),
-                  default=None)
+    problem = min(
+        validator.iter_errors(document), key=lambda e: (list(map(str, e.absolute_path)), e.message), default=None
+    )
     if problem is not None:
         raise ConfigError(f"{_key_path(problem.absolute_path)}: {problem.message}")
 
@@ -176,9 +184,9 @@ def _build_route(document: dict, source: str) -> Route:
         species_id = entry["id"]
         if species_id in seen_ids:
             raise ConfigError(f"{where}.id: duplicate species id {species_id!r}")
-        declared.append(make_species(
-            species_id, entry.get("name", species_id), entry["role"], entry["smiles"], f"{where}.smiles",
-        ))
+        declared.append(
+            make_species(species_id, entry.get("name", species_id), entry["role"], entry["smiles"], f"{where}.smiles")
+        )
         seen_ids.add(species_id)
     if not any(s.role == "product" for s in declared):
         raise ConfigError("species: no species has role 'product'")
@@ -264,8 +272,9 @@ def _expand(items, species: tuple[Species, ...], where: str) -> list[str]:
     return result
 
 
-def derive_species(declared: list[Species], reactions: list[Reaction],
-                   names: dict[str, str]) -> tuple[list[Species], list[RouteIssue]]:
+def derive_species(
+    declared: list[Species], reactions: list[Reaction], names: dict[str, str]
+) -> tuple[list[Species], list[RouteIssue]]:
     """Apply the derivation rules; skip structures the route already has."""
     by_id = {s.id: s for s in declared}
     known_smiles = {s.smiles: s.id for s in declared}
@@ -278,8 +287,15 @@ def derive_species(declared: list[Species], reactions: list[Reaction],
         base, suffix = species_id, 2
         while species_id in by_id:
             species_id, suffix = f"{base}-{suffix}", suffix + 1
-        item = make_species(species_id, names.get(species_id, default_name), role, smiles,
-                            f"derived species {species_id}", rule, tuple(sources))
+        item = make_species(
+            species_id,
+            names.get(species_id, default_name),
+            role,
+            smiles,
+            f"derived species {species_id}",
+            rule,
+            tuple(sources),
+        )
         by_id[species_id] = item
         known_smiles[item.smiles] = species_id
         derived.append(item)
@@ -289,43 +305,84 @@ def derive_species(declared: list[Species], reactions: list[Reaction],
             product, reagent = by_id[reaction.product], by_id[reaction.reagent]
             word = "dialkylated" if reaction.type == "n-alkylation" else "diacylated"
             for smiles in derive.over_reaction(product.smiles, reagent.smiles):
-                add(word, f"{product.name} + second {reagent.name}", "dialkylated", smiles,
-                    f"over-{reaction.type.split('-')[1]}", (product.id, reagent.id))
+                add(
+                    word,
+                    f"{product.name} + second {reagent.name}",
+                    "dialkylated",
+                    smiles,
+                    f"over-{reaction.type.split('-')[1]}",
+                    (product.id, reagent.id),
+                )
             if reaction.type == "n-acylation":
                 acid = derive.hydrolysed(reagent.smiles)
                 if acid:
-                    add(f"hydrolysed-{reagent.id}", f"acid from {reagent.name}", "hydrolysis",
-                        acid, "hydrolysis", (reagent.id,))
+                    add(
+                        f"hydrolysed-{reagent.id}",
+                        f"acid from {reagent.name}",
+                        "hydrolysis",
+                        acid,
+                        "hydrolysis",
+                        (reagent.id,),
+                    )
         elif reaction.type == "ring-closure":
             precursor, product = by_id[reaction.substrate], by_id[reaction.product]
             issues.extend(_ring_size_check(reaction, precursor, product))
             for key, smiles in derive.oligomers(precursor.smiles).items():
-                add(key, f"{key.replace('-', ' ')} of {precursor.name}", "oligomer", smiles,
-                    "oligomerization", (precursor.id,))
+                add(
+                    key,
+                    f"{key.replace('-', ' ')} of {precursor.name}",
+                    "oligomer",
+                    smiles,
+                    "oligomerization",
+                    (precursor.id,),
+                )
             acid = derive.hydrolysed(precursor.smiles)
             if acid:
-                add(f"hydrolysed-{precursor.id}", f"acid from {precursor.name}", "hydrolysis",
-                    acid, "hydrolysis", (precursor.id,))
+                add(
+                    f"hydrolysed-{precursor.id}",
+                    f"acid from {precursor.name}",
+                    "hydrolysis",
+                    acid,
+                    "hydrolysis",
+                    (precursor.id,),
+                )
         elif reaction.type == "boc-removal" and not reaction.substrate:
             protected = derive.boc_protected(by_id[reaction.product].smiles)
             if protected:
-                add(f"boc-{reaction.product}", f"Boc-{by_id[reaction.product].name}",
-                    "protected-intermediate", protected, "boc-retained", (reaction.product,))
+                add(
+                    f"boc-{reaction.product}",
+                    f"Boc-{by_id[reaction.product].name}",
+                    "protected-intermediate",
+                    protected,
+                    "boc-retained",
+                    (reaction.product,),
+                )
     for item in list(declared):
         if item.role not in ("product", "intermediate"):
             continue
         for smiles in derive.ring_contracted(item.smiles):
-            add(f"ring-contracted-{item.id}", f"{item.name}, ring one carbon short", "piperazine",
-                smiles, "ring-contraction", (item.id,))
+            add(
+                f"ring-contracted-{item.id}",
+                f"{item.name}, ring one carbon short",
+                "piperazine",
+                smiles,
+                "ring-contraction",
+                (item.id,),
+            )
     return derived, issues
 
 
 def _ring_size_check(reaction: Reaction, precursor: Species, product: Species) -> list[RouteIssue]:
     closures = derive.ring_closures(precursor.smiles)
     if not closures:
-        return [RouteIssue("warning", reaction.stage,
-                           f"{precursor.name} has no primary amine and electrophile pair that "
-                           f"could close a ring; cannot check the ring size of {product.name}")]
+        return [
+            RouteIssue(
+                "warning",
+                reaction.stage,
+                f"{precursor.name} has no primary amine and electrophile pair that "
+                f"could close a ring; cannot check the ring size of {product.name}",
+            )
+        ]
     if product.smiles in closures:
         return []
     from rdkit.Chem import rdMolDescriptors
@@ -336,9 +393,12 @@ def _ring_size_check(reaction: Reaction, precursor: Species, product: Species) -
     closed_formula = rdMolDescriptors.CalcMolFormula(mol_from_smiles(closed, "ring check"))
     made = max(derive.ring_sizes(closed), default=0)
     wanted = max(derive.ring_sizes(product.smiles), default=0)
-    return [RouteIssue(
-        "warning", reaction.stage,
-        f"ring size mismatch: {precursor.name} closes a {made}-membered ring "
-        f"({closed_formula}, {closed}), but the product {product.name} has a {wanted}-membered "
-        f"ring ({product.formula}); check the diamine chain length of the route",
-    )]
+    return [
+        RouteIssue(
+            "warning",
+            reaction.stage,
+            f"ring size mismatch: {precursor.name} closes a {made}-membered ring "
+            f"({closed_formula}, {closed}), but the product {product.name} has a {wanted}-membered "
+            f"ring ({product.formula}); check the diamine chain length of the route",
+        )
+    ]

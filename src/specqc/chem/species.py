@@ -85,9 +85,7 @@ def isotope_peaks(formula: str, peaks: int = 3) -> tuple[tuple[float, float], ..
     import pyopenms as oms
 
     # Fine structure, then grouped by nominal offset into abundance-weighted peaks.
-    distribution = oms.EmpiricalFormula(formula).getIsotopeDistribution(
-        oms.FineIsotopePatternGenerator(1e-4)
-    )
+    distribution = oms.EmpiricalFormula(formula).getIsotopeDistribution(oms.FineIsotopePatternGenerator(1e-4))
     base = monoisotopic_mass(formula)
     abundance = [0.0] * peaks
     weighted_mass = [0.0] * peaks
@@ -98,8 +96,9 @@ def isotope_peaks(formula: str, peaks: int = 3) -> tuple[tuple[float, float], ..
             abundance[k] += peak.getIntensity()
             weighted_mass[k] += peak.getIntensity() * offset
     first = abundance[0] or 1.0
-    return tuple((a / first, (w / a) if a > 0 else k * 1.0033548)
-                 for k, (a, w) in enumerate(zip(abundance, weighted_mass)))
+    return tuple(
+        (a / first, (w / a) if a > 0 else k * 1.0033548) for k, (a, w) in enumerate(zip(abundance, weighted_mass))
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -126,8 +125,9 @@ def isotope_spans(formula: str, peaks: int = 3, min_share: float = 0.02) -> tupl
     return tuple(spans)
 
 
-def make_species(id: str, name: str, role: str, smiles: str, where: str,
-                 derived_by: str = "", derived_from: tuple[str, ...] = ()) -> Species:
+def make_species(
+    id: str, name: str, role: str, smiles: str, where: str, derived_by: str = "", derived_from: tuple[str, ...] = ()
+) -> Species:
     from rdkit import Chem
     from rdkit.Chem import rdMolDescriptors
 

@@ -109,8 +109,7 @@ def best_ms_result(species_id: str, runs: list[LCMSResult]) -> tuple[SpeciesResu
     return best, best_run
 
 
-def nmr_species_result(species_id: str, spectra: list[NMRResult]) -> tuple[NMRSpeciesResult | None,
-                                                                             NMRResult | None]:
+def nmr_species_result(species_id: str, spectra: list[NMRResult]) -> tuple[NMRSpeciesResult | None, NMRResult | None]:
     found = [(r, spectrum) for spectrum in spectra for r in spectrum.species if r.species_id == species_id]
     found.sort(key=lambda pair: not pair[0].detected)
     return found[0] if found else (None, None)
@@ -135,21 +134,30 @@ def _ms_observation(result: SpeciesResult, run: LCMSResult) -> MSObservation:
     # m/z to the precision the run has: four decimals at high resolution, nominal at unit resolution
     digits = 4 if run.resolution is not None and run.resolution.high else 0
     ions = tuple(f"{f.target.ion} m/z {(f.observed_mz or f.target.mz):.{digits}f}" for f in features)
-    return MSObservation(result.status, result.rt_min, result.relative_area_pct, ions,
-                         tuple(result.ambiguous_with), run.source_path,
-                         tuple(result.notes) if result.status != "detected" else ())
+    return MSObservation(
+        result.status,
+        result.rt_min,
+        result.relative_area_pct,
+        ions,
+        tuple(result.ambiguous_with),
+        run.source_path,
+        tuple(result.notes) if result.status != "detected" else (),
+    )
 
 
 def _nmr_observation(result: NMRSpeciesResult, spectrum: NMRResult) -> NMRObservation:
     signals = tuple(
         f"{s['group']} {s['multiplicity']} {s['observed_ppm']:.2f} ppm ({s['protons']}H)"
-        for s in result.signals if s.get("observed_ppm") is not None)
+        for s in result.signals
+        if s.get("observed_ppm") is not None
+    )
     mol_pct = None if result.mol_ratio is None else 100.0 * result.mol_ratio
     return NMRObservation(result.detected, mol_pct, signals, spectrum.source_path)
 
 
-def gather(route: Route, stage: Stage, lcms: list[LCMSResult], nmr: list[NMRResult],
-           uv: list[UVResult] | None = None) -> SampleEvidence:
+def gather(
+    route: Route, stage: Stage, lcms: list[LCMSResult], nmr: list[NMRResult], uv: list[UVResult] | None = None
+) -> SampleEvidence:
     """Every species combined once over the sample's files: the view checks,
     diagnoses and the report all read."""
     ms_runs = [run for run in lcms if run.polarity is not None]
@@ -159,12 +167,21 @@ def gather(route: Route, stage: Stage, lcms: list[LCMSResult], nmr: list[NMRResu
         nmr_result, spectrum = nmr_species_result(species.id, nmr)
         status, techniques = combined_status(ms_result, nmr_result)
         evidence[species.id] = SpeciesEvidence(
-            species=species, stage_role=stage.role_of(species.id), status=status, techniques=tuple(techniques),
-            ms=_ms_observation(ms_result, run) if ms_result is not None and ms_result.status != "not-detected"
+            species=species,
+            stage_role=stage.role_of(species.id),
+            status=status,
+            techniques=tuple(techniques),
+            ms=_ms_observation(ms_result, run)
+            if ms_result is not None and ms_result.status != "not-detected"
             else None,
             nmr=_nmr_observation(nmr_result, spectrum) if nmr_result is not None else None,
-            ms_looked=bool(ms_runs), nmr_looked=nmr_result is not None,
-            ms_result=ms_result, ms_run=run, nmr_result=nmr_result, nmr_spectrum=spectrum)
+            ms_looked=bool(ms_runs),
+            nmr_looked=nmr_result is not None,
+            ms_result=ms_result,
+            ms_run=run,
+            nmr_result=nmr_result,
+            nmr_spectrum=spectrum,
+        )
     sample = SampleEvidence(route, stage, evidence, len(ms_runs), nmr[0] if nmr else None, lcms, list(uv or []))
     sample.disagreements = _disagreements(sample, ms_runs)
     return sample
@@ -174,26 +191,40 @@ def _disagreements(sample: SampleEvidence, ms_runs: list[LCMSResult]) -> list[st
     notes = []
     if len(ms_runs) > 1:
         for species in sample.route.species:
-            seen = [(run.source_path, r.relative_area_pct) for run in ms_runs for r in run.species
-                    if r.species_id == species.id and r.status == "detected"]
-            missed = [run.source_path for run in ms_runs for r in run.species
-                      if r.species_id == species.id and r.status == "not-detected"]
+            seen = [
+                (run.source_path, r.relative_area_pct)
+                for run in ms_runs
+                for r in run.species
+                if r.species_id == species.id and r.status == "detected"
+            ]
+            missed = [
+                run.source_path
+                for run in ms_runs
+                for r in run.species
+                if r.species_id == species.id and r.status == "not-detected"
+            ]
             if seen and missed:
                 where = ", ".join(f"{path} ({pct:.2f} %)" if pct is not None else path for path, pct in seen)
-                notes.append(f"LC-MS runs disagree on {species.name}: seen in {where}, "
-                             f"not in {', '.join(missed)}")
+                notes.append(f"LC-MS runs disagree on {species.name}: seen in {where}, not in {', '.join(missed)}")
     for item in sample.species.values():
         if not (item.ms_looked and item.nmr_looked) or item.stage_role == "not-applicable":
             continue
         ms_seen = item.ms is not None and item.ms.status == "detected"
         nmr_seen = item.nmr is not None and item.nmr.detected
-        if ms_seen and not nmr_seen and (item.stage_role == "main"
-                                         or (item.ms.area_pct or 0.0) >= MS_PCT_NMR_SHOULD_SEE):
-            notes.append(f"MS and 1H NMR disagree on {item.species.name}: MS sees it "
-                         f"({item.ms.area_pct or 0:.1f} % area, {item.ms.source}) but its NMR signals are "
-                         f"not found ({item.nmr.source})")
+        if (
+            ms_seen
+            and not nmr_seen
+            and (item.stage_role == "main" or (item.ms.area_pct or 0.0) >= MS_PCT_NMR_SHOULD_SEE)
+        ):
+            notes.append(
+                f"MS and 1H NMR disagree on {item.species.name}: MS sees it "
+                f"({item.ms.area_pct or 0:.1f} % area, {item.ms.source}) but its NMR signals are "
+                f"not found ({item.nmr.source})"
+            )
         elif nmr_seen and item.ms is None:
-            notes.append(f"MS and 1H NMR disagree on {item.species.name}: 1H NMR sees it "
-                         f"({item.nmr.describe()}) but no ion of it is found by MS "
-                         "(poor ionisation or outside the scan range?)")
+            notes.append(
+                f"MS and 1H NMR disagree on {item.species.name}: 1H NMR sees it "
+                f"({item.nmr.describe()}) but no ion of it is found by MS "
+                "(poor ionisation or outside the scan range?)"
+            )
     return notes

@@ -15,9 +15,18 @@ GUIDES = ("diazepan-2-one-hydrochloride-guide", "1-4-diazepane-synthesis-guide")
 SEVERITIES = ("fail", "warning")
 #: Ids fixed by CHEMISTRY.md section 4; reports and batch records rely on them.
 CATALOGUE_IDS = (
-    "over-alkylation", "over-acylation", "incomplete-alkylation", "incomplete-deprotection",
-    "incomplete-cyclization", "oligomerization", "ester-hydrolysis", "piperazine-formation",
-    "residual-solvent", "water-uptake", "product-not-found", "low-purity",
+    "over-alkylation",
+    "over-acylation",
+    "incomplete-alkylation",
+    "incomplete-deprotection",
+    "incomplete-cyclization",
+    "oligomerization",
+    "ester-hydrolysis",
+    "piperazine-formation",
+    "residual-solvent",
+    "water-uptake",
+    "product-not-found",
+    "low-purity",
 )
 
 
@@ -104,12 +113,18 @@ def qc_table() -> QCTable:
         ref = _field(table, "guide_ref", where)
         if not _guide_ref_ok(ref):
             raise ReferenceDataError(f"{where}: guide_ref {ref!r} names no known guide")
-        checks.append(CheckEntry(_field(table, "id", where), _field(table, "title", where),
-                                 tuple(_field(table, "stages", where, list)), threshold, ref))
+        checks.append(
+            CheckEntry(
+                _field(table, "id", where),
+                _field(table, "title", where),
+                tuple(_field(table, "stages", where, list)),
+                threshold,
+                ref,
+            )
+        )
     if len({c.id for c in checks}) != len(checks):
         raise ReferenceDataError(f"data/{QC_FILE}: duplicate check id")
-    return QCTable(data_file.version, data_file.source, {k: float(v) for k, v in thresholds.items()},
-                   tuple(checks))
+    return QCTable(data_file.version, data_file.source, {k: float(v) for k, v in thresholds.items()}, tuple(checks))
 
 
 @lru_cache(maxsize=1)
@@ -122,8 +137,10 @@ def catalogue() -> Catalogue:
         severity = _field(table, "severity", where)
         if severity not in SEVERITIES:
             raise ReferenceDataError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
-        fixes = tuple(Fix(" ".join(_field(f, "text", where).split()), _field(f, "ref", where))
-                      for f in _field(table, "fix", where, list))
+        fixes = tuple(
+            Fix(" ".join(_field(f, "text", where).split()), _field(f, "ref", where))
+            for f in _field(table, "fix", where, list)
+        )
         refs = tuple(_field(table, "guide_refs", where, list))
         unknown = [r for r in refs + tuple(f.ref for f in fixes) if not _guide_ref_ok(r)]
         if unknown:
@@ -131,13 +148,22 @@ def catalogue() -> Catalogue:
         checks = tuple(table.get("checks", ()))
         if set(checks) - check_ids:
             raise ReferenceDataError(f"{where}: unknown check {sorted(set(checks) - check_ids)[0]!r}")
-        entry = DiagnosisEntry(_field(table, "id", where), _field(table, "title", where), severity, checks,
-                               " ".join(_field(table, "cause", where).split()), fixes, refs)
+        entry = DiagnosisEntry(
+            _field(table, "id", where),
+            _field(table, "title", where),
+            severity,
+            checks,
+            " ".join(_field(table, "cause", where).split()),
+            fixes,
+            refs,
+        )
         entries[entry.id] = entry
     if set(entries) != set(CATALOGUE_IDS):
         missing, extra = set(CATALOGUE_IDS) - set(entries), set(entries) - set(CATALOGUE_IDS)
-        raise ReferenceDataError(f"data/{CATALOGUE_FILE}: catalogue ids differ from the stable list "
-                                 f"(missing {sorted(missing)}, unknown {sorted(extra)})")
+        raise ReferenceDataError(
+            f"data/{CATALOGUE_FILE}: catalogue ids differ from the stable list "
+            f"(missing {sorted(missing)}, unknown {sorted(extra)})"
+        )
     items = []
     for index, table in enumerate(document.get("guide_item", [])):
         where = f"data/{CATALOGUE_FILE}: guide_item {index + 1}"

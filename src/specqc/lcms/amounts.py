@@ -40,8 +40,9 @@ def _desaturate(feature: IonFeature) -> None:
     if estimate > feature.peak.area:
         feature.corrected_area = estimate
         feature.isotope_areas = tuple(estimate * a for a in isotopes[1:])
-        feature.notes.append(f"apex saturated: area {estimate:.3g} estimated from the M+1 peak "
-                             f"(measured {feature.peak.area:.3g})")
+        feature.notes.append(
+            f"apex saturated: area {estimate:.3g} estimated from the M+1 peak (measured {feature.peak.area:.3g})"
+        )
 
 
 def _remove_isotope_overlap(results: list[SpeciesResult], tolerance: Tolerance, window: float) -> None:
@@ -60,8 +61,10 @@ def _remove_isotope_overlap(results: list[SpeciesResult], tolerance: Tolerance, 
                 remaining = max(target.mono_area - share, 0.0)
                 if remaining < target.mono_area:
                     target.corrected_area = remaining
-                    target.notes.append(f"{share:.3g} of this ion's area is the M+{k} isotope of the co-eluting "
-                                        f"{source.target.ion} of {owner.species_id}; taken out")
+                    target.notes.append(
+                        f"{share:.3g} of this ion's area is the M+{k} isotope of the co-eluting "
+                        f"{source.target.ion} of {owner.species_id}; taken out"
+                    )
                 # the source's own isotope trace holds the other ion: use the formula's share instead
                 areas = list(source.isotope_areas)
                 if k - 1 < len(areas):

@@ -39,8 +39,19 @@ from ..errors import InputError
 from ..model import LCMSRun
 from .amounts import correct_amounts
 from .background import RunProfile, bin_grid, run_profile
-from .evidence import (ISOTOPE_RESOLVED_FWHM, SECOND_ION_MAX_RATIO, SECOND_ION_MIN_R, SECOND_ION_MIN_SN, IsotopeCheck, SpeciesEvidence, blank_comparison,
-                       confidence, decide, isotope_check, profile_correlation)
+from .evidence import (
+    ISOTOPE_RESOLVED_FWHM,
+    SECOND_ION_MAX_RATIO,
+    SECOND_ION_MIN_R,
+    SECOND_ION_MIN_SN,
+    IsotopeCheck,
+    SpeciesEvidence,
+    blank_comparison,
+    confidence,
+    decide,
+    isotope_check,
+    profile_correlation,
+)
 from .params import LCMSParams, Tolerance
 from .peaks import ChromPeak, background_baseline, detect_peaks, integrate, whole_run_peak
 from .signals import PeakMatrix, Resolution, choose_polarity, choose_tolerance, ms1_scans, resolution_of
@@ -88,8 +99,9 @@ class Hypothesis:
         return {f.cluster for f in self.features}
 
     def anchor_area(self, clusters: set[int] | None = None) -> float:
-        return sum(f.peak.area for f in self.features
-                   if f.target.anchor and (clusters is None or f.cluster in clusters))
+        return sum(
+            f.peak.area for f in self.features if f.target.anchor and (clusters is None or f.cluster in clusters)
+        )
 
 
 @dataclass
@@ -131,6 +143,7 @@ class UnexplainedPeak:
 @dataclass
 class SpeciesTrace:
     """A species' extracted ion chromatogram (its ions summed) and the peak integrated."""
+
     species_id: str
     status: str
     intensity: np.ndarray
@@ -142,6 +155,7 @@ class SpeciesTrace:
 @dataclass
 class Traces:
     """Chromatograms kept for plotting; not part of the JSON report."""
+
     rt_min: np.ndarray
     tic: np.ndarray
     species: list[SpeciesTrace] = field(default_factory=list)
@@ -203,8 +217,9 @@ def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], windows: _Win
         spans = {tuple(round(x, 5) for x in windows.around(f.target.mz)) for f in result.features}
         intensity = sum(matrix.eic(low, high) for low, high in sorted(spans))
         lead = max(result.features, key=lambda f: f.total_area).peak
-        traces.species.append(SpeciesTrace(result.species_id, result.status, intensity, lead.start_rt, lead.end_rt,
-                                           lead.apex_rt))
+        traces.species.append(
+            SpeciesTrace(result.species_id, result.status, intensity, lead.start_rt, lead.end_rt, lead.apex_rt)
+        )
     return traces
 
 
@@ -219,8 +234,9 @@ def _blank_matrix(blank: LCMSRun | None, polarity: str) -> PeakMatrix | None:
     return PeakMatrix(scans.rt_min, scans.peaks)
 
 
-def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
-                 blank: LCMSRun | None = None) -> LCMSResult:
+def analyze_lcms(
+    run: LCMSRun, route: Route, stage: Stage, params: LCMSParams, blank: LCMSRun | None = None
+) -> LCMSResult:
     params = params.validated()
     polarity = choose_polarity(run, params.polarity)
     effective = params.as_dict()
@@ -235,40 +251,58 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     rt = scans.rt_min
     matrix = PeakMatrix(rt, scans.peaks)
     scan_interval = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
-    chromatographic = (rt.size >= MIN_CHROMATOGRAPHIC_SCANS and
-                       float(rt.max() - rt.min()) >= MIN_CHROMATOGRAPHIC_SPAN_MIN)
-    profile = run_profile(matrix, resolution, ion_polarity, nominal, params,
-                          tolerance_given=params.tolerance != "auto")
+    chromatographic = (
+        rt.size >= MIN_CHROMATOGRAPHIC_SCANS and float(rt.max() - rt.min()) >= MIN_CHROMATOGRAPHIC_SPAN_MIN
+    )
+    profile = run_profile(matrix, resolution, ion_polarity, nominal, params, tolerance_given=params.tolerance != "auto")
     tolerance = profile.tolerance
     windows = _Windows(tolerance, profile.mass_offset)
     window = max(params.coelution_window_min, 2.5 * scan_interval, 0.5 * (profile.typical_fwhm_min or 0.0))
-    detect = dict(noise_floor=matrix.noise_floor, min_sn=params.min_peak_sn,
-                  min_points=params.min_peak_points, baseline_window=profile.baseline_window_scans,
-                  finder=detect_peaks if chromatographic else whole_run_peak)
+    detect = dict(
+        noise_floor=matrix.noise_floor,
+        min_sn=params.min_peak_sn,
+        min_points=params.min_peak_points,
+        baseline_window=profile.baseline_window_scans,
+        finder=detect_peaks if chromatographic else whole_run_peak,
+    )
     if chromatographic:
         detect["smoothing"] = profile.smoothing_scans
     notes = [f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]]
     if not chromatographic:
-        notes.append(f"{rt.size} MS1 scans over {float(rt.max() - rt.min()) * 60:.1f} s: too short for "
-                     "chromatography; ions are judged on the whole run (infusion / flow injection)")
+        notes.append(
+            f"{rt.size} MS1 scans over {float(rt.max() - rt.min()) * 60:.1f} s: too short for "
+            "chromatography; ions are judged on the whole run (infusion / flow injection)"
+        )
     elif not profile.separated:
         notes.append("most ions follow one profile: no chromatographic separation (flow injection?)")
     blank_matrix = _blank_matrix(blank, polarity)
-    effective.update(chromatographic=chromatographic, polarity_used=polarity, tolerance_used=str(tolerance),
-                     coelution_window_used_min=round(window, 4), resolution=resolution.as_dict(),
-                     noise_floor=matrix.noise_floor, run_profile=profile.as_dict(),
-                     blank=blank.source_path if blank is not None else None)
+    effective.update(
+        chromatographic=chromatographic,
+        polarity_used=polarity,
+        tolerance_used=str(tolerance),
+        coelution_window_used_min=round(window, 4),
+        resolution=resolution.as_dict(),
+        noise_floor=matrix.noise_floor,
+        run_profile=profile.as_dict(),
+        blank=blank.source_path if blank is not None else None,
+    )
 
     targets = {s.id: target_ions(s, ion_polarity, params.isotope_peaks) for s in route.species}
     features = _ion_features(matrix, targets, windows, detect, profile)
     if resolution.high:
-        features = [f for f in features
-                    if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, windows, profile)]
+        features = [
+            f for f in features if f.target.charge in (1, -1) or _charge_state_confirmed(f, matrix, windows, profile)
+        ]
     features = _drop_isotope_shadows(features, tolerance, window)
     _assign_clusters(features, tolerance, window)
     acquired = (float(matrix.mz[0]), float(matrix.mz[-1])) if matrix.mz.size else None
-    hypotheses = _hypotheses(features, window, primary_only=not resolution.high, acquired=acquired,
-                             coelutes=_coelution_test(matrix, windows, profile))
+    hypotheses = _hypotheses(
+        features,
+        window,
+        primary_only=not resolution.high,
+        acquired=acquired,
+        coelutes=_coelution_test(matrix, windows, profile),
+    )
     accepted, ambiguous_groups, secondary = _accept(hypotheses, params.distinguishing_area_fraction)
 
     results = {s.id: SpeciesResult(s.id, "not-detected", stage.role_of(s.id)) for s in route.species}
@@ -283,8 +317,15 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     for result, hypothesis in filled:
         _fill_result(result, hypothesis, matrix, windows, profile)
     correct_amounts([r for r, _ in filled], tolerance, window)
-    context = dict(matrix=matrix, windows=windows, profile=profile, resolution=resolution,
-                   chromatographic=chromatographic, blank=blank_matrix, params=params)
+    context = dict(
+        matrix=matrix,
+        windows=windows,
+        profile=profile,
+        resolution=resolution,
+        chromatographic=chromatographic,
+        blank=blank_matrix,
+        params=params,
+    )
     for result, _ in filled:
         result.evidence = _species_evidence(result, acquired=acquired, **context)
     if resolution.high:
@@ -300,21 +341,30 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
     unexplained = _unexplained_peaks(matrix, windows, window, explained, detect, params, profile, blank_matrix)
     for hypothesis in secondary:
         strongest = max(hypothesis.features, key=lambda f: f.peak.area)
-        unexplained.append(UnexplainedPeak(
-            rt_min=hypothesis.rt_min, mz=strongest.observed_mz or strongest.target.mz,
-            area=sum(f.peak.area for f in hypothesis.features), sn=strongest.peak.sn,
-            note=f"{strongest.target.ion} of {hypothesis.species_id} at a second retention time "
-                 "(isomer or another compound of the same mass)"))
+        unexplained.append(
+            UnexplainedPeak(
+                rt_min=hypothesis.rt_min,
+                mz=strongest.observed_mz or strongest.target.mz,
+                area=sum(f.peak.area for f in hypothesis.features),
+                sn=strongest.peak.sn,
+                note=f"{strongest.target.ion} of {hypothesis.species_id} at a second retention time "
+                "(isomer or another compound of the same mass)",
+            )
+        )
     _relative_areas(results, ambiguous_groups, unexplained)
     unexplained.sort(key=lambda p: -p.area)
 
     return LCMSResult(
-        source_path=run.source_path, polarity=polarity, resolution=resolution, tolerance=tolerance,
+        source_path=run.source_path,
+        polarity=polarity,
+        resolution=resolution,
+        tolerance=tolerance,
         species=[results[s.id] for s in route.species],
         unexplained=unexplained[: params.unexplained_max_listed],
         params=effective,
         notes=notes,
-        scans=scans.count, rt_range_min=(float(rt.min()), float(rt.max())),
+        scans=scans.count,
+        rt_range_min=(float(rt.min()), float(rt.max())),
         traces=_traces(matrix, results, windows),
         profile=profile,
         blank_source=blank.source_path if blank is not None else None,
@@ -323,20 +373,28 @@ def analyze_lcms(run: LCMSRun, route: Route, stage: Stage, params: LCMSParams,
 
 def _no_ms1_result(run: LCMSRun, route: Route, stage: Stage, effective: dict) -> LCMSResult:
     kinds = sorted({c.kind for c in run.chromatograms})
-    note = ("no MS1 spectra in this file"
-            + (f" (it holds {len(run.chromatograms)} chromatograms: {', '.join(kinds)})" if kinds else "")
-            + "; species cannot be assessed from it")
+    note = (
+        "no MS1 spectra in this file"
+        + (f" (it holds {len(run.chromatograms)} chromatograms: {', '.join(kinds)})" if kinds else "")
+        + "; species cannot be assessed from it"
+    )
     return LCMSResult(
-        source_path=run.source_path, polarity=None, resolution=None, tolerance=None,
+        source_path=run.source_path,
+        polarity=None,
+        resolution=None,
+        tolerance=None,
         species=[SpeciesResult(s.id, "not-detected", stage.role_of(s.id)) for s in route.species],
-        unexplained=[], params=effective,
+        unexplained=[],
+        params=effective,
         notes=[f"reader warning: {w}" for w in run.metadata.get("reader_warnings", [])[:5]] + [note],
-        scans=0, rt_range_min=None,
+        scans=0,
+        rt_range_min=None,
     )
 
 
-def _ion_features(matrix: PeakMatrix, targets: dict[str, list[TargetIon]], windows: _Windows,
-                  detect: dict, profile: RunProfile) -> list[IonFeature]:
+def _ion_features(
+    matrix: PeakMatrix, targets: dict[str, list[TargetIon]], windows: _Windows, detect: dict, profile: RunProfile
+) -> list[IonFeature]:
     """Peaks on every target ion's chromatogram; a hump far wider than the run's
     peaks is background there, not a signal of the species."""
     features: list[IonFeature] = []
@@ -346,8 +404,7 @@ def _ion_features(matrix: PeakMatrix, targets: dict[str, list[TargetIon]], windo
             low, high = windows.around(target.mz)
             key = (round(low, 5), round(high, 5))
             if key not in cache:
-                cache[key] = [p for p in _find(matrix.rt_min, matrix.eic(low, high), detect)
-                              if not profile.is_hump(p)]
+                cache[key] = [p for p in _find(matrix.rt_min, matrix.eic(low, high), detect) if not profile.is_hump(p)]
             for peak in cache[key]:
                 observed = matrix.weighted_mz(low, high, peak.start, peak.end)
                 ppm = None if observed is None else (observed - target.mz) / target.mz * 1e6
@@ -361,8 +418,7 @@ def _find(rt_min: np.ndarray, trace: np.ndarray, detect: dict) -> list[ChromPeak
     return finder(rt_min, trace, **options)
 
 
-def _charge_state_confirmed(feature: IonFeature, matrix: PeakMatrix, windows: _Windows,
-                            profile: RunProfile) -> bool:
+def _charge_state_confirmed(feature: IonFeature, matrix: PeakMatrix, windows: _Windows, profile: RunProfile) -> bool:
     """At high resolution a z >= 2 ion must show its 13C peak 1/z away (not 1 u away);
     without it a singly charged ion of another species is the better explanation."""
     target, peak = feature.target, feature.peak
@@ -387,7 +443,7 @@ def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: f
     order = sorted(range(len(features)), key=lambda i: features[i].target.mz)
     for position, i in enumerate(order):
         a = features[i]
-        for j in order[position + 1:]:
+        for j in order[position + 1 :]:
             b = features[j]
             if b.target.mz - a.target.mz > tolerance.da(a.target.mz):
                 break
@@ -397,8 +453,13 @@ def _assign_clusters(features: list[IonFeature], tolerance: Tolerance, window: f
         feature.cluster = find(i)
 
 
-def _hypotheses(features: list[IonFeature], window: float, primary_only: bool = False,
-                acquired: tuple[float, float] | None = None, coelutes=None) -> list[Hypothesis]:
+def _hypotheses(
+    features: list[IonFeature],
+    window: float,
+    primary_only: bool = False,
+    acquired: tuple[float, float] | None = None,
+    coelutes=None,
+) -> list[Hypothesis]:
     """Species at retention times, each started by one of its anchor ions. At
     unit resolution only the primary ion ([M+H]+ / [M-H]-) may start one: a
     basic amine or an ester of these routes is seen protonated first, and an
@@ -412,6 +473,7 @@ def _hypotheses(features: list[IonFeature], window: float, primary_only: bool = 
         by_species.setdefault(feature.target.species_id, []).append(feature)
     hypotheses: list[Hypothesis] = []
     for species_id, species_features in by_species.items():
+
         def may_anchor(feature: IonFeature) -> bool:
             unseen_primary = acquired is not None and not (acquired[0] <= feature.target.primary_mz <= acquired[1])
             if not feature.target.anchor:
@@ -456,8 +518,9 @@ def _accept(hypotheses: list[Hypothesis], distinguishing_fraction: float):
         anchor_total = hypothesis.anchor_area()
         if anchor_total <= 0 or hypothesis.anchor_area(free) < 0.5 * anchor_total:
             continue  # its main signal already belongs to a co-eluting parent
-        hypothesis = Hypothesis(hypothesis.species_id, hypothesis.rt_min,
-                                [f for f in hypothesis.features if f.cluster in free])
+        hypothesis = Hypothesis(
+            hypothesis.species_id, hypothesis.rt_min, [f for f in hypothesis.features if f.cluster in free]
+        )
         group = [hypothesis]
         for other_index in range(index + 1, len(pending)):
             other = pending[other_index]
@@ -466,8 +529,10 @@ def _accept(hypotheses: list[Hypothesis], distinguishing_fraction: float):
             shared = other.clusters & hypothesis.clusters
             if not shared:
                 continue
-            if (_area_outside(other, shared) <= distinguishing_fraction * other.area and
-                    _area_outside(hypothesis, shared) <= distinguishing_fraction * hypothesis.area):
+            if (
+                _area_outside(other, shared) <= distinguishing_fraction * other.area
+                and _area_outside(hypothesis, shared) <= distinguishing_fraction * hypothesis.area
+            ):
                 group.append(other)
                 done.add(other_index)
         consumed |= hypothesis.clusters
@@ -515,17 +580,18 @@ def _merge_isotopes(peaks: list[UnexplainedPeak], tolerance: Tolerance, window: 
     return kept
 
 
-
-def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatrix, windows: _Windows,
-                 profile: RunProfile) -> None:
+def _fill_result(
+    result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatrix, windows: _Windows, profile: RunProfile
+) -> None:
     """Areas of the hypothesis' ions and of their isotope peaks."""
     for feature in hypothesis.features:
         target, peak = feature.target, feature.peak
         areas = []
         for k in range(1, len(target.isotopes)):
             low, high = windows.isotope(target, k)
-            areas.append(integrate(matrix.rt_min, matrix.eic(low, high), peak.start, peak.end,
-                                   profile.baseline_window_scans))
+            areas.append(
+                integrate(matrix.rt_min, matrix.eic(low, high), peak.start, peak.end, profile.baseline_window_scans)
+            )
         feature.isotope_areas = tuple(areas)
     features = sorted(hypothesis.features, key=lambda f: -f.peak.area)
     anchors = [f for f in features if f.target.anchor]
@@ -536,14 +602,24 @@ def _fill_result(result: SpeciesResult, hypothesis: Hypothesis, matrix: PeakMatr
     result.area = sum(f.total_area for f in features)
 
 
-def _species_evidence(result: SpeciesResult, *, matrix: PeakMatrix, windows: _Windows, profile: RunProfile,
-                      resolution: Resolution, chromatographic: bool, blank: PeakMatrix | None,
-                      params: LCMSParams, acquired: tuple[float, float] | None) -> SpeciesEvidence:
+def _species_evidence(
+    result: SpeciesResult,
+    *,
+    matrix: PeakMatrix,
+    windows: _Windows,
+    profile: RunProfile,
+    resolution: Resolution,
+    chromatographic: bool,
+    blank: PeakMatrix | None,
+    params: LCMSParams,
+    acquired: tuple[float, float] | None,
+) -> SpeciesEvidence:
     # at unit resolution the species stands on its primary ion where it was acquired (see _hypotheses)
     anchors = [f for f in result.features if f.target.anchor]
     primary = [f for f in anchors if f.target.kind == "primary"]
-    anchor = max((primary if primary and not resolution.high else anchors) or result.features,
-                 key=lambda f: f.peak.area)
+    anchor = max(
+        (primary if primary and not resolution.high else anchors) or result.features, key=lambda f: f.peak.area
+    )
     peak, target = anchor.peak, anchor.target
     window = profile.baseline_window_scans
     low, high = windows.around(target.mz)
@@ -552,15 +628,23 @@ def _species_evidence(result: SpeciesResult, *, matrix: PeakMatrix, windows: _Wi
     spacing = 1.0 / abs(target.charge)
     if len(target.isotopes) < 2:
         isotope = IsotopeCheck(False, None, None, (), (), "no isotope pattern computed")
-    elif resolution.resolving_power is not None and \
-            target.mz / resolution.resolving_power > ISOTOPE_RESOLVED_FWHM * spacing:
+    elif (
+        resolution.resolving_power is not None
+        and target.mz / resolution.resolving_power > ISOTOPE_RESOLVED_FWHM * spacing
+    ):
         # peaks wider than this merge M+1 into M's flank: the centroids cannot part them
-        isotope = IsotopeCheck(False, None, None, (), tuple(target.isotopes[1:]),
-                               f"isotope peaks not resolved (FWHM {target.mz / resolution.resolving_power:.2f} "
-                               f"for a {spacing:g} spacing)")
+        isotope = IsotopeCheck(
+            False,
+            None,
+            None,
+            (),
+            tuple(target.isotopes[1:]),
+            f"isotope peaks not resolved (FWHM {target.mz / resolution.resolving_power:.2f} for a {spacing:g} spacing)",
+        )
     else:
-        isotope = isotope_check(peak, target.isotopes, isotope_traces, matrix, window,
-                                "high" if resolution.high else "unit", anchor_trace)
+        isotope = isotope_check(
+            peak, target.isotopes, isotope_traces, matrix, window, "high" if resolution.high else "unit", anchor_trace
+        )
     segment = slice(peak.start, peak.end + 1)
     anchor_residual = (anchor_trace - background_baseline(anchor_trace, window))[segment]
     second = []
@@ -573,17 +657,28 @@ def _species_evidence(result: SpeciesResult, *, matrix: PeakMatrix, windows: _Wi
         r = profile_correlation(anchor_residual, (trace - background_baseline(trace, window))[segment])
         if r is not None and r >= SECOND_ION_MIN_R:
             second.append(f"{feature.target.ion} (r {r:.2f})")
-    fwhm_ratio = (peak.fwhm_min / profile.typical_fwhm_min
-                  if peak.fwhm_min is not None and profile.typical_fwhm_min else None)
+    fwhm_ratio = (
+        peak.fwhm_min / profile.typical_fwhm_min if peak.fwhm_min is not None and profile.typical_fwhm_min else None
+    )
     return SpeciesEvidence(
-        resolution="high" if resolution.high else "unit", chromatographic=chromatographic,
-        separated=profile.separated, anchor_ion=target.ion, anchor_mz=target.mz, mass_error=anchor.mass_error,
-        mass_tolerance=windows.tolerance, sn=float(peak.sn), isotope=isotope, fwhm_ratio=fwhm_ratio,
-        apex_scans=peak.apex_scans, shape_consistent=profile.shape_consistent(peak),
-        second_ions=second, blank=blank_comparison(blank, low, high, peak, profile),
+        resolution="high" if resolution.high else "unit",
+        chromatographic=chromatographic,
+        separated=profile.separated,
+        anchor_ion=target.ion,
+        anchor_mz=target.mz,
+        mass_error=anchor.mass_error,
+        mass_tolerance=windows.tolerance,
+        sn=float(peak.sn),
+        isotope=isotope,
+        fwhm_ratio=fwhm_ratio,
+        apex_scans=peak.apex_scans,
+        shape_consistent=profile.shape_consistent(peak),
+        second_ions=second,
+        blank=blank_comparison(blank, low, high, peak, profile),
         ambiguous_with=list(result.ambiguous_with),
         primary_seen=bool(primary),
-        primary_acquired=acquired is None or acquired[0] <= target.primary_mz <= acquired[1])
+        primary_acquired=acquired is None or acquired[0] <= target.primary_mz <= acquired[1],
+    )
 
 
 MEMBER_MIN_R = 0.7  # profile correlation for an ion to join a species at that time
@@ -621,9 +716,15 @@ def _recalibrate(results: list[SpeciesResult], profile: RunProfile, params: LCMS
     what it is, instead of hiding in a window wide enough for an
     uncalibrated run. Weaker ions scatter more, so the limit widens with
     1/sqrt(S/N) and narrows with the scans averaged."""
-    strong = [r.evidence for r in results if r.evidence is not None and r.evidence.mass_error is not None
-              and r.evidence.sn >= RECALIBRATION_MIN_SN and r.evidence.isotope.consistent
-              and not r.evidence.ambiguous_with]
+    strong = [
+        r.evidence
+        for r in results
+        if r.evidence is not None
+        and r.evidence.mass_error is not None
+        and r.evidence.sn >= RECALIBRATION_MIN_SN
+        and r.evidence.isotope.consistent
+        and not r.evidence.ambiguous_with
+    ]
     if not strong or profile.mass_precision_ppm is None:
         return
     strong.sort(key=lambda e: -e.sn)
@@ -637,7 +738,9 @@ def _recalibrate(results: list[SpeciesResult], profile: RunProfile, params: LCMS
         scans = max(evidence.apex_scans, 1)
         scatter = profile.mass_precision_ppm * math.sqrt(max(1.0, RECALIBRATION_MIN_SN / max(evidence.sn, 1.0)))
         evidence.recalibrated_error = evidence.mass_error - offset
-        evidence.recalibrated_limit = max(params.min_tolerance_ppm, RESIDUAL_DRIFT_PPM + 3.0 * scatter / math.sqrt(scans))
+        evidence.recalibrated_limit = max(
+            params.min_tolerance_ppm, RESIDUAL_DRIFT_PPM + 3.0 * scatter / math.sqrt(scans)
+        )
         evidence.recalibration_source = names
 
 
@@ -651,8 +754,10 @@ def _drop_isotope_shadows(features: list[IonFeature], tolerance: Tolerance, wind
     for index, feature in enumerate(ordered):
         expected = 0.0
         for stronger in ordered[:index]:
-            if abs(stronger.peak.apex_rt - feature.peak.apex_rt) > window or \
-                    stronger.target.charge != feature.target.charge:
+            if (
+                abs(stronger.peak.apex_rt - feature.peak.apex_rt) > window
+                or stronger.target.charge != feature.target.charge
+            ):
                 continue
             for k in range(1, len(stronger.target.isotopes)):
                 first, last = stronger.target.isotope_extent(k)
@@ -666,9 +771,16 @@ def _drop_isotope_shadows(features: list[IonFeature], tolerance: Tolerance, wind
 ISOTOPE_SHADOW_SHARE = 0.5
 
 
-def _unexplained_peaks(matrix: PeakMatrix, windows: _Windows, window: float, explained: list[IonFeature],
-                       detect: dict, params: LCMSParams, profile: RunProfile,
-                       blank: PeakMatrix | None) -> list[UnexplainedPeak]:
+def _unexplained_peaks(
+    matrix: PeakMatrix,
+    windows: _Windows,
+    window: float,
+    explained: list[IonFeature],
+    detect: dict,
+    params: LCMSParams,
+    profile: RunProfile,
+    blank: PeakMatrix | None,
+) -> list[UnexplainedPeak]:
     """Chromatographic peaks on the most peak-like untargeted traces that no
     species explains; background (humps, what the blank holds as strongly)
     is not a peak."""
@@ -679,8 +791,9 @@ def _unexplained_peaks(matrix: PeakMatrix, windows: _Windows, window: float, exp
     explained_marks = []
     for feature in explained:
         for k in range(len(feature.target.isotopes)):
-            explained_marks.append((windows.centre(feature.target.isotope_mz(k)), feature.peak.start_rt,
-                                    feature.peak.end_rt))
+            explained_marks.append(
+                (windows.centre(feature.target.isotope_mz(k)), feature.peak.start_rt, feature.peak.end_rt)
+            )
     found: list[UnexplainedPeak] = []
     for b in traces.bins:
         low, _ = traces.edges(int(b) - 1)
@@ -693,20 +806,22 @@ def _unexplained_peaks(matrix: PeakMatrix, windows: _Windows, window: float, exp
             if mz is None:
                 continue
             tol = tolerance.da(mz)
-            if any(abs(mz - m) <= tol and start - window <= peak.apex_rt <= end + window
-                   for m, start, end in explained_marks):
+            if any(
+                abs(mz - m) <= tol and start - window <= peak.apex_rt <= end + window
+                for m, start, end in explained_marks
+            ):
                 continue
             if blank is not None and blank_comparison(blank, mz - tol, mz + tol, peak, profile).in_blank:
                 continue
-            duplicate = next((p for p in found if abs(p.mz - mz) <= tol
-                              and abs(p.rt_min - peak.apex_rt) <= window), None)
+            duplicate = next(
+                (p for p in found if abs(p.mz - mz) <= tol and abs(p.rt_min - peak.apex_rt) <= window), None
+            )
             if duplicate is not None:
                 if peak.area > duplicate.area:
                     duplicate.mz, duplicate.area, duplicate.sn = mz, peak.area, peak.sn
                 continue
             found.append(UnexplainedPeak(peak.apex_rt, mz, peak.area, peak.sn))
     return _merge_isotopes(found, tolerance, window)
-
 
 
 def _relative_areas(results: dict[str, SpeciesResult], ambiguous_groups, unexplained) -> None:

@@ -77,8 +77,9 @@ def known_background_ions() -> tuple[tuple[KnownIon, ...], str]:
         polarity = row["polarity"].strip()
         if polarity not in ("positive", "negative") or charge == 0 or (charge > 0) != (polarity == "positive"):
             raise ReferenceDataError(f"{where}: bad polarity or charge")
-        ions.append(KnownIon(row["name"].strip(), polarity, row["ion"].strip(),
-                             (mass - charge * ELECTRON_MASS) / abs(charge)))
+        ions.append(
+            KnownIon(row["name"].strip(), polarity, row["ion"].strip(), (mass - charge * ELECTRON_MASS) / abs(charge))
+        )
     if not ions:
         raise ReferenceDataError("data/background_ions.csv has no rows")
     return tuple(ions), data.version
@@ -93,8 +94,13 @@ class BackgroundIon:
     known_as: str | None = None  # e.g. "bis(2-ethylhexyl) phthalate [M+H]+"
 
     def as_dict(self) -> dict:
-        return {"mz": round(self.mz, 4), "share_of_tic_pct": round(self.share_of_tic_pct, 2), "kind": self.kind,
-                "presence": round(self.presence, 2), "known_as": self.known_as}
+        return {
+            "mz": round(self.mz, 4),
+            "share_of_tic_pct": round(self.share_of_tic_pct, 2),
+            "kind": self.kind,
+            "presence": round(self.presence, 2),
+            "known_as": self.known_as,
+        }
 
 
 @dataclass(frozen=True)
@@ -139,13 +145,18 @@ class RunProfile:
     def is_hump(self, peak) -> bool:
         """Far wider than the run's peaks, and not a peak the detector clipped
         (saturation flattens and widens a peak; that is no background)."""
-        return (not peak.flat_top and peak.fwhm_min is not None and self.typical_fwhm_min is not None
-                and peak.fwhm_min > HUMP_WIDTH_RATIO * self.typical_fwhm_min)
+        return (
+            not peak.flat_top
+            and peak.fwhm_min is not None
+            and self.typical_fwhm_min is not None
+            and peak.fwhm_min > HUMP_WIDTH_RATIO * self.typical_fwhm_min
+        )
 
 
 @dataclass
 class _BinGrid:
     """Untargeted traces: the strongest m/z bins of the run, scan by scan."""
+
     bins: np.ndarray  # bin numbers
     grid: np.ndarray  # (bins, scans)
     edges: object  # bin number -> (low, high)
@@ -166,8 +177,9 @@ def bin_grid(matrix: PeakMatrix, tolerance: Tolerance, count: int, rank: str) ->
     position[position >= shortlist.size] = 0
     selected = shortlist[position] == local
     cells = position[selected] * matrix.n_scans + matrix.scan[selected]
-    grid = np.bincount(cells, weights=matrix.intensity[selected],
-                       minlength=shortlist.size * matrix.n_scans).reshape(shortlist.size, matrix.n_scans)
+    grid = np.bincount(cells, weights=matrix.intensity[selected], minlength=shortlist.size * matrix.n_scans).reshape(
+        shortlist.size, matrix.n_scans
+    )
     score = grid.sum(axis=1) if rank == "total" else grid.max(axis=1) - np.median(grid, axis=1)
     keep = np.sort(np.argsort(score)[::-1][:count])
     return _BinGrid(shortlist[keep] + first, grid[keep], edges)
@@ -179,7 +191,7 @@ def _width_from_autocorrelation(traces: _BinGrid, window: int) -> float | None:
     widths, whatever its noise (white noise decorrelates within one scan, so
     lag 0 is extrapolated from lags 1 and 2)."""
     widths = []
-    for trace in traces.grid[:PROFILE_TRACES // 2]:
+    for trace in traces.grid[: PROFILE_TRACES // 2]:
         residual = np.clip(trace - background_baseline(trace, window), 0.0, None)
         n = residual.size
         if n < 16 or not residual.any():
@@ -213,10 +225,19 @@ def _typical_fwhm(matrix: PeakMatrix, traces: _BinGrid, params: LCMSParams, smoo
     window = max(MIN_BASELINE_SCANS, matrix.n_scans // 5)
     best = []
     for trace in traces.grid:
-        peaks = [p for p in detect_peaks(matrix.rt_min, trace, noise_floor=matrix.noise_floor, min_sn=20.0,
-                                         min_points=params.min_peak_points, baseline_window=window,
-                                         smoothing=smoothing)
-                 if p.apex_scans >= 3 and p.fwhm_min]
+        peaks = [
+            p
+            for p in detect_peaks(
+                matrix.rt_min,
+                trace,
+                noise_floor=matrix.noise_floor,
+                min_sn=20.0,
+                min_points=params.min_peak_points,
+                baseline_window=window,
+                smoothing=smoothing,
+            )
+            if p.apex_scans >= 3 and p.fwhm_min
+        ]
         if peaks:
             strongest = max(peaks, key=lambda p: p.sn)
             best.append((strongest.sn, strongest.apex_rt, strongest.fwhm_min))
@@ -224,8 +245,9 @@ def _typical_fwhm(matrix: PeakMatrix, traces: _BinGrid, params: LCMSParams, smoo
     # one peak per compound: the ions and isotopes of the strongest one would otherwise all vote
     compounds: list[tuple[float, float, float]] = []
     for sn, apex, width in best:
-        if sn >= WIDTH_MIN_SN and all(abs(apex - other) > 2.0 * max(width, other_width)
-                                      for other, other_width, _ in compounds):
+        if sn >= WIDTH_MIN_SN and all(
+            abs(apex - other) > 2.0 * max(width, other_width) for other, other_width, _ in compounds
+        ):
             compounds.append((apex, width, sn))
     if not compounds:
         return None
@@ -260,9 +282,16 @@ def _name_of(mz: float, polarity: str, tolerance: Tolerance) -> str | None:
     return f"{best.name} {best.ion}"
 
 
-def _background(matrix: PeakMatrix, traces: _BinGrid, window: int, typical: float | None,
-                polarity: str, tolerance: Tolerance, params: LCMSParams,
-                smoothing: int) -> tuple[list[BackgroundIon], float]:
+def _background(
+    matrix: PeakMatrix,
+    traces: _BinGrid,
+    window: int,
+    typical: float | None,
+    polarity: str,
+    tolerance: Tolerance,
+    params: LCMSParams,
+    smoothing: int,
+) -> tuple[list[BackgroundIon], float]:
     tic_total = float(matrix.intensity.sum())
     if tic_total <= 0:
         return [], 0.0
@@ -276,18 +305,23 @@ def _background(matrix: PeakMatrix, traces: _BinGrid, window: int, typical: floa
         kind = "persistent" if presence >= PERSISTENT_PRESENCE and share > 0 else None
         if typical is not None:
             residual = trace - baseline
-            for peak in detect_peaks(matrix.rt_min, trace, noise_floor=matrix.noise_floor, min_sn=10.0,
-                                     min_points=params.min_peak_points, baseline_window=window,
-                                     smoothing=smoothing):
+            for peak in detect_peaks(
+                matrix.rt_min,
+                trace,
+                noise_floor=matrix.noise_floor,
+                min_sn=10.0,
+                min_points=params.min_peak_points,
+                baseline_window=window,
+                smoothing=smoothing,
+            ):
                 if not peak.flat_top and peak.fwhm_min is not None and peak.fwhm_min > HUMP_WIDTH_RATIO * typical:
-                    share += float(np.clip(residual[peak.start:peak.end + 1], 0.0, None).sum())
+                    share += float(np.clip(residual[peak.start : peak.end + 1], 0.0, None).sum())
                     kind = kind or "hump"
         if kind is None or share <= 0:
             continue
         background_total += share
         mz = matrix.weighted_mz(low, high, 0, matrix.n_scans - 1) or 0.5 * (low + high)
-        found.append(BackgroundIon(mz, 100.0 * share / tic_total, kind, presence,
-                                   _name_of(mz, polarity, tolerance)))
+        found.append(BackgroundIon(mz, 100.0 * share / tic_total, kind, presence, _name_of(mz, polarity, tolerance)))
     found.sort(key=lambda ion: -ion.share_of_tic_pct)
     listed = [ion for ion in found if ion.share_of_tic_pct >= MIN_LISTED_SHARE_PCT][:LISTED_BACKGROUND_IONS]
     return listed, 100.0 * background_total / tic_total
@@ -348,15 +382,20 @@ def _precision_ppm(matrix: PeakMatrix, traces: _BinGrid, tolerance: Tolerance) -
     return float(np.median(scatters)) if scatters else None
 
 
-def run_profile(matrix: PeakMatrix, resolution: Resolution, polarity: str, nominal: Tolerance,
-                params: LCMSParams, tolerance_given: bool) -> RunProfile:
+def run_profile(
+    matrix: PeakMatrix,
+    resolution: Resolution,
+    polarity: str,
+    nominal: Tolerance,
+    params: LCMSParams,
+    tolerance_given: bool,
+) -> RunProfile:
     """Peak width, background, separation and mass calibration of one run."""
     rt = matrix.rt_min
     interval = float(np.median(np.diff(rt))) if rt.size > 1 else 1.0
     peaky = bin_grid(matrix, nominal, PROFILE_TRACES, rank="peak")
     first_guess = _width_from_autocorrelation(peaky, max(MIN_BASELINE_SCANS, matrix.n_scans // 5))
-    typical = (_typical_fwhm(matrix, peaky, params, smoothing_for(first_guess))
-               if matrix.n_scans >= 10 else None)
+    typical = _typical_fwhm(matrix, peaky, params, smoothing_for(first_guess)) if matrix.n_scans >= 10 else None
     window = MIN_BASELINE_SCANS
     if typical is not None:
         window = max(window, int(round(BASELINE_WIDTHS * typical / max(interval, 1e-9))))
@@ -376,8 +415,20 @@ def run_profile(matrix: PeakMatrix, resolution: Resolution, polarity: str, nomin
             width = residual_calibration + 3.0 * precision
             value = float(np.clip(width, params.min_tolerance_ppm, params.max_tolerance_ppm))
             tolerance = Tolerance(round(value, 1), "ppm")
-            source = (f"from the data: scan-to-scan m/z scatter {precision:.1f} ppm (robust sigma), calibration "
-                      + ("corrected" if offset_source[0].isdigit()
-                         else f"assumed within {params.assumed_calibration_ppm:g} ppm"))
-    return RunProfile(interval, typical, window, smoothing, tuple(background), share, separated, offset,
-                      offset_source, tolerance, source, precision)
+            source = f"from the data: scan-to-scan m/z scatter {precision:.1f} ppm (robust sigma), calibration " + (
+                "corrected" if offset_source[0].isdigit() else f"assumed within {params.assumed_calibration_ppm:g} ppm"
+            )
+    return RunProfile(
+        interval,
+        typical,
+        window,
+        smoothing,
+        tuple(background),
+        share,
+        separated,
+        offset,
+        offset_source,
+        tolerance,
+        source,
+        precision,
+    )

@@ -66,8 +66,13 @@ class IsotopeCheck:
     @property
     def distinctive(self) -> bool:
         """A consistent envelope with a strong M+2 (bromine, chlorine) measured."""
-        return bool(self.consistent and len(self.expected) > 1 and self.expected[1] >= DISTINCTIVE_M2
-                    and len(self.observed) > 1 and self.observed[1] is not None)
+        return bool(
+            self.consistent
+            and len(self.expected) > 1
+            and self.expected[1] >= DISTINCTIVE_M2
+            and len(self.observed) > 1
+            and self.observed[1] is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,17 @@ class BlankComparison:
 
     def as_dict(self) -> dict:
         ratio = self.ratio
-        return {"sample_height": round(self.sample_height, 1), "blank_height": round(self.blank_height, 1),
-                "ratio": None if ratio is None else round(ratio, 2)}
+        return {
+            "sample_height": round(self.sample_height, 1),
+            "blank_height": round(self.blank_height, 1),
+            "ratio": None if ratio is None else round(ratio, 2),
+        }
 
 
 @dataclass
 class SpeciesEvidence:
     """Everything one species' identification rests on in one run."""
+
     resolution: str  # high | unit
     chromatographic: bool  # enough scans for chromatography
     separated: bool  # not flow injection
@@ -127,10 +136,15 @@ class SpeciesEvidence:
             "sn": round(self.sn, 1),
             "isotope_score": None if self.isotope.score is None else round(self.isotope.score, 3),
             "isotope": self.isotope.detail,
-            "peak_shape": ("consistent" if self.peak_is_peak and self.shape_consistent else
-                           "unknown run peak width" if self.peak_is_peak else
-                           f"not a peak ({self.apex_scans} apex scan{'s' if self.apex_scans != 1 else ''}"
-                           + (f", {self.fwhm_ratio:.1f}x the run's peak width" if self.fwhm_ratio else "") + ")"),
+            "peak_shape": (
+                "consistent"
+                if self.peak_is_peak and self.shape_consistent
+                else "unknown run peak width"
+                if self.peak_is_peak
+                else f"not a peak ({self.apex_scans} apex scan{'s' if self.apex_scans != 1 else ''}"
+                + (f", {self.fwhm_ratio:.1f}x the run's peak width" if self.fwhm_ratio else "")
+                + ")"
+            ),
             "fwhm_ratio": None if self.fwhm_ratio is None else round(self.fwhm_ratio, 2),
             "second_ions": list(self.second_ions),
             "blank": None if self.blank is None else self.blank.as_dict(),
@@ -139,8 +153,15 @@ class SpeciesEvidence:
         }
 
 
-def isotope_check(peak: ChromPeak, isotopes: tuple[float, ...], isotope_traces: list[np.ndarray],
-                  matrix: PeakMatrix, window: int, resolution: str, anchor_trace: np.ndarray) -> IsotopeCheck:
+def isotope_check(
+    peak: ChromPeak,
+    isotopes: tuple[float, ...],
+    isotope_traces: list[np.ndarray],
+    matrix: PeakMatrix,
+    window: int,
+    resolution: str,
+    anchor_trace: np.ndarray,
+) -> IsotopeCheck:
     """M+1/M and M+2/M over the anchor's peak against the formula's pattern,
     each with its counting uncertainty. A saturated apex flattens M, so then
     M+2/M+1 is compared instead."""
@@ -160,8 +181,11 @@ def isotope_check(peak: ChromPeak, isotopes: tuple[float, ...], isotope_traces: 
         sigma_area = noise * math.sqrt(npoints)
         expected_k = expected[k - 1]
         sigma = math.hypot(sigma_area / mono, ISOTOPE_SYSTEMATIC[resolution] * expected_k)
-        if (expected_k < 0.005 or expected_k * mono < ISOTOPE_MIN_EXPECTED_SN * sigma_area
-                or sigma > ISOTOPE_MAX_RELATIVE_SIGMA * expected_k):
+        if (
+            expected_k < 0.005
+            or expected_k * mono < ISOTOPE_MIN_EXPECTED_SN * sigma_area
+            or sigma > ISOTOPE_MAX_RELATIVE_SIGMA * expected_k
+        ):
             observed.append(None)
             sigmas.append(None)
             continue
@@ -169,8 +193,14 @@ def isotope_check(peak: ChromPeak, isotopes: tuple[float, ...], isotope_traces: 
         sigmas.append(sigma)
     if peak.flat_top:
         if len(observed) < 2 or observed[0] is None or observed[1] is None:
-            return IsotopeCheck(False, None, None, tuple(observed), expected,
-                                "saturated apex: M is clipped and M+2 too weak to compare with M+1")
+            return IsotopeCheck(
+                False,
+                None,
+                None,
+                tuple(observed),
+                expected,
+                "saturated apex: M is clipped and M+2 too weak to compare with M+1",
+            )
         ratio, target = observed[1] / observed[0], expected[1] / expected[0]
         sigma = math.hypot(sigmas[1] / observed[0], ratio * sigmas[0] / observed[0])
         z = [(ratio - target) / max(sigma, 1e-12)]
@@ -178,13 +208,22 @@ def isotope_check(peak: ChromPeak, isotopes: tuple[float, ...], isotope_traces: 
     else:
         pairs = [(o, e, s) for o, e, s in zip(observed, expected, sigmas) if o is not None]
         if not pairs:
-            return IsotopeCheck(False, None, None, tuple(observed), expected,
-                                f"isotope envelope not measurable (M+1 expected at "
-                                f"{expected[0] * mono / max(noise_level(mono_residual, matrix.noise_floor), 1e-12) / math.sqrt(npoints):.1f}"
-                                " x noise)")
+            return IsotopeCheck(
+                False,
+                None,
+                None,
+                tuple(observed),
+                expected,
+                f"isotope envelope not measurable (M+1 expected at "
+                f"{expected[0] * mono / max(noise_level(mono_residual, matrix.noise_floor), 1e-12) / math.sqrt(npoints):.1f}"
+                " x noise)",
+            )
         z = [(o - e) / max(s, 1e-12) for o, e, s in pairs]
-        detail = ", ".join(f"M+{k} {100 * o:.1f} % vs {100 * e:.1f} % expected"
-                           for k, (o, e) in enumerate(zip(observed, expected), start=1) if o is not None)
+        detail = ", ".join(
+            f"M+{k} {100 * o:.1f} % vs {100 * e:.1f} % expected"
+            for k, (o, e) in enumerate(zip(observed, expected), start=1)
+            if o is not None
+        )
     worst = max(abs(v) for v in z)
     score = math.exp(-0.5 * float(np.mean(np.square(z))))
     return IsotopeCheck(True, worst <= ISOTOPE_MAX_Z, score, tuple(observed), expected, detail)
@@ -202,28 +241,41 @@ def decide(evidence: SpeciesEvidence, params: LCMSParams) -> tuple[str, list[str
     """Status and, for anything short of detected, the reasons."""
     if evidence.blank is not None and evidence.blank.in_blank:
         b = evidence.blank
-        return "in-blank", [f"in the blank at {b.blank_height:.3g} against {b.sample_height:.3g} here "
-                            f"(less than {BLANK_MIN_RATIO:g}x the blank)"]
+        return "in-blank", [
+            f"in the blank at {b.blank_height:.3g} against {b.sample_height:.3g} here "
+            f"(less than {BLANK_MIN_RATIO:g}x the blank)"
+        ]
     if evidence.ambiguous_with:
-        return "tentative", [f"same ions at {evidence.mass_tolerance} as {', '.join(evidence.ambiguous_with)}; "
-                             "cannot be told apart in this run"]
+        return "tentative", [
+            f"same ions at {evidence.mass_tolerance} as {', '.join(evidence.ambiguous_with)}; "
+            "cannot be told apart in this run"
+        ]
     if evidence.sn < params.min_detection_sn:
         return "not-detected", [f"signal below S/N {params.min_detection_sn:g}: not claimed"]
     if not evidence.chromatographic:
         return "tentative", ["run too short for chromatography: no peak can establish the species"]
     if not evidence.separated:
-        return "tentative", ["no chromatographic separation (flow injection): every ion follows the injection "
-                             "profile, so co-elution and peak shape prove nothing"]
+        return "tentative", [
+            "no chromatographic separation (flow injection): every ion follows the injection "
+            "profile, so co-elution and peak shape prove nothing"
+        ]
     reasons = []
     if evidence.resolution == "high":
-        if (evidence.recalibrated_error is not None and evidence.recalibrated_limit is not None
-                and abs(evidence.recalibrated_error) > evidence.recalibrated_limit):
-            reasons.append(f"m/z {evidence.recalibrated_error:+.1f} ppm from the formula once the run is "
-                           f"recalibrated on {evidence.recalibration_source} (limit {evidence.recalibrated_limit:.1f} "
-                           "ppm): another compound of nearly the same mass")
+        if (
+            evidence.recalibrated_error is not None
+            and evidence.recalibrated_limit is not None
+            and abs(evidence.recalibrated_error) > evidence.recalibrated_limit
+        ):
+            reasons.append(
+                f"m/z {evidence.recalibrated_error:+.1f} ppm from the formula once the run is "
+                f"recalibrated on {evidence.recalibration_source} (limit {evidence.recalibrated_limit:.1f} "
+                "ppm): another compound of nearly the same mass"
+            )
         if not evidence.primary_seen and evidence.primary_acquired and not evidence.second_ions:
-            reasons.append(f"only {evidence.anchor_ion}, no [M+H]+ / [M-H]- although it lies in the m/z range: "
-                           "a lone adduct m/z is also another formula's protonated ion")
+            reasons.append(
+                f"only {evidence.anchor_ion}, no [M+H]+ / [M-H]- although it lies in the m/z range: "
+                "a lone adduct m/z is also another formula's protonated ion"
+            )
         if not evidence.peak_is_peak:
             reasons.append("not a chromatographic peak: " + evidence.parts()["peak_shape"])
         if evidence.isotope.assessable and not evidence.isotope.consistent:
@@ -236,15 +288,26 @@ def decide(evidence: SpeciesEvidence, params: LCMSParams) -> tuple[str, list[str
     isotope = evidence.isotope.assessable and evidence.isotope.consistent
     shape = evidence.peak_is_peak and bool(evidence.shape_consistent)
     contradicted = evidence.isotope.assessable and not evidence.isotope.consistent
-    supported = not contradicted and (evidence.second_ions and (isotope or shape)) or (
-        evidence.isotope.distinctive and shape)
+    supported = (
+        not contradicted and (evidence.second_ions and (isotope or shape)) or (evidence.isotope.distinctive and shape)
+    )
     if supported and evidence.sn >= params.unit_res_detection_sn:
         return "detected", []
-    supports = [name for name, present in (("second ion", bool(evidence.second_ions)),
-                                            ("isotope envelope", isotope), ("peak shape", shape)) if present]
+    supports = [
+        name
+        for name, present in (
+            ("second ion", bool(evidence.second_ions)),
+            ("isotope envelope", isotope),
+            ("peak shape", shape),
+        )
+        if present
+    ]
     nominal = f"m/z {evidence.anchor_mz:.0f}"
-    why = [f"{evidence.anchor_ion} {nominal} only" if not evidence.second_ions else
-           f"{nominal} with {', '.join(evidence.second_ions)}"]
+    why = [
+        f"{evidence.anchor_ion} {nominal} only"
+        if not evidence.second_ions
+        else f"{nominal} with {', '.join(evidence.second_ions)}"
+    ]
     if not evidence.isotope.assessable:
         why.append(evidence.isotope.detail)
     elif not evidence.isotope.consistent:
@@ -255,15 +318,26 @@ def decide(evidence: SpeciesEvidence, params: LCMSParams) -> tuple[str, list[str
         why.append("peak shape " + evidence.parts()["peak_shape"])
     if evidence.sn < params.unit_res_detection_sn:
         why.append(f"S/N {evidence.sn:.1f}, below the {params.unit_res_detection_sn:g} a nominal-mass claim needs")
-    return "tentative", ["; ".join(why) + " (unit resolution needs a second ion and its envelope or peak "
-                         f"shape, at S/N {params.unit_res_detection_sn:g}; has "
-                         f"{', '.join(supports) or 'none of them'})"]
+    return "tentative", [
+        "; ".join(why) + " (unit resolution needs a second ion and its envelope or peak "
+        f"shape, at S/N {params.unit_res_detection_sn:g}; has "
+        f"{', '.join(supports) or 'none of them'})"
+    ]
 
 
 # ---------------------------------------------------------------- calibrated confidence
 
-FEATURES = ("high_resolution", "mass_z2", "isotope_measured", "isotope_z", "log_sn", "peak_shape",
-            "second_ions", "blank_log_ratio", "separated")
+FEATURES = (
+    "high_resolution",
+    "mass_z2",
+    "isotope_measured",
+    "isotope_z",
+    "log_sn",
+    "peak_shape",
+    "second_ions",
+    "blank_log_ratio",
+    "separated",
+)
 
 
 def confidence_features(evidence: SpeciesEvidence) -> dict[str, float]:
@@ -279,8 +353,9 @@ def confidence_features(evidence: SpeciesEvidence) -> dict[str, float]:
         "isotope_measured": 1.0 if evidence.isotope.assessable else 0.0,
         "isotope_z": min(isotope_z, 5.0),
         "log_sn": math.log10(max(evidence.sn, 1.0)),
-        "peak_shape": 1.0 if (evidence.peak_is_peak and evidence.shape_consistent) else
-        (0.5 if evidence.peak_is_peak else 0.0),
+        "peak_shape": 1.0
+        if (evidence.peak_is_peak and evidence.shape_consistent)
+        else (0.5 if evidence.peak_is_peak else 0.0),
         "second_ions": float(min(len(evidence.second_ions), 3)),
         "blank_log_ratio": 2.0 if blank is None else float(np.clip(math.log10(max(blank, 1e-3)), -1.0, 2.0)),
         "separated": 1.0 if (evidence.separated and evidence.chromatographic) else 0.0,
@@ -305,8 +380,12 @@ def confidence_model() -> ConfidenceModel:
     name = "lcms_confidence.json"
     try:
         data = json.loads(resources.files("specqc").joinpath("data", name).read_text(encoding="utf-8"))
-        model = ConfidenceModel(str(data["version"]), str(data["source"]), float(data["intercept"]),
-                                {k: float(v) for k, v in data["coefficients"].items()})
+        model = ConfidenceModel(
+            str(data["version"]),
+            str(data["source"]),
+            float(data["intercept"]),
+            {k: float(v) for k, v in data["coefficients"].items()},
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReferenceDataError(f"package data file data/{name} is missing or malformed ({exc})") from exc
     unknown = set(model.coefficients) - set(FEATURES)
@@ -318,12 +397,17 @@ def confidence_model() -> ConfidenceModel:
 def confidence(evidence: SpeciesEvidence) -> dict:
     features = confidence_features(evidence)
     model = confidence_model()
-    return {"value": round(model.value(features), 3), "parts": evidence.parts(),
-            "features": {k: round(v, 3) for k, v in features.items()}, "model": model.version}
+    return {
+        "value": round(model.value(features), 3),
+        "parts": evidence.parts(),
+        "features": {k: round(v, 3) for k, v in features.items()},
+        "model": model.version,
+    }
 
 
-def blank_comparison(blank: PeakMatrix | None, mz_low: float, mz_high: float, peak: ChromPeak,
-                     profile: RunProfile) -> BlankComparison | None:
+def blank_comparison(
+    blank: PeakMatrix | None, mz_low: float, mz_high: float, peak: ChromPeak, profile: RunProfile
+) -> BlankComparison | None:
     """The blank's highest signal at this ion around the same time (injections drift a little)."""
     if blank is None:
         return None

@@ -102,10 +102,10 @@ def _extents_direct(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.nd
     last = np.empty(peaks.size, dtype=np.intp)
     for number, peak in enumerate(peaks.tolist()):
         height = x[peak]
-        higher = x[peak - 1::-1] > height if peak > 0 else x[:0] > height  # leftwards from the peak
+        higher = x[peak - 1 :: -1] > height if peak > 0 else x[:0] > height  # leftwards from the peak
         step = int(higher.argmax()) if higher.size else 0
         first[number] = peak - step if higher.size and higher[step] else 0
-        higher = x[peak + 1:] > height
+        higher = x[peak + 1 :] > height
         step = int(higher.argmax()) if higher.size else 0
         last[number] = peak + step if higher.size and higher[step] else x.size - 1
     return first, last
@@ -118,8 +118,8 @@ def prominences(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarra
         return np.empty(0, dtype=np.float64), empty, empty
     first, last = extents(x, peaks)
     if peaks.size <= DIRECT_SEARCH_PEAKS:
-        left_min = np.array([x[a:b + 1].min() for a, b in zip(first.tolist(), peaks.tolist())])
-        right_min = np.array([x[a:b + 1].min() for a, b in zip(peaks.tolist(), last.tolist())])
+        left_min = np.array([x[a : b + 1].min() for a, b in zip(first.tolist(), peaks.tolist())])
+        right_min = np.array([x[a : b + 1].min() for a, b in zip(peaks.tolist(), last.tolist())])
     else:
         minima = _block_tables(x, np.minimum)
         left_min = _range_min(minima, first, peaks)
@@ -127,8 +127,9 @@ def prominences(x: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return x[peaks] - np.maximum(left_min, right_min), first, last
 
 
-def find_peaks(x, height: np.ndarray | float | None = None,
-               prominence: np.ndarray | float | None = None) -> tuple[np.ndarray, dict]:
+def find_peaks(
+    x, height: np.ndarray | float | None = None, prominence: np.ndarray | float | None = None
+) -> tuple[np.ndarray, dict]:
     """Local maxima at least ``height`` high and at least ``prominence``
     prominent (each a number or an array as long as ``x``, read at the peak),
     as ``scipy.signal.find_peaks(x, height=..., prominence=...)`` returns them:
@@ -160,8 +161,7 @@ def _at_least(values: np.ndarray, bound, x: np.ndarray, peaks: np.ndarray) -> np
     return bound <= values
 
 
-def peak_widths(x, peaks: np.ndarray, rel_height: float = 0.5
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def peak_widths(x, peaks: np.ndarray, rel_height: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Width of each peak at ``rel_height`` of its prominence below its top, in
     samples, linearly interpolated; with the height of the line and its left
     and right crossing positions, as ``scipy.signal.peak_widths`` returns them."""
@@ -174,8 +174,8 @@ def peak_widths(x, peaks: np.ndarray, rel_height: float = 0.5
     right_ips = np.empty(peaks.size)
     for number, peak in enumerate(peaks.tolist()):
         # the bases: the lowest sample of each side, the one nearest the peak where several are lowest
-        left_side = x[first[number]:peak + 1]
-        right_side = x[peak:last[number] + 1]
+        left_side = x[first[number] : peak + 1]
+        right_side = x[peak : last[number] + 1]
         i_min = int(first[number] + np.flatnonzero(left_side == left_side.min())[-1])
         i_max = int(peak + np.flatnonzero(right_side == right_side.min())[0])
         level = float(x[peak]) - float(values[number]) * rel_height

@@ -65,8 +65,14 @@ class LCMSParams:
             raise ConfigError(f"polarity {self.polarity!r}: use auto, positive or negative")
         if self.tolerance != "auto":
             Tolerance.parse(self.tolerance)
-        for name in ("min_peak_sn", "min_detection_sn", "unit_res_detection_sn", "unexplained_min_sn",
-                     "coelution_window_min", "baseline_window_min"):
+        for name in (
+            "min_peak_sn",
+            "min_detection_sn",
+            "unit_res_detection_sn",
+            "unexplained_min_sn",
+            "coelution_window_min",
+            "baseline_window_min",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"parameter {name} must be positive")
         return self

@@ -32,9 +32,15 @@ FLAT_TOP_TOLERANCE = 0.005  # apex scans within 0.5 % of the maximum are "at the
 FLAT_TOP_SCANS = 3
 
 
-def peak_shape(rt_min: np.ndarray, residual: np.ndarray, apex: int, start: int, end: int,
-               raw: np.ndarray | None = None, smoothed: np.ndarray | None = None
-               ) -> tuple[float | None, int, bool]:
+def peak_shape(
+    rt_min: np.ndarray,
+    residual: np.ndarray,
+    apex: int,
+    start: int,
+    end: int,
+    raw: np.ndarray | None = None,
+    smoothed: np.ndarray | None = None,
+) -> tuple[float | None, int, bool]:
     """FWHM (min, interpolated), the run of consecutive apex scans above 30 % of
     the height, and whether the top is flat (saturation: judged on the raw
     trace, which the detector clipped, not on what is left above a baseline).
@@ -51,14 +57,14 @@ def peak_shape(rt_min: np.ndarray, residual: np.ndarray, apex: int, start: int, 
     while right < end and residual[right + 1] >= APEX_FRACTION * height:
         right += 1
     apex_scans = right - left + 1
-    top = (raw if raw is not None else residual)[start:end + 1]
+    top = (raw if raw is not None else residual)[start : end + 1]
     ceiling = float(top.max())
     flat = ceiling > 0 and int((top >= (1.0 - FLAT_TOP_TOLERANCE) * ceiling).sum()) >= FLAT_TOP_SCANS
     return fwhm, apex_scans, flat
 
 
 def _fwhm(rt_min: np.ndarray, trace: np.ndarray, apex: int, start: int, end: int) -> float | None:
-    top = start + int(np.argmax(trace[start:end + 1]))
+    top = start + int(np.argmax(trace[start : end + 1]))
     height = float(trace[top])
     if height <= 0:
         return None
@@ -113,7 +119,7 @@ def background_baseline(values: np.ndarray, window: int) -> np.ndarray:
     level = np.percentile(padded.reshape(blocks, block), BACKGROUND_PERCENTILE, axis=1)
     reach = 2  # blocks either side
     edge = np.concatenate([np.full(reach, np.inf), level, np.full(reach, np.inf)])
-    lowest = np.min(np.stack([edge[i:i + blocks] for i in range(2 * reach + 1)]), axis=0)
+    lowest = np.min(np.stack([edge[i : i + blocks] for i in range(2 * reach + 1)]), axis=0)
     centres = (np.arange(blocks) + 0.5) * block - 0.5
     return np.interp(np.arange(n, dtype=np.float64), centres, lowest)
 
@@ -157,9 +163,9 @@ def running_median(values: np.ndarray, reach: int) -> np.ndarray:
     result = np.empty(n)
     width = 2 * reach + 1
     if n >= width:
-        result[reach:n - reach] = np.median(np.stack([values[i:i + n - width + 1] for i in range(width)]), axis=0)
+        result[reach : n - reach] = np.median(np.stack([values[i : i + n - width + 1] for i in range(width)]), axis=0)
     for j in (*range(min(reach, n)), *range(max(reach, n - reach), n)):
-        result[j] = np.median(values[max(0, j - reach):min(n, j + reach + 1)])
+        result[j] = np.median(values[max(0, j - reach) : min(n, j + reach + 1)])
     return result
 
 
@@ -200,9 +206,17 @@ def _boundary(smoothed: np.ndarray, apex: int, step: int, noise: float, rise: fl
     return i
 
 
-def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
-                 min_sn: float, min_points: int, baseline_window: int,
-                 baseline: np.ndarray | None = None, smoothing: int = 5) -> list[ChromPeak]:
+def detect_peaks(
+    rt_min: np.ndarray,
+    values: np.ndarray,
+    *,
+    noise_floor: float,
+    min_sn: float,
+    min_points: int,
+    baseline_window: int,
+    baseline: np.ndarray | None = None,
+    smoothing: int = 5,
+) -> list[ChromPeak]:
     """Peaks with S/N >= min_sn, integrated between the points where the
     smoothed trace returns to baseline or reaches a valley. ``baseline``, when
     given, replaces the background baseline (UV traces bring their own).
@@ -217,8 +231,11 @@ def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
     if baseline is None:
         baseline = background_baseline(values, baseline_window)
     residual = values - baseline
-    noise_at = (local_noise(residual, baseline_window, noise_floor) if local
-                else np.full(residual.size, noise_level(residual, noise_floor)))
+    noise_at = (
+        local_noise(residual, baseline_window, noise_floor)
+        if local
+        else np.full(residual.size, noise_level(residual, noise_floor))
+    )
     smoothed = smooth(residual, smoothing)
     indices, properties = find_peaks(smoothed, height=0.6 * min_sn * noise_at, prominence=0.6 * min_sn * noise_at)
     # a bump on a peak's own top (detector noise on a saturated plateau) is not a second peak
@@ -240,15 +257,26 @@ def detect_peaks(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
         sn = height / noise
         if sn < min_sn:
             continue
-        area = float(np.trapezoid(np.clip(residual[segment], 0.0, None), seconds[segment])) \
-            if right > left else 0.0
-        fwhm, apex_scans, flat = peak_shape(rt_min, residual, raw_apex, left, right, values,
-                                            smoothed if smoothing > 5 else None)
-        peaks.append(ChromPeak(
-            apex=raw_apex, start=left, end=right,
-            apex_rt=float(rt_min[raw_apex]), start_rt=float(rt_min[left]), end_rt=float(rt_min[right]),
-            height=height, area=area, sn=float(sn), fwhm_min=fwhm, apex_scans=apex_scans, flat_top=flat,
-        ))
+        area = float(np.trapezoid(np.clip(residual[segment], 0.0, None), seconds[segment])) if right > left else 0.0
+        fwhm, apex_scans, flat = peak_shape(
+            rt_min, residual, raw_apex, left, right, values, smoothed if smoothing > 5 else None
+        )
+        peaks.append(
+            ChromPeak(
+                apex=raw_apex,
+                start=left,
+                end=right,
+                apex_rt=float(rt_min[raw_apex]),
+                start_rt=float(rt_min[left]),
+                end_rt=float(rt_min[right]),
+                height=height,
+                area=area,
+                sn=float(sn),
+                fwhm_min=fwhm,
+                apex_scans=apex_scans,
+                flat_top=flat,
+            )
+        )
         last_end = right
     return peaks
 
@@ -259,12 +287,12 @@ def integrate(rt_min: np.ndarray, values: np.ndarray, start: int, end: int, base
         return 0.0
     baseline = background_baseline(values, baseline_window)
     segment = slice(start, end + 1)
-    return float(np.trapezoid(np.clip(values[segment] - baseline[segment], 0.0, None),
-                              rt_min[segment] * 60.0))
+    return float(np.trapezoid(np.clip(values[segment] - baseline[segment], 0.0, None), rt_min[segment] * 60.0))
 
 
-def whole_run_peak(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float,
-                   min_sn: float, min_points: int, baseline_window: int) -> list[ChromPeak]:
+def whole_run_peak(
+    rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float, min_sn: float, min_points: int, baseline_window: int
+) -> list[ChromPeak]:
     """For runs too short for chromatography (infusion, flow injection): the
     ion's signal summed over the run is one 'peak' when it is present in most
     scans and stands above the noise floor."""
@@ -279,6 +307,16 @@ def whole_run_peak(rt_min: np.ndarray, values: np.ndarray, *, noise_floor: float
     seconds = rt_min * 60.0
     duration = float(seconds[-1] - seconds[0]) if values.size > 1 else 1.0
     area = float(np.trapezoid(values, seconds)) if values.size > 1 else mean
-    return [ChromPeak(apex=apex, start=0, end=values.size - 1, apex_rt=float(rt_min[apex]),
-                      start_rt=float(rt_min[0]), end_rt=float(rt_min[-1]),
-                      height=mean, area=area if duration > 0 else mean, sn=mean / noise)]
+    return [
+        ChromPeak(
+            apex=apex,
+            start=0,
+            end=values.size - 1,
+            apex_rt=float(rt_min[apex]),
+            start_rt=float(rt_min[0]),
+            end_rt=float(rt_min[-1]),
+            height=mean,
+            area=area if duration > 0 else mean,
+            sn=mean / noise,
+        )
+    ]

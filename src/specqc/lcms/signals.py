@@ -54,8 +54,11 @@ class Resolution:
     resolving_power: float | None  # m/z / FWHM where measured
 
     def as_dict(self) -> dict:
-        return {"class": "high" if self.high else "unit", "method": self.method,
-                "resolving_power": None if self.resolving_power is None else round(self.resolving_power)}
+        return {
+            "class": "high" if self.high else "unit",
+            "method": self.method,
+            "resolving_power": None if self.resolving_power is None else round(self.resolving_power),
+        }
 
 
 def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
@@ -82,8 +85,9 @@ def _profile_fwhm_resolving_power(spectra: list[Spectrum]) -> float | None:
     return float(np.median(powers)) if powers else None
 
 
-def estimate_resolution(run: LCMSRun, spectra: list[Spectrum],
-                        centroids: list[tuple[np.ndarray, np.ndarray]]) -> Resolution:
+def estimate_resolution(
+    run: LCMSRun, spectra: list[Spectrum], centroids: list[tuple[np.ndarray, np.ndarray]]
+) -> Resolution:
     return _resolution(run, bool(spectra), [s for s in spectra if s.mode == "profile"], centroids)
 
 
@@ -91,8 +95,9 @@ def resolution_of(run: LCMSRun, scans: MS1Scans) -> Resolution:
     return _resolution(run, scans.count > 0, list(scans.profile_samples), scans.peaks)
 
 
-def _resolution(run: LCMSRun, any_spectra: bool, profile: list[Spectrum],
-                centroids: Sequence[tuple[np.ndarray, np.ndarray]]) -> Resolution:
+def _resolution(
+    run: LCMSRun, any_spectra: bool, profile: list[Spectrum], centroids: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> Resolution:
     """``profile``: the profile spectra, or at least the strongest of them (MS1ScanCollector)."""
     if not any_spectra:
         return Resolution(False, "no MS1 spectra", None)
@@ -167,8 +172,8 @@ class PeakMatrix:
         position = 0
         for c_mz, c_int in centroids:
             n = c_mz.size
-            mz[position:position + n] = c_mz
-            intensity[position:position + n] = c_int
+            mz[position : position + n] = c_mz
+            intensity[position : position + n] = c_int
             position += n
         scan = np.repeat(np.arange(self.n_scans, dtype=np.int64), sizes)
         order = np.argsort(mz, kind="stable")
@@ -182,15 +187,13 @@ class PeakMatrix:
         self.noise_floor = float(np.percentile(positive, NOISE_FLOOR_PERCENTILE)) if positive.size else 0.0
 
     def window(self, low: float, high: float) -> tuple[int, int]:
-        return (int(np.searchsorted(self.mz, low, "left")),
-                int(np.searchsorted(self.mz, high, "right")))
+        return (int(np.searchsorted(self.mz, low, "left")), int(np.searchsorted(self.mz, high, "right")))
 
     def eic(self, low: float, high: float) -> np.ndarray:
         start, stop = self.window(low, high)
         if start == stop:
             return np.zeros(self.n_scans)
-        return np.bincount(self.scan[start:stop], weights=self.intensity[start:stop],
-                           minlength=self.n_scans)
+        return np.bincount(self.scan[start:stop], weights=self.intensity[start:stop], minlength=self.n_scans)
 
     def weighted_mz(self, low: float, high: float, first_scan: int, last_scan: int) -> float | None:
         start, stop = self.window(low, high)
@@ -230,8 +233,7 @@ def choose_polarity(run: LCMSRun, requested: str) -> str | None:
     if requested != "auto":
         if requested not in present and not ("unknown" in present and len(present) == 1):
             raise InputError(
-                f"no MS1 spectra of {requested} polarity (present: {', '.join(present) or 'none'})",
-                run.source_path,
+                f"no MS1 spectra of {requested} polarity (present: {', '.join(present) or 'none'})", run.source_path
             )
         return requested if requested in present else "unknown"
     if not present:
@@ -245,9 +247,10 @@ def bin_index(mz: np.ndarray, tolerance: Tolerance):
     centred on the integer (a mass defect up to +0.7 stays in its bin)."""
     if tolerance.unit == "ppm":
         step = math.log1p(tolerance.value * 1e-6)
-        return (np.floor(np.log(np.maximum(mz, 1e-9)) / step).astype(np.int64),
-                lambda b: (math.exp(b * step), math.exp((b + 1) * step)))
+        return (
+            np.floor(np.log(np.maximum(mz, 1e-9)) / step).astype(np.int64),
+            lambda b: (math.exp(b * step), math.exp((b + 1) * step)),
+        )
     width = max(2 * tolerance.value, 1e-3) if tolerance.value < 0.3 else 1.0
     offset = 0.3 if tolerance.value >= 0.3 else 0.0
-    return (np.floor((mz + offset) / width).astype(np.int64),
-            lambda b: (b * width - offset, (b + 1) * width - offset))
+    return (np.floor((mz + offset) / width).astype(np.int64), lambda b: (b * width - offset, (b + 1) * width - offset))

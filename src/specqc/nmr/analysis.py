@@ -16,15 +16,32 @@ from ..errors import InputError
 from ..model import NMRData
 from .peaks import Multiplet, between, group_multiplets
 from .process import NMRParams, ProcessedNMR, process
-from .quantify import (ALWAYS_FITTED, ComponentResult, FitComponent, FitSignal, component_model, estimate_fwhm_hz,
-                       fit_components, ppm_w_w, salt_molar_mass)
+from .quantify import (
+    ALWAYS_FITTED,
+    ComponentResult,
+    FitComponent,
+    FitSignal,
+    component_model,
+    estimate_fwhm_hz,
+    fit_components,
+    ppm_w_w,
+    salt_molar_mass,
+)
 from .references import FORMS, reference_set
 from .solvents import entries_for, ich_limits
 
 TABLE_UNCERTAINTY_SOURCE = "Fulmer et al. 2010 table value; concentration and temperature dependence"
 # search windows around the tabulated shift, after referencing
-TOLERANCE_PPM = {"prediction": 0.10, "literature": 0.05, "measurement": 0.04,
-                 "solvent": 0.02, "water": 0.15, "residual": 0.01, "tms": 0.01, "dss": 0.01}
+TOLERANCE_PPM = {
+    "prediction": 0.10,
+    "literature": 0.05,
+    "measurement": 0.04,
+    "solvent": 0.02,
+    "water": 0.15,
+    "residual": 0.01,
+    "tms": 0.01,
+    "dss": 0.01,
+}
 EXCHANGEABLE_WINDOW_PPM = 0.4
 METHOD = "line-shape fit (non-negative least squares of reference multiplets)"
 
@@ -65,6 +82,7 @@ class UnexplainedSignal:
     """A signal the joint fit leaves unexplained: what it looks like, how much of
     it there is (in protons of the product), and the route species that carry
     the group its look suggests."""
+
     shift_ppm: float
     multiplicity: str
     j_hz: float | None
@@ -96,6 +114,7 @@ class SolventResult:
     ``status``: ``detected`` (amount given), ``not-detected`` (below a limit of
     detection at or under its ICH limit: shown to be within it) or
     ``not-assessed`` (the spectrum cannot show it is within its limit; ``reason`` says why)."""
+
     name: str
     detected: bool
     mol_ratio: float | None
@@ -144,13 +163,24 @@ def _species_components(route: Route, stage: Stage, solvent: str, form: str) -> 
     components, entries = [], {}
     for species_id in stage.main + stage.impurities:
         basic = route.species_by_id(species_id).basic_amines > 0
-        for number, entry in enumerate(references.candidates(species_id, solvent, form,
-                                                              FORMS if basic else (form,))):
-            signals = [FitSignal(s.group, s.shift_ppm, s.multiplicity, s.protons, s.j_hz, s.width_hz,
-                                 s.shift_uncertainty_ppm, s.diagnostic) for s in entry.quantifiable]
+        for number, entry in enumerate(references.candidates(species_id, solvent, form, FORMS if basic else (form,))):
+            signals = [
+                FitSignal(
+                    s.group,
+                    s.shift_ppm,
+                    s.multiplicity,
+                    s.protons,
+                    s.j_hz,
+                    s.width_hz,
+                    s.shift_uncertainty_ppm,
+                    s.diagnostic,
+                )
+                for s in entry.quantifiable
+            ]
             key = f"species:{species_id}" if number == 0 else f"species:{species_id}@{entry.form}"
-            components.append(FitComponent(key, "species", species_id, signals, entry.source,
-                                           expected=species_id in stage.main))
+            components.append(
+                FitComponent(key, "species", species_id, signals, entry.source, expected=species_id in stage.main)
+            )
             entries[key] = entry
     return components, entries
 
@@ -166,11 +196,14 @@ def _table_components(solvent: str) -> list[FitComponent]:
         if compound == "water" and {e.shift_ppm for e in entries} <= residual_shifts:
             continue  # D2O: the water line is the residual HDO line
         kind = compound if compound in ("water", "residual", "tms", "dss") else "solvent"
-        signals = [FitSignal(e.group, e.shift_ppm, e.multiplicity, e.protons, e.j_hz, e.width_hz,
-                             TOLERANCE_PPM[kind]) for e in entries]
+        signals = [
+            FitSignal(e.group, e.shift_ppm, e.multiplicity, e.protons, e.j_hz, e.width_hz, TOLERANCE_PPM[kind])
+            for e in entries
+        ]
         name = {"residual": f"{solvent} residual", "tms": "TMS", "dss": "DSS"}.get(kind, compound)
-        components.append(FitComponent(f"{kind}:{compound}", kind, name, signals,
-                                       "Fulmer et al. 2010", broad_allowed=kind == "water"))
+        components.append(
+            FitComponent(f"{kind}:{compound}", kind, name, signals, "Fulmer et al. 2010", broad_allowed=kind == "water")
+        )
     return components
 
 
@@ -179,10 +212,21 @@ def _signal_entries(result: ComponentResult, entry=None) -> list[dict]:
     out = []
     for s, fitted in zip(result.signals, result.component.signals):
         spread, source = uncertainty.get(s.group, (fitted.tolerance_ppm, TABLE_UNCERTAINTY_SOURCE))
-        out.append({"group": s.group, "reference_ppm": s.reference_ppm, "shift_uncertainty_ppm": spread,
-                    "uncertainty_source": source, "observed_ppm": s.observed_ppm,
-                    "multiplicity": s.multiplicity, "j_hz": s.j_hz or None, "protons": s.protons,
-                    "overlap": s.overlap, "overlapped_with": s.overlapped_with, "support": s.support})
+        out.append(
+            {
+                "group": s.group,
+                "reference_ppm": s.reference_ppm,
+                "shift_uncertainty_ppm": spread,
+                "uncertainty_source": source,
+                "observed_ppm": s.observed_ppm,
+                "multiplicity": s.multiplicity,
+                "j_hz": s.j_hz or None,
+                "protons": s.protons,
+                "overlap": s.overlap,
+                "overlapped_with": s.overlapped_with,
+                "support": s.support,
+            }
+        )
     return out
 
 
@@ -218,20 +262,24 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     species_components, forms = ([], {}) if solvent is None else _species_components(route, stage, solvent, form)
     table_components = [] if solvent is None else _table_components(solvent)
     if solvent is None:
-        notes.append("deuterated solvent unknown (not in the file and not recognisable): "
-                     "species, solvents and water not assessed")
+        notes.append(
+            "deuterated solvent unknown (not in the file and not recognisable): "
+            "species, solvents and water not assessed"
+        )
     elif not species_components:
         notes.append(f"no reference NMR data for this stage's species in {solvent}")
     components = species_components + table_components
     fwhm = estimate_fwhm_hz(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz)
-    fit = fit_components(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz,
-                         components, fwhm) if components else None
+    fit = (
+        fit_components(processed.ppm, processed.intensity, processed.noise, data.spectrometer_mhz, components, fwhm)
+        if components
+        else None
+    )
     results = {r.component.key: r for r in fit.components} if fit else {}
     main = _one_form_each(fit.components, forms).get(main_id, (None,))[0] if fit else None
     main_amount = main.amount if main is not None and main.detected else None
     if main is not None and main_amount is None:
-        notes.append(f"main component {main_id} not found by its signals ({main.reason}): "
-                     "molar ratios cannot be given")
+        notes.append(f"main component {main_id} not found by its signals ({main.reason}): molar ratios cannot be given")
 
     def ratio(result: ComponentResult) -> float | None:
         return round(result.amount / main_amount, 5) if main_amount and result.detected else None
@@ -242,11 +290,21 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
         reason = chosen.reason
         if chosen.upper_bound_amount is not None and main_amount and not chosen.detected:
             reason += f"; at most {100 * chosen.upper_bound_amount / main_amount:.2f} mol %"
-        species.append(NMRSpeciesResult(
-            species_id, stage.role_of(species_id), chosen.detected, ratio(chosen), reason,
-            chosen.component.source + (f"; {entry.derived_from}" if entry.derived_from else ""), entry.form,
-            _signal_entries(chosen, entry), chosen.snr,
-            None if error is None or not chosen.detected else round(error, 5), chosen.significance))
+        species.append(
+            NMRSpeciesResult(
+                species_id,
+                stage.role_of(species_id),
+                chosen.detected,
+                ratio(chosen),
+                reason,
+                chosen.component.source + (f"; {entry.derived_from}" if entry.derived_from else ""),
+                entry.form,
+                _signal_entries(chosen, entry),
+                chosen.snr,
+                None if error is None or not chosen.detected else round(error, 5),
+                chosen.significance,
+            )
+        )
     fitted = {r.component.name: r for r in (fit.components if fit else []) if r.component.kind == "solvent"}
     solvents = _solvent_screen(fitted, solvent, main_amount, molar_mass)
     water = _water_entry(results, solvent, ratio)
@@ -261,21 +319,39 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
     unknown_ratio = sum(u.min_mol_ratio for u in unexplained)
     purity_bound = round(100.0 / (1.0 + sum(detected_ratios) + unknown_ratio), 2) if main_amount else None
     return NMRResult(
-        source_path=data.source_path, processed=processed, solvent=solvent, main_species=main_id,
-        main_amount=main_amount, salt_basis={"form": salt_label, "molar_mass": round(molar_mass, 2)},
-        fwhm_hz=round(fwhm, 2), species=species, solvents=solvents, water=water, multiplets=multiplets,
-        metadata={"nucleus": data.nucleus, "spectrometer_mhz": round(data.spectrometer_mhz, 4),
-                  "temperature_k": data.temperature_k, "pulse_program": data.pulse_program,
-                  "acquisition_date": data.acquisition_date, "format": data.format,
-                  "solvent_in_file": data.solvent,
-                  "reader_warnings": data.metadata.get("reader_warnings", [])},
-        notes=notes, params=asdict(params), exchangeable=exchangeable,
+        source_path=data.source_path,
+        processed=processed,
+        solvent=solvent,
+        main_species=main_id,
+        main_amount=main_amount,
+        salt_basis={"form": salt_label, "molar_mass": round(molar_mass, 2)},
+        fwhm_hz=round(fwhm, 2),
+        species=species,
+        solvents=solvents,
+        water=water,
+        multiplets=multiplets,
+        metadata={
+            "nucleus": data.nucleus,
+            "spectrometer_mhz": round(data.spectrometer_mhz, 4),
+            "temperature_k": data.temperature_k,
+            "pulse_program": data.pulse_program,
+            "acquisition_date": data.acquisition_date,
+            "format": data.format,
+            "solvent_in_file": data.solvent,
+            "reader_warnings": data.metadata.get("reader_warnings", []),
+        },
+        notes=notes,
+        params=asdict(params),
+        exchangeable=exchangeable,
         fit_grid_hz=round(fit.grid_hz, 4) if fit and fit.grid_hz else None,
-        unexplained=unexplained, purity_upper_bound_pct=purity_bound)
+        unexplained=unexplained,
+        purity_upper_bound_pct=purity_bound,
+    )
 
 
-def _solvent_screen(fitted: dict[str, ComponentResult], solvent: str | None, main_amount: float | None,
-                    molar_mass: float) -> list[SolventResult]:
+def _solvent_screen(
+    fitted: dict[str, ComponentResult], solvent: str | None, main_amount: float | None, molar_mass: float
+) -> list[SolventResult]:
     """Every solvent of the ICH Q3C table, searched in this spectrum (fitted jointly
     with the species) or said why it could not be: with its amount when found,
     else its limit of detection here, against its limit."""
@@ -316,17 +392,23 @@ def _solvent_screen(fitted: dict[str, ComponentResult], solvent: str | None, mai
                 entry.status = "not-detected"
                 entry.reason = f"{result.reason}; at most {bound:.0f} ppm w/w, within the limit {limit.limit_ppm:g} ppm"
             else:
-                entry.reason = (f"{result.reason}; the joint fit allows up to {bound:.0f} ppm w/w, above the limit "
-                                f"{limit.limit_ppm:g} ppm: not assessed")
+                entry.reason = (
+                    f"{result.reason}; the joint fit allows up to {bound:.0f} ppm w/w, above the limit "
+                    f"{limit.limit_ppm:g} ppm: not assessed"
+                )
         elif result.overlapped:
             entry.reason = f"{result.reason}; absence at its limit cannot be shown"
         elif entry.lod_ppm_w_w is None or entry.lod_ppm_w_w > limit.limit_ppm:
-            entry.reason = (f"limit of detection here {_ppm_text(entry.lod_ppm_w_w)} is above the ICH Q3C limit "
-                            f"{limit.limit_ppm:g} ppm: absence at the limit cannot be shown")
+            entry.reason = (
+                f"limit of detection here {_ppm_text(entry.lod_ppm_w_w)} is above the ICH Q3C limit "
+                f"{limit.limit_ppm:g} ppm: absence at the limit cannot be shown"
+            )
         else:
             entry.status = "not-detected"
-            entry.reason = (f"not found ({result.reason}); limit of detection here {_ppm_text(entry.lod_ppm_w_w)} "
-                            f"<= limit {limit.limit_ppm:g} ppm")
+            entry.reason = (
+                f"not found ({result.reason}); limit of detection here {_ppm_text(entry.lod_ppm_w_w)} "
+                f"<= limit {limit.limit_ppm:g} ppm"
+            )
     return screen
 
 
@@ -343,13 +425,20 @@ def _water_entry(results: dict, solvent: str | None, ratio) -> dict:
     if solvent is None:
         return {"mol_ratio": None, "reason": "solvent unknown"}
     if water is None:
-        return {"mol_ratio": None, "reason": f"in {solvent} water exchanges with the solvent's deuterium "
-                                             "and cannot be measured"}
+        return {
+            "mol_ratio": None,
+            "reason": f"in {solvent} water exchanges with the solvent's deuterium and cannot be measured",
+        }
     if not water.signals:
         return {"mol_ratio": None, "reason": water.reason}
-    entry = {"mol_ratio": ratio(water), "detected": water.detected, "observed_ppm": water.signals[0].observed_ppm,
-             "method": METHOD, "reason": water.reason,
-             "note": "includes the water of the deuterated solvent itself"}
+    entry = {
+        "mol_ratio": ratio(water),
+        "detected": water.detected,
+        "observed_ppm": water.signals[0].observed_ppm,
+        "method": METHOD,
+        "reason": water.reason,
+        "note": "includes the water of the deuterated solvent itself",
+    }
     return entry
 
 
@@ -363,14 +452,16 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
     for result in fit.components:
         if result.amount <= 0 or not (result.detected or result.component.kind in ALWAYS_FITTED):
             continue
-        column = result.amount * component_model(ppm, processed.steps["spectrometer_mhz"], result.component,
-                                                 fit.fwhm_hz)
+        column = result.amount * component_model(
+            ppm, processed.steps["spectrometer_mhz"], result.component, fit.fwhm_hz
+        )
         for multiplet, inside in zip(multiplets, windows):
             # the compound's fitted area within the multiplet's range
             share = float(column[inside].sum()) * step / max(multiplet.area, 1e-300)
             if share >= 0.25:
-                multiplet.assignment.append(f"{result.component.name} ({share:.0%})" if share < 0.9
-                                            else result.component.name)
+                multiplet.assignment.append(
+                    f"{result.component.name} ({share:.0%})" if share < 0.9 else result.component.name
+                )
     # Integrals are scaled the way a chemist sets them: the main component's
     # diagnostic signal reads its proton count.
     if main is None:
@@ -384,8 +475,9 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
         multiplet.integral_h = round(multiplet.area / per_proton, 2)
 
 
-def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route,
-                        solvent: str, form: str) -> list[dict]:
+def _label_exchangeable(
+    multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route, solvent: str, form: str
+) -> list[dict]:
     """NH/OH lines are not fitted (their shift and width follow exchange), but a
     chemist expects them named: the nearest exchangeable signal of a species found.
     Returns what was named, for checks such as salt formation (an ammonium N-H)."""
@@ -401,13 +493,21 @@ def _label_exchangeable(multiplets: list[Multiplet], species: list[NMRSpeciesRes
         species_id, signal = min(candidates, key=lambda c: abs(c[1].shift_ppm - multiplet.shift_ppm))
         if abs(signal.shift_ppm - multiplet.shift_ppm) <= EXCHANGEABLE_WINDOW_PPM:
             multiplet.assignment.append(f"{species_id} {signal.group} (exchangeable)")
-            named.append({"species": species_id, "group": signal.group, "reference_ppm": signal.shift_ppm,
-                          "observed_ppm": multiplet.shift_ppm, "snr": multiplet.snr})
+            named.append(
+                {
+                    "species": species_id,
+                    "group": signal.group,
+                    "reference_ppm": signal.shift_ppm,
+                    "observed_ppm": multiplet.shift_ppm,
+                    "snr": multiplet.snr,
+                }
+            )
     return named
 
 
-def _unexplained_signals(multiplets: list[Multiplet], processed: ProcessedNMR, mhz: float,
-                         route: Route) -> list[UnexplainedSignal]:
+def _unexplained_signals(
+    multiplets: list[Multiplet], processed: ProcessedNMR, mhz: float, route: Route
+) -> list[UnexplainedSignal]:
     """Every multiplet nothing was assigned to, above UNEXPLAINED_MIN_FRACTION of a
     product proton and UNEXPLAINED_MIN_SNR, with the characteristic group it looks
     like and the route species carrying that group."""
@@ -421,15 +521,25 @@ def _unexplained_signals(multiplets: list[Multiplet], processed: ProcessedNMR, m
         if multiplet.integral_h < UNEXPLAINED_MIN_FRACTION or multiplet.snr < UNEXPLAINED_MIN_SNR:
             continue
         tallest = int(np.argmin(np.abs(processed.ppm - multiplet.lines_ppm[len(multiplet.lines_ppm) // 2])))
-        width = float(peak_widths(processed.intensity, [tallest], rel_height=0.5)[0][0]) \
-            * abs(float(processed.ppm[1] - processed.ppm[0])) * mhz
-        entry = UnexplainedSignal(multiplet.shift_ppm, multiplet.multiplicity, multiplet.j_hz, round(width, 2),
-                                  multiplet.integral_h, multiplet.snr)
+        width = (
+            float(peak_widths(processed.intensity, [tallest], rel_height=0.5)[0][0])
+            * abs(float(processed.ppm[1] - processed.ppm[0]))
+            * mhz
+        )
+        entry = UnexplainedSignal(
+            multiplet.shift_ppm,
+            multiplet.multiplicity,
+            multiplet.j_hz,
+            round(width, 2),
+            multiplet.integral_h,
+            multiplet.snr,
+        )
         for name, multiplicities, (low, high), protons, label in CHARACTERISTIC_GROUPS:
             if multiplet.multiplicity in multiplicities and low <= multiplet.shift_ppm <= high:
                 entry.group, entry.group_protons = name, protons
-                entry.candidates = sorted({c.species for c in references.compounds
-                                           if any(label.search(x.group) for x in c.signals)})
+                entry.candidates = sorted(
+                    {c.species for c in references.compounds if any(label.search(x.group) for x in c.signals)}
+                )
                 break
         out.append(entry)
     return out
@@ -443,7 +553,10 @@ def _label_satellites(multiplets: list[Multiplet], mhz: float) -> None:
             continue
         for parent in multiplets:
             distance_hz = abs(parent.shift_ppm - multiplet.shift_ppm) * mhz
-            if parent.multiplicity == multiplet.multiplicity and 60 <= distance_hz <= 85 \
-                    and 50 <= parent.height / max(multiplet.height, 1e-300) <= 1000:
+            if (
+                parent.multiplicity == multiplet.multiplicity
+                and 60 <= distance_hz <= 85
+                and 50 <= parent.height / max(multiplet.height, 1e-300) <= 1000
+            ):
                 multiplet.assignment.append(f"13C satellite of {parent.shift_ppm:.3f}")
                 break

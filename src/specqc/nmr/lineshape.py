@@ -47,17 +47,25 @@ def line_width_of(multiplicity: str, width_hz: float, base_fwhm_hz: float) -> fl
 def lorentzian(ppm: np.ndarray, centre_ppm: float, fwhm_ppm: float) -> np.ndarray:
     """Unit-area Lorentzian on a ppm axis."""
     gamma = fwhm_ppm / 2.0
-    return (gamma / np.pi) / ((ppm - centre_ppm) ** 2 + gamma ** 2)
+    return (gamma / np.pi) / ((ppm - centre_ppm) ** 2 + gamma**2)
 
 
-def multiplet_shape(ppm: np.ndarray, centre_ppm: float, multiplicity: str, j_hz: float, width_hz: float,
-                    fwhm_hz: float, mhz: float) -> np.ndarray:
+def multiplet_shape(
+    ppm: np.ndarray, centre_ppm: float, multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float, mhz: float
+) -> np.ndarray:
     """Unit-area model of one multiplet on a ppm axis."""
     return multiplet_shapes(ppm, centre_ppm, multiplicity, (j_hz,), width_hz, fwhm_hz, mhz)[0]
 
 
-def multiplet_shapes(ppm: np.ndarray, centre_ppm: float, multiplicity: str, couplings_hz: np.ndarray,
-                     width_hz: float, fwhm_hz: float, mhz: float) -> np.ndarray:
+def multiplet_shapes(
+    ppm: np.ndarray,
+    centre_ppm: float,
+    multiplicity: str,
+    couplings_hz: np.ndarray,
+    width_hz: float,
+    fwhm_hz: float,
+    mhz: float,
+) -> np.ndarray:
     """Unit-area models of one multiplet drawn with each J of ``couplings_hz`` (rows)."""
     unit_offsets, shares = _line_arrays(multiplicity, 1.0, float(width_hz))
     couplings = np.asarray(couplings_hz, dtype=float)
@@ -69,8 +77,7 @@ def multiplet_shapes(ppm: np.ndarray, centre_ppm: float, multiplicity: str, coup
     return np.einsum("l,rlp->rp", shares * (gamma / np.pi), 1.0 / (distance * distance + gamma * gamma))
 
 
-def multiplet_extent_hz(multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float,
-                        tail_hz: float = 0.0) -> float:
+def multiplet_extent_hz(multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float, tail_hz: float = 0.0) -> float:
     """Half-width of the region that holds a multiplet's lines and most of
     their tails: eight line widths beyond the outer lines, or ``tail_hz``."""
     # the outer lines' offset, as _line_arrays places them (asked for thousands of times: no arrays)

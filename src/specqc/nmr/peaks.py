@@ -33,8 +33,9 @@ def pick_lines(ppm: np.ndarray, values: np.ndarray, sigma: float, fwhm_hz: float
     from scipy.signal import find_peaks
 
     step_hz = abs(ppm[1] - ppm[0]) * mhz
-    peaks, _ = find_peaks(values, height=PICK_SNR * sigma, prominence=PICK_SNR * sigma,
-                          distance=max(int(0.5 * fwhm_hz / step_hz), 1))
+    peaks, _ = find_peaks(
+        values, height=PICK_SNR * sigma, prominence=PICK_SNR * sigma, distance=max(int(0.5 * fwhm_hz / step_hz), 1)
+    )
     return peaks
 
 
@@ -54,14 +55,14 @@ def classify(lines_hz: np.ndarray, heights: np.ndarray) -> tuple[str, float | No
         name, expected = PATTERNS[n]
         ratios = heights / heights.sum()
         expected_ratios = np.asarray(expected, dtype=float) / sum(expected)
-        if np.ptp(spacings) <= SPACING_TOLERANCE_HZ and np.all(np.abs(ratios - expected_ratios)
-                                                              <= 0.25 * expected_ratios + 0.02):
+        if np.ptp(spacings) <= SPACING_TOLERANCE_HZ and np.all(
+            np.abs(ratios - expected_ratios) <= 0.25 * expected_ratios + 0.02
+        ):
             return name, float(np.mean(spacings))
     return "m", None
 
 
-def group_multiplets(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float,
-                     fwhm_hz: float) -> list[Multiplet]:
+def group_multiplets(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float, fwhm_hz: float) -> list[Multiplet]:
     peaks = pick_lines(ppm, values, sigma, fwhm_hz, mhz)
     peaks = peaks[(ppm[peaks] >= PROTON_WINDOW_PPM[0]) & (ppm[peaks] <= PROTON_WINDOW_PPM[1])]
     if peaks.size == 0:
@@ -87,7 +88,16 @@ def group_multiplets(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: flo
         high, low = float(lines.max() + margin), float(lines.min() - margin)
         area = float(values[between(rising, high, low)].sum() * step)
         centre = float(np.average(lines, weights=heights))
-        multiplets.append(Multiplet(round(centre, 4), multiplicity, None if j_hz is None else round(j_hz, 1),
-                                    [round(float(x), 4) for x in lines], (round(high, 4), round(low, 4)), area,
-                                    float(heights.max()), round(float(heights.max() / sigma), 1)))
+        multiplets.append(
+            Multiplet(
+                round(centre, 4),
+                multiplicity,
+                None if j_hz is None else round(j_hz, 1),
+                [round(float(x), 4) for x in lines],
+                (round(high, 4), round(low, 4)),
+                area,
+                float(heights.max()),
+                round(float(heights.max() / sigma), 1),
+            )
+        )
     return multiplets

@@ -51,8 +51,9 @@ def zero_fill_size(points: int, params: NMRParams) -> int:
     return int(min(max(size, params.min_points), params.max_points))
 
 
-def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False,
-                 phased: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fft_spectrum(
+    data: NMRData, size: int, lb_hz: float, mirrored: bool = False, phased: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Complex spectrum (high ppm first) and its ppm axis; ``mirrored`` flips the
     quadrature sign convention (some files store the conjugate FID). With
     ``phased`` = (p0, p1), the real part of the spectrum phased by them instead.
@@ -69,8 +70,9 @@ def fft_spectrum(data: NMRData, size: int, lb_hz: float, mirrored: bool = False,
     # in place (the buffer is ours): scipy's pocketfft then needs no more than one scratch buffer
     transform = fft(_apodized(data, size, lb_hz, mirrored), overwrite_x=True)
     # the delay's phase ramp, 360 degrees per point across the transform, as seen once reversed
-    delay_p0, delay_p1 = (360.0 * delay * (size - 1) / size, -360.0 * delay) if data.reversed_after_fft \
-        else (0.0, 360.0 * delay)
+    delay_p0, delay_p1 = (
+        (360.0 * delay * (size - 1) / size, -360.0 * delay) if data.reversed_after_fft else (0.0, 360.0 * delay)
+    )
     ppm = _ppm_axis(size, data)
     halves = _nmr_order(transform, data.reversed_after_fft)
     if phased is not None:  # one rotation for the delay and the phase, of the real part only
@@ -100,8 +102,9 @@ def _apodized(data: NMRData, size: int, lb_hz: float, mirrored: bool) -> np.ndar
     count = min(data.fid.size, size)
     buffer = np.zeros(size, dtype=complex)
     if lb_hz > 0:  # (a delayed FID's decay starts a little late: a constant factor only)
-        np.multiply(data.fid[:count], np.exp(-np.pi * np.arange(count) * (lb_hz / data.sweep_width_hz)),
-                    out=buffer[:count])
+        np.multiply(
+            data.fid[:count], np.exp(-np.pi * np.arange(count) * (lb_hz / data.sweep_width_hz)), out=buffer[:count]
+        )
     else:
         buffer[:count] = data.fid[:count]
     if mirrored:
@@ -116,7 +119,7 @@ def _nmr_order(transform: np.ndarray, reversed_order: bool) -> tuple[np.ndarray,
     fftshift, and the reversal some vendors need, without copying."""
     middle = transform.size // 2
     if reversed_order:  # reversed(fftshift(X)) = X[middle-1..0], X[N-1..middle]
-        return transform[middle - 1::-1], transform[:middle - 1:-1]
+        return transform[middle - 1 :: -1], transform[: middle - 1 : -1]
     return transform[middle:], transform[:middle]
 
 
@@ -190,7 +193,7 @@ def _median(values: np.ndarray) -> float:
     middle = values.size // 2
     if values.size % 2:
         return float(np.partition(values, middle)[middle])
-    lower, upper = np.partition(values, (middle - 1, middle))[middle - 1:middle + 1]
+    lower, upper = np.partition(values, (middle - 1, middle))[middle - 1 : middle + 1]
     return 0.5 * float(lower + upper)
 
 
@@ -239,9 +242,9 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
         starts.append((mean, 0.0))
         if phases.size >= 3:
             order = np.argsort(positions)
-            slope, intercept = np.polyfit(positions[order], np.unwrap(phases[order]), 1,
-                                          w=np.sqrt(weights[order]))
+            slope, intercept = np.polyfit(positions[order], np.unwrap(phases[order]), 1, w=np.sqrt(weights[order]))
             starts.append((np.rad2deg(intercept), np.rad2deg(slope)))
+
     def simplex(p0: float, p1: float, step: float = 5.0) -> np.ndarray:
         # steps of a few degrees in both phases: scipy's default step for a
         # zero start is ~0, which leaves p1 almost unexplored
@@ -251,16 +254,23 @@ def auto_phase(spectrum: np.ndarray) -> tuple[float, float]:
     starts = sorted(starts, key=probe.negative_fraction)[:3]
     best = (np.inf, 0.0, 0.0)
     for p0, p1 in starts:
-        result = minimize(probe.negative_fraction, x0=[p0, p1], method="Nelder-Mead",
-                          options={"xatol": 1.0, "fatol": 1e-6, "maxiter": 300, "initial_simplex": simplex(p0, p1)})
+        result = minimize(
+            probe.negative_fraction,
+            x0=[p0, p1],
+            method="Nelder-Mead",
+            options={"xatol": 1.0, "fatol": 1e-6, "maxiter": 300, "initial_simplex": simplex(p0, p1)},
+        )
         if result.fun < best[0]:
             best = (float(result.fun), float(result.x[0]), float(result.x[1]))
-    polished = minimize(probe.negative_fraction, x0=best[1:], method="Nelder-Mead",
-                        options={"xatol": 0.1, "fatol": 1e-8, "maxiter": 300,
-                                 "initial_simplex": simplex(best[1], best[2], step=0.5)})
+    polished = minimize(
+        probe.negative_fraction,
+        x0=best[1:],
+        method="Nelder-Mead",
+        options={"xatol": 0.1, "fatol": 1e-8, "maxiter": 300, "initial_simplex": simplex(best[1], best[2], step=0.5)},
+    )
     p0, p1 = float(polished.x[0]), float(polished.x[1])
     phased = phased_real(values, p0, p1)
-    strongest = np.argsort(np.abs(phased))[-max(10, phased.size // 500):]
+    strongest = np.argsort(np.abs(phased))[-max(10, phased.size // 500) :]
     if phased[strongest].sum() < 0:
         p0 += 180.0
     return float(p0 % 360.0), float(p1)
@@ -272,7 +282,7 @@ def _equal_segments(values: np.ndarray, segments: int, min_length: int) -> np.nd
     points, beyond a whole number of segments, are left out."""
     length = min(max(values.size // segments, min_length), values.size)
     count = values.size // length
-    return values[:count * length].reshape(count, length)
+    return values[: count * length].reshape(count, length)
 
 
 def noise_sigma(values: np.ndarray, segments: int = 128) -> float:
@@ -324,8 +334,9 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
     design = np.polynomial.polynomial.polyvander(x_knots[quiet], order)
     start = np.zeros(order + 1)
     start[0] = np.median(medians[quiet])
-    fit = least_squares(lambda c: design @ c - medians[quiet], start, jac=lambda c: design, loss="cauchy",
-                        f_scale=2.0 * sigma)
+    fit = least_squares(
+        lambda c: design @ c - medians[quiet], start, jac=lambda c: design, loss="cauchy", f_scale=2.0 * sigma
+    )
     baseline = np.polynomial.polynomial.polyval(np.linspace(-1.0, 1.0, n), fit.x)
     return values - baseline, baseline
 
@@ -333,13 +344,14 @@ def baseline_correct(values: np.ndarray, order: int, segments: int = 128) -> tup
 def _tallest_between(values: np.ndarray, index: int, near: float, far: float) -> float:
     """Tallest value between ``near`` and ``far`` points away from ``index``, either side."""
     low, high = int(round(near)), int(round(far)) + 1
-    left = values[max(index - high, 0):max(index - low + 1, 0)]
-    right = values[index + low:index + high]
+    left = values[max(index - high, 0) : max(index - low + 1, 0)]
+    right = values[index + low : index + high]
     return float(max(left.max(initial=0.0), right.max(initial=0.0)))
 
 
-def _reference_line(ppm: np.ndarray, values: np.ndarray, centre: float, window: float,
-                    sigma: float, mhz: float, pattern: str) -> float | None:
+def _reference_line(
+    ppm: np.ndarray, values: np.ndarray, centre: float, window: float, sigma: float, mhz: float, pattern: str
+) -> float | None:
     """Position of a reference line near ``centre``.
 
     Candidates are lines at least 10 sigma tall within the window. A singlet
@@ -361,7 +373,7 @@ def _reference_line(ppm: np.ndarray, values: np.ndarray, centre: float, window: 
     for peak in peaks:
         index = int(inside[peak])
         height = float(values[index])
-        score = height * np.exp(-((ppm[index] - centre) / (window / 3.0)) ** 2)
+        score = height * np.exp(-(((ppm[index] - centre) / (window / 3.0)) ** 2))
         if pattern == "quint":
             if _tallest_between(values, index, 1.0 / hz_step, 3.0 / hz_step) < 0.3 * height:
                 continue
@@ -379,8 +391,9 @@ def _reference_line(ppm: np.ndarray, values: np.ndarray, centre: float, window: 
     return float(ppm[best])
 
 
-def reference_axis(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float,
-                   params: NMRParams, sigma: float) -> tuple[np.ndarray, dict]:
+def reference_axis(
+    ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float, params: NMRParams, sigma: float
+) -> tuple[np.ndarray, dict]:
     """Shift the axis so TMS (DSS in D2O) sits at 0, or the solvent residual at
     its literature shift.
 
@@ -408,8 +421,10 @@ def reference_axis(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz
                 found.append((entry, position))
                 break
     if not found:
-        return ppm, {"method": "none", "reason": f"no TMS or {solvent or 'solvent'} residual found within "
-                                                  f"{window} ppm of its literature shift"}
+        return ppm, {
+            "method": "none",
+            "reason": f"no TMS or {solvent or 'solvent'} residual found within {window} ppm of its literature shift",
+        }
     chosen = found[0]
     if len(found) == 2:
         (tms, tms_at), (residual, residual_at) = found
@@ -422,7 +437,8 @@ def reference_axis(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz
     return ppm + correction, {
         "method": "tms" if is_tms else "solvent residual",
         "compound": entry.group if is_tms else f"{solvent} residual ({entry.group})",
-        "literature_ppm": entry.shift_ppm, "observed_ppm": round(position, 4),
+        "literature_ppm": entry.shift_ppm,
+        "observed_ppm": round(position, 4),
         "correction_ppm": round(correction, 4),
         "candidates": [{"compound": e.compound, "observed_ppm": round(at, 4)} for e, at in found],
     }
@@ -440,8 +456,9 @@ def infer_solvent(ppm: np.ndarray, values: np.ndarray, mhz: float, sigma: float)
     return None
 
 
-def find_residual(ppm: np.ndarray, values: np.ndarray, solvent: str, mhz: float, sigma: float,
-                  window: float = 0.03) -> float | None:
+def find_residual(
+    ppm: np.ndarray, values: np.ndarray, solvent: str, mhz: float, sigma: float, window: float = 0.03
+) -> float | None:
     """Observed shift of the solvent residual on a referenced axis (None if not
     seen): a measurement, so a residual sitting beside sample lines counts."""
     for entry in entries_for(solvent, "residual"):
@@ -451,8 +468,9 @@ def find_residual(ppm: np.ndarray, values: np.ndarray, solvent: str, mhz: float,
     return None
 
 
-def _measure_solvent_line(ppm: np.ndarray, values: np.ndarray, entry, window: float, sigma: float,
-                          mhz: float) -> float | None:
+def _measure_solvent_line(
+    ppm: np.ndarray, values: np.ndarray, entry, window: float, sigma: float, mhz: float
+) -> float | None:
     """Where a solvent line is on a referenced axis. Only a quintet keeps its
     pattern check: a singlet residual or water may sit beside sample lines."""
     pattern = entry.multiplicity if entry.multiplicity == "quint" else "any"
@@ -463,8 +481,9 @@ def _height_at(ppm: np.ndarray, values: np.ndarray, position: float) -> float:
     return float(values[int(np.argmin(np.abs(ppm - position)))])
 
 
-def _solvent_lines_seen(ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float,
-                        sigma: float) -> tuple[int, float]:
+def _solvent_lines_seen(
+    ppm: np.ndarray, values: np.ndarray, solvent: str | None, mhz: float, sigma: float
+) -> tuple[int, float]:
     """How many of the solvent's own lines are where the literature puts them,
     and how tall they are relative to the tallest line (busy spectra have some
     line near any shift; the solvent's real lines are usually strong)."""
@@ -512,27 +531,35 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
         # which more of the solvent's own lines (residual, water) sit where the
         # literature puts them is the right one; the stored one wins ties.
         candidates = []
-        for mirrored in ((False, True) if params.reference != "none" else (False,)):
+        for mirrored in (False, True) if params.reference != "none" else (False,):
             ppm, values, p0, p1 = _transform(data, size, params, mirrored)
             sigma = noise_sigma(values)
             referenced, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)
-            score = _solvent_lines_seen(referenced, values, solvent, data.spectrometer_mhz, sigma) \
-                if reference["method"] != "none" else (-1, 0.0)
+            score = (
+                _solvent_lines_seen(referenced, values, solvent, data.spectrometer_mhz, sigma)
+                if reference["method"] != "none"
+                else (-1, 0.0)
+            )
             candidates.append((score, -int(mirrored), mirrored, values, sigma, p0, p1, referenced, reference))
             if not mirrored and not _orientation_doubtful(referenced, values, score):
                 break
         _score, _rank, mirrored, values, sigma, p0, p1, referenced, reference = max(candidates, key=lambda c: c[:2])
         ppm = referenced
-        steps.update(apodization=f"exponential {params.line_broadening_hz} Hz", zero_filled_to=size,
-                     fid_points=int(data.fid.size), digital_filter_delay_points=data.group_delay_points,
-                     phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
-                     phase_method="automatic: least negative intensity from line-phase starts",
-                     orientation="mirrored: the file stores the conjugate FID" if mirrored else "as stored")
+        steps.update(
+            apodization=f"exponential {params.line_broadening_hz} Hz",
+            zero_filled_to=size,
+            fid_points=int(data.fid.size),
+            digital_filter_delay_points=data.group_delay_points,
+            phase_deg={"p0": round(p0, 2), "p1": round(p1, 2)},
+            phase_method="automatic: least negative intensity from line-phase starts",
+            orientation="mirrored: the file stores the conjugate FID" if mirrored else "as stored",
+        )
     else:
         ppm, values = data.ppm.copy(), data.spectrum.copy()
-        steps.update(phase_method="as processed by the vendor software",
-                     phase_deg={"p0": data.first_phase_deg[0], "p1": data.first_phase_deg[1]}
-                     if data.first_phase_deg else None)
+        steps.update(
+            phase_method="as processed by the vendor software",
+            phase_deg={"p0": data.first_phase_deg[0], "p1": data.first_phase_deg[1]} if data.first_phase_deg else None,
+        )
         values, _baseline = baseline_correct(values, params.baseline_order)
         sigma = noise_sigma(values)
         ppm, reference = reference_axis(ppm, values, solvent, data.spectrometer_mhz, params, sigma)

@@ -164,16 +164,24 @@ class _Axis:
         return low, max(high, low)
 
 
-def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
-                  satellites: bool = True, tails: bool = False) -> tuple[int, np.ndarray]:
+def _signal_shape(
+    axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float, satellites: bool = True, tails: bool = False
+) -> tuple[int, np.ndarray]:
     """(first index, unit-area-per-proton x protons values) of one multiplet,
     with its 13C satellites once they have been placed (unless ``satellites`` is off).
     Its lines are drawn to a few widths (the window judging looks at), or with
     ``tails`` as far as its tails stand above the noise (what the model holds).
     Cached on the signal: the fit and the judging draw the same shapes many times."""
     tail_hz = signal.tail_hz if tails else 0.0
-    key = (axis.key, centre, fwhm_hz, signal.j_hz, signal.extra_width_hz,
-           signal.satellite_j_hz if satellites else None, tail_hz)
+    key = (
+        axis.key,
+        centre,
+        fwhm_hz,
+        signal.j_hz,
+        signal.extra_width_hz,
+        signal.satellite_j_hz if satellites else None,
+        tail_hz,
+    )
     if key not in signal.shapes:
         low, values = _draw_signal(axis, signal, centre, fwhm_hz, satellites, tail_hz)
         values.flags.writeable = False  # shared by every caller
@@ -181,23 +189,36 @@ def _signal_shape(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
     return signal.shapes[key]
 
 
-def _draw_signal(axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float,
-                 satellites: bool, tail_hz: float) -> tuple[int, np.ndarray]:
+def _draw_signal(
+    axis: _Axis, signal: FitSignal, centre: float, fwhm_hz: float, satellites: bool, tail_hz: float
+) -> tuple[int, np.ndarray]:
     width = signal.width_hz + signal.extra_width_hz
     half = multiplet_extent_hz(signal.multiplicity, signal.j_hz, width, fwhm_hz, tail_hz) / axis.mhz
     low, high = axis.window(centre, half)
-    values = multiplet_shape(axis.ppm[low:high], centre, signal.multiplicity, signal.j_hz, width, fwhm_hz,
-                             axis.mhz) * signal.protons
+    values = (
+        multiplet_shape(axis.ppm[low:high], centre, signal.multiplicity, signal.j_hz, width, fwhm_hz, axis.mhz)
+        * signal.protons
+    )
     if satellites and signal.satellite_j_hz:
         # the 13C satellites sit outside the multiplet's own window: widen it to hold them
         reach = signal.satellite_j_hz / 2 / axis.mhz
         wide_low, wide_high = axis.window(centre, half + reach)
         wide = np.zeros(wide_high - wide_low)
-        wide[low - wide_low:low - wide_low + values.size] = values * (1 - 2 * C13_SATELLITE_SHARE)
+        wide[low - wide_low : low - wide_low + values.size] = values * (1 - 2 * C13_SATELLITE_SHARE)
         for side in (-1, 1):
-            wide += C13_SATELLITE_SHARE * signal.protons * multiplet_shape(
-                axis.ppm[wide_low:wide_high], centre + side * reach, signal.multiplicity, signal.j_hz, width,
-                fwhm_hz, axis.mhz)
+            wide += (
+                C13_SATELLITE_SHARE
+                * signal.protons
+                * multiplet_shape(
+                    axis.ppm[wide_low:wide_high],
+                    centre + side * reach,
+                    signal.multiplicity,
+                    signal.j_hz,
+                    width,
+                    fwhm_hz,
+                    axis.mhz,
+                )
+            )
         return wide_low, wide
     return low, values
 
@@ -228,6 +249,7 @@ class _Targets:
 class _SearchRow(NamedTuple):
     """One template slid along the spectrum: a signal at its tabulated shift
     and J, drawn with one trial width."""
+
     signal: int  # index among all fitted signals
     extra_width_hz: float
     start: int  # first point of the stretch of spectrum it is slid over
@@ -260,8 +282,13 @@ class _Placement:
         self.shift = np.array([max(int(s.tolerance_ppm / axis.step), 1) for s in self.signals])
         self.step = axis.step
         # the window that must hold something above the floor for a search to be worth it
-        windows = [axis.window(s.reference_ppm, s.tolerance_ppm + multiplet_extent_hz(
-            s.multiplicity, s.reference_j_hz, s.width_hz, fwhm_hz) / axis.mhz) for s in self.signals]
+        windows = [
+            axis.window(
+                s.reference_ppm,
+                s.tolerance_ppm + multiplet_extent_hz(s.multiplicity, s.reference_j_hz, s.width_hz, fwhm_hz) / axis.mhz,
+            )
+            for s in self.signals
+        ]
         lows, highs = np.array(windows, dtype=int).reshape(-1, 2).T
         self.window_filled = highs > lows
         span = max(int((highs - lows).max(initial=1)), 1)
@@ -280,8 +307,9 @@ class _Placement:
                     continue  # too close to an edge of the fitted range to search
                 rows.append(_SearchRow(number, extra, start, templates[0], float(norms[0])))
                 if signal.reference_j_hz > 0:
-                    refinements.append(_search_templates(axis, signal, extra,
-                                                          tuple(signal.reference_j_hz + J_STEPS_HZ), fwhm_hz))
+                    refinements.append(
+                        _search_templates(axis, signal, extra, tuple(signal.reference_j_hz + J_STEPS_HZ), fwhm_hz)
+                    )
                 else:
                     refinements.append(None)
         self.row_signal = np.array([r.signal for r in rows], dtype=int)
@@ -294,8 +322,10 @@ class _Placement:
         buckets: dict[int, list[int]] = {}
         for row, length in enumerate(lengths):
             buckets.setdefault(max(int(np.ceil(np.log2(length))), 9), []).append(row)
-        self.batches = [_SearchBatch([rows[r] for r in members], np.array(members), self.shift, self.owner, size)
-                        for members in buckets.values()]
+        self.batches = [
+            _SearchBatch([rows[r] for r in members], np.array(members), self.shift, self.owner, size)
+            for members in buckets.values()
+        ]
 
     def place(self, targets: _Targets, floor: float) -> None:
         """Place every signal against its compound's target."""
@@ -341,7 +371,7 @@ class _Placement:
         where = int(np.flatnonzero(trials == row)[0])
         if where == 0 or where == trials.size - 1:
             return self.row_extra[row]
-        neighbours = trials[where - 1:where + 2]
+        neighbours = trials[where - 1 : where + 2]
         base = self.fwhm_hz + self.signals[number].width_hz
         x = np.log(base + np.array([self.row_extra[r] for r in neighbours]))
         y = value[neighbours]
@@ -367,7 +397,7 @@ class _Placement:
         self.refined_j = np.zeros((len(chosen), J_STEPS_HZ.size))
         for slot, (row, (first, templates, norms)) in enumerate(chosen):
             self.refinement_of_row[row] = slot
-            self.refined_templates[slot, :, :templates.shape[1]] = templates
+            self.refined_templates[slot, :, : templates.shape[1]] = templates
             self.refined_norms[slot] = norms
             self.refined_first[slot], self.refined_size[slot] = first, templates.shape[1]
             self.refined_j[slot] = self.signals[self.row_signal[row]].reference_j_hz + J_STEPS_HZ
@@ -392,8 +422,9 @@ class _Placement:
         tried = (positions >= low[:, None]) & (positions < high[:, None])
         length = self.refined_templates.shape[2]
         index = (first - shift)[:, None, None] + positions[:, :, None] + np.arange(length)
-        windows = np.clip(targets.gather(self.owner[numbers][:, None, None], np.clip(index, 0, targets.size - 1)),
-                          0.0, None)
+        windows = np.clip(
+            targets.gather(self.owner[numbers][:, None, None], np.clip(index, 0, targets.size - 1)), 0.0, None
+        )
         windows *= np.arange(length) < size[:, None, None]  # each multiplet's own length only
         dots = self.refined_templates[slots] @ windows.transpose(0, 2, 1)  # multiplets x J x shifts
         norms = np.sqrt(np.einsum("mpl,mpl->mp", windows, windows))
@@ -408,8 +439,13 @@ class _Placement:
             scores = local[m, choice]
             left = scores[position - 1] if position > 0 else -np.inf
             right = scores[position + 1] if position < 4 else -np.inf
-            refined[int(number)] = (float(self.refined_j[slots[m], choice]), int(positions[m, position]),
-                                    float(scores[position]), left, right)
+            refined[int(number)] = (
+                float(self.refined_j[slots[m], choice]),
+                int(positions[m, position]),
+                float(scores[position]),
+                left,
+                right,
+            )
         return refined
 
 
@@ -418,8 +454,7 @@ class _SearchBatch:
     compound's target over every shift in one batch of real FFTs, and scored
     by cosine (with the small penalty for moving)."""
 
-    def __init__(self, rows: list[_SearchRow], members: np.ndarray, shift: np.ndarray, owner: np.ndarray,
-                 size: int):
+    def __init__(self, rows: list[_SearchRow], members: np.ndarray, shift: np.ndarray, owner: np.ndarray, size: int):
         from scipy.fft import next_fast_len, rfft
 
         self.rows = members
@@ -431,13 +466,14 @@ class _SearchBatch:
         self.segment_index = np.clip(np.array([r.start for r in rows])[:, None] + np.arange(length), 0, size - 1)
         padded = np.zeros((len(rows), self.fft_size))
         for i, row in enumerate(rows):
-            padded[i, :row.template.size] = row.template
+            padded[i, : row.template.size] = row.template
         self.template_spectra = np.conj(rfft(padded, axis=1))
         self.template_norms = np.array([r.norm for r in rows])[:, None]
         self.scored = int(2 * row_shift.max() + 1)
         offsets = np.arange(self.scored)[None, :]
-        self.penalty = np.where(offsets <= 2 * row_shift[:, None],
-                                0.1 * ((offsets - row_shift[:, None]) / row_shift[:, None]) ** 2, np.inf)
+        self.penalty = np.where(
+            offsets <= 2 * row_shift[:, None], 0.1 * ((offsets - row_shift[:, None]) / row_shift[:, None]) ** 2, np.inf
+        )
         self.window_end = np.minimum(offsets + template_sizes[:, None], length)
 
     def search(self, targets: _Targets) -> tuple[np.ndarray, ...]:
@@ -446,32 +482,35 @@ class _SearchBatch:
         from scipy.fft import irfft, rfft
 
         segments = np.clip(targets.gather(self.owner[:, None], self.segment_index), 0.0, None)
-        dots = irfft(rfft(segments, self.fft_size, axis=1) * self.template_spectra, self.fft_size,
-                     axis=1)[:, :self.scored]
+        dots = irfft(rfft(segments, self.fft_size, axis=1) * self.template_spectra, self.fft_size, axis=1)[
+            :, : self.scored
+        ]
         squares = np.zeros((segments.shape[0], segments.shape[1] + 1))
         np.cumsum(segments * segments, axis=1, out=squares[:, 1:])
-        norms = np.sqrt(np.maximum(np.take_along_axis(squares, self.window_end, axis=1)
-                                   - squares[:, :self.scored], 0.0))
+        norms = np.sqrt(
+            np.maximum(np.take_along_axis(squares, self.window_end, axis=1) - squares[:, : self.scored], 0.0)
+        )
         # an empty window scores 0 (the FFT leaves rounding noise where the direct sum gives exactly 0)
         empty = norms <= 1e-12 * norms.max(axis=1, keepdims=True)
         scores = np.full((norms.shape[0], self.scored + 2), -np.inf)  # a -inf column either side
-        scores[:, 1:-1] = np.where(empty, 0.0, dots / np.where(empty, 1.0, self.template_norms * norms)) \
-            - self.penalty
+        scores[:, 1:-1] = np.where(empty, 0.0, dots / np.where(empty, 1.0, self.template_norms * norms)) - self.penalty
         peak = np.argmax(scores, axis=1)
         rows = np.arange(peak.size)
         return peak - 1, scores[rows, peak], scores[rows, peak - 1], scores[rows, peak + 1]
 
 
-def _search_templates(axis: _Axis, signal: FitSignal, extra_width_hz: float, couplings: tuple[float, ...],
-                      fwhm_hz: float) -> tuple[int, np.ndarray, np.ndarray]:
+def _search_templates(
+    axis: _Axis, signal: FitSignal, extra_width_hz: float, couplings: tuple[float, ...], fwhm_hz: float
+) -> tuple[int, np.ndarray, np.ndarray]:
     """(first index, shapes, their norms) of the multiplet at its tabulated shift
     drawn with each J of ``couplings``: what placement slides along the
     spectrum. Satellites are placed separately, after the multiplet."""
     width = signal.width_hz + extra_width_hz
     half = max(multiplet_extent_hz(signal.multiplicity, j, width, fwhm_hz) for j in couplings) / axis.mhz
     low, high = axis.window(signal.reference_ppm, half)
-    templates = multiplet_shapes(axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings,
-                                 width, fwhm_hz, axis.mhz)
+    templates = multiplet_shapes(
+        axis.ppm[low:high], signal.reference_ppm, signal.multiplicity, couplings, width, fwhm_hz, axis.mhz
+    )
     return low, templates, np.linalg.norm(templates, axis=1)
 
 
@@ -481,8 +520,9 @@ def _keep_placement(signal: FitSignal) -> None:
         signal.observed_ppm = signal.reference_ppm
 
 
-def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True,
-            out: np.ndarray | None = None) -> np.ndarray:
+def _column(
+    axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bool = True, out: np.ndarray | None = None
+) -> np.ndarray:
     """A compound's model per unit amount (into ``out`` when given)."""
     if out is None:
         column = np.zeros(axis.ppm.size)
@@ -491,7 +531,7 @@ def _column(axis: _Axis, component: FitComponent, fwhm_hz: float, satellites: bo
         column[:] = 0.0
     for signal in component.signals:
         low, values = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites, tails=True)
-        column[low:low + values.size] += values
+        column[low : low + values.size] += values
     return column
 
 
@@ -515,13 +555,20 @@ def estimate_fwhm_hz(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: flo
     tallest = np.argsort(values[peaks])[::-1][:10]
     # the prominences find_peaks has just worked out (peak_widths would scan for them again)
     prominences = tuple(found[key][tallest] for key in ("prominences", "left_bases", "right_bases"))
-    widths = peak_widths(values, peaks[tallest], rel_height=0.5, prominence_data=prominences)[0] \
-        * abs(ppm[1] - ppm[0]) * mhz
+    widths = (
+        peak_widths(values, peaks[tallest], rel_height=0.5, prominence_data=prominences)[0] * abs(ppm[1] - ppm[0]) * mhz
+    )
     return float(np.clip(np.median(widths), 0.3, 6.0))
 
 
-def fit_components(ppm: np.ndarray, values: np.ndarray, sigma: float, mhz: float,
-                   components: list[FitComponent], fwhm_hz: float | None = None) -> FitResult:
+def fit_components(
+    ppm: np.ndarray,
+    values: np.ndarray,
+    sigma: float,
+    mhz: float,
+    components: list[FitComponent],
+    fwhm_hz: float | None = None,
+) -> FitResult:
     axis = _Axis(ppm, mhz)
     fwhm_hz = fwhm_hz or estimate_fwhm_hz(ppm, values, sigma, mhz)
     outside = _outside_range(ppm, components)
@@ -545,16 +592,18 @@ def _fit_span(axis: _Axis, components: list[FitComponent], fwhm_hz: float) -> tu
     for component in components:
         extra = fwhm_hz * max(BROAD_WIDTHS) if component.broad_allowed else 0.0
         for signal in component.signals:
-            extent_hz = multiplet_extent_hz(signal.multiplicity, signal.reference_j_hz + float(J_STEPS_HZ.max()),
-                                            signal.width_hz + extra, fwhm_hz)
+            extent_hz = multiplet_extent_hz(
+                signal.multiplicity, signal.reference_j_hz + float(J_STEPS_HZ.max()), signal.width_hz + extra, fwhm_hz
+            )
             reach = 2 * signal.tolerance_ppm + (extent_hz + SATELLITE_J_HZ.max() / 2 + 12 * fwhm_hz) / axis.mhz
             first, last = axis.window(signal.reference_ppm, reach)
             low, high = min(low, first), max(high, last)
     return low, max(high, low + 1)
 
 
-def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
-                components: list[FitComponent]) -> list[ComponentResult]:
+def _fit_within(
+    axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float, components: list[FitComponent]
+) -> list[ComponentResult]:
     from scipy.signal import find_peaks
 
     ppm, mhz = axis.ppm, axis.mhz
@@ -579,11 +628,16 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         model = amounts @ columns + baseline
         # Satellites are looked for against the strong compounds only: a weak
         # candidate placed on a satellite line must not hide it.
-        strong = np.flatnonzero(amounts * columns.max(axis=1) * C13_SATELLITE_SHARE
-                                > SATELLITE_SNR * sigma).tolist()
+        strong = np.flatnonzero(amounts * columns.max(axis=1) * C13_SATELLITE_SHARE > SATELLITE_SNR * sigma).tolist()
         # (their own lines included, so a multiplet's outer line is not taken for a satellite)
-        without_satellites = values - baseline - sum(
-            (amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False) for i in strong), np.zeros(ppm.size))
+        without_satellites = (
+            values
+            - baseline
+            - sum(
+                (amounts[i] * _column(axis, components[i], fwhm_hz, satellites=False) for i in strong),
+                np.zeros(ppm.size),
+            )
+        )
         # (each against the spectrum minus every other compound, as fitted at the start of the round)
         placement.place(_Targets(values - model, columns, amounts), PLACEMENT_FLOOR_SNR * sigma)
         for index, component in enumerate(components):
@@ -600,8 +654,12 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # Lines nothing explains are reported, and fitted to the residual only,
     # so they can be named where they overlap a compound but never take its intensity.
     residual = values - model
-    peaks, _ = find_peaks(residual, height=UNKNOWN_LINE_SNR * sigma, prominence=UNKNOWN_LINE_SNR * sigma,
-                          distance=max(int(fwhm_hz / mhz / axis.step), 2))
+    peaks, _ = find_peaks(
+        residual,
+        height=UNKNOWN_LINE_SNR * sigma,
+        prominence=UNKNOWN_LINE_SNR * sigma,
+        distance=max(int(fwhm_hz / mhz / axis.step), 2),
+    )
     # near a strong line, a residual of a few per cent is line-shape mismatch, not a compound
     low, high = PROTON_WINDOW_PPM
     peaks = peaks[(ppm[peaks] > low) & (ppm[peaks] < high) & (residual[peaks] > MISMATCH_SHARE * model[peaks])]
@@ -628,8 +686,7 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # not there: drop them and fit again, so what they took goes back to the
     # compounds that are. Those only hidden under others stay in, undecided.
     for _ in range(3):
-        keep = [i for i in kept if results[i].detected or results[i].overlapped
-                or components[i].kind in ALWAYS_FITTED]
+        keep = [i for i in kept if results[i].detected or results[i].overlapped or components[i].kind in ALWAYS_FITTED]
         if keep == kept:
             break
         kept = keep
@@ -638,8 +695,11 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     # that improves the joint fit least leaves if not significant, then the rest
     # are tested again without it (backward elimination).
     while True:
-        tests = {i: _pattern_test(i, len(components[i].signals), kept, columns, values, amounts, local, sigma)
-                 for i in kept if results[i].overlapped}
+        tests = {
+            i: _pattern_test(i, len(components[i].signals), kept, columns, values, amounts, local, sigma)
+            for i in kept
+            if results[i].overlapped
+        }
         failing = [i for i, test in tests.items() if not test["present"]]
         if not failing:
             break
@@ -647,8 +707,9 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         kept = [i for i in kept if i != weakest]
         results[weakest].significance = tests[weakest]
         results[weakest].upper_bound_amount = float(amounts[weakest])  # all the joint fit would give it
-        results[weakest].reason += (f"; its whole pattern does not improve the joint fit enough "
-                                    f"({_test_text(tests[weakest])})")
+        results[weakest].reason += (
+            f"; its whole pattern does not improve the joint fit enough ({_test_text(tests[weakest])})"
+        )
         amounts, results = refit(kept)
     # What remains passed the whole-pattern test, but hidden under other
     # compounds a pattern also fits what a predicted shape gets wrong (on the
@@ -659,8 +720,10 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
         result = results[index]
         names = sorted({n for s in result.signals for n in s.overlapped_with})
         result.significance, result.upper_bound_amount = test, float(amounts[index])
-        result.reason = (f"overlapped (by {', '.join(names) or 'other lines'}): its whole pattern improves the joint "
-                         f"fit ({_test_text(test)}) but cannot be told from a misfit of those lines: not confirmed")
+        result.reason = (
+            f"overlapped (by {', '.join(names) or 'other lines'}): its whole pattern improves the joint "
+            f"fit ({_test_text(test)}) but cannot be told from a misfit of those lines: not confirmed"
+        )
     final = [i for i in kept if results[i].detected or components[i].kind in ALWAYS_FITTED]
     if final != kept:
         kept = final
@@ -671,8 +734,9 @@ def _fit_within(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
     return results + set_aside
 
 
-def _choose_forms(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
-                  components: list[FitComponent]) -> tuple[list[FitComponent], list]:
+def _choose_forms(
+    axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float, components: list[FitComponent]
+) -> tuple[list[FitComponent], list]:
     """Of the alternative forms of one compound (same kind and name: salt and
     free base), the one whose multiplets match the spectrum best, proton-weighted;
     the first listed (the expected form) on a tie. Returns (components to fit,
@@ -699,9 +763,16 @@ def _choose_forms(axis: _Axis, values: np.ndarray, sigma: float, fwhm_hz: float,
             continue
         best = max(members, key=lambda i: (round(float(match[i]), 3), -members.index(i)))
         dropped |= {i for i in members if i != best}
-    set_aside = [ComponentResult(components[i], 0.0, 0.0, False,
-                                 f"the other form's pattern matches the spectrum better (match {match[i]:.2f})")
-                 for i in sorted(dropped)]
+    set_aside = [
+        ComponentResult(
+            components[i],
+            0.0,
+            0.0,
+            False,
+            f"the other form's pattern matches the spectrum better (match {match[i]:.2f})",
+        )
+        for i in sorted(dropped)
+    ]
     return [c for i, c in enumerate(components) if i not in dropped], set_aside
 
 
@@ -709,13 +780,16 @@ SIGNIFICANCE_ALPHA = 1e-3  # false-positive rate of the extra-sum-of-squares tes
 
 
 def _test_text(test: dict) -> str:
-    return (f"F = {test['f']:.1f} on {test['df'][0]}, {test['df'][1]} df, p = {test['p_value']:.1e}"
-            + (f"; {test['share_of_overlapping_lines']:.1%} of the lines it lies under"
-               if test["share_of_overlapping_lines"] is not None else ""))
+    return f"F = {test['f']:.1f} on {test['df'][0]}, {test['df'][1]} df, p = {test['p_value']:.1e}" + (
+        f"; {test['share_of_overlapping_lines']:.1%} of the lines it lies under"
+        if test["share_of_overlapping_lines"] is not None
+        else ""
+    )
 
 
-def _amount_errors(kept: list[int], columns: np.ndarray, values: np.ndarray, amounts: np.ndarray,
-                   local: _LocalBaseline, sigma: float) -> dict[int, float]:
+def _amount_errors(
+    kept: list[int], columns: np.ndarray, values: np.ndarray, amounts: np.ndarray, local: _LocalBaseline, sigma: float
+) -> dict[int, float]:
     """Standard error of each kept amount: sigma^2 (A^T A)^-1 with the local
     baseline eliminated, sigma the larger of the noise and the fit's own
     residual scatter where the compounds are (a model that misses a little
@@ -737,8 +811,16 @@ def _amount_errors(kept: list[int], columns: np.ndarray, values: np.ndarray, amo
     return {index: float(spread * np.sqrt(max(inverse[slot, slot], 0.0))) for slot, index in enumerate(kept)}
 
 
-def _pattern_test(index: int, signal_count: int, kept: list[int], columns: np.ndarray, values: np.ndarray,
-                  amounts: np.ndarray, local: _LocalBaseline, sigma: float) -> dict:
+def _pattern_test(
+    index: int,
+    signal_count: int,
+    kept: list[int],
+    columns: np.ndarray,
+    values: np.ndarray,
+    amounts: np.ndarray,
+    local: _LocalBaseline,
+    sigma: float,
+) -> dict:
     """Whether a compound hidden under others is there, by its whole pattern.
 
     Extra-sum-of-squares F-test over the points its lines cover: the joint fit
@@ -767,13 +849,18 @@ def _pattern_test(index: int, signal_count: int, kept: list[int], columns: np.nd
     tops = own >= 0.5 * own.max() if own.max() > 0 else footprint
     under = float((amounts @ columns - own)[tops].sum())
     share = float(own[tops].sum()) / under if under > 0 else float("inf")
-    return {"test": "extra-sum-of-squares F-test of the whole pattern", "f": round(statistic, 2), "df": [q, df2],
-            "p_value": p_value, "alpha": SIGNIFICANCE_ALPHA, "share_of_overlapping_lines": round(share, 4) if np.isfinite(share) else None,
-            "present": bool(p_value < SIGNIFICANCE_ALPHA and share >= MISMATCH_SHARE and amounts[index] > 0)}
+    return {
+        "test": "extra-sum-of-squares F-test of the whole pattern",
+        "f": round(statistic, 2),
+        "df": [q, df2],
+        "p_value": p_value,
+        "alpha": SIGNIFICANCE_ALPHA,
+        "share_of_overlapping_lines": round(share, 4) if np.isfinite(share) else None,
+        "present": bool(p_value < SIGNIFICANCE_ALPHA and share >= MISMATCH_SHARE and amounts[index] > 0),
+    }
 
 
-def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.ndarray,
-                      fwhm_hz: float) -> np.ndarray:
+def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.ndarray, fwhm_hz: float) -> np.ndarray:
     """What a small leftover phase error (zero and first order) adds to the
     model: its dispersion counterpart (the Hilbert transform of the lines),
     and that times the position across the fitted range. Two rows, fitted
@@ -786,7 +873,7 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
             if not _lines_are_real(signal):
                 continue
             low, shape = _signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, tails=True)
-            absorption[low:low + shape.size] += amount * shape
+            absorption[low : low + shape.size] += amount * shape
     # The Hilbert transform (what scipy.signal.hilbert's imaginary part holds)
     # through real FFTs: -i sign(f) on the half spectrum, nothing at 0 and at
     # the Nyquist frequency. Padded: dispersion falls off only as 1/distance,
@@ -797,13 +884,12 @@ def _phase_error_rows(axis: _Axis, components: list[FitComponent], amounts: np.n
     half[0] = 0.0
     if size % 2 == 0:
         half[-1] = 0.0
-    dispersion = irfft(half, size, overwrite_x=True)[:absorption.size]
+    dispersion = irfft(half, size, overwrite_x=True)[: absorption.size]
     position = np.linspace(-1.0, 1.0, axis.ppm.size)
     return np.vstack([dispersion, position * dispersion])
 
 
-def _reach_tails(components: list[FitComponent], amounts: np.ndarray, sigma: float, fwhm_hz: float,
-                 mhz: float) -> None:
+def _reach_tails(components: list[FitComponent], amounts: np.ndarray, sigma: float, fwhm_hz: float, mhz: float) -> None:
     """How far each signal's lines are drawn into the model: until their tails
     fall below half the noise. A strong singlet's tail at eight line widths is
     still tens of sigma; cut there, it would leave a step a small compound's
@@ -838,8 +924,11 @@ def _outside_range(ppm: np.ndarray, components: list[FitComponent]) -> list[Comp
     for component in components:
         component.signals = [s for s in component.signals if low <= s.reference_ppm <= high]
         if not component.signals:
-            results.append(ComponentResult(component, 0.0, 0.0, False,
-                                           f"its signals lie outside the recorded range ({low:.2f}-{high:.2f} ppm)"))
+            results.append(
+                ComponentResult(
+                    component, 0.0, 0.0, False, f"its signals lie outside the recorded range ({low:.2f}-{high:.2f} ppm)"
+                )
+            )
     return results
 
 
@@ -988,8 +1077,8 @@ class _Judge:
         windows = csr_matrix((np.ones(points.size), points, pointer), shape=dimensions)
         # per signal: its shape (resp. a flat window) dotted with every column, the spectrum, the unassigned
         # lines (a small product per window: cheaper than the sparse rows against the transposed stack)
-        self.under_shape = np.array([stacked[:, low:low + shape.size] @ shape for low, shape in placed])
-        self.under_window = np.array([stacked[:, low:low + shape.size].sum(axis=1) for low, shape in placed])
+        self.under_shape = np.array([stacked[:, low : low + shape.size] @ shape for low, shape in placed])
+        self.under_window = np.array([stacked[:, low : low + shape.size].sum(axis=1) for low, shape in placed])
         self.shapes, self.windows = shapes, windows
         self.points = sizes.astype(float)
         self.shape_sum = np.array([shape.sum() for _, shape in placed])
@@ -1001,9 +1090,11 @@ class _Judge:
         # shift is not taken as an impurity's signal pulled to the edge of its tolerance).
         observed = np.array([s.observed_ppm for s in signals])
         misplaced = np.array([_misplacement(s) for s in signals])
-        self.outplaced_by = ((np.abs(observed[:, None] - observed[None, :]) < SAME_LINE_PPM)
-                             & (self.owner[:, None] != self.owner[None, :])
-                             & (misplaced[None, :] < misplaced[:, None]))
+        self.outplaced_by = (
+            (np.abs(observed[:, None] - observed[None, :]) < SAME_LINE_PPM)
+            & (self.owner[:, None] != self.owner[None, :])
+            & (misplaced[None, :] < misplaced[:, None])
+        )
 
     def __call__(self, amounts, sigma: float, baseline: np.ndarray | None = None) -> list[ComponentResult]:
         amounts = np.asarray(amounts, dtype=float)
@@ -1021,15 +1112,24 @@ class _Judge:
         # the spectrum minus every other compound, the unassigned lines and the
         # compound's own other signals (the tails of a big broad line, or broad
         # ring-CH2 multiplets nearby, must not count as the signal)
-        left_under_shape = (self.under_shape[:, count] - self.under_shape[:, :count] @ amounts
-                            - self.under_shape[:, count + 1] + own_amount * self.shape_squares)
-        left_in_window = (self.under_window[:, count] - self.under_window[:, :count] @ amounts
-                          - self.under_window[:, count + 1] + own_amount * self.shape_sum)
+        left_under_shape = (
+            self.under_shape[:, count]
+            - self.under_shape[:, :count] @ amounts
+            - self.under_shape[:, count + 1]
+            + own_amount * self.shape_squares
+        )
+        left_in_window = (
+            self.under_window[:, count]
+            - self.under_window[:, :count] @ amounts
+            - self.under_window[:, count + 1]
+            + own_amount * self.shape_sum
+        )
         if baseline is not None:  # (the fitted local baseline is no compound's either)
             left_under_shape -= self.shapes @ baseline
             left_in_window -= self.windows @ baseline
-        coefficient = ((self.points * left_under_shape - self.shape_sum * left_in_window)
-                       / (self.points * self.shape_squares - self.shape_sum ** 2))
+        coefficient = (self.points * left_under_shape - self.shape_sum * left_in_window) / (
+            self.points * self.shape_squares - self.shape_sum**2
+        )
         strong_enough = own_amount * self.shape_peak >= DETECTION_SNR * sigma
         present = (own_amount > 0) & strong_enough
         testifies = (overlap < OVERLAP_LIMIT) & present & ~(self.outplaced_by & present[None, :]).any(axis=1)
@@ -1040,20 +1140,41 @@ class _Judge:
             snr = amount * self.column_peak[index] / sigma if amount > 0 else 0.0
             signals = []
             for signal in component.signals:
-                names = [partner.name for j, partner in enumerate(self.components)
-                         if j != index and shares[row, j] > 0.1 * max(own_sum[row], 1e-300)
-                         and shares[row, j] > 3 * sigma]
+                names = [
+                    partner.name
+                    for j, partner in enumerate(self.components)
+                    if j != index and shares[row, j] > 0.1 * max(own_sum[row], 1e-300) and shares[row, j] > 3 * sigma
+                ]
                 if unassigned[row] > max(0.1 * own_sum[row], 3 * sigma):
                     names.append("unassigned lines")
-                signals.append(SignalResult(signal.group, signal.reference_ppm, round(float(signal.observed_ppm), 4),
-                                            signal.multiplicity, signal.j_hz, signal.protons,
-                                            round(float(overlap[row]), 3), names,
-                                            round(float(support[row]), 3) if testifies[row] else None))
+                signals.append(
+                    SignalResult(
+                        signal.group,
+                        signal.reference_ppm,
+                        round(float(signal.observed_ppm), 4),
+                        signal.multiplicity,
+                        signal.j_hz,
+                        signal.protons,
+                        round(float(overlap[row]), 3),
+                        names,
+                        round(float(support[row]), 3) if testifies[row] else None,
+                    )
+                )
                 row += 1
             detected, reason, overlapped = _verdict(component, snr, signals)
             peak = float(self.column_peak[index])
-            results.append(ComponentResult(component, amount, round(float(snr), 1), detected, reason, signals,
-                                           overlapped, DETECTION_SNR * sigma / peak if peak > 0 else None))
+            results.append(
+                ComponentResult(
+                    component,
+                    amount,
+                    round(float(snr), 1),
+                    detected,
+                    reason,
+                    signals,
+                    overlapped,
+                    DETECTION_SNR * sigma / peak if peak > 0 else None,
+                )
+            )
         return results
 
 
@@ -1078,18 +1199,29 @@ def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -
         # what is left of it beside the other). For an impurity one line cannot
         # testify for two: allowing it found as many impurities that were not there.
         together = first.support + second.support
-        if component.expected and apart <= tolerance[first.group] + tolerance[second.group] \
-                and together >= 2 * SUPPORT_MIN:
+        if (
+            component.expected
+            and apart <= tolerance[first.group] + tolerance[second.group]
+            and together >= 2 * SUPPORT_MIN
+        ):
             share[id(first)] = share[id(second)] = together
             continue
-        return False, (f"{first.group} and {second.group} fall on one line at {first.observed_ppm:.3f} ppm: "
-                       "not this compound's pattern"), False
+        return (
+            False,
+            (
+                f"{first.group} and {second.group} fall on one line at {first.observed_ppm:.3f} ppm: "
+                "not this compound's pattern"
+            ),
+            False,
+        )
     absent = [s for s in testified if share[id(s)] < SUPPORT_ABSENT]
     # (a line fuller than expected, another compound's, cannot make up for a missing one)
     weighted = sum(min(share[id(s)], 1.0) * s.protons for s in testified) / sum(s.protons for s in testified)
     if absent or weighted < SUPPORT_MIN:
-        listed = ", ".join(f"{s.group} at {s.reference_ppm:.2f} ({share[id(s)]:.0%} of expected)"
-                           for s in (absent or [s for s in testified if share[id(s)] < SUPPORT_MIN]))
+        listed = ", ".join(
+            f"{s.group} at {s.reference_ppm:.2f} ({share[id(s)]:.0%} of expected)"
+            for s in (absent or [s for s in testified if share[id(s)] < SUPPORT_MIN])
+        )
         return False, f"signals missing: {listed}", False
     diagnostic = [s for s, reference in zip(signals, component.signals) if reference.diagnostic]
     if diagnostic and not any(s.support is not None and s.support >= SUPPORT_MIN for s in diagnostic):

@@ -94,8 +94,9 @@ class ReferenceSet:
         found.sort(key=lambda c: c.form != form)
         return found[0] if found else None
 
-    def candidates(self, species_id: str, solvent: str, form: str,
-                   forms: tuple[str, ...] = FORMS) -> list[ReferenceCompound]:
+    def candidates(
+        self, species_id: str, solvent: str, form: str, forms: tuple[str, ...] = FORMS
+    ) -> list[ReferenceCompound]:
         """One entry per form of ``forms`` (the expected ``form`` first) in the
         spectrum's solvent: the tabulated one, or one derived from the nearest
         tabulated entry (same solvent other form, else same form another solvent,
@@ -120,7 +121,8 @@ NMR_REFERENCE_NOTE = (
     f"alpha {PROTONATION_SHIFT_PPM['alpha'][0]:+.2f} +- {PROTONATION_SHIFT_PPM['alpha'][1]:.2f}, "
     f"beta {PROTONATION_SHIFT_PPM['beta'][0]:+.2f} +- {PROTONATION_SHIFT_PPM['beta'][1]:.2f} ppm), another "
     f"solvent's value +- {SOLVENT_TRANSFER_UNCERTAINTY_PPM:.2f} ppm; residual solvents: Fulmer et al. 2010, "
-    "+- 0.02 ppm.")
+    "+- 0.02 ppm."
+)
 
 
 def nmr_reference_lines(references: ReferenceSet, species_id: str) -> list[str]:
@@ -128,9 +130,11 @@ def nmr_reference_lines(references: ReferenceSet, species_id: str) -> list[str]:
     lines = []
     for compound in (c for c in references.compounds if c.species == species_id):
         lines.append(f"  1H NMR reference, {compound.solvent}, {compound.form} ({compound.source}):")
-        lines += [f"    {s.group}: {s.shift_ppm:.2f} +- {s.shift_uncertainty_ppm:.2f} ppm {s.multiplicity} "
-                  f"{s.protons}H{' (exchangeable)' if s.exchangeable else ''} [{s.uncertainty_source}]"
-                  for s in compound.signals]
+        lines += [
+            f"    {s.group}: {s.shift_ppm:.2f} +- {s.shift_uncertainty_ppm:.2f} ppm {s.multiplicity} "
+            f"{s.protons}H{' (exchangeable)' if s.exchangeable else ''} [{s.uncertainty_source}]"
+            for s in compound.signals
+        ]
     if not lines:
         lines.append("  1H NMR reference: none (not searched by NMR)")
     return lines
@@ -153,14 +157,26 @@ def derive(base: ReferenceCompound, solvent: str, form: str) -> ReferenceCompoun
             spread.append(SOLVENT_TRANSFER_UNCERTAINTY_PPM)
             why.append(f"{base.solvent} value used in {solvent} (+- {SOLVENT_TRANSFER_UNCERTAINTY_PPM:.2f} ppm)")
         total = min(math.sqrt(sum(u * u for u in spread)), MAX_UNCERTAINTY_PPM)
-        signals.append(replace(signal, shift_ppm=round(shift, 3), shift_uncertainty_ppm=round(total, 3),
-                               uncertainty_source="; ".join(w for w in why if w)))
+        signals.append(
+            replace(
+                signal,
+                shift_ppm=round(shift, 3),
+                shift_uncertainty_ppm=round(total, 3),
+                uncertainty_source="; ".join(w for w in why if w),
+            )
+        )
     if sign:
         notes.append(f"{base.form} -> {form}: protonation shift on CH next to the amine N")
     if base.solvent != solvent:
         notes.append(f"{base.solvent} shifts used in {solvent}")
-    return ReferenceCompound(base.species, solvent, form, base.source, tuple(signals),
-                             f"derived from the {base.form} entry in {base.solvent} ({'; '.join(notes)})")
+    return ReferenceCompound(
+        base.species,
+        solvent,
+        form,
+        base.source,
+        tuple(signals),
+        f"derived from the {base.form} entry in {base.solvent} ({'; '.join(notes)})",
+    )
 
 
 def available_routes() -> list[str]:
@@ -205,18 +221,28 @@ def parse_reference_set(text: str, name: str, version: str, species_ids: frozens
             at = f"{where}.signals[{number}]"
             try:
                 item = ReferenceSignal(
-                    group=str(signal["group"]), shift_ppm=float(signal["shift_ppm"]),
-                    multiplicity=str(signal["multiplicity"]), protons=int(signal["protons"]),
-                    j_hz=float(signal.get("j_hz", 0.0)), width_hz=float(signal.get("width_hz", 0.0)),
+                    group=str(signal["group"]),
+                    shift_ppm=float(signal["shift_ppm"]),
+                    multiplicity=str(signal["multiplicity"]),
+                    protons=int(signal["protons"]),
+                    j_hz=float(signal.get("j_hz", 0.0)),
+                    width_hz=float(signal.get("width_hz", 0.0)),
                     diagnostic=bool(signal.get("diagnostic", False)),
-                    exchangeable=bool(signal.get("exchangeable", False)))
+                    exchangeable=bool(signal.get("exchangeable", False)),
+                )
                 kind = source.split(":", 1)[0].strip()
                 if "shift_uncertainty_ppm" in signal:
-                    item = replace(item, shift_uncertainty_ppm=float(signal["shift_uncertainty_ppm"]),
-                                   uncertainty_source=str(signal.get("uncertainty_source", f"{name} (stated)")))
+                    item = replace(
+                        item,
+                        shift_uncertainty_ppm=float(signal["shift_uncertainty_ppm"]),
+                        uncertainty_source=str(signal.get("uncertainty_source", f"{name} (stated)")),
+                    )
                 else:
-                    item = replace(item, shift_uncertainty_ppm=DEFAULT_UNCERTAINTY_PPM[kind],
-                                   uncertainty_source=f"default for a {kind} entry")
+                    item = replace(
+                        item,
+                        shift_uncertainty_ppm=DEFAULT_UNCERTAINTY_PPM[kind],
+                        uncertainty_source=f"default for a {kind} entry",
+                    )
             except (KeyError, TypeError, ValueError) as exc:
                 raise ReferenceDataError(f"{at}: {exc!r}") from exc
             if item.multiplicity not in MULTIPLICITIES or item.protons < 1 or not -1 <= item.shift_ppm <= 16:

@@ -38,8 +38,15 @@ def shift_table() -> tuple[tuple[ShiftEntry, ...], str]:
     entries = []
     for line_no, row in enumerate(csv.DictReader(io.StringIO(data.body)), start=2):
         try:
-            entry = ShiftEntry(row["solvent"], row["compound"], row["group"], float(row["shift_ppm"]),
-                               row["multiplicity"], int(row["protons"]), float(row["j_hz"]))
+            entry = ShiftEntry(
+                row["solvent"],
+                row["compound"],
+                row["group"],
+                float(row["shift_ppm"]),
+                row["multiplicity"],
+                int(row["protons"]),
+                float(row["j_hz"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ReferenceDataError(f"data/nmr_solvents.csv row {line_no}: {exc}") from exc
         if entry.multiplicity not in MULTIPLICITIES or entry.protons < 1:
@@ -61,8 +68,7 @@ def canonical_solvent(name: str) -> str | None:
 
 
 def entries_for(solvent: str, compound: str | None = None) -> list[ShiftEntry]:
-    return [e for e in shift_table()[0]
-            if e.solvent == solvent and (compound is None or e.compound == compound)]
+    return [e for e in shift_table()[0] if e.solvent == solvent and (compound is None or e.compound == compound)]
 
 
 @dataclass(frozen=True)

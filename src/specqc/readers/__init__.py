@@ -161,9 +161,7 @@ def find_reader(path: str | Path, format_name: str | None = None) -> ReaderEntry
         for entry in REGISTRY:
             if entry.name == format_name.lower():
                 return entry
-        raise InputError(
-            f"unknown format {format_name!r}; known formats: {', '.join(formats())}", path
-        )
+        raise InputError(f"unknown format {format_name!r}; known formats: {', '.join(formats())}", path)
     if not path.exists():
         if path.is_symlink():
             raise InputError("a symbolic link that leads nowhere (a loop, or its target is missing)", path)
@@ -190,8 +188,14 @@ def find_reader(path: str | Path, format_name: str | None = None) -> ReaderEntry
 
 
 # Parts whose presence names the dataset a folder was meant to be, for the message when it is not one.
-DATASET_PARTS = (("fid", "a fid"), ("ser", "a ser"), ("1r", "a 1r"), ("acqus", "acqus"), ("procs", "procs"),
-                 ("procpar", "procpar"))
+DATASET_PARTS = (
+    ("fid", "a fid"),
+    ("ser", "a ser"),
+    ("1r", "a 1r"),
+    ("acqus", "acqus"),
+    ("procs", "procs"),
+    ("procpar", "procpar"),
+)
 
 
 def _why_not_a_dataset(path: Path) -> str:

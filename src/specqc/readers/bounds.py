@@ -68,13 +68,18 @@ class ReadLimits:
 
     @classmethod
     def from_environment(cls) -> "ReadLimits":
-        return cls(seconds=_positive_number(TIMEOUT_VARIABLE),
-                   memory_bytes=None if (mb := _positive_number(MEMORY_VARIABLE)) is None else int(mb * MIB))
+        return cls(
+            seconds=_positive_number(TIMEOUT_VARIABLE),
+            memory_bytes=None if (mb := _positive_number(MEMORY_VARIABLE)) is None else int(mb * MIB),
+        )
 
     def for_input(self, size_bytes: int) -> tuple[float, int]:
         seconds = self.seconds if self.seconds is not None else BASE_SECONDS + SECONDS_PER_MIB * size_bytes / MIB
-        memory = (self.memory_bytes if self.memory_bytes is not None
-                  else max(MEMORY_FLOOR_BYTES, MEMORY_PER_INPUT_BYTE * size_bytes))
+        memory = (
+            self.memory_bytes
+            if self.memory_bytes is not None
+            else max(MEMORY_FLOOR_BYTES, MEMORY_PER_INPUT_BYTE * size_bytes)
+        )
         return seconds, memory
 
 
@@ -127,13 +132,17 @@ def bounded(path: Path, limits: ReadLimits | None = None):
             try:
                 yield
             except _DeadlineReached:
-                raise InputBoundError(f"reading took longer than {seconds:.3g} s, the time bound for this input",
-                                      path, bound="time") from None
+                raise InputBoundError(
+                    f"reading took longer than {seconds:.3g} s, the time bound for this input", path, bound="time"
+                ) from None
             except MemoryError:
                 if not memory_bounded:
                     raise
-                raise InputBoundError(f"reading needed more than {memory / MIB:.0f} MiB of memory, the memory "
-                                      "bound for this input", path, bound="memory") from None
+                raise InputBoundError(
+                    f"reading needed more than {memory / MIB:.0f} MiB of memory, the memory bound for this input",
+                    path,
+                    bound="memory",
+                ) from None
     finally:
         _state.active = False
 
@@ -146,8 +155,11 @@ def bounded_read(read: Callable[[Path], T], path: Path, limits: ReadLimits | Non
         warnings.simplefilter("always")
         with bounded(path, limits), captured_native_stderr(printed):
             model = read(path)
-    notes = printed + [" ".join(str(w.message).split()) for w in caught
-                       if not issubclass(w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning))]
+    notes = printed + [
+        " ".join(str(w.message).split())
+        for w in caught
+        if not issubclass(w.category, (ResourceWarning, DeprecationWarning, PendingDeprecationWarning))
+    ]
     metadata = getattr(model, "metadata", None)
     if notes and isinstance(metadata, dict):
         metadata.setdefault("reader_warnings", []).extend(notes)
@@ -156,8 +168,9 @@ def bounded_read(read: Callable[[Path], T], path: Path, limits: ReadLimits | Non
 
 @contextlib.contextmanager
 def _time_bound(seconds: float):
-    usable = (signal is not None and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
+    usable = (
+        signal is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    )
     if not usable:
         yield
         return

@@ -76,8 +76,15 @@ class Parameters:
         value = self._raw(key)
         return default if value is None else str(value).strip("<>")
 
-    def number(self, key: str, default: float | None = None, *, required: bool = False, positive: bool = False,
-               whole: bool = False) -> float | None:
+    def number(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        required: bool = False,
+        positive: bool = False,
+        whole: bool = False,
+    ) -> float | None:
         value = self._raw(key)
         if value is None:
             if required:
@@ -113,12 +120,13 @@ def decay_ratio(fid: np.ndarray) -> float:
     """Strongest of the first eighth over the RMS of the last quarter (inf for a silent tail)."""
     magnitude = np.abs(fid)
     head = float(magnitude[: max(magnitude.size // 8, 8)].max())
-    tail = float(np.sqrt(np.mean(magnitude[-max(magnitude.size // 4, 4):] ** 2)))
+    tail = float(np.sqrt(np.mean(magnitude[-max(magnitude.size // 4, 4) :] ** 2)))
     return head / tail if tail > 0 else (math.inf if head > 0 else 0.0)
 
 
-def check_fid_signal(fid: np.ndarray, name: str, other_byte_order: np.ndarray | None = None,
-                     byte_order_field: str = "") -> None:
+def check_fid_signal(
+    fid: np.ndarray, name: str, other_byte_order: np.ndarray | None = None, byte_order_field: str = ""
+) -> None:
     """Refuse an FID that cannot be a recording: too short, not finite, all zeros, or no decay at all.
     ``other_byte_order`` is the same data read in the other byte order, to say when that is what is wrong."""
     if fid.size < MIN_FID_POINTS:
@@ -131,14 +139,17 @@ def check_fid_signal(fid: np.ndarray, name: str, other_byte_order: np.ndarray | 
     if not finite.all() and _decays(np.where(finite, fid, 0)):
         raise InputError(f"{name} contains NaN or infinite values")
     if other_byte_order is not None and _decays(other_byte_order):
-        raise InputError(f"{name} decays like an FID only when read in the other byte order: "
-                         f"{byte_order_field} is wrong")
+        raise InputError(
+            f"{name} decays like an FID only when read in the other byte order: {byte_order_field} is wrong"
+        )
     if not finite.all():
         raise InputError(f"{name} contains NaN or infinite values")
     if not np.any(fid):
         raise InputError(f"{name} holds only zeros: no signal was recorded")
-    raise InputError(f"{name} holds no decaying signal (its first points are no stronger than its last): "
-                     "random data, or read with the wrong byte order or data type?")
+    raise InputError(
+        f"{name} holds no decaying signal (its first points are no stronger than its last): "
+        "random data, or read with the wrong byte order or data type?"
+    )
 
 
 def _decays(fid: np.ndarray) -> bool:

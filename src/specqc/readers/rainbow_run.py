@@ -40,8 +40,13 @@ class PartialDirectory:
         self.metadata = metadata
 
 
-def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, ...] = (),
-                   explain: Callable[[Path], str | None] | None = None, **options):
+def read_directory(
+    path: Path,
+    warnings: list[str],
+    detector_files: tuple[str, ...] = (),
+    explain: Callable[[Path], str | None] | None = None,
+    **options,
+):
     """All detector files of a vendor folder.
 
     ``explain`` says what is wrong with one detector file (a header that declares
@@ -55,40 +60,52 @@ def read_directory(path: Path, warnings: list[str], detector_files: tuple[str, .
     problems = {name: problem for name in detector_files if explain and (problem := explain(path / name))}
     readable = tuple(name for name in detector_files if name not in problems)
     if detector_files and not readable:
-        raise InputError("none of its detector files can be read: "
-                         + "; ".join(f"{name}: {problem}" for name, problem in problems.items()))
+        raise InputError(
+            "none of its detector files can be read: "
+            + "; ".join(f"{name}: {problem}" for name, problem in problems.items())
+        )
     for name, problem in problems.items():
         warnings.append(f"{name} left out: {problem}")
     described = f" ({', '.join(readable)})" if readable else ""
     whole_folder_error = None
     if not problems:
         try:
-            directory = library_read(f"its data files{described} cannot be read: damaged, cut short, or not what "
-                                     "their names say", rainbow.read, str(path), warnings=warnings, **options)
+            directory = library_read(
+                f"its data files{described} cannot be read: damaged, cut short, or not what their names say",
+                rainbow.read,
+                str(path),
+                warnings=warnings,
+                **options,
+            )
         except InputError as exc:
             whole_folder_error = exc
     if problems or whole_folder_error:
         datafiles, metadata = [], {}
         for name in readable:
             try:
-                part = library_read(f"cannot read {name}", rainbow.read, str(path), warnings=warnings,
-                                    requested_files=[name], **options)
+                part = library_read(
+                    f"cannot read {name}", rainbow.read, str(path), warnings=warnings, requested_files=[name], **options
+                )
             except InputError as exc:
                 warnings.append(f"{name} left out: {exc.message} (incomplete file: is the run still acquiring?)")
                 continue
             if part is None or not getattr(part, "datafiles", None):
-                warnings.append(f"{name} left out: no data could be read from it (incomplete file: is the run "
-                                "still acquiring?)")
+                warnings.append(
+                    f"{name} left out: no data could be read from it (incomplete file: is the run still acquiring?)"
+                )
                 continue
             datafiles.extend(part.datafiles)
             metadata = metadata or dict(part.metadata or {})
         if not datafiles:
             raise whole_folder_error or InputError(
-                "none of its detector files can be read: " + "; ".join(warnings[-len(detector_files):]))
+                "none of its detector files can be read: " + "; ".join(warnings[-len(detector_files) :])
+            )
         directory = PartialDirectory(datafiles, metadata)
     if directory is None or not getattr(directory, "datafiles", None):
-        raise InputError(f"the folder holds no detector data rainbow can read{described}: the files are damaged, "
-                         "empty, or not what their names say")
+        raise InputError(
+            f"the folder holds no detector data rainbow can read{described}: the files are damaged, "
+            "empty, or not what their names say"
+        )
     return directory
 
 
@@ -103,10 +120,18 @@ def ms_spectra(datafile, polarity: str, start_index: int = 0, native_prefix: str
     for index in range(times.size):
         row = data[index]
         keep = np.flatnonzero(row > 0)
-        spectra.append(Spectrum(
-            index=start_index + index, rt_min=float(times[index]), ms_level=1, polarity=polarity,
-            mode="centroid", mz=mz_axis[keep], intensity=row[keep].astype(np.float64),
-            native_id=f"{native_prefix}scan={index + 1}"))
+        spectra.append(
+            Spectrum(
+                index=start_index + index,
+                rt_min=float(times[index]),
+                ms_level=1,
+                polarity=polarity,
+                mode="centroid",
+                mz=mz_axis[keep],
+                intensity=row[keep].astype(np.float64),
+                native_id=f"{native_prefix}scan={index + 1}",
+            )
+        )
     return spectra
 
 
@@ -116,10 +141,18 @@ def profile_spectra(datafile, polarity: str) -> list[Spectrum]:
     spectra = []
     for index in range(times.size):
         mz, intensity = datafile.scan(index)
-        spectra.append(Spectrum(
-            index=index, rt_min=float(times[index]), ms_level=1, polarity=polarity, mode="profile",
-            mz=np.asarray(mz, dtype=np.float64), intensity=np.asarray(intensity, dtype=np.float64),
-            native_id=f"scan={index + 1}"))
+        spectra.append(
+            Spectrum(
+                index=index,
+                rt_min=float(times[index]),
+                ms_level=1,
+                polarity=polarity,
+                mode="profile",
+                mz=np.asarray(mz, dtype=np.float64),
+                intensity=np.asarray(intensity, dtype=np.float64),
+                native_id=f"scan={index + 1}",
+            )
+        )
     return spectra
 
 
@@ -149,9 +182,9 @@ def optical_channels(datafile) -> tuple[list[Chromatogram], list[DiodeArray]]:
     kind = DETECTOR_KINDS.get(str(datafile.detector).upper(), "analog")
     if kind == "uv" and data.shape[1] > 1:
         wavelengths = np.asarray(datafile.ylabels, dtype=np.float64)
-        return [], [DiodeArray(id=datafile.name, rt_min=times, wavelength_nm=wavelengths, absorbance=data,
-                               unit=unit)]
+        return [], [DiodeArray(id=datafile.name, rt_min=times, wavelength_nm=wavelengths, absorbance=data, unit=unit)]
     label = f"{datafile.name} ({signal})" if signal else datafile.name
     wavelength = _wavelength(datafile) if kind == "uv" else None
-    return [Chromatogram(id=label, kind=kind, rt_min=times, intensity=data[:, 0], wavelength_nm=wavelength,
-                         unit=unit)], []
+    return [
+        Chromatogram(id=label, kind=kind, rt_min=times, intensity=data[:, 0], wavelength_nm=wavelength, unit=unit)
+    ], []

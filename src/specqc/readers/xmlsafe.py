@@ -79,5 +79,7 @@ def refuse_xml_declarations(folder: Path) -> None:
             if not path.is_file() or not _looks_like_xml(path):
                 continue
             if declares_doctype(path):
-                raise InputError(f"{path.relative_to(folder)}: the XML file has a document type declaration "
-                                 "(<!DOCTYPE>); specqc does not read XML that declares entities or an external DTD")
+                raise InputError(
+                    f"{path.relative_to(folder)}: the XML file has a document type declaration "
+                    "(<!DOCTYPE>); specqc does not read XML that declares entities or an external DTD"
+                )

@@ -40,34 +40,79 @@ KEY_MIN_BYTES = 16
 # The logical schema the content hashes cover: column and kind (text, int, real), per table.
 CONTENT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "analyses": (
-        ("id", "text"), ("batch", "text"), ("sample", "text"), ("stage", "text"), ("route_id", "text"),
-        ("route_version", "text"), ("revision", "int"), ("supersedes", "text"), ("verdict", "text"),
-        ("specqc_version", "text"), ("parameters_json", "text"), ("reference_data_json", "text"),
-        ("report_json", "text"), ("report_sha256", "text"), ("recorded_at", "text"), ("recorded_by", "text"),
-        ("host", "text"), ("via", "text"), ("purity_pct", "real"), ("purity_method", "text"),
+        ("id", "text"),
+        ("batch", "text"),
+        ("sample", "text"),
+        ("stage", "text"),
+        ("route_id", "text"),
+        ("route_version", "text"),
+        ("revision", "int"),
+        ("supersedes", "text"),
+        ("verdict", "text"),
+        ("specqc_version", "text"),
+        ("parameters_json", "text"),
+        ("reference_data_json", "text"),
+        ("report_json", "text"),
+        ("report_sha256", "text"),
+        ("recorded_at", "text"),
+        ("recorded_by", "text"),
+        ("host", "text"),
+        ("via", "text"),
+        ("purity_pct", "real"),
+        ("purity_method", "text"),
     ),
     "inputs": (
-        ("position", "int"), ("path", "text"), ("sha256", "text"), ("technique", "text"), ("format", "text"),
-        ("instrument_json", "text"), ("role", "text"),
+        ("position", "int"),
+        ("path", "text"),
+        ("sha256", "text"),
+        ("technique", "text"),
+        ("format", "text"),
+        ("instrument_json", "text"),
+        ("role", "text"),
     ),
     "species_results": (
-        ("species_id", "text"), ("name", "text"), ("role", "text"), ("stage_role", "text"), ("status", "text"),
-        ("rt_min", "real"), ("ms_area_pct", "real"), ("nmr_mol_pct", "real"),
+        ("species_id", "text"),
+        ("name", "text"),
+        ("role", "text"),
+        ("stage_role", "text"),
+        ("status", "text"),
+        ("rt_min", "real"),
+        ("ms_area_pct", "real"),
+        ("nmr_mol_pct", "real"),
     ),
     "diagnoses": (("diagnosis_id", "text"), ("severity", "text"), ("title", "text"), ("evidence_json", "text")),
     "checks": (("check_id", "text"), ("status", "text"), ("detail", "text")),
     "report_files": (("path", "text"), ("sha256", "text"), ("format", "text")),
     "ledger": (
-        ("seq", "int"), ("dataset", "text"), ("content_sha256", "text"), ("state", "text"), ("analysis_id", "text"),
-        ("error", "text"), ("at", "text"), ("permanent", "int"), ("holder", "text"),
+        ("seq", "int"),
+        ("dataset", "text"),
+        ("content_sha256", "text"),
+        ("state", "text"),
+        ("analysis_id", "text"),
+        ("error", "text"),
+        ("at", "text"),
+        ("permanent", "int"),
+        ("holder", "text"),
     ),
     "users": (
-        ("seq", "int"), ("name", "text"), ("role", "text"), ("password_hash", "text"), ("active", "int"),
-        ("at", "text"), ("by", "text"),
+        ("seq", "int"),
+        ("name", "text"),
+        ("role", "text"),
+        ("password_hash", "text"),
+        ("active", "int"),
+        ("at", "text"),
+        ("by", "text"),
     ),
     "reviews": (
-        ("seq", "int"), ("analysis_id", "text"), ("reviewer", "text"), ("role", "text"), ("decision", "text"),
-        ("meaning", "text"), ("comment", "text"), ("report_sha256", "text"), ("signed_at", "text"),
+        ("seq", "int"),
+        ("analysis_id", "text"),
+        ("reviewer", "text"),
+        ("role", "text"),
+        ("decision", "text"),
+        ("meaning", "text"),
+        ("comment", "text"),
+        ("report_sha256", "text"),
+        ("signed_at", "text"),
         ("client", "text"),
     ),
 }
@@ -75,9 +120,17 @@ CONTENT_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 SEALED_ROW_TABLES = ("users", "reviews")
 ANALYSIS_TABLES = ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files")
 # the columns that name a row in a message
-ROW_KEYS = {"analyses": ("id",), "inputs": ("position", "path"), "species_results": ("species_id",),
-            "diagnoses": ("diagnosis_id",), "checks": ("check_id",), "report_files": ("path",),
-            "ledger": ("seq", "dataset"), "users": ("seq", "name"), "reviews": ("seq", "reviewer")}
+ROW_KEYS = {
+    "analyses": ("id",),
+    "inputs": ("position", "path"),
+    "species_results": ("species_id",),
+    "diagnoses": ("diagnosis_id",),
+    "checks": ("check_id",),
+    "report_files": ("path",),
+    "ledger": ("seq", "dataset"),
+    "users": ("seq", "name"),
+    "reviews": ("seq", "reviewer"),
+}
 
 
 def canonical(value) -> str:
@@ -103,8 +156,7 @@ def _normalise_value(value, kind: str):
 def normalise(table: str, row: Mapping) -> dict:
     """The row's logical columns with engine-neutral values (a missing column reads as NULL)."""
     keys = row.keys() if hasattr(row, "keys") else row
-    return {name: _normalise_value(row[name] if name in keys else None, kind)
-            for name, kind in CONTENT_COLUMNS[table]}
+    return {name: _normalise_value(row[name] if name in keys else None, kind) for name, kind in CONTENT_COLUMNS[table]}
 
 
 def row_text(table: str, row: Mapping) -> str:
@@ -118,8 +170,10 @@ def row_digest(table: str, row: Mapping) -> str:
 def analysis_seal(rows: Mapping[str, Iterable[Mapping]]) -> dict:
     """content_sha256 and per-table row digests of one analysis, from its rows per table."""
     texts = {table: sorted(row_text(table, row) for row in rows.get(table, ())) for table in ANALYSIS_TABLES}
-    return {"content_sha256": sha(canonical(texts)),
-            "rows": {table: sorted(sha(text)[:ROW_DIGEST_CHARS] for text in texts[table]) for table in texts}}
+    return {
+        "content_sha256": sha(canonical(texts)),
+        "rows": {table: sorted(sha(text)[:ROW_DIGEST_CHARS] for text in texts[table]) for table in texts},
+    }
 
 
 def ledger_seal(row: Mapping) -> str:
@@ -184,16 +238,17 @@ def walk_chain(rows: Iterable[Mapping], key: bytes | None = None) -> ChainState:
         seq = row["seq"]
         if seq != expected_seq:
             state.problems.append(f"audit row(s) missing before seq {seq}")
-        digest = audit_hash(row["prev_hash"], row["at"], row["actor"], row["action"], row["analysis_id"],
-                            row["detail"])
+        digest = audit_hash(row["prev_hash"], row["at"], row["actor"], row["action"], row["analysis_id"], row["detail"])
         if row["prev_hash"] != previous or digest != row["hash"]:
             state.problems.append(f"audit chain broken at seq {seq}")
         mac = row["mac"] if "mac" in row.keys() else None
         if mac is not None:
             state.signed_rows += 1
             if key is not None and not signature_valid(key, row["hash"], mac):
-                state.problems.append(f"audit row seq {seq}: signature does not verify with the site key "
-                                      "(chain rewritten without the key?)")
+                state.problems.append(
+                    f"audit row seq {seq}: signature does not verify with the site key "
+                    "(chain rewritten without the key?)"
+                )
         _collect_seal(state, row)
         previous, expected_seq, head = row["hash"], seq + 1, row
     if head is not None:
@@ -222,8 +277,9 @@ def _collect_seal(state: ChainState, row: Mapping) -> None:
             state.legacy_records.add(row["analysis_id"])
 
 
-def compare_analysis(analysis_id: str, rows: Mapping[str, list[Mapping]], seal: dict,
-                     expected: Mapping[str, list[Mapping]] | None = None) -> list[str]:
+def compare_analysis(
+    analysis_id: str, rows: Mapping[str, list[Mapping]], seal: dict, expected: Mapping[str, list[Mapping]] | None = None
+) -> list[str]:
     """What differs between an analysis' rows now and its seal. `expected`: the
     rows its stored report implies (when that report is intact), to say which
     column of a changed row differs."""
@@ -255,8 +311,9 @@ def compare_analysis(analysis_id: str, rows: Mapping[str, list[Mapping]], seal: 
                     named.append(describe_row(table, row))
             problems += [f"record {analysis_id}: {name} removed behind the store's back" for name in named[:missing]]
             if missing > len(named):
-                problems.append(f"record {analysis_id}: {missing - len(named)} {table} row(s) removed behind the "
-                                "store's back")
+                problems.append(
+                    f"record {analysis_id}: {missing - len(named)} {table} row(s) removed behind the store's back"
+                )
     if not problems:
         problems.append(f"record {analysis_id}: content differs from what was recorded")
     return problems
@@ -270,11 +327,18 @@ def _column_difference(table: str, row: Mapping, expected_rows: list[Mapping] | 
     for candidate in expected_rows:
         wanted = normalise(table, candidate)
         if all(wanted[k] == values[k] for k in keys):
-            changed = [name for name, _ in CONTENT_COLUMNS[table]
-                       if name in candidate.keys() and wanted[name] != values[name]]
+            changed = [
+                name for name, _ in CONTENT_COLUMNS[table] if name in candidate.keys() and wanted[name] != values[name]
+            ]
             if changed:
-                return " (" + "; ".join(f"{name} is {_short(values[name])}, the stored report says "
-                                        f"{_short(wanted[name])}" for name in changed) + ")"
+                return (
+                    " ("
+                    + "; ".join(
+                        f"{name} is {_short(values[name])}, the stored report says {_short(wanted[name])}"
+                        for name in changed
+                    )
+                    + ")"
+                )
             return ""
     return ""
 

@@ -62,7 +62,7 @@ def process_token(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
-    fields = stat[stat.rfind(")") + 2:].split()  # the command name may hold spaces and brackets
+    fields = stat[stat.rfind(")") + 2 :].split()  # the command name may hold spaces and brackets
     return f"{boot}:{fields[19]}" if len(fields) > 19 else None
 
 

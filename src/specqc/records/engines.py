@@ -67,13 +67,14 @@ def parse_location(location: str | Path) -> StoreLocation:
     shown = redact(text)
     if scheme == "sqlite":
         # SQLAlchemy's form: sqlite:///relative.sqlite, sqlite:////absolute/path.sqlite
-        if not text[len("sqlite:"):].startswith("///") or len(text) <= len("sqlite:///"):
+        if not text[len("sqlite:") :].startswith("///") or len(text) <= len("sqlite:///"):
             raise ConfigError("malformed SQLite store URL (expected sqlite:///PATH)", shown)
-        return StoreLocation("sqlite", path=Path(unquote(text[len("sqlite:///"):])))
+        return StoreLocation("sqlite", path=Path(unquote(text[len("sqlite:///") :])))
     if scheme in POSTGRES_SCHEMES:
-        if not text[len(scheme) + 1:].startswith("//"):
-            raise ConfigError("malformed PostgreSQL store URL (expected postgresql://user[:password]@host[:port]/db)",
-                              shown)
+        if not text[len(scheme) + 1 :].startswith("//"):
+            raise ConfigError(
+                "malformed PostgreSQL store URL (expected postgresql://user[:password]@host[:port]/db)", shown
+            )
         parts = urlsplit(text)
         try:
             port = parts.port
@@ -87,11 +88,14 @@ def parse_location(location: str | Path) -> StoreLocation:
         if port is not None and not 0 < port < 65536:
             raise ConfigError("PostgreSQL store URL has an invalid port", shown)
         return StoreLocation("postgresql", url=text)
-    raise ConfigError(f"unsupported results store scheme {scheme!r} (use a path, sqlite:///PATH or "
-                      "postgresql://user@host[:port]/db)", shown)
+    raise ConfigError(
+        f"unsupported results store scheme {scheme!r} (use a path, sqlite:///PATH or postgresql://user@host[:port]/db)",
+        shown,
+    )
 
 
 # ---------------------------------------------------------------- SQLite
+
 
 class SQLiteEngine:
     name = "sqlite"
@@ -104,8 +108,9 @@ class SQLiteEngine:
         try:
             location.path.parent.mkdir(parents=True, exist_ok=True)
             # one Store is used by one thread at a time (the watch service hands it to its loop thread)
-            self.connection = sqlite3.connect(location.path, timeout=busy_timeout_s, isolation_level=None,
-                                              check_same_thread=False)
+            self.connection = sqlite3.connect(
+                location.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"results store cannot be opened: {exc}", self.where) from exc
         self.connection.row_factory = sqlite3.Row
@@ -160,11 +165,15 @@ class SQLiteEngine:
         return sorted({f"{t}_no_{what}" for t in tables for what in ("update", "delete")} - present)
 
     def install_triggers(self, tables) -> None:
-        self.connection.executescript("".join(
-            f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;"
-            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;" for table in tables))
+        self.connection.executescript(
+            "".join(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;"
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;"
+                for table in tables
+            )
+        )
 
     def integrity_problem(self) -> str | None:
         result = self.connection.execute("PRAGMA integrity_check").fetchone()[0]
@@ -189,14 +198,16 @@ class SQLiteEngine:
         code = getattr(exc, "sqlite_errorcode", None)
         primary = code & 0xFF if isinstance(code, int) else None
         if primary in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
-            return StoreLockedError(f"results store is locked by another process (waited {self.busy_timeout_s:g} s)",
-                                    self.where)
+            return StoreLockedError(
+                f"results store is locked by another process (waited {self.busy_timeout_s:g} s)", self.where
+            )
         if primary in (8, 10, 13, 14):  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
             return TransientError(f"results store cannot be written: {exc}", self.where)
         return exc
 
 
 # ---------------------------------------------------------------- PostgreSQL
+
 
 class _Row:
     """A result row read by name or position, like sqlite3.Row (dict(row) works)."""
@@ -230,6 +241,7 @@ def _row_factory(hidden):
         index = {name: position for position, name in enumerate(described)}
         names = [name for name in described if name not in hidden]
         return lambda values: _Row(names, index, values)
+
     return factory
 
 
@@ -252,16 +264,18 @@ class PostgresEngine:
         try:
             import psycopg
         except ImportError as exc:
-            raise ConfigError("a PostgreSQL store needs psycopg: pip install 'specqc[server]'",
-                              location.display) from exc
+            raise ConfigError(
+                "a PostgreSQL store needs psycopg: pip install 'specqc[server]'", location.display
+            ) from exc
         self.psycopg = psycopg
         self.errors = (psycopg.Error,)
         self.where = location.display
         self.secret = urlsplit(location.url).password
         self.busy_timeout_s = busy_timeout_s
         try:
-            self.connection = psycopg.connect(location.url, autocommit=True, connect_timeout=max(1, int(busy_timeout_s)),
-                                              application_name="specqc")
+            self.connection = psycopg.connect(
+                location.url, autocommit=True, connect_timeout=max(1, int(busy_timeout_s)), application_name="specqc"
+            )
         except psycopg.Error as exc:
             raise TransientError(f"results store cannot be reached: {self._text(exc)}", self.where) from None
         self.connection.row_factory = _row_factory(self.hidden_columns)
@@ -306,41 +320,57 @@ class PostgresEngine:
     def schema_version(self) -> int:
         # the catalog read as a table (not to_regclass's cache): a writer that waited for the lock sees the
         # tables another one created meanwhile
-        row = self.connection.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
-                                      "current_schema() AND tablename = 'schema_migrations')").fetchone()
+        row = self.connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
+            "current_schema() AND tablename = 'schema_migrations')"
+        ).fetchone()
         if not row[0]:
             return 0
         return self.connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
 
     def set_schema_version(self, version: int) -> None:
-        self.connection.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (%s, now()::text)",
-                                (version,))
+        self.connection.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, now()::text)", (version,)
+        )
 
     def run_script(self, script: str) -> None:
         self.connection.execute(script)
 
     def columns(self, table: str) -> set[str]:
-        return {r[0] for r in self.connection.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = %s", (table,))}
+        return {
+            r[0]
+            for r in self.connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = %s",
+                (table,),
+            )
+        }
 
     def missing_triggers(self, tables) -> list[str]:
         """Append-only triggers dropped or disabled behind the store's back."""
-        enabled = {r[0] for r in self.connection.execute(
-            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'D'")}
+        enabled = {
+            r[0]
+            for r in self.connection.execute(
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND t.tgenabled <> 'D'"
+            )
+        }
         wanted = {f"{t}_no_{what}" for t in tables for what in ("update", "delete", "truncate")}
         return sorted(wanted - enabled)
 
     def install_triggers(self, tables) -> None:
-        statements = [f"""CREATE OR REPLACE FUNCTION specqc_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        statements = [
+            f"""CREATE OR REPLACE FUNCTION specqc_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE} (% on %)', TG_OP, TG_TABLE_NAME
-                USING ERRCODE = 'insufficient_privilege'; END $$"""]
+                USING ERRCODE = 'insufficient_privilege'; END $$"""
+        ]
         for table in tables:
             for what in ("update", "delete", "truncate"):
                 level = "STATEMENT" if what == "truncate" else "ROW"
-                statements.append(f"CREATE OR REPLACE TRIGGER {table}_no_{what} BEFORE {what.upper()} ON {table} "
-                                  f"FOR EACH {level} EXECUTE FUNCTION specqc_refuse_change()")
+                statements.append(
+                    f"CREATE OR REPLACE TRIGGER {table}_no_{what} BEFORE {what.upper()} ON {table} "
+                    f"FOR EACH {level} EXECUTE FUNCTION specqc_refuse_change()"
+                )
                 statements.append(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_{what}")
         for statement in statements:
             self.connection.execute(statement)
@@ -362,8 +392,10 @@ class PostgresEngine:
 
     def after_copy(self) -> None:
         for table in ("ledger", "users", "reviews"):  # identity columns go on past the copied keys
-            self.connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
-                                    f"COALESCE((SELECT MAX(seq) FROM {table}), 0) + 1, false)")
+            self.connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
+                f"COALESCE((SELECT MAX(seq) FROM {table}), 0) + 1, false)"
+            )
         last = self.connection.execute("SELECT MAX(seq) FROM audit").fetchone()[0]
         if last is not None:
             self.note_audit_seq(last)
@@ -371,10 +403,19 @@ class PostgresEngine:
     def problem(self, exc: Exception, opening: bool = False) -> Exception:
         errors = self.psycopg.errors
         if isinstance(exc, (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure)):
-            return StoreLockedError(f"results store is locked by another writer (waited {self.busy_timeout_s:g} s)",
-                                    self.where)
-        if isinstance(exc, (self.psycopg.OperationalError, errors.DiskFull, errors.ReadOnlySqlTransaction,
-                            errors.AdminShutdown, errors.CannotConnectNow)):
+            return StoreLockedError(
+                f"results store is locked by another writer (waited {self.busy_timeout_s:g} s)", self.where
+            )
+        if isinstance(
+            exc,
+            (
+                self.psycopg.OperationalError,
+                errors.DiskFull,
+                errors.ReadOnlySqlTransaction,
+                errors.AdminShutdown,
+                errors.CannotConnectNow,
+            ),
+        ):
             return TransientError(f"results store cannot be written: {self._text(exc)}", self.where)
         return exc
 

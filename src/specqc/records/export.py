@@ -26,21 +26,78 @@ from .store import Store
 
 EXPORT_SCHEMA = "specqc.records-export/1"
 STAGE_COLUMNS = (
-    "record_id", "batch", "sample", "route_id", "route_version", "stage", "revision", "supersedes",
-    "superseded_by", "latest", "verdict", "purity_pct", "purity_method", "product", "product_ms_area_pct",
-    "product_nmr_mol_pct", "impurities", "diagnoses", "checks_failed", "checks_not_assessed", "input_paths",
-    "input_sha256", "report_sha256", "report_files", "report_file_sha256", "specqc_version", "recorded_at",
-    "recorded_by", "host", "via", "blank_path", "blank_sha256", "review_decision", "reviewed_by", "reviewed_at",
-    "review_meaning", "review_comment", "review_report_sha256",
+    "record_id",
+    "batch",
+    "sample",
+    "route_id",
+    "route_version",
+    "stage",
+    "revision",
+    "supersedes",
+    "superseded_by",
+    "latest",
+    "verdict",
+    "purity_pct",
+    "purity_method",
+    "product",
+    "product_ms_area_pct",
+    "product_nmr_mol_pct",
+    "impurities",
+    "diagnoses",
+    "checks_failed",
+    "checks_not_assessed",
+    "input_paths",
+    "input_sha256",
+    "report_sha256",
+    "report_files",
+    "report_file_sha256",
+    "specqc_version",
+    "recorded_at",
+    "recorded_by",
+    "host",
+    "via",
+    "blank_path",
+    "blank_sha256",
+    "review_decision",
+    "reviewed_by",
+    "reviewed_at",
+    "review_meaning",
+    "review_comment",
+    "review_report_sha256",
 )
 REVIEW_FIELDS = ("reviewer", "role", "decision", "meaning", "comment", "report_sha256", "signed_at")
 SPECIES_COLUMNS = (
-    "record_id", "batch", "sample", "stage", "revision", "species_id", "species_name", "role", "stage_role",
-    "status", "rt_min", "ms_area_pct", "nmr_mol_pct", "latest",
+    "record_id",
+    "batch",
+    "sample",
+    "stage",
+    "revision",
+    "species_id",
+    "species_name",
+    "role",
+    "stage_role",
+    "status",
+    "rt_min",
+    "ms_area_pct",
+    "nmr_mol_pct",
+    "latest",
 )
 # csv-values: what a LIMS imports, one measured or judged value per row and per cell
-VALUE_COLUMNS = ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at", "kind", "name",
-                 "value", "unit", "limit", "status")
+VALUE_COLUMNS = (
+    "record_id",
+    "batch",
+    "sample",
+    "stage",
+    "revision",
+    "latest",
+    "recorded_at",
+    "kind",
+    "name",
+    "value",
+    "unit",
+    "limit",
+    "status",
+)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 JOIN = " | "
 # fixed zip timestamps make the workbook byte-identical for the same records
@@ -59,8 +116,7 @@ def _stage_order(route_id: str) -> dict[str, int]:
 def batch_records(store: Store, batch: str | None, since: str | None = None, until: str | None = None) -> list[dict]:
     """Every stored analysis of the batch (of every batch when None; recorded from
     ``since`` and before ``until`` when given), as plain structures, in route order."""
-    rows = [row for row in store.analyses(batch=batch, since=since)
-            if until is None or row["recorded_at"] < until]
+    rows = [row for row in store.analyses(batch=batch, since=since) if until is None or row["recorded_at"] < until]
     if not rows:
         scope = f"batch {batch!r}" if batch is not None else "any batch"
         raise InputError(f"no records for {scope}" + (" in that time range" if since or until else ""), store.path)
@@ -71,40 +127,97 @@ def batch_records(store: Store, batch: str | None, since: str | None = None, unt
         product = next((s for s in species if s["stage_role"] == "main"), None)
         checks = [dict(r) for r in store.rows("checks", analysis_id)]
         limits = _check_limits(row["report_json"])
-        diagnoses = [{"id": d["diagnosis_id"], "severity": d["severity"], "title": d["title"],
-                      "evidence": json.loads(d["evidence_json"])} for d in store.rows("diagnoses", analysis_id)]
-        inputs = [{"path": i["path"], "sha256": i["sha256"], "technique": i["technique"], "format": i["format"],
-                   **({"role": i["role"]} if i["role"] not in (None, "sample") else {})}  # as in the report
-                  for i in store.rows("inputs", analysis_id)]
-        files = [{"path": f["path"], "sha256": f["sha256"], "format": f["format"]}
-                 for f in store.rows("report_files", analysis_id)]
+        diagnoses = [
+            {
+                "id": d["diagnosis_id"],
+                "severity": d["severity"],
+                "title": d["title"],
+                "evidence": json.loads(d["evidence_json"]),
+            }
+            for d in store.rows("diagnoses", analysis_id)
+        ]
+        inputs = [
+            {
+                "path": i["path"],
+                "sha256": i["sha256"],
+                "technique": i["technique"],
+                "format": i["format"],
+                **({"role": i["role"]} if i["role"] not in (None, "sample") else {}),
+            }  # as in the report
+            for i in store.rows("inputs", analysis_id)
+        ]
+        files = [
+            {"path": f["path"], "sha256": f["sha256"], "format": f["format"]}
+            for f in store.rows("report_files", analysis_id)
+        ]
         superseded_by = store.superseded_by(analysis_id)
-        records.append({
-            "record_id": analysis_id, "batch": row["batch"], "sample": row["sample"], "route_id": row["route_id"],
-            "route_version": row["route_version"], "stage": row["stage"], "revision": row["revision"],
-            "supersedes": row["supersedes"], "superseded_by": superseded_by, "latest": superseded_by is None,
-            "verdict": row["verdict"], "purity_pct": row["purity_pct"], "purity_method": row["purity_method"],
-            "product": product["name"] if product else None,
-            "product_ms_area_pct": product["ms_area_pct"] if product else None,
-            "product_nmr_mol_pct": product["nmr_mol_pct"] if product else None,
-            "impurities": [f"{s['name']} {_amount(s)}" for s in species
-                           if s["stage_role"] == "impurity" and s["status"] == "detected"],
-            "diagnoses": diagnoses,
-            "checks": [{"id": c["check_id"], "status": c["status"], "detail": c["detail"],
-                        "limit": limits.get(c["check_id"])} for c in checks],
-            "species": [{k: s[k] for k in ("species_id", "name", "role", "stage_role", "status", "rt_min",
-                                           "ms_area_pct", "nmr_mol_pct")} for s in species],
-            "inputs": inputs, "report_sha256": row["report_sha256"], "report_files": files,
-            "specqc_version": row["specqc_version"], "recorded_at": row["recorded_at"],
-            "recorded_by": row["recorded_by"], "host": row["host"], "via": row["via"],
-            # signed reviews, oldest first (the last one is the standing decision)
-            "reviews": [{k: r[k] for k in REVIEW_FIELDS} for r in store.reviews(analysis_id)],
-        })
+        records.append(
+            {
+                "record_id": analysis_id,
+                "batch": row["batch"],
+                "sample": row["sample"],
+                "route_id": row["route_id"],
+                "route_version": row["route_version"],
+                "stage": row["stage"],
+                "revision": row["revision"],
+                "supersedes": row["supersedes"],
+                "superseded_by": superseded_by,
+                "latest": superseded_by is None,
+                "verdict": row["verdict"],
+                "purity_pct": row["purity_pct"],
+                "purity_method": row["purity_method"],
+                "product": product["name"] if product else None,
+                "product_ms_area_pct": product["ms_area_pct"] if product else None,
+                "product_nmr_mol_pct": product["nmr_mol_pct"] if product else None,
+                "impurities": [
+                    f"{s['name']} {_amount(s)}"
+                    for s in species
+                    if s["stage_role"] == "impurity" and s["status"] == "detected"
+                ],
+                "diagnoses": diagnoses,
+                "checks": [
+                    {
+                        "id": c["check_id"],
+                        "status": c["status"],
+                        "detail": c["detail"],
+                        "limit": limits.get(c["check_id"]),
+                    }
+                    for c in checks
+                ],
+                "species": [
+                    {
+                        k: s[k]
+                        for k in (
+                            "species_id",
+                            "name",
+                            "role",
+                            "stage_role",
+                            "status",
+                            "rt_min",
+                            "ms_area_pct",
+                            "nmr_mol_pct",
+                        )
+                    }
+                    for s in species
+                ],
+                "inputs": inputs,
+                "report_sha256": row["report_sha256"],
+                "report_files": files,
+                "specqc_version": row["specqc_version"],
+                "recorded_at": row["recorded_at"],
+                "recorded_by": row["recorded_by"],
+                "host": row["host"],
+                "via": row["via"],
+                # signed reviews, oldest first (the last one is the standing decision)
+                "reviews": [{k: r[k] for k in REVIEW_FIELDS} for r in store.reviews(analysis_id)],
+            }
+        )
     orders = {}
     for record in records:
         orders.setdefault(record["route_id"], _stage_order(record["route_id"]))
-    records.sort(key=lambda r: (r["route_id"], orders[r["route_id"]].get(r["stage"], 99), r["stage"], r["sample"],
-                                r["revision"]))
+    records.sort(
+        key=lambda r: (r["route_id"], orders[r["route_id"]].get(r["stage"], 99), r["stage"], r["sample"], r["revision"])
+    )
     return records
 
 
@@ -147,35 +260,71 @@ def stage_row(record: dict) -> dict:
 def _review_cells(review: dict | None) -> dict:
     if review is None:
         return {}
-    return {"review_decision": review["decision"], "reviewed_by": review["reviewer"],
-            "reviewed_at": review["signed_at"], "review_meaning": review["meaning"],
-            "review_comment": review["comment"], "review_report_sha256": review["report_sha256"]}
+    return {
+        "review_decision": review["decision"],
+        "reviewed_by": review["reviewer"],
+        "reviewed_at": review["signed_at"],
+        "review_meaning": review["meaning"],
+        "review_comment": review["comment"],
+        "review_report_sha256": review["report_sha256"],
+    }
 
 
 def species_rows(record: dict) -> list[dict]:
-    return [{"record_id": record["record_id"], "batch": record["batch"], "sample": record["sample"],
-             "stage": record["stage"], "revision": record["revision"], "species_id": s["species_id"],
-             "species_name": s["name"], "role": s["role"], "stage_role": s["stage_role"], "status": s["status"],
-             "rt_min": s["rt_min"], "ms_area_pct": s["ms_area_pct"], "nmr_mol_pct": s["nmr_mol_pct"],
-             "latest": record["latest"]}
-            for s in record["species"]]
+    return [
+        {
+            "record_id": record["record_id"],
+            "batch": record["batch"],
+            "sample": record["sample"],
+            "stage": record["stage"],
+            "revision": record["revision"],
+            "species_id": s["species_id"],
+            "species_name": s["name"],
+            "role": s["role"],
+            "stage_role": s["stage_role"],
+            "status": s["status"],
+            "rt_min": s["rt_min"],
+            "ms_area_pct": s["ms_area_pct"],
+            "nmr_mol_pct": s["nmr_mol_pct"],
+            "latest": record["latest"],
+        }
+        for s in record["species"]
+    ]
 
 
 def value_rows(record: dict) -> list[dict]:
     """The record as single values: verdict, purity, each check, each species' amounts, each diagnosis."""
     base = {k: record[k] for k in ("record_id", "batch", "sample", "stage", "revision", "latest", "recorded_at")}
     purity_limit = next((c.get("limit") for c in record["checks"] if c["id"] == "purity"), None)
-    rows = [{**base, "kind": "verdict", "name": "verdict", "value": record["verdict"], "status": record["verdict"]},
-            {**base, "kind": "purity", "name": record["purity_method"] or "purity", "value": record["purity_pct"],
-             "unit": "%" if record["purity_pct"] is not None else None, "limit": purity_limit,
-             "status": "measured" if record["purity_pct"] is not None else "not-assessed"}]
-    rows += [{**base, "kind": "check", "name": c["id"], "limit": c.get("limit"), "status": c["status"]}
-             for c in record["checks"]]
+    rows = [
+        {**base, "kind": "verdict", "name": "verdict", "value": record["verdict"], "status": record["verdict"]},
+        {
+            **base,
+            "kind": "purity",
+            "name": record["purity_method"] or "purity",
+            "value": record["purity_pct"],
+            "unit": "%" if record["purity_pct"] is not None else None,
+            "limit": purity_limit,
+            "status": "measured" if record["purity_pct"] is not None else "not-assessed",
+        },
+    ]
+    rows += [
+        {**base, "kind": "check", "name": c["id"], "limit": c.get("limit"), "status": c["status"]}
+        for c in record["checks"]
+    ]
     for species in record["species"]:
         for key, unit in (("ms_area_pct", "% MS area"), ("nmr_mol_pct", "mol % 1H NMR"), ("rt_min", "min")):
             if species[key] is not None:
-                rows.append({**base, "kind": "species", "name": species["name"], "value": species[key], "unit": unit,
-                             "status": species["status"]})
+                rows.append(
+                    {
+                        **base,
+                        "kind": "species",
+                        "name": species["name"],
+                        "value": species[key],
+                        "unit": unit,
+                        "status": species["status"],
+                    }
+                )
         if all(species[key] is None for key in ("ms_area_pct", "nmr_mol_pct")):
             rows.append({**base, "kind": "species", "name": species["name"], "status": species["status"]})
     rows += [{**base, "kind": "diagnosis", "name": d["id"], "status": d["severity"]} for d in record["diagnoses"]]
@@ -331,8 +480,11 @@ def _normalise_zip(data: bytes, modified: str) -> bytes:
         for info in source.infolist():
             content = source.read(info.filename)
             if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                                 rb"\g<1>" + modified.encode() + rb"\g<2>", content)
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + modified.encode() + rb"\g<2>",
+                    content,
+                )
             clean = zipfile.ZipInfo(info.filename, ZIP_TIME)
             clean.compress_type = zipfile.ZIP_DEFLATED
             clean.external_attr = 0o644 << 16

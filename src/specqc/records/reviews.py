@@ -59,11 +59,7 @@ def hash_password(password: str) -> str:
 
 
 def _matches(password_hash: str, password: str) -> bool:
-    from argon2.exceptions import (
-        InvalidHashError,
-        VerificationError,
-        VerifyMismatchError,
-    )
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
     try:
         return _hasher().verify(password_hash, password)
@@ -77,8 +73,10 @@ _DUMMY_HASH: list[str] = []
 
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name or ""):
-        raise ConfigError(f"account name {name!r} is not allowed (letters, digits, '.', '_', '-'; at most 64, "
-                          "starting with a letter or digit)")
+        raise ConfigError(
+            f"account name {name!r} is not allowed (letters, digits, '.', '_', '-'; at most 64, "
+            "starting with a letter or digit)"
+        )
     return name
 
 
@@ -97,8 +95,10 @@ def add_user(store: Store, name: str, role: str, password: str, actor: Actor) ->
         raise ConfigError(f"role {role!r} is not one of {', '.join(ROLES)}")
     existing = store.user(name)
     if existing is not None and existing["active"]:
-        raise ConfigError(f"account {name!r} exists already (role {existing['role']}); `specqc users passwd` "
-                          "gives it a new password", store.path)
+        raise ConfigError(
+            f"account {name!r} exists already (role {existing['role']}); `specqc users passwd` gives it a new password",
+            store.path,
+        )
     check_password(password)
     row = store.add_user(name, role, hash_password(password), actor=actor)
     return Account(row["name"], row["role"], bool(row["active"]))
@@ -145,8 +145,17 @@ def authenticate(store: Store, name: str, password: str) -> Account:
     return Account(row["name"], row["role"], True)
 
 
-def sign_review(store: Store, analysis_id: str, *, name: str, password: str, decision: str, comment: str = "",
-                report_sha256: str | None = None, client: str | None = None):
+def sign_review(
+    store: Store,
+    analysis_id: str,
+    *,
+    name: str,
+    password: str,
+    decision: str,
+    comment: str = "",
+    report_sha256: str | None = None,
+    client: str | None = None,
+):
     """Append `name`'s signed decision on an analysis and return the stored review row.
 
     The password is checked again here (the signature), whatever session the
@@ -166,9 +175,17 @@ def sign_review(store: Store, analysis_id: str, *, name: str, password: str, dec
     if store.superseded_by(analysis["id"]) is not None:
         raise InputError(f"record {analysis['id']} is superseded by a newer revision: review that one")
     if _sha(analysis["report_json"]) != analysis["report_sha256"]:
-        raise InputError(f"record {analysis['id']}: stored report does not match its SHA-256; run "
-                         "`specqc records verify`")
-    return store.add_review(analysis["id"], reviewer=account.name, role=account.role, decision=decision,
-                            meaning=MEANINGS[decision], comment=comment,
-                            report_sha256=report_sha256 or analysis["report_sha256"], client=client,
-                            actor=Actor(account.name, socket.gethostname(), "web"))
+        raise InputError(
+            f"record {analysis['id']}: stored report does not match its SHA-256; run `specqc records verify`"
+        )
+    return store.add_review(
+        analysis["id"],
+        reviewer=account.name,
+        role=account.role,
+        decision=decision,
+        meaning=MEANINGS[decision],
+        comment=comment,
+        report_sha256=report_sha256 or analysis["report_sha256"],
+        client=client,
+        actor=Actor(account.name, socket.gethostname(), "web"),
+    )

@@ -41,8 +41,18 @@ from .engines import APPEND_ONLY_MESSAGE, open_engine, parse_location
 Row = Mapping  # a result row: read by column name (Row, or the PostgreSQL engine's row)
 
 SCHEMA_VERSION = 4
-RECORD_TABLES = ("analyses", "inputs", "species_results", "diagnoses", "checks", "report_files", "audit",
-                 "ledger", "users", "reviews")
+RECORD_TABLES = (
+    "analyses",
+    "inputs",
+    "species_results",
+    "diagnoses",
+    "checks",
+    "report_files",
+    "audit",
+    "ledger",
+    "users",
+    "reviews",
+)
 # the schema that introduced a record table (its triggers are expected from then on)
 TABLE_SINCE = {"users": 4, "reviews": 4}
 KEY_FILE_VARIABLE = "SPECQC_STORE_KEY_FILE"
@@ -231,9 +241,13 @@ POSTGRES_MIGRATIONS = {3: POSTGRES_SCHEMA_3, 4: POSTGRES_SCHEMA_4}
 
 # what `copy_from` carries over, per table: the logical columns (chain.CONTENT_COLUMNS and the links)
 COPIED_COLUMNS = {
-    **{table: ("analysis_id",) * (table != "analyses") + tuple(name for name, _ in chain.CONTENT_COLUMNS[table])
-       for table in chain.ANALYSIS_TABLES},
-    **{table: tuple(name for name, _ in chain.CONTENT_COLUMNS[table]) for table in ("ledger", *chain.SEALED_ROW_TABLES)},
+    **{
+        table: ("analysis_id",) * (table != "analyses") + tuple(name for name, _ in chain.CONTENT_COLUMNS[table])
+        for table in chain.ANALYSIS_TABLES
+    },
+    **{
+        table: tuple(name for name, _ in chain.CONTENT_COLUMNS[table]) for table in ("ledger", *chain.SEALED_ROW_TABLES)
+    },
     "audit": ("seq", "at", "actor", "action", "analysis_id", "detail", "prev_hash", "hash", "mac"),
 }
 
@@ -243,7 +257,9 @@ def _append_only_triggers(tables) -> str:
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;"
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;" for table in tables)
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;"
+        for table in tables
+    )
 
 
 def default_store_location() -> str | Path:
@@ -288,8 +304,16 @@ class Recorded:
 
 
 def record_id(report: dict, sample: str, batch: str | None) -> str:
-    key = canonical([batch, sample, report["route"]["id"], report["route"]["stage"],
-                     sorted(i["sha256"] for i in report["inputs"]), _sha(canonical(report))])
+    key = canonical(
+        [
+            batch,
+            sample,
+            report["route"]["id"],
+            report["route"]["stage"],
+            sorted(i["sha256"] for i in report["inputs"]),
+            _sha(canonical(report)),
+        ]
+    )
     return _sha(key)[:24]
 
 
@@ -297,9 +321,13 @@ def instrument_metadata(report: dict) -> dict[str, dict]:
     """Per input path: what the report knows of the instrument and acquisition."""
     found: dict[str, dict] = {}
     for run in report.get("lcms_runs", []):
-        found[run["path"]] = {"polarity": run.get("polarity"), "resolution": run.get("resolution"),
-                              "tolerance": run.get("tolerance"), "scans": run.get("scans"),
-                              "rt_range_min": run.get("rt_range_min")}
+        found[run["path"]] = {
+            "polarity": run.get("polarity"),
+            "resolution": run.get("resolution"),
+            "tolerance": run.get("tolerance"),
+            "scans": run.get("scans"),
+            "rt_range_min": run.get("rt_range_min"),
+        }
     for block in [report.get("nmr")] + list(report.get("nmr_additional", [])):
         if block:
             found[block["source"]] = {"solvent": block.get("solvent"), **(block.get("metadata") or {})}
@@ -323,33 +351,70 @@ def report_rows(report: dict) -> dict[str, list[dict]]:
     purity = report["qc"].get("purity") or {}
     report_text = canonical(report)
     return {
-        "analyses": [{"batch": (report.get("sample") or {}).get("batch"), "sample": sample_name(report),
-                      "stage": report["route"]["stage"], "route_id": report["route"]["id"],
-                      "route_version": str(report["route"]["version"]), "verdict": report["qc"]["verdict"],
-                      "specqc_version": report["specqc_version"],
-                      "parameters_json": canonical(report.get("parameters", {})),
-                      "reference_data_json": canonical(report.get("reference_data", {})),
-                      "report_json": report_text, "report_sha256": _sha(report_text),
-                      "purity_pct": purity.get("value_pct"), "purity_method": purity.get("method")}],
-        "inputs": [{"position": position, "path": item["path"], "sha256": item["sha256"],
-                    "technique": item["technique"], "format": item["format"],
-                    "instrument_json": canonical(instrument.get(item["path"], {})),
-                    "role": item.get("role", "sample")} for position, item in enumerate(report["inputs"])],
-        "species_results": [{"species_id": entry["id"], "name": entry["name"], "role": entry["role"],
-                             "stage_role": entry.get("stage_role", ""),
-                             "status": entry.get("status", "detected" if entry["detected"] else "not-detected"),
-                             "rt_min": (entry.get("lcms") or {}).get("rt_min"),
-                             "ms_area_pct": (entry.get("lcms") or {}).get("relative_area_pct"),
-                             "nmr_mol_pct": (entry.get("nmr") or {}).get("mol_pct")} for entry in report["species"]],
-        "diagnoses": [{"diagnosis_id": d["id"], "severity": d["severity"], "title": d["title"],
-                       "evidence_json": canonical(d["evidence"])} for d in report["diagnoses"]],
+        "analyses": [
+            {
+                "batch": (report.get("sample") or {}).get("batch"),
+                "sample": sample_name(report),
+                "stage": report["route"]["stage"],
+                "route_id": report["route"]["id"],
+                "route_version": str(report["route"]["version"]),
+                "verdict": report["qc"]["verdict"],
+                "specqc_version": report["specqc_version"],
+                "parameters_json": canonical(report.get("parameters", {})),
+                "reference_data_json": canonical(report.get("reference_data", {})),
+                "report_json": report_text,
+                "report_sha256": _sha(report_text),
+                "purity_pct": purity.get("value_pct"),
+                "purity_method": purity.get("method"),
+            }
+        ],
+        "inputs": [
+            {
+                "position": position,
+                "path": item["path"],
+                "sha256": item["sha256"],
+                "technique": item["technique"],
+                "format": item["format"],
+                "instrument_json": canonical(instrument.get(item["path"], {})),
+                "role": item.get("role", "sample"),
+            }
+            for position, item in enumerate(report["inputs"])
+        ],
+        "species_results": [
+            {
+                "species_id": entry["id"],
+                "name": entry["name"],
+                "role": entry["role"],
+                "stage_role": entry.get("stage_role", ""),
+                "status": entry.get("status", "detected" if entry["detected"] else "not-detected"),
+                "rt_min": (entry.get("lcms") or {}).get("rt_min"),
+                "ms_area_pct": (entry.get("lcms") or {}).get("relative_area_pct"),
+                "nmr_mol_pct": (entry.get("nmr") or {}).get("mol_pct"),
+            }
+            for entry in report["species"]
+        ],
+        "diagnoses": [
+            {
+                "diagnosis_id": d["id"],
+                "severity": d["severity"],
+                "title": d["title"],
+                "evidence_json": canonical(d["evidence"]),
+            }
+            for d in report["diagnoses"]
+        ],
         "checks": [{"check_id": c["id"], "status": c["status"], "detail": c["detail"]} for c in report["qc"]["checks"]],
     }
 
 
 class Store:
-    def __init__(self, path: str | Path | None = None, *, key_file: str | Path | None = None,
-                 busy_timeout_s: float = BUSY_TIMEOUT_S, _seal_migrations: bool = True):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        key_file: str | Path | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        _seal_migrations: bool = True,
+    ):
         """`path`: a file, `sqlite:///PATH` or `postgresql://user[:password]@host[:port]/db`
         (default $SPECQC_STORE, else the per-user data folder). `key_file`: the
         site key that signs the audit chain (default $SPECQC_STORE_KEY_FILE;
@@ -390,8 +455,10 @@ class Store:
     def _migrate(self) -> None:
         version = opened_at = self.schema_version
         if version > SCHEMA_VERSION:
-            raise ConfigError(f"results store has schema {version}, newer than this specqc ({SCHEMA_VERSION}); "
-                              "upgrade specqc", self.path)
+            raise ConfigError(
+                f"results store has schema {version}, newer than this specqc ({SCHEMA_VERSION}); upgrade specqc",
+                self.path,
+            )
         if opened_at >= 3:  # a store this version made always had its triggers: their absence is tampering
             existed = [t for t in RECORD_TABLES if TABLE_SINCE.get(t, 1) <= opened_at]
             self.restored_triggers = self._db.missing_triggers(existed)
@@ -419,12 +486,17 @@ class Store:
         sealed, as they are now: from here on a change to any of them shows."""
         analyses = [r["id"] for r in self._db.execute("SELECT id FROM analyses ORDER BY rowid")]
         for analysis_id in analyses:
-            self._audit("adopt", analysis_id, {"sealed": "at migration to schema 3",
-                                               **chain.analysis_seal(self._analysis_rows(analysis_id))}, actor)
+            self._audit(
+                "adopt",
+                analysis_id,
+                {"sealed": "at migration to schema 3", **chain.analysis_seal(self._analysis_rows(analysis_id))},
+                actor,
+            )
         events = self._db.execute("SELECT * FROM ledger ORDER BY seq").fetchall()
         for row in events:
-            self._audit("adopt", row["analysis_id"], {"ledger": row["seq"], "content_sha256": chain.ledger_seal(row)},
-                        actor)
+            self._audit(
+                "adopt", row["analysis_id"], {"ledger": row["seq"], "content_sha256": chain.ledger_seal(row)}, actor
+            )
         return {"sealed_analyses": len(analyses), "sealed_ledger_events": len(events)}
 
     def close(self) -> None:
@@ -465,29 +537,42 @@ class Store:
     def _audit(self, action: str, analysis_id: str | None, detail: dict, actor: Actor) -> None:
         signed = self._audit_signed if self._audit_signed is not None else "mac" in self._db.columns("audit")
         head = self._db.execute(
-            f"SELECT seq, hash{', mac' if signed else ''} FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            f"SELECT seq, hash{', mac' if signed else ''} FROM audit ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         previous = head["hash"] if head else GENESIS
         if head is not None and signed and head["mac"] is not None:
             # writing unsigned (or with another key) after a signed head would leave a chain verify rejects
             if self.key is None:
-                raise ConfigError(f"results store is signed with a site key: set {KEY_FILE_VARIABLE} "
-                                  "(or [store] key_file) to write to it", self.path)
+                raise ConfigError(
+                    f"results store is signed with a site key: set {KEY_FILE_VARIABLE} "
+                    "(or [store] key_file) to write to it",
+                    self.path,
+                )
             if not chain.signature_valid(self.key, head["hash"], head["mac"]):
-                raise ConfigError("results store is signed with another site key than the one given "
-                                  f"({self.key_file})", self.path)
+                raise ConfigError(
+                    f"results store is signed with another site key than the one given ({self.key_file})", self.path
+                )
         at = now_iso()
         actor_text = f"{actor.user}@{actor.host} ({actor.via})"
         detail_text = canonical(detail)
         digest = chain.audit_hash(previous, at, actor_text, action, analysis_id, detail_text)
-        values = {"at": at, "actor": actor_text, "action": action, "analysis_id": analysis_id,
-                  "detail": detail_text, "prev_hash": previous, "hash": digest}
+        values = {
+            "at": at,
+            "actor": actor_text,
+            "action": action,
+            "analysis_id": analysis_id,
+            "detail": detail_text,
+            "prev_hash": previous,
+            "hash": digest,
+        }
         if signed:
             values["mac"] = chain.sign(self.key, digest) if self.key is not None else None
         seq = self._db.next_audit_seq(head["seq"] if head else None)
         if seq is not None:
             values["seq"] = seq
-        self._db.execute(f"INSERT INTO audit ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                         tuple(values.values()))
+        self._db.execute(
+            f"INSERT INTO audit ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", tuple(values.values())
+        )
         if seq is not None:
             self._db.note_audit_seq(seq)
 
@@ -513,84 +598,171 @@ class Store:
                 return Recorded(analysis_id, existing["revision"], False)
             previous = self._db.execute(
                 "SELECT id, revision FROM analyses WHERE batch IS ? AND sample=? AND stage=? AND route_id=? "
-                "ORDER BY revision DESC LIMIT 1", (batch, sample, stage, fields["route_id"])).fetchone()
+                "ORDER BY revision DESC LIMIT 1",
+                (batch, sample, stage, fields["route_id"]),
+            ).fetchone()
             revision = previous["revision"] + 1 if previous else 1
             self._db.execute(
                 "INSERT INTO analyses (id, batch, sample, stage, route_id, route_version, revision, supersedes, "
                 "verdict, specqc_version, parameters_json, reference_data_json, report_json, report_sha256, "
                 "recorded_at, recorded_by, host, via, purity_pct, purity_method) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (analysis_id, batch, sample, stage, fields["route_id"], fields["route_version"], revision,
-                 previous["id"] if previous else None, fields["verdict"], fields["specqc_version"],
-                 fields["parameters_json"], fields["reference_data_json"], fields["report_json"],
-                 fields["report_sha256"], now_iso(), actor.user, actor.host, actor.via, fields["purity_pct"],
-                 fields["purity_method"]))
+                (
+                    analysis_id,
+                    batch,
+                    sample,
+                    stage,
+                    fields["route_id"],
+                    fields["route_version"],
+                    revision,
+                    previous["id"] if previous else None,
+                    fields["verdict"],
+                    fields["specqc_version"],
+                    fields["parameters_json"],
+                    fields["reference_data_json"],
+                    fields["report_json"],
+                    fields["report_sha256"],
+                    now_iso(),
+                    actor.user,
+                    actor.host,
+                    actor.via,
+                    fields["purity_pct"],
+                    fields["purity_method"],
+                ),
+            )
             # one statement per table (a server store gets them in one round trip each)
             self._db.executemany(
                 "INSERT INTO inputs (analysis_id, position, path, sha256, technique, format, instrument_json, "
                 "role) VALUES (?,?,?,?,?,?,?,?)",
-                [(analysis_id, item["position"], str(Path(item["path"]).resolve()), item["sha256"],
-                  item["technique"], item["format"], item["instrument_json"], item["role"]) for item in rows["inputs"]])
+                [
+                    (
+                        analysis_id,
+                        item["position"],
+                        str(Path(item["path"]).resolve()),
+                        item["sha256"],
+                        item["technique"],
+                        item["format"],
+                        item["instrument_json"],
+                        item["role"],
+                    )
+                    for item in rows["inputs"]
+                ],
+            )
             self._db.executemany(
                 "INSERT INTO species_results (analysis_id, species_id, name, role, stage_role, status, rt_min, "
                 "ms_area_pct, nmr_mol_pct) VALUES (?,?,?,?,?,?,?,?,?)",
-                [(analysis_id, item["species_id"], item["name"], item["role"], item["stage_role"], item["status"],
-                  item["rt_min"], item["ms_area_pct"], item["nmr_mol_pct"]) for item in rows["species_results"]])
+                [
+                    (
+                        analysis_id,
+                        item["species_id"],
+                        item["name"],
+                        item["role"],
+                        item["stage_role"],
+                        item["status"],
+                        item["rt_min"],
+                        item["ms_area_pct"],
+                        item["nmr_mol_pct"],
+                    )
+                    for item in rows["species_results"]
+                ],
+            )
             self._db.executemany(
                 "INSERT INTO diagnoses (analysis_id, diagnosis_id, severity, title, evidence_json) VALUES (?,?,?,?,?)",
-                [(analysis_id, item["diagnosis_id"], item["severity"], item["title"], item["evidence_json"])
-                 for item in rows["diagnoses"]])
-            self._db.executemany("INSERT INTO checks (analysis_id, check_id, status, detail) VALUES (?,?,?,?)",
-                                 [(analysis_id, item["check_id"], item["status"], item["detail"])
-                                  for item in rows["checks"]])
-            self._db.executemany("INSERT INTO report_files (analysis_id, path, sha256, format) VALUES (?,?,?,?)",
-                                 [(analysis_id, path, digest, kind) for path, digest, kind in files])
+                [
+                    (analysis_id, item["diagnosis_id"], item["severity"], item["title"], item["evidence_json"])
+                    for item in rows["diagnoses"]
+                ],
+            )
+            self._db.executemany(
+                "INSERT INTO checks (analysis_id, check_id, status, detail) VALUES (?,?,?,?)",
+                [(analysis_id, item["check_id"], item["status"], item["detail"]) for item in rows["checks"]],
+            )
+            self._db.executemany(
+                "INSERT INTO report_files (analysis_id, path, sha256, format) VALUES (?,?,?,?)",
+                [(analysis_id, path, digest, kind) for path, digest, kind in files],
+            )
             # sealed as read back, so the hash is of what the engine holds, not of what was handed to it
-            self._audit("record", analysis_id, {"batch": batch, "sample": sample, "stage": stage,
-                                                "revision": revision, "report_sha256": fields["report_sha256"],
-                                                "supersedes": previous["id"] if previous else None,
-                                                **chain.analysis_seal(self._analysis_rows(analysis_id))}, actor)
+            self._audit(
+                "record",
+                analysis_id,
+                {
+                    "batch": batch,
+                    "sample": sample,
+                    "stage": stage,
+                    "revision": revision,
+                    "report_sha256": fields["report_sha256"],
+                    "supersedes": previous["id"] if previous else None,
+                    **chain.analysis_seal(self._analysis_rows(analysis_id)),
+                },
+                actor,
+            )
         return Recorded(analysis_id, revision, True)
 
     def _analysis_rows(self, analysis_id: str) -> dict[str, list[Row]]:
         rows = {"analyses": self._db.execute("SELECT * FROM analyses WHERE id=?", (analysis_id,)).fetchall()}
         for table in chain.ANALYSIS_TABLES[1:]:
-            rows[table] = self._db.execute(f"SELECT * FROM {table} WHERE analysis_id=?",
-                                           (analysis_id,)).fetchall()
+            rows[table] = self._db.execute(f"SELECT * FROM {table} WHERE analysis_id=?", (analysis_id,)).fetchall()
         return rows
 
     # ------------------------------------------------------------ ledger (watch service)
 
-    def ledger_event(self, dataset: str, content_sha256: str, state: str, *, analysis_id: str | None = None,
-                     error: str | None = None, permanent: bool | None = None, holder: str | None = None,
-                     actor: Actor | None = None) -> int:
+    def ledger_event(
+        self,
+        dataset: str,
+        content_sha256: str,
+        state: str,
+        *,
+        analysis_id: str | None = None,
+        error: str | None = None,
+        permanent: bool | None = None,
+        holder: str | None = None,
+        actor: Actor | None = None,
+    ) -> int:
         """Append an event for a dataset revision; `permanent` says whether a
         failure is the input's (not retried) or not. Returns the event's seq."""
         with self._transaction():
             seq = self._db.insert(
                 "INSERT INTO ledger (dataset, content_sha256, state, analysis_id, error, at, permanent, holder) "
-                "VALUES (?,?,?,?,?,?,?,?)", (dataset, content_sha256, state, analysis_id, error, now_iso(),
-                                             None if permanent is None else int(permanent), holder), "seq")
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    dataset,
+                    content_sha256,
+                    state,
+                    analysis_id,
+                    error,
+                    now_iso(),
+                    None if permanent is None else int(permanent),
+                    holder,
+                ),
+                "seq",
+            )
             row = self._db.execute("SELECT * FROM ledger WHERE seq=?", (seq,)).fetchone()
-            self._audit("ledger", analysis_id, {"ledger": seq, "state": state,
-                                                "content_sha256": chain.ledger_seal(row)},
-                        actor or Actor.current("watch"))
+            self._audit(
+                "ledger",
+                analysis_id,
+                {"ledger": seq, "state": state, "content_sha256": chain.ledger_seal(row)},
+                actor or Actor.current("watch"),
+            )
         return seq
 
     def ledger_state(self, dataset: str, content_sha256: str) -> Row | None:
         return self._db.execute(
             "SELECT * FROM ledger WHERE dataset=? AND content_sha256=? ORDER BY seq DESC LIMIT 1",
-            (dataset, content_sha256)).fetchone()
+            (dataset, content_sha256),
+        ).fetchone()
 
     def ledger_attempts(self, dataset: str, content_sha256: str, state: str = "failed") -> int:
-        return self._db.execute("SELECT COUNT(*) FROM ledger WHERE dataset=? AND content_sha256=? "
-                                "AND state=?", (dataset, content_sha256, state)).fetchone()[0]
+        return self._db.execute(
+            "SELECT COUNT(*) FROM ledger WHERE dataset=? AND content_sha256=? AND state=?",
+            (dataset, content_sha256, state),
+        ).fetchone()[0]
 
     def ledger_summary(self) -> list[Row]:
         """The latest event of every dataset revision."""
         return self._db.execute(
             "SELECT l.* FROM ledger l JOIN (SELECT dataset, content_sha256, MAX(seq) AS seq FROM ledger "
-            "GROUP BY dataset, content_sha256) latest ON l.seq = latest.seq ORDER BY l.seq").fetchall()
+            "GROUP BY dataset, content_sha256) latest ON l.seq = latest.seq ORDER BY l.seq"
+        ).fetchall()
 
     # ------------------------------------------------------------ claims (leases)
 
@@ -599,18 +771,36 @@ class Store:
 
     @staticmethod
     def _claim(row) -> Claim:
-        return Claim(row["resource"], row["holder"], row["host"], row["pid"], row["process"], row["acquired_at"],
-                     row["renewed_at"], row["expires_at"])
+        return Claim(
+            row["resource"],
+            row["holder"],
+            row["host"],
+            row["pid"],
+            row["process"],
+            row["acquired_at"],
+            row["renewed_at"],
+            row["expires_at"],
+        )
 
-    def acquire_claim(self, resource: str, holder: str, *, lease_s: float, actor: Actor,
-                      conflicts: Callable[[str], bool] | None = None) -> Claim:
+    def acquire_claim(
+        self,
+        resource: str,
+        holder: str,
+        *,
+        lease_s: float,
+        actor: Actor,
+        conflicts: Callable[[str], bool] | None = None,
+    ) -> Claim:
         """Take `resource` for `holder`, or raise ClaimError (with `.holder`, the
         Claim in the way) if a live holder has it or a resource `conflicts` with it."""
         clashes = conflicts or (lambda other: other == resource)
         with self._transaction():
             now = time.time()
-            in_the_way = [claim for claim in map(self._claim, self._db.execute("SELECT * FROM claims").fetchall())
-                          if clashes(claim.resource) or claim.resource == resource]
+            in_the_way = [
+                claim
+                for claim in map(self._claim, self._db.execute("SELECT * FROM claims").fetchall())
+                if clashes(claim.resource) or claim.resource == resource
+            ]
             # every live holder is looked at before anything is written: a refusal rolls back nothing
             for other in in_the_way:
                 if holder_alive(other, now):
@@ -622,12 +812,26 @@ class Store:
                 self._audit("claim-expired", None, {"resource": other.resource, "holder": other.holder}, actor)
             pid = os.getpid()
             claim = Claim(resource, holder, socket.gethostname(), pid, process_token(pid), now, now, now + lease_s)
-            self._db.execute("INSERT INTO claims (resource, holder, host, pid, process, acquired_at, renewed_at, "
-                             "expires_at) VALUES (?,?,?,?,?,?,?,?)",
-                                    (claim.resource, claim.holder, claim.host, claim.pid, claim.process,
-                                     claim.acquired_at, claim.renewed_at, claim.expires_at))
-            self._audit("claim", None, {"resource": resource, "holder": holder, "host": claim.host, "pid": pid,
-                                        "lease_s": lease_s}, actor)
+            self._db.execute(
+                "INSERT INTO claims (resource, holder, host, pid, process, acquired_at, renewed_at, "
+                "expires_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    claim.resource,
+                    claim.holder,
+                    claim.host,
+                    claim.pid,
+                    claim.process,
+                    claim.acquired_at,
+                    claim.renewed_at,
+                    claim.expires_at,
+                ),
+            )
+            self._audit(
+                "claim",
+                None,
+                {"resource": resource, "holder": holder, "host": claim.host, "pid": pid, "lease_s": lease_s},
+                actor,
+            )
         return claim
 
     def renew_claim(self, claim: Claim, lease_s: float) -> Claim:
@@ -635,95 +839,151 @@ class Store:
         with self._transaction():
             cursor = self._db.execute(
                 "UPDATE claims SET renewed_at=?, expires_at=? WHERE resource=? AND holder=?",
-                (now, now + lease_s, claim.resource, claim.holder))
+                (now, now + lease_s, claim.resource, claim.holder),
+            )
             if cursor.rowcount == 0:
                 taken = self._db.execute("SELECT * FROM claims WHERE resource=?", (claim.resource,)).fetchone()
-                error = ClaimError(f"{claim.resource} is no longer held by this service"
-                                   + (f"; {taken['holder']} took it over" if taken else ""), self.path)
+                error = ClaimError(
+                    f"{claim.resource} is no longer held by this service"
+                    + (f"; {taken['holder']} took it over" if taken else ""),
+                    self.path,
+                )
                 error.holder = self._claim(taken) if taken else None
                 raise error
-        return Claim(claim.resource, claim.holder, claim.host, claim.pid, claim.process, claim.acquired_at, now,
-                     now + lease_s)
+        return Claim(
+            claim.resource, claim.holder, claim.host, claim.pid, claim.process, claim.acquired_at, now, now + lease_s
+        )
 
     def release_claim(self, claim: Claim, actor: Actor) -> None:
         with self._transaction():
-            cursor = self._db.execute("DELETE FROM claims WHERE resource=? AND holder=?",
-                                      (claim.resource, claim.holder))
+            cursor = self._db.execute(
+                "DELETE FROM claims WHERE resource=? AND holder=?", (claim.resource, claim.holder)
+            )
             if cursor.rowcount:
                 self._audit("release", None, {"resource": claim.resource, "holder": claim.holder}, actor)
 
     # ------------------------------------------------------------ accounts and reviews (the dashboard's sign-off)
 
-    def _append_sealed(self, table: str, columns: dict, action: str, analysis_id: str | None, detail: dict,
-                       actor: Actor) -> Row:
+    def _append_sealed(
+        self, table: str, columns: dict, action: str, analysis_id: str | None, detail: dict, actor: Actor
+    ) -> Row:
         """Insert one row of a SEALED_ROW_TABLES table and seal it, as read back, in the audit chain."""
         names = list(columns)
-        seq = self._db.insert(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                              [columns[n] for n in names], "seq")
+        seq = self._db.insert(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [columns[n] for n in names],
+            "seq",
+        )
         row = self._db.execute(f"SELECT * FROM {table} WHERE seq=?", (seq,)).fetchone()
-        self._audit(action, analysis_id, {**detail, "table": table, "row": row["seq"],
-                                          "content_sha256": chain.row_seal(table, row)}, actor)
+        self._audit(
+            action,
+            analysis_id,
+            {**detail, "table": table, "row": row["seq"], "content_sha256": chain.row_seal(table, row)},
+            actor,
+        )
         return row
 
-    def add_user(self, name: str, role: str, password_hash: str, *, active: bool = True,
-                 actor: Actor) -> Row:
+    def add_user(self, name: str, role: str, password_hash: str, *, active: bool = True, actor: Actor) -> Row:
         """Append an account's new state (created, new password or role, disabled): its latest row counts."""
         with self._transaction():
-            return self._append_sealed("users", {"name": name, "role": role, "password_hash": password_hash,
-                                                 "active": int(active), "at": now_iso(), "by": actor.user},
-                                       "user", None, {"name": name, "role": role, "active": active}, actor)
+            return self._append_sealed(
+                "users",
+                {
+                    "name": name,
+                    "role": role,
+                    "password_hash": password_hash,
+                    "active": int(active),
+                    "at": now_iso(),
+                    "by": actor.user,
+                },
+                "user",
+                None,
+                {"name": name, "role": role, "active": active},
+                actor,
+            )
 
     def users(self) -> list[Row]:
         """Every account in its current state (its latest row), by name."""
         return self._db.execute(
             "SELECT u.* FROM users u JOIN (SELECT name, MAX(seq) AS seq FROM users GROUP BY name) latest "
-            "ON u.seq = latest.seq ORDER BY u.name").fetchall()
+            "ON u.seq = latest.seq ORDER BY u.name"
+        ).fetchall()
 
     def user(self, name: str) -> Row | None:
-        return self._db.execute("SELECT * FROM users WHERE name=? ORDER BY seq DESC LIMIT 1",
-                                (name,)).fetchone()
+        return self._db.execute("SELECT * FROM users WHERE name=? ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
 
-    def add_review(self, analysis_id: str, *, reviewer: str, role: str, decision: str, meaning: str, comment: str,
-                   report_sha256: str, client: str | None, actor: Actor) -> Row:
+    def add_review(
+        self,
+        analysis_id: str,
+        *,
+        reviewer: str,
+        role: str,
+        decision: str,
+        meaning: str,
+        comment: str,
+        report_sha256: str,
+        client: str | None,
+        actor: Actor,
+    ) -> Row:
         """Append a signed review of an analysis. `report_sha256` is the report the
         reviewer saw: refused if the store holds another one for that id."""
         with self._transaction():
-            analysis = self._db.execute("SELECT report_sha256 FROM analyses WHERE id=?",
-                                        (analysis_id,)).fetchone()
+            analysis = self._db.execute("SELECT report_sha256 FROM analyses WHERE id=?", (analysis_id,)).fetchone()
             if analysis is None:
                 raise InputError(f"no record with id {analysis_id!r}", self.path)
             if analysis["report_sha256"] != report_sha256:
                 raise InputError(f"record {analysis_id}: the report reviewed is not the one stored", self.path)
             return self._append_sealed(
-                "reviews", {"analysis_id": analysis_id, "reviewer": reviewer, "role": role, "decision": decision,
-                            "meaning": meaning, "comment": comment, "report_sha256": report_sha256,
-                            "signed_at": now_iso(), "client": client},
-                "review", analysis_id, {"reviewer": reviewer, "decision": decision, "report_sha256": report_sha256},
-                actor)
+                "reviews",
+                {
+                    "analysis_id": analysis_id,
+                    "reviewer": reviewer,
+                    "role": role,
+                    "decision": decision,
+                    "meaning": meaning,
+                    "comment": comment,
+                    "report_sha256": report_sha256,
+                    "signed_at": now_iso(),
+                    "client": client,
+                },
+                "review",
+                analysis_id,
+                {"reviewer": reviewer, "decision": decision, "report_sha256": report_sha256},
+                actor,
+            )
 
     def reviews(self, analysis_id: str | None = None) -> list[Row]:
         """Reviews in the order they were signed (of one analysis, or all)."""
         if analysis_id is None:
             return self._db.execute("SELECT * FROM reviews ORDER BY seq").fetchall()
-        return self._db.execute("SELECT * FROM reviews WHERE analysis_id=? ORDER BY seq",
-                                (analysis_id,)).fetchall()
+        return self._db.execute("SELECT * FROM reviews WHERE analysis_id=? ORDER BY seq", (analysis_id,)).fetchall()
 
     # ------------------------------------------------------------ listing many (dashboard pages)
 
     _LATEST_REVIEW = "(SELECT r.decision FROM reviews r WHERE r.analysis_id = a.id ORDER BY r.seq DESC LIMIT 1)"
     _SUPERSEDED = "EXISTS (SELECT 1 FROM analyses n WHERE n.supersedes = a.id)"
 
-    def analysis_summaries(self, *, search: str | None = None, batch: str | None = None, stage: str | None = None,
-                           verdict: str | None = None, review: str | None = None, latest_only: bool = False,
-                           limit: int = 50, offset: int = 0) -> tuple[list[Row], int]:
+    def analysis_summaries(
+        self,
+        *,
+        search: str | None = None,
+        batch: str | None = None,
+        stage: str | None = None,
+        verdict: str | None = None,
+        review: str | None = None,
+        latest_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Row], int]:
         """One page of analyses, newest first, without their reports, and how many
         match. `search`: part of the sample, batch, stage or id; `review`: a
         decision, or "none" for analyses nobody reviewed yet."""
         where, arguments = [], []
         if search:
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append("(" + " OR ".join(f"a.{c} LIKE ? ESCAPE '\\'" for c in ("sample", "batch", "stage", "id"))
-                         + ")")
+            where.append(
+                "(" + " OR ".join(f"a.{c} LIKE ? ESCAPE '\\'" for c in ("sample", "batch", "stage", "id")) + ")"
+            )
             arguments += [pattern] * 4
         for column, value in (("batch", batch), ("stage", stage), ("verdict", verdict)):
             if value is not None:
@@ -742,7 +1002,8 @@ class Store:
             f"SELECT a.id, a.batch, a.sample, a.stage, a.route_id, a.revision, a.verdict, a.purity_pct, "
             f"a.recorded_at, a.via, {self._SUPERSEDED} AS superseded, {self._LATEST_REVIEW} AS review "
             f"FROM analyses a{condition} ORDER BY a.recorded_at DESC, a.id DESC LIMIT ? OFFSET ?",
-            arguments + [limit, offset]).fetchall()
+            arguments + [limit, offset],
+        ).fetchall()
         return rows, total
 
     def batch_summaries(self, *, limit: int = 20, offset: int = 0) -> tuple[list[Row], int]:
@@ -755,14 +1016,18 @@ class Store:
             "SUM(CASE WHEN a.verdict = 'inconclusive' THEN 1 ELSE 0 END) AS inconclusive, "
             f"SUM(CASE WHEN {self._LATEST_REVIEW} IS NULL THEN 0 ELSE 1 END) AS reviewed "
             f"FROM analyses a WHERE a.batch IS NOT NULL AND NOT {self._SUPERSEDED} GROUP BY a.batch "
-            "ORDER BY last_recorded_at DESC, a.batch LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            "ORDER BY last_recorded_at DESC, a.batch LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
         return rows, total
 
     def species_trend(self, species_id: str, stage: str | None = None, limit: int = 500) -> list[Row]:
         """A species' amounts in the current analysis of the `limit` latest samples that have it, oldest first."""
-        query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
-                 "s.nmr_mol_pct FROM analyses a CROSS JOIN species_results s "
-                 f"WHERE s.analysis_id = a.id AND s.species_id = ? AND NOT {self._SUPERSEDED}")
+        query = (
+            "SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, s.status, s.ms_area_pct, "
+            "s.nmr_mol_pct FROM analyses a CROSS JOIN species_results s "
+            f"WHERE s.analysis_id = a.id AND s.species_id = ? AND NOT {self._SUPERSEDED}"
+        )
         return self._oldest_first(query, [species_id], stage, limit)
 
     def _oldest_first(self, query: str, arguments: list, stage: str | None, limit: int) -> list[Row]:
@@ -771,23 +1036,28 @@ class Store:
             query, arguments = query + " AND a.stage = ?", [*arguments, stage]
         # CROSS JOIN keeps analyses the outer loop (SQLite does not reorder it): newest first through the
         # listing index, stopping at `limit`, instead of every row of the species or check sorted afterwards
-        newest = self._db.execute(query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?",
-                                  [*arguments, limit]).fetchall()
+        newest = self._db.execute(
+            query + " ORDER BY a.recorded_at DESC, a.id DESC LIMIT ?", [*arguments, limit]
+        ).fetchall()
         return newest[::-1]
 
     def check_trend(self, check_id: str, stage: str | None = None, limit: int = 500) -> list[Row]:
         """A QC check's status (and the purity figure) in the current analysis of the `limit` latest samples,
         oldest first."""
-        query = ("SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
-                 "c.detail FROM analyses a CROSS JOIN checks c "
-                 f"WHERE c.analysis_id = a.id AND c.check_id = ? AND NOT {self._SUPERSEDED}")
+        query = (
+            "SELECT a.id, a.batch, a.sample, a.stage, a.recorded_at, a.verdict, a.purity_pct, c.status, "
+            "c.detail FROM analyses a CROSS JOIN checks c "
+            f"WHERE c.analysis_id = a.id AND c.check_id = ? AND NOT {self._SUPERSEDED}"
+        )
         return self._oldest_first(query, [check_id], stage, limit)
 
     def trend_choices(self, kinds=("species", "checks", "stages")) -> dict[str, list[str]]:
         """The species, checks and stages a trend (or a filter) can be drawn for."""
-        queries = {"species": "SELECT DISTINCT species_id FROM species_results ORDER BY 1",
-                   "checks": "SELECT DISTINCT check_id FROM checks ORDER BY 1",
-                   "stages": "SELECT DISTINCT stage FROM analyses ORDER BY 1"}
+        queries = {
+            "species": "SELECT DISTINCT species_id FROM species_results ORDER BY 1",
+            "checks": "SELECT DISTINCT check_id FROM checks ORDER BY 1",
+            "stages": "SELECT DISTINCT stage FROM analyses ORDER BY 1",
+        }
         return {kind: [r[0] for r in self._db.execute(queries[kind])] for kind in kinds}
 
     # ------------------------------------------------------------ reading
@@ -809,8 +1079,9 @@ class Store:
         return self._db.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
 
     def analysis(self, analysis_id: str) -> Row:
-        rows = self._db.execute("SELECT * FROM analyses WHERE id=? OR id LIKE ?",
-                                (analysis_id, f"{analysis_id}%")).fetchall()
+        rows = self._db.execute(
+            "SELECT * FROM analyses WHERE id=? OR id LIKE ?", (analysis_id, f"{analysis_id}%")
+        ).fetchall()
         if not rows:
             raise InputError(f"no record with id {analysis_id!r}", self.path)
         if len(rows) > 1:
@@ -821,8 +1092,9 @@ class Store:
         if table not in RECORD_TABLES:
             raise ValueError(table)
         order = "position" if table == "inputs" else "rowid"
-        return self._db.execute(f"SELECT * FROM {table} WHERE analysis_id=? ORDER BY {order}",
-                                (analysis_id,)).fetchall()
+        return self._db.execute(
+            f"SELECT * FROM {table} WHERE analysis_id=? ORDER BY {order}", (analysis_id,)
+        ).fetchall()
 
     def superseded_by(self, analysis_id: str) -> str | None:
         row = self._db.execute("SELECT id FROM analyses WHERE supersedes=?", (analysis_id,)).fetchone()
@@ -830,13 +1102,19 @@ class Store:
 
     def analyses_with_input(self, sha256: str) -> list[Row]:
         """Every analysis one of whose inputs has this content, oldest first."""
-        return self._db.execute("SELECT a.* FROM analyses a WHERE a.id IN (SELECT analysis_id FROM inputs "
-                                "WHERE sha256=?) ORDER BY a.recorded_at, a.rowid", (sha256,)).fetchall()
+        return self._db.execute(
+            "SELECT a.* FROM analyses a WHERE a.id IN (SELECT analysis_id FROM inputs "
+            "WHERE sha256=?) ORDER BY a.recorded_at, a.rowid",
+            (sha256,),
+        ).fetchall()
 
     def latest_analysis(self, batch: str | None, sample: str, stage: str, route_id: str) -> Row | None:
         """The newest revision of a sample's analysis at a stage (what a new one would supersede)."""
-        return self._db.execute("SELECT * FROM analyses WHERE batch IS ? AND sample=? AND stage=? AND route_id=? "
-                                "ORDER BY revision DESC LIMIT 1", (batch, sample, stage, route_id)).fetchone()
+        return self._db.execute(
+            "SELECT * FROM analyses WHERE batch IS ? AND sample=? AND stage=? AND route_id=? "
+            "ORDER BY revision DESC LIMIT 1",
+            (batch, sample, stage, route_id),
+        ).fetchone()
 
     def input_digests(self) -> dict[str, list[str]]:
         """Per analysis id: the SHA-256 of its inputs, in their order."""
@@ -857,21 +1135,29 @@ class Store:
         with self._transaction():
             for table in ("audit", "analyses", "ledger"):
                 if self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]:
-                    raise ConfigError("the target store is not empty: copy into a new file or an empty database",
-                                      self.path)
+                    raise ConfigError(
+                        "the target store is not empty: copy into a new file or an empty database", self.path
+                    )
             for table in (*chain.ANALYSIS_TABLES, "ledger", *chain.SEALED_ROW_TABLES, "audit"):
                 columns = COPIED_COLUMNS[table]
                 order = "rowid" if table in chain.ANALYSIS_TABLES else "seq"
-                rows = [tuple(row[name] for name in columns)
-                        for row in source._db.execute(f"SELECT * FROM {table} ORDER BY {order}")]
+                rows = [
+                    tuple(row[name] for name in columns)
+                    for row in source._db.execute(f"SELECT * FROM {table} ORDER BY {order}")
+                ]
                 if rows:
-                    self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
-                                         f"VALUES ({', '.join('?' * len(columns))})", rows)
+                    self._db.executemany(
+                        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+                    )
                 counts[table] = len(rows)
             self._db.after_copy()
             head = source.chain_head()
-            self._audit("copy", None, {"from": str(source.path), "engine": source.engine_name,
-                                       "source_head": head, "rows": counts}, actor)
+            self._audit(
+                "copy",
+                None,
+                {"from": str(source.path), "engine": source.engine_name, "source_head": head, "rows": counts},
+                actor,
+            )
         return counts
 
     # ------------------------------------------------------------ verification
@@ -888,8 +1174,10 @@ class Store:
         if integrity is not None:
             problems.append(f"database integrity: {integrity}")
         if self.restored_triggers:
-            problems.append("append-only triggers had been dropped behind the store's back (restored): "
-                            + ", ".join(self.restored_triggers))
+            problems.append(
+                "append-only triggers had been dropped behind the store's back (restored): "
+                + ", ".join(self.restored_triggers)
+            )
         state = chain.walk_chain(self._db.execute("SELECT * FROM audit ORDER BY seq"), self.key)
         problems += state.problems
         problems += self._chain_length_problems(state, known_head)
@@ -925,9 +1213,14 @@ class Store:
                 problems.append(f"record {analysis_id}: stored report does not match its SHA-256")
             sealed = state.analyses.get(analysis_id)
             if sealed is None:
-                problems.append(f"record {analysis_id}: " + (
-                    "recorded before content was sealed and never sealed since" if analysis_id in state.legacy_records
-                    else "not in the audit chain (added behind the store's back)"))
+                problems.append(
+                    f"record {analysis_id}: "
+                    + (
+                        "recorded before content was sealed and never sealed since"
+                        if analysis_id in state.legacy_records
+                        else "not in the audit chain (added behind the store's back)"
+                    )
+                )
                 continue
             seal = sealed[1]
             expected = None
@@ -935,15 +1228,18 @@ class Store:
                 try:
                     expected = report_rows(json.loads(row["report_json"]))
                     expected["analyses"][0]["id"] = analysis_id
-                    expected["inputs"] = [{k: v for k, v in item.items() if k != "path"}
-                                          for item in expected["inputs"]]  # stored resolved
+                    expected["inputs"] = [
+                        {k: v for k, v in item.items() if k != "path"} for item in expected["inputs"]
+                    ]  # stored resolved
                 except (ValueError, KeyError, TypeError, AttributeError):
                     expected = None  # a report from another layout: rows are still compared by their seal
             problems += chain.compare_analysis(analysis_id, self._analysis_rows(analysis_id), seal, expected)
         for analysis_id, (seq, _) in sorted(state.analyses.items(), key=lambda item: item[1][0]):
             if analysis_id not in present:
-                problems.append(f"record {analysis_id}: in the audit chain (seq {seq}) but missing from the store "
-                                "(removed behind the store's back)")
+                problems.append(
+                    f"record {analysis_id}: in the audit chain (seq {seq}) but missing from the store "
+                    "(removed behind the store's back)"
+                )
         return problems
 
     def _ledger_problems(self, state: chain.ChainState) -> list[str]:
@@ -958,8 +1254,10 @@ class Store:
                 problems.append(f"{where}: changed behind the store's back")
         for seq, (audit_seq, _) in sorted(state.ledger.items()):
             if seq not in present:
-                problems.append(f"ledger seq {seq}: in the audit chain (seq {audit_seq}) but missing from the store "
-                                "(removed behind the store's back)")
+                problems.append(
+                    f"ledger seq {seq}: in the audit chain (seq {audit_seq}) but missing from the store "
+                    "(removed behind the store's back)"
+                )
         return problems
 
     def _sealed_row_problems(self, state: chain.ChainState, table: str) -> list[str]:
@@ -974,18 +1272,23 @@ class Store:
                 problems.append(f"{where}: changed behind the store's back")
         for (sealed_table, seq), (audit_seq, _) in sorted(state.rows.items()):
             if sealed_table == table and seq not in present:
-                problems.append(f"{table} row seq={seq}: in the audit chain (seq {audit_seq}) but missing from the "
-                                "store (removed behind the store's back)")
+                problems.append(
+                    f"{table} row seq={seq}: in the audit chain (seq {audit_seq}) but missing from the "
+                    "store (removed behind the store's back)"
+                )
         return problems
 
     def _review_problems(self) -> list[str]:
         """A review signs one report: it must still be the one stored under its analysis."""
-        return [f"reviews row seq={row['seq']}: signed report SHA-256 {row['report_sha256'][:12]}... is not the "
-                f"stored report of record {row['analysis_id']}"
-                for row in self._db.execute(
-                    "SELECT r.seq, r.analysis_id, r.report_sha256, a.report_sha256 AS stored FROM reviews r "
-                    "LEFT JOIN analyses a ON a.id = r.analysis_id ORDER BY r.seq")
-                if row["stored"] != row["report_sha256"]]
+        return [
+            f"reviews row seq={row['seq']}: signed report SHA-256 {row['report_sha256'][:12]}... is not the "
+            f"stored report of record {row['analysis_id']}"
+            for row in self._db.execute(
+                "SELECT r.seq, r.analysis_id, r.report_sha256, a.report_sha256 AS stored FROM reviews r "
+                "LEFT JOIN analyses a ON a.id = r.analysis_id ORDER BY r.seq"
+            )
+            if row["stored"] != row["report_sha256"]
+        ]
 
     def _file_problems(self) -> list[str]:
         problems = []

@@ -35,16 +35,27 @@ def html_to_pdf(html: str, paper: str = "a4") -> bytes:
         raise ConfigError(f"paper {paper!r}: use a4 or letter")
     chromium = find_chromium()
     if chromium is None:
-        raise ConfigError("a pdf report needs Chromium (Debian: apt-get install chromium; or set SPECQC_CHROMIUM "
-                          "to its path)")
+        raise ConfigError(
+            "a pdf report needs Chromium (Debian: apt-get install chromium; or set SPECQC_CHROMIUM to its path)"
+        )
     # the paper size goes in as CSS: Chromium's printer honours @page size
     page = html.replace("</style>", f"@page{{size:{size}}}</style>", 1)
     with tempfile.TemporaryDirectory(prefix="specqc-pdf-") as folder:
         source, target = Path(folder) / "report.html", Path(folder) / "report.pdf"
         source.write_text(page, encoding="utf-8")
-        command = [chromium, "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage",
-                   "--no-first-run", "--no-pdf-header-footer", "--print-to-pdf-no-header",
-                   f"--user-data-dir={Path(folder) / 'profile'}", f"--print-to-pdf={target}", source.as_uri()]
+        command = [
+            chromium,
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+            "--print-to-pdf-no-header",
+            f"--user-data-dir={Path(folder) / 'profile'}",
+            f"--print-to-pdf={target}",
+            source.as_uri(),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=PRINT_TIMEOUT_S, check=False)
         except subprocess.TimeoutExpired as exc:

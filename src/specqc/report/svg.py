@@ -26,6 +26,7 @@ class Series:
 @dataclass
 class Band:
     """A shaded x-range (an integrated peak or a signal region)."""
+
     start: float
     end: float
     label: str
@@ -154,46 +155,65 @@ def render(plot: Plot) -> str:
     def py(y: float) -> float:
         return top + inner_h * (1 - (y - y_low) / (y_high - y_low))
 
-    out = [f'<svg class="plot" role="img" aria-label="{escape(plot.title)}" xmlns="http://www.w3.org/2000/svg" '
-           f'viewBox="0 0 {plot.width} {plot.height}" width="100%" preserveAspectRatio="xMidYMid meet">',
-           f'<text x="{left}" y="18" class="plot-title">{escape(plot.title)}</text>',
-           f'<rect x="{left}" y="{top}" width="{inner_w}" height="{inner_h}" fill="none" stroke="#999"/>']
+    out = [
+        f'<svg class="plot" role="img" aria-label="{escape(plot.title)}" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {plot.width} {plot.height}" width="100%" preserveAspectRatio="xMidYMid meet">',
+        f'<text x="{left}" y="18" class="plot-title">{escape(plot.title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{inner_w}" height="{inner_h}" fill="none" stroke="#999"/>',
+    ]
     for band in plot.bands:
         a, b = sorted((px(max(band.start, x_low)), px(min(band.end, x_high))))
         if b - a <= 0:
             continue
-        out.append(f'<rect x="{a:.1f}" y="{top}" width="{max(b - a, 1.0):.1f}" height="{inner_h}" '
-                   f'fill="{band.color}" fill-opacity="0.15"><title>{escape(band.label)}</title></rect>')
+        out.append(
+            f'<rect x="{a:.1f}" y="{top}" width="{max(b - a, 1.0):.1f}" height="{inner_h}" '
+            f'fill="{band.color}" fill-opacity="0.15"><title>{escape(band.label)}</title></rect>'
+        )
     for value in _ticks(x_low, x_high):
         x = px(value)
-        out.append(f'<line x1="{x:.1f}" y1="{top + inner_h}" x2="{x:.1f}" y2="{top + inner_h + 4}" stroke="#666"/>'
-                   f'<text x="{x:.1f}" y="{top + inner_h + 16}" class="tick" text-anchor="middle">'
-                   f'{_format(value)}</text>')
+        out.append(
+            f'<line x1="{x:.1f}" y1="{top + inner_h}" x2="{x:.1f}" y2="{top + inner_h + 4}" stroke="#666"/>'
+            f'<text x="{x:.1f}" y="{top + inner_h + 16}" class="tick" text-anchor="middle">'
+            f"{_format(value)}</text>"
+        )
     for value in _ticks(y_low, y_high, 4):
         y = py(value)
-        out.append(f'<line x1="{left - 4}" y1="{y:.1f}" x2="{left}" y2="{y:.1f}" stroke="#666"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_format(value)}</text>')
-    out.append(f'<text x="{left + inner_w / 2:.0f}" y="{plot.height - 6}" class="axis" text-anchor="middle">'
-               f'{escape(plot.x_label)}</text>')
-    out.append(f'<text x="14" y="{top + inner_h / 2:.0f}" class="axis" text-anchor="middle" '
-               f'transform="rotate(-90 14 {top + inner_h / 2:.0f})">{escape(plot.y_label)}</text>')
+        out.append(
+            f'<line x1="{left - 4}" y1="{y:.1f}" x2="{left}" y2="{y:.1f}" stroke="#666"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_format(value)}</text>'
+        )
+    out.append(
+        f'<text x="{left + inner_w / 2:.0f}" y="{plot.height - 6}" class="axis" text-anchor="middle">'
+        f"{escape(plot.x_label)}</text>"
+    )
+    out.append(
+        f'<text x="14" y="{top + inner_h / 2:.0f}" class="axis" text-anchor="middle" '
+        f'transform="rotate(-90 14 {top + inner_h / 2:.0f})">{escape(plot.y_label)}</text>'
+    )
     for s in plot.series:
         mask = (s.x >= x_low) & (s.x <= x_high)
         x, y = decimate(s.x[mask], s.y[mask])
         if not x.size:
             continue
         points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y))
-        out.append(f'<polyline fill="none" stroke="{s.color}" stroke-width="1.1" points="{points}">'
-                   f'<title>{escape(s.label)}</title></polyline>')
-    for label, (x, y) in zip(*place_labels([item for item in plot.labels if x_low <= item.x <= x_high], px, py, top,
-                                           top + inner_h)):
-        out.append(f'<text x="{x:.1f}" y="{y:.1f}" class="label" fill="{label.color}" text-anchor="middle">'
-                   f'{escape(label.text)}</text>')
+        out.append(
+            f'<polyline fill="none" stroke="{s.color}" stroke-width="1.1" points="{points}">'
+            f"<title>{escape(s.label)}</title></polyline>"
+        )
+    for label, (x, y) in zip(
+        *place_labels([item for item in plot.labels if x_low <= item.x <= x_high], px, py, top, top + inner_h)
+    ):
+        out.append(
+            f'<text x="{x:.1f}" y="{y:.1f}" class="label" fill="{label.color}" text-anchor="middle">'
+            f"{escape(label.text)}</text>"
+        )
     if len(plot.series) > 1:
         for index, s in enumerate(plot.series):
             y = top + 12 + 14 * index
-            out.append(f'<line x1="{left + inner_w - 190}" y1="{y - 4}" x2="{left + inner_w - 172}" y2="{y - 4}" '
-                       f'stroke="{s.color}" stroke-width="2"/><text x="{left + inner_w - 168}" y="{y}" class="legend">'
-                       f'{escape(s.label[:34])}</text>')
+            out.append(
+                f'<line x1="{left + inner_w - 190}" y1="{y - 4}" x2="{left + inner_w - 172}" y2="{y - 4}" '
+                f'stroke="{s.color}" stroke-width="2"/><text x="{left + inner_w - 168}" y="{y}" class="legend">'
+                f"{escape(s.label[:34])}</text>"
+            )
     out.append("</svg>")
     return "".join(out)

@@ -8,8 +8,13 @@ from rich.table import Table
 from rich.text import Text
 
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
-STATUS_STYLE = {"detected": "green", "tentative": "yellow", "in-blank": "magenta", "not-detected": "dim",
-                "not-assessed": "dim"}
+STATUS_STYLE = {
+    "detected": "green",
+    "tentative": "yellow",
+    "in-blank": "magenta",
+    "not-detected": "dim",
+    "not-assessed": "dim",
+}
 
 
 STAGE_EXPECTS = {"main": "product", "impurity": "impurity", "not-applicable": "n/a"}
@@ -53,8 +58,9 @@ def render(report: dict, all_species: bool = False, width: int | None = None) ->
     checks.add_column("status", no_wrap=True)
     checks.add_column("detail", overflow="fold", ratio=1)
     for check in qc["checks"]:
-        checks.add_row(check["id"], Text(check["status"], style=VERDICT_STYLE.get(check["status"], "")),
-                       check["detail"])
+        checks.add_row(
+            check["id"], Text(check["status"], style=VERDICT_STYLE.get(check["status"], "")), check["detail"]
+        )
     parts.append(checks)
     parts.extend(_species_parts(report, all_species, width or 120))
     for run in report.get("lcms_runs", []):
@@ -68,10 +74,13 @@ def render(report: dict, all_species: bool = False, width: int | None = None) ->
         for column in ("RT min", "m/z", "area %", "S/N", "note"):
             other.add_column(column, overflow="fold")
         for peak in report["unexplained_peaks"][:10]:
-            other.add_row(_fmt(peak["rt_min"], "{:.2f}"),
-                          _fmt(peak["mz"], "{:.4f}" if high.get(peak.get("source"), False) else "{:.0f}"),
-                          _fmt(peak["relative_area_pct"], "{:.2f}"), _fmt(peak["sn"], "{:.0f}"),
-                          peak.get("note") or "")
+            other.add_row(
+                _fmt(peak["rt_min"], "{:.2f}"),
+                _fmt(peak["mz"], "{:.4f}" if high.get(peak.get("source"), False) else "{:.0f}"),
+                _fmt(peak["relative_area_pct"], "{:.2f}"),
+                _fmt(peak["sn"], "{:.0f}"),
+                peak.get("note") or "",
+            )
         parts.append(other)
     return Group(*parts)
 
@@ -96,8 +105,10 @@ def _run_lines(report: dict) -> list:
 
 
 def _high_resolution_runs(report: dict) -> dict[str, bool]:
-    return {run["path"]: bool(run.get("resolution") and run["resolution"]["class"] == "high")
-            for run in report.get("lcms_runs", [])}
+    return {
+        run["path"]: bool(run.get("resolution") and run["resolution"]["class"] == "high")
+        for run in report.get("lcms_runs", [])
+    }
 
 
 def _species_parts(report: dict, all_species: bool, width: int) -> list:
@@ -124,24 +135,36 @@ def _species_parts(report: dict, all_species: bool, width: int) -> list:
         if lead.get("mass_error") is not None:
             unit = lead.get("mass_error_unit") or ("ppm" if high_res else "Da")
             error = f"{lead['mass_error']:+.1f} ppm" if unit == "ppm" else f"{lead['mass_error']:+.2f} Da"
-        cells = [status, STAGE_EXPECTS.get(entry["stage_role"], entry["stage_role"]),
-                 _fmt(lcms.get("rt_min"), "{:.2f}"), ion, error, _fmt(lcms.get("relative_area_pct"), "{:.2f}")]
+        cells = [
+            status,
+            STAGE_EXPECTS.get(entry["stage_role"], entry["stage_role"]),
+            _fmt(lcms.get("rt_min"), "{:.2f}"),
+            ion,
+            error,
+            _fmt(lcms.get("relative_area_pct"), "{:.2f}"),
+        ]
         if any_nmr:
             cells.append(_fmt((entry.get("nmr") or {}).get("mol_pct"), "{:.2f}"))
         rows.append((entry, cells))
-    natural = [max([len(c)] + [len(line) for _, cells in rows for line in cells[i].split("\n")])
-               for i, c in enumerate(columns)]
+    natural = [
+        max([len(c)] + [len(line) for _, cells in rows for line in cells[i].split("\n")]) for i, c in enumerate(columns)
+    ]
     # the heavy box draws one rule per column plus padding either side
     name_width = max(NAME_MIN_WIDTH, width - sum(natural) - 3 * (len(columns) + 1) - 1)
-    table = Table(title="Species" + ("" if all_species else ": found, and expected at this stage"),
-                  title_justify="left")
+    table = Table(
+        title="Species" + ("" if all_species else ": found, and expected at this stage"), title_justify="left"
+    )
     table.add_column("species", width=name_width, overflow="fold")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("ion m/z", "found", "expected") else "right",
-                         no_wrap=True)
+        table.add_column(
+            column, justify="left" if column in ("ion m/z", "found", "expected") else "right", no_wrap=True
+        )
     for entry, cells in rows:
-        name = Text.assemble((wrap_name(entry["name"], name_width), "bold"), "\n",
-                             (wrap_name(f"{entry['formula']} · {entry['role']}", name_width), "dim"))
+        name = Text.assemble(
+            (wrap_name(entry["name"], name_width), "bold"),
+            "\n",
+            (wrap_name(f"{entry['formula']} · {entry['role']}", name_width), "dim"),
+        )
         table.add_row(name, Text(cells[0], style=STATUS_STYLE.get(entry["status"], "")), *cells[1:])
     parts = [table]
     if hidden:
@@ -149,8 +172,7 @@ def _species_parts(report: dict, all_species: bool, width: int) -> list:
         others = len(hidden) - impurities
         counted = [f"{impurities} impurit{'y' if impurities == 1 else 'ies'} of this stage"] if impurities else []
         counted += [f"{others} other route species"] if others else []
-        parts.append(Text(f"Looked for and not found: {' and '.join(counted)} (--all-species lists them)",
-                          style="dim"))
+        parts.append(Text(f"Looked for and not found: {' and '.join(counted)} (--all-species lists them)", style="dim"))
     return parts
 
 
@@ -200,10 +222,14 @@ def _uv_parts(uv: dict, names: dict[str, str]) -> list:
             verdict = purity.get("verdict", "")
             if purity.get("match_factor_min") is not None:
                 verdict += f" (min {purity['match_factor_min']:.0f})"
-            table.add_row(label if index == 0 else "", f"{peak['rt_min']:.2f}", f"{peak['area_pct']:.2f}",
-                          f"{peak['sn']:.0f}", "void (not counted)" if peak.get("void")
-                          else names.get(peak["species"], "") if peak["species"] else "",
-                          Text(verdict, style="bold red" if verdict.startswith("impure") else ""))
+            table.add_row(
+                label if index == 0 else "",
+                f"{peak['rt_min']:.2f}",
+                f"{peak['area_pct']:.2f}",
+                f"{peak['sn']:.0f}",
+                "void (not counted)" if peak.get("void") else names.get(peak["species"], "") if peak["species"] else "",
+                Text(verdict, style="bold red" if verdict.startswith("impure") else ""),
+            )
     parts = [table, Text("* configured wavelength: its product area % is the purity figure", style="dim")]
     parts.extend(Text(f"  note: {note}", style="yellow") for note in uv.get("notes", []))
     return parts
@@ -231,8 +257,14 @@ def _diagnosis_parts(diagnoses: list[dict]) -> list:
         for number, (fix, ref) in enumerate(zip(diagnosis["fixes"][:TOP_FIXES], diagnosis["fix_refs"]), 1):
             lines.append(Text(f"fix {number}: {fix} [{ref}]"))
         more = len(diagnosis["fixes"]) - TOP_FIXES
-        lines.append(Text((f"{more} more fix(es) in the JSON/HTML report; " if more > 0 else "")
-                          + "read more: " + "; ".join(diagnosis["guide_refs"]), style="dim"))
+        lines.append(
+            Text(
+                (f"{more} more fix(es) in the JSON/HTML report; " if more > 0 else "")
+                + "read more: "
+                + "; ".join(diagnosis["guide_refs"]),
+                style="dim",
+            )
+        )
         # wrapped lines stay indented under their diagnosis
         parts.extend(Padding(line, (0, 0, 0, 2)) for line in lines)
     return parts
@@ -240,21 +272,34 @@ def _diagnosis_parts(diagnoses: list[dict]) -> list:
 
 def _nmr_parts(nmr: dict) -> list:
     reference = nmr["reference"]
-    where = (f"referenced to {reference['compound']} ({reference['correction_ppm']:+.3f} ppm)"
-             if reference.get("method") not in (None, "none") else f"not referenced: {reference.get('reason', '')}")
-    parts = [Text(f"{nmr['source']}: 1H {nmr['spectrometer_mhz']:.0f} MHz in {nmr['solvent'] or 'unknown solvent'}, "
-                  f"{where}", style="dim")]
+    where = (
+        f"referenced to {reference['compound']} ({reference['correction_ppm']:+.3f} ppm)"
+        if reference.get("method") not in (None, "none")
+        else f"not referenced: {reference.get('reason', '')}"
+    )
+    parts = [
+        Text(
+            f"{nmr['source']}: 1H {nmr['spectrometer_mhz']:.0f} MHz in {nmr['solvent'] or 'unknown solvent'}, {where}",
+            style="dim",
+        )
+    ]
     parts += [Text(f"  note: {note}", style="yellow") for note in nmr["notes"]]
     solvents = Table(title="Residual solvents and water (1H NMR)", title_justify="left")
     for column in ("compound", "mol/mol", "ppm w/w", "ICH class", "limit ppm", ""):
         solvents.add_column(column)
     for entry in nmr["residual_solvents"]:
-        solvents.add_row(entry["name"], _fmt(entry["mol_ratio"], "{:.4f}"), _fmt(entry["ppm_w_w"], "{:.0f}"),
-                         entry["ich_class"] or "", _fmt(entry["limit_ppm"], "{:.0f}"),
-                         Text("above limit", style="bold red") if entry["exceeds"] else Text("ok", style="green"))
+        solvents.add_row(
+            entry["name"],
+            _fmt(entry["mol_ratio"], "{:.4f}"),
+            _fmt(entry["ppm_w_w"], "{:.0f}"),
+            entry["ich_class"] or "",
+            _fmt(entry["limit_ppm"], "{:.0f}"),
+            Text("above limit", style="bold red") if entry["exceeds"] else Text("ok", style="green"),
+        )
     water = nmr["water"]
-    solvents.add_row("water", _fmt(water.get("mol_ratio"), "{:.3f}"), "", "", "",
-                     water.get("note") or water.get("reason") or "")
+    solvents.add_row(
+        "water", _fmt(water.get("mol_ratio"), "{:.3f}"), "", "", "", water.get("note") or water.get("reason") or ""
+    )
     parts.append(solvents)
     signals = Table(title="1H signals", title_justify="left")
     for column in ("δ ppm", "mult.", "J Hz", "∫ H", "S/N", "assignment"):
@@ -262,8 +307,14 @@ def _nmr_parts(nmr: dict) -> list:
     for signal in nmr["signals"]:
         if signal["snr"] < 20:
             continue
-        signals.add_row(f"{signal['shift_ppm']:.3f}", signal["multiplicity"], _fmt(signal["j_hz"], "{:.1f}"),
-                        _fmt(signal["integral_h"], "{:.2f}"), f"{signal['snr']:.0f}", ", ".join(signal["assignment"]))
+        signals.add_row(
+            f"{signal['shift_ppm']:.3f}",
+            signal["multiplicity"],
+            _fmt(signal["j_hz"], "{:.1f}"),
+            _fmt(signal["integral_h"], "{:.2f}"),
+            f"{signal['snr']:.0f}",
+            ", ".join(signal["assignment"]),
+        )
     parts.append(signals)
     return parts
 

@@ -27,10 +27,19 @@ from ..reference import adduct_table
 from .uv import DADSettings, simulate_dad
 
 DEFAULT_ION_SHARES = {
-    "[M+H]+": 1.0, "[M+Na]+": 0.10, "[M+K]+": 0.025, "[M+NH4]+": 0.04,
-    "[M+2H]2+": 0.15, "[2M+H]+": 0.05, "[2M+Na]+": 0.01,
-    "[M+H-C4H8]+": 0.25, "[M+H-C5H8O2]+": 0.45,
-    "[M-H]-": 1.0, "[M+HCOO]-": 0.15, "[M+Cl]-": 0.05, "[2M-H]-": 0.04,
+    "[M+H]+": 1.0,
+    "[M+Na]+": 0.10,
+    "[M+K]+": 0.025,
+    "[M+NH4]+": 0.04,
+    "[M+2H]2+": 0.15,
+    "[2M+H]+": 0.05,
+    "[2M+Na]+": 0.01,
+    "[M+H-C4H8]+": 0.25,
+    "[M+H-C5H8O2]+": 0.45,
+    "[M-H]-": 1.0,
+    "[M+HCOO]-": 0.15,
+    "[M+Cl]-": 0.05,
+    "[2M-H]-": 0.04,
 }
 
 
@@ -76,8 +85,8 @@ def _emg(t: np.ndarray, centre: float, sigma: float, tau: float) -> np.ndarray:
     if tau <= 1e-6:
         return np.exp(-0.5 * ((t - centre) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
     lam = 1.0 / tau
-    arg = lam / 2.0 * (2 * centre + lam * sigma ** 2 - 2 * t)
-    z = (centre + lam * sigma ** 2 - t) / (np.sqrt(2) * sigma)
+    arg = lam / 2.0 * (2 * centre + lam * sigma**2 - 2 * t)
+    z = (centre + lam * sigma**2 - t) / (np.sqrt(2) * sigma)
     return lam / 2.0 * np.exp(np.clip(arg, -700, 700)) * erfc(z)
 
 
@@ -100,8 +109,9 @@ def _ion_list(route: Route, component: Component, polarity: str, max_amount: flo
     rule = next(r for r in adduct_table()[0] if r.polarity == polarity and r.kind == "primary")
     formula = ion_formula(component.formula, rule)
     pattern = isotope_peaks(formula, 4)
-    return [(ion_mz(formula, rule.charge), rule.charge, 1.0, tuple(a for a, _ in pattern),
-             tuple(o for _, o in pattern))]
+    return [
+        (ion_mz(formula, rule.charge), rule.charge, 1.0, tuple(a for a, _ in pattern), tuple(o for _, o in pattern))
+    ]
 
 
 def simulate(route: Route, components: list[Component], settings: RunSettings):
@@ -170,7 +180,7 @@ def _profile(mz: np.ndarray, intensity: np.ndarray, settings: RunSettings):
         fwhm = np.full(mz.size, settings.unit_fwhm)
         step = np.full(mz.size, 0.1)
     offsets = np.arange(-6, 7) if settings.resolution == "high" else np.arange(-9, 10)
-    grid_mz = (mz[:, None] + offsets[None, :] * step[:, None])
+    grid_mz = mz[:, None] + offsets[None, :] * step[:, None]
     sigma = fwhm / 2.3548
     grid_int = intensity[:, None] * np.exp(-0.5 * ((grid_mz - mz[:, None]) / sigma[:, None]) ** 2)
     if settings.resolution == "unit":
@@ -194,8 +204,7 @@ def _truth(components: list[Component], observed: list[float]) -> dict:
         if component.species_id:
             species[component.species_id] = {"rt_min": component.rt_min, "relative_area_pct": share}
         else:
-            unknowns.append({"formula": component.formula, "rt_min": component.rt_min,
-                             "relative_area_pct": share})
+            unknowns.append({"formula": component.formula, "rt_min": component.rt_min, "relative_area_pct": share})
     return {"species": species, "unknowns": unknowns}
 
 
@@ -204,8 +213,9 @@ def simulate_uv(route: Route, components: list[Component], settings: RunSettings
     if settings.dad is None:
         return None, None
     rng = np.random.default_rng(settings.seed + 7919)
-    times, wavelengths, absorbance, truth = simulate_dad(route, components, settings.rt_end_min, settings.dad,
-                                                         rng, _emg)
+    times, wavelengths, absorbance, truth = simulate_dad(
+        route, components, settings.rt_end_min, settings.dad, rng, _emg
+    )
     return (times, wavelengths, absorbance), truth
 
 
@@ -217,13 +227,20 @@ def _add_diode_array(oms, experiment, diode_array, step_nm: float) -> None:
         chromatogram = oms.MSChromatogram()
         chromatogram.setNativeID(f"DAD1 Sig={wavelength:g},{step_nm:g}")
         chromatogram.setChromatogramType(oms.ChromatogramSettings.ChromatogramType.ABSORPTION_CHROMATOGRAM)
-        chromatogram.set_peaks((np.asarray(times * 60.0, dtype=np.float64),
-                                np.asarray(absorbance[:, index], dtype=np.float32)))
+        chromatogram.set_peaks(
+            (np.asarray(times * 60.0, dtype=np.float64), np.asarray(absorbance[:, index], dtype=np.float32))
+        )
         experiment.addChromatogram(chromatogram)
 
 
-def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str = "",
-               instrument_metadata: bool = True, diode_array=None) -> None:
+def write_mzml(
+    path: Path,
+    scans,
+    settings: RunSettings,
+    instrument_model: str = "",
+    instrument_metadata: bool = True,
+    diode_array=None,
+) -> None:
     """Store the scans (and any diode-array channels) as zlib-compressed mzML;
     ``instrument_metadata=False`` leaves out the analyzer, as some converters do."""
     import pyopenms as oms
@@ -232,15 +249,23 @@ def write_mzml(path: Path, scans, settings: RunSettings, instrument_model: str =
     if instrument_metadata:
         instrument = oms.Instrument()
         analyzer = oms.MassAnalyzer()
-        analyzer.setType(oms.MassAnalyzer.AnalyzerType.ORBITRAP if settings.resolution == "high"
-                         else oms.MassAnalyzer.AnalyzerType.QUADRUPOLE)
+        analyzer.setType(
+            oms.MassAnalyzer.AnalyzerType.ORBITRAP
+            if settings.resolution == "high"
+            else oms.MassAnalyzer.AnalyzerType.QUADRUPOLE
+        )
         instrument.setMassAnalyzers([analyzer])
-        instrument.setName(instrument_model or ("specqc simulated Orbitrap" if settings.resolution == "high"
-                                                else "specqc simulated single quadrupole"))
+        instrument.setName(
+            instrument_model
+            or ("specqc simulated Orbitrap" if settings.resolution == "high" else "specqc simulated single quadrupole")
+        )
         experiment.setInstrument(instrument)
     polarity = oms.IonSource.Polarity.POSITIVE if settings.polarity == "positive" else oms.IonSource.Polarity.NEGATIVE
-    spectrum_type = oms.SpectrumSettings.SpectrumType.PROFILE if settings.mode == "profile" \
+    spectrum_type = (
+        oms.SpectrumSettings.SpectrumType.PROFILE
+        if settings.mode == "profile"
         else oms.SpectrumSettings.SpectrumType.CENTROID
+    )
     for index, (rt_min, mz, intensity) in enumerate(scans):
         spectrum = oms.MSSpectrum()
         spectrum.setRT(rt_min * 60.0)

@@ -85,16 +85,23 @@ def components_signals(route: Route, components: list[NMRComponent], settings: N
             entry = references.for_species(component.name, settings.solvent, settings.form)
             if entry is None:
                 raise ValueError(f"no reference data for {component.name} in {settings.solvent}")
-            signals = tuple(Signal(s.shift_ppm, s.multiplicity, s.protons, s.j_hz,
-                                   s.width_hz) for s in entry.signals)
+            signals = tuple(Signal(s.shift_ppm, s.multiplicity, s.protons, s.j_hz, s.width_hz) for s in entry.signals)
         else:
             compound = {"water": "water", "residual": "residual", "tms": "tms"}.get(component.kind, component.name)
             entries = entries_for(settings.solvent, compound)
             if not entries:
                 raise ValueError(f"no shift-table entry for {compound} in {settings.solvent}")
             signals = tuple(Signal(e.shift_ppm, e.multiplicity, e.protons, e.j_hz, e.width_hz) for e in entries)
-        filled.append(NMRComponent(component.name, component.mol_ratio, component.kind, signals,
-                                   component.extra_width_hz, component.satellites))
+        filled.append(
+            NMRComponent(
+                component.name,
+                component.mol_ratio,
+                component.kind,
+                signals,
+                component.extra_width_hz,
+                component.satellites,
+            )
+        )
     return filled
 
 
@@ -105,8 +112,11 @@ def simulate(route: Route, components: list[NMRComponent], settings: NMRSettings
     mhz, sw_hz = settings.spectrometer_mhz, settings.sweep_width_ppm * settings.spectrometer_mhz
     n = settings.complex_points
     phase0 = settings.phase0_deg if settings.phase0_deg is not None else float(rng.uniform(0, 360))
-    extra_delay = settings.first_order_delay_points if settings.first_order_delay_points is not None \
+    extra_delay = (
+        settings.first_order_delay_points
+        if settings.first_order_delay_points is not None
         else float(rng.uniform(-0.15, 0.15))
+    )
     t = np.arange(n) / sw_hz
     fid = np.zeros(n, dtype=np.complex128)
     truth_components = []
@@ -118,24 +128,35 @@ def simulate(route: Route, components: list[NMRComponent], settings: NMRSettings
                 jitter *= 0.5
             shift = signal.shift_ppm + jitter
             j_hz = signal.j_hz + (rng.normal(0, settings.j_jitter_hz) if signal.j_hz else 0.0)
-            width = line_width_of(signal.multiplicity, signal.width_hz + component.extra_width_hz,
-                                  settings.line_width_hz)
-            lines = [(shift + offset / mhz, share) for offset, share in
-                     multiplet_lines(signal.multiplicity, j_hz, signal.width_hz)]
+            width = line_width_of(
+                signal.multiplicity, signal.width_hz + component.extra_width_hz, settings.line_width_hz
+            )
+            lines = [
+                (shift + offset / mhz, share)
+                for offset, share in multiplet_lines(signal.multiplicity, j_hz, signal.width_hz)
+            ]
             if component.satellites:
                 j_ch = float(rng.uniform(135.0, 145.0))
-                lines = [(p, s * (1 - 2 * C13_SHARE)) for p, s in lines] + \
-                    [(p + side * j_ch / 2 / mhz, s * C13_SHARE) for p, s in lines for side in (-1, 1)]
+                lines = [(p, s * (1 - 2 * C13_SHARE)) for p, s in lines] + [
+                    (p + side * j_ch / 2 / mhz, s * C13_SHARE) for p, s in lines for side in (-1, 1)
+                ]
             for position, share in lines:
                 # the spectrometer's axis is off by axis_error: a line at true
                 # shift d is recorded where the uncorrected axis reads d + error
                 offset_hz = (position + settings.axis_error_ppm - settings.carrier_ppm) * mhz
                 amplitude = component.mol_ratio * signal.protons * share
                 fid += amplitude * np.exp(2j * np.pi * offset_hz * t - np.pi * width * t)
-            placed.append({"shift_ppm": round(shift, 4), "multiplicity": signal.multiplicity,
-                           "protons": signal.protons, "j_hz": round(j_hz, 2)})
-        truth_components.append({"name": component.name, "kind": component.kind,
-                                 "mol_ratio": component.mol_ratio, "signals": placed})
+            placed.append(
+                {
+                    "shift_ppm": round(shift, 4),
+                    "multiplicity": signal.multiplicity,
+                    "protons": signal.protons,
+                    "j_hz": round(j_hz, 2),
+                }
+            )
+        truth_components.append(
+            {"name": component.name, "kind": component.kind, "mol_ratio": component.mol_ratio, "signals": placed}
+        )
     fid *= np.exp(1j * np.deg2rad(phase0))
     # The digital filter delays the signal: t = 0 lands at point `group_delay`
     # (plus an uncorrected remainder that shows as a first-order phase error).
@@ -147,9 +168,13 @@ def simulate(route: Route, components: list[NMRComponent], settings: NMRSettings
     delay = np.exp(-2j * np.pi * (settings.group_delay + extra_delay) * frequencies / (2 * n))
     fid = np.fft.ifft(np.fft.fft(padded) * delay)[:n]
     fid += settings.noise * (rng.normal(size=n) + 1j * rng.normal(size=n))
-    truth = {"components": truth_components, "phase0_deg": round(phase0, 2),
-             "first_order_delay_points": round(extra_delay, 4), "axis_error_ppm": settings.axis_error_ppm,
-             "group_delay": settings.group_delay}
+    truth = {
+        "components": truth_components,
+        "phase0_deg": round(phase0, 2),
+        "first_order_delay_points": round(extra_delay, 4),
+        "axis_error_ppm": settings.axis_error_ppm,
+        "group_delay": settings.group_delay,
+    }
     return fid, truth
 
 
@@ -170,28 +195,60 @@ def write_bruker(folder: Path, fid: np.ndarray, settings: NMRSettings) -> None:
     mhz = settings.spectrometer_mhz
     bf1 = mhz - settings.carrier_ppm * mhz * 1e-6  # so that O1 / BF1 is the carrier in ppm
     o1 = settings.carrier_ppm * bf1
-    scale = (2 ** 28) / np.max(np.abs(fid))
+    scale = (2**28) / np.max(np.abs(fid))
     interleaved = np.empty(2 * fid.size, dtype=np.int32)
     interleaved[0::2] = np.round(fid.real * scale)
     interleaved[1::2] = np.round(fid.imag * scale)
     acqus = {
-        "_coreheader": ["##TITLE= Parameter file, TopSpin 4.1.4", "##JCAMPDX= 5.0", "##DATATYPE= Parameter Values",
-                        "##ORIGIN= Bruker BioSpin GmbH", "##OWNER= specqc"],
-        "_comments": ["$$ written by the specqc simulator"], "AQ_mod": 3, "BF1": bf1, "BYTORDA": 0,
-        "DATE": settings.acquisition_stamp, "DECIM": 1600, "DIGMOD": 1, "DSPFVS": 20, "DTYPA": 0,
-        "GRPDLY": settings.group_delay, "NS": 16, "NUC1": "1H", "O1": o1, "PULPROG": "zg30",
-        "RG": 101, "SFO1": bf1 + o1 * 1e-6, "SOLVENT": SOLVENT_NAMES.get(settings.solvent, settings.solvent),
-        "SW": settings.sweep_width_ppm, "SW_h": settings.sweep_width_ppm * mhz, "TD": 2 * fid.size,
-        "TE": settings.temperature_k, "BYTORDP": 0,
+        "_coreheader": [
+            "##TITLE= Parameter file, TopSpin 4.1.4",
+            "##JCAMPDX= 5.0",
+            "##DATATYPE= Parameter Values",
+            "##ORIGIN= Bruker BioSpin GmbH",
+            "##OWNER= specqc",
+        ],
+        "_comments": ["$$ written by the specqc simulator"],
+        "AQ_mod": 3,
+        "BF1": bf1,
+        "BYTORDA": 0,
+        "DATE": settings.acquisition_stamp,
+        "DECIM": 1600,
+        "DIGMOD": 1,
+        "DSPFVS": 20,
+        "DTYPA": 0,
+        "GRPDLY": settings.group_delay,
+        "NS": 16,
+        "NUC1": "1H",
+        "O1": o1,
+        "PULPROG": "zg30",
+        "RG": 101,
+        "SFO1": bf1 + o1 * 1e-6,
+        "SOLVENT": SOLVENT_NAMES.get(settings.solvent, settings.solvent),
+        "SW": settings.sweep_width_ppm,
+        "SW_h": settings.sweep_width_ppm * mhz,
+        "TD": 2 * fid.size,
+        "TE": settings.temperature_k,
+        "BYTORDP": 0,
     }
     (folder / "pulseprogram").write_text(
-        "# 1 \"/opt/topspin/exp/stan/nmr/lists/pp/zg30\"\n;zg30\n;avance-version (12/01/11)\n"
+        '# 1 "/opt/topspin/exp/stan/nmr/lists/pp/zg30"\n;zg30\n;avance-version (12/01/11)\n'
         ";1D sequence using 30 degree flip angle\n#include <Avance.incl>\n"
         "1 ze\n2 30m\n  d1\n  p1*0.33 ph1\n  go=2 ph31\n  30m mc #0 to 2 F0(zd)\nexit\n"
-        "ph1=0 2 2 0 1 3 3 1\nph31=0 2 2 0 1 3 3 1\n", encoding="utf-8")
+        "ph1=0 2 2 0 1 3 3 1\nph31=0 2 2 0 1 3 3 1\n",
+        encoding="utf-8",
+    )
     dic = {"acqus": acqus}
-    ng.bruker.write(str(folder), dic, interleaved.view(np.int32), overwrite=True, write_prog=False,
-                    write_procs=False, bin_file=str(folder / "fid"), big=False, isfloat=False)
+    ng.bruker.write(
+        str(folder),
+        dic,
+        interleaved.view(np.int32),
+        overwrite=True,
+        write_prog=False,
+        write_procs=False,
+        bin_file=str(folder / "fid"),
+        big=False,
+        isfloat=False,
+    )
 
 
 def write_truth(path: Path, truth: dict, meta: dict) -> None:

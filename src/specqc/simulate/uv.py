@@ -69,13 +69,15 @@ def band_mean(bands, wavelength_nm: float, bandwidth_nm: float = 4.0) -> float:
     return float(spectrum(bands, grid).mean())
 
 
-def simulate_dad(route, components, rt_end_min: float, settings: DADSettings, rng: np.random.Generator,
-                 emg) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def simulate_dad(
+    route, components, rt_end_min: float, settings: DADSettings, rng: np.random.Generator, emg
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """(times, wavelengths, absorbance[time, wavelength], truth) for the components
     that carry a UV amount; the truth gives each one's UV area % at 210 and 254 nm."""
     times = np.arange(0.0, rt_end_min, 1.0 / (settings.rate_hz * 60.0))
-    wavelengths = np.arange(settings.wavelength_start_nm, settings.wavelength_end_nm + 1e-9,
-                            settings.wavelength_step_nm)
+    wavelengths = np.arange(
+        settings.wavelength_start_nm, settings.wavelength_end_nm + 1e-9, settings.wavelength_step_nm
+    )
     absorbance = np.zeros((times.size, wavelengths.size))
     areas: dict[str, dict[str, float]] = {}
     for component in components:
@@ -87,12 +89,16 @@ def simulate_dad(route, components, rt_end_min: float, settings: DADSettings, rn
         absorbance += component.uv_amount * np.outer(shape, spectrum(bands, wavelengths) / 1000.0)
         name = component.species_id or component.formula
         areas[name] = {f"{w:g}": component.uv_amount * band_mean(bands, w) / 1000.0 for w in (210.0, 254.0)}
-    drift = settings.drift_mau * (times / max(rt_end_min, 1e-9))[:, None] \
+    drift = (
+        settings.drift_mau
+        * (times / max(rt_end_min, 1e-9))[:, None]
         * np.exp(-(wavelengths[None, :] - wavelengths[0]) / 25.0)
+    )
     absorbance += drift + rng.normal(0.0, settings.noise_mau, absorbance.shape)
     truth = {"offset_min": settings.offset_min, "area_pct": {}}
     for wavelength in ("210", "254"):
         total = sum(a[wavelength] for a in areas.values())
-        truth["area_pct"][wavelength] = {name: round(100.0 * a[wavelength] / total, 3) if total else 0.0
-                                         for name, a in areas.items()}
+        truth["area_pct"][wavelength] = {
+            name: round(100.0 * a[wavelength] / total, 3) if total else 0.0 for name, a in areas.items()
+        }
     return times, wavelengths, absorbance, truth

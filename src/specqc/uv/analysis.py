@@ -35,6 +35,7 @@ REFERENCE_POINTS_PER_MIN = 100.0  # baseline_lambda is stated for this sampling 
 @dataclass
 class Trace:
     """One chromatogram to integrate, and where it came from."""
+
     label: str  # "210 nm", "max-plot 205-400 nm", "ELSD"
     kind: str  # uv | elsd | cad | fid | analog
     source: str
@@ -57,12 +58,15 @@ class PeakPurity:
     note: str = ""
 
     def as_dict(self) -> dict:
-        return {"verdict": self.verdict,
-                "match_factor_min": None if self.match_factor_min is None else round(self.match_factor_min, 1),
-                "threshold": self.threshold, "spectra_compared": self.spectra_compared,
-                "spectra_below_threshold": self.spectra_below,
-                "worst_rt_min": None if self.worst_rt_min is None else round(self.worst_rt_min, 3),
-                "note": self.note or None}
+        return {
+            "verdict": self.verdict,
+            "match_factor_min": None if self.match_factor_min is None else round(self.match_factor_min, 1),
+            "threshold": self.threshold,
+            "spectra_compared": self.spectra_compared,
+            "spectra_below_threshold": self.spectra_below,
+            "worst_rt_min": None if self.worst_rt_min is None else round(self.worst_rt_min, 3),
+            "note": self.note or None,
+        }
 
 
 @dataclass
@@ -75,10 +79,18 @@ class UVPeak:
 
     def as_dict(self) -> dict:
         p = self.peak
-        return {"rt_min": round(p.apex_rt, 3), "start_min": round(p.start_rt, 3), "end_min": round(p.end_rt, 3),
-                "height": round(p.height, 4), "area": round(p.area, 3), "area_pct": round(self.area_pct, 2),
-                "sn": round(p.sn, 1), "species": self.species_id,
-                "peak_purity": self.purity.as_dict() if self.purity else None, "void": self.void}
+        return {
+            "rt_min": round(p.apex_rt, 3),
+            "start_min": round(p.start_rt, 3),
+            "end_min": round(p.end_rt, 3),
+            "height": round(p.height, 4),
+            "area": round(p.area, 3),
+            "area_pct": round(self.area_pct, 2),
+            "sn": round(p.sn, 1),
+            "species": self.species_id,
+            "peak_purity": self.purity.as_dict() if self.purity else None,
+            "void": self.void,
+        }
 
 
 @dataclass
@@ -97,9 +109,16 @@ class TraceResult:
 
     def as_dict(self) -> dict:
         t = self.trace
-        return {"label": t.label, "kind": t.kind, "source": t.source, "wavelength_nm": t.wavelength_nm,
-                "unit": t.unit, "configured": t.configured, "noise": round(self.noise, 5),
-                "peaks": [p.as_dict() for p in self.peaks]}
+        return {
+            "label": t.label,
+            "kind": t.kind,
+            "source": t.source,
+            "wavelength_nm": t.wavelength_nm,
+            "unit": t.unit,
+            "configured": t.configured,
+            "noise": round(self.noise, 5),
+            "peaks": [p.as_dict() for p in self.peaks],
+        }
 
 
 @dataclass
@@ -117,11 +136,15 @@ class UVResult:
         return [t for t in self.traces if t.trace.configured]
 
     def as_dict(self) -> dict:
-        return {"path": self.source_path,
-                "detector_offset_min": round(self.offset_min, 4), "offset_source": self.offset_source,
-                "offset_correlation": None if self.offset_correlation is None else round(self.offset_correlation, 3),
-                "traces": [t.as_dict() for t in self.traces], "notes": self.notes,
-                "vendor_peaks": self.vendor_peaks or None}
+        return {
+            "path": self.source_path,
+            "detector_offset_min": round(self.offset_min, 4),
+            "offset_source": self.offset_source,
+            "offset_correlation": None if self.offset_correlation is None else round(self.offset_correlation, 3),
+            "traces": [t.as_dict() for t in self.traces],
+            "notes": self.notes,
+            "vendor_peaks": self.vendor_peaks or None,
+        }
 
 
 def _wavelength_label(value: float) -> str:
@@ -137,19 +160,38 @@ def build_traces(run: LCMSRun, params: UVParams) -> list[Trace]:
         for array in run.diode_arrays:
             values = array.trace(wavelength, params.bandwidth_nm)
             if values is not None and array.wavelength_nm[0] <= wavelength <= array.wavelength_nm[-1]:
-                trace = Trace(_wavelength_label(wavelength), "uv",
-                              f"{array.id}, mean of {wavelength - params.bandwidth_nm / 2:g}-"
-                              f"{wavelength + params.bandwidth_nm / 2:g} nm",
-                              array.rt_min, values, array.unit, wavelength, True, array)
+                trace = Trace(
+                    _wavelength_label(wavelength),
+                    "uv",
+                    f"{array.id}, mean of {wavelength - params.bandwidth_nm / 2:g}-"
+                    f"{wavelength + params.bandwidth_nm / 2:g} nm",
+                    array.rt_min,
+                    values,
+                    array.unit,
+                    wavelength,
+                    True,
+                    array,
+                )
                 break
         if trace is None:
             for index, channel in enumerate(uv_channels):
-                if (index not in used and channel.wavelength_nm is not None
-                        and abs(channel.wavelength_nm - wavelength) <= params.channel_match_nm):
+                if (
+                    index not in used
+                    and channel.wavelength_nm is not None
+                    and abs(channel.wavelength_nm - wavelength) <= params.channel_match_nm
+                ):
                     used.add(index)
-                    trace = Trace(_wavelength_label(channel.wavelength_nm), "uv", channel.id, channel.rt_min,
-                                  channel.intensity, channel.unit, channel.wavelength_nm, True,
-                                  _matching_array(run, channel.rt_min))
+                    trace = Trace(
+                        _wavelength_label(channel.wavelength_nm),
+                        "uv",
+                        channel.id,
+                        channel.rt_min,
+                        channel.intensity,
+                        channel.unit,
+                        channel.wavelength_nm,
+                        True,
+                        _matching_array(run, channel.rt_min),
+                    )
                     break
         if trace is not None:
             traces.append(trace)
@@ -158,10 +200,20 @@ def build_traces(run: LCMSRun, params: UVParams) -> list[Trace]:
         for array in run.diode_arrays:
             inside = (array.wavelength_nm >= low) & (array.wavelength_nm <= high)
             if inside.sum() >= 2:
-                traces.append(Trace(f"max-plot {max(low, array.wavelength_nm[inside][0]):g}-"
-                                    f"{min(high, array.wavelength_nm[inside][-1]):g} nm", "uv", array.id,
-                                    array.rt_min, array.absorbance[:, inside].max(axis=1), array.unit, None, False,
-                                    array))
+                traces.append(
+                    Trace(
+                        f"max-plot {max(low, array.wavelength_nm[inside][0]):g}-"
+                        f"{min(high, array.wavelength_nm[inside][-1]):g} nm",
+                        "uv",
+                        array.id,
+                        array.rt_min,
+                        array.absorbance[:, inside].max(axis=1),
+                        array.unit,
+                        None,
+                        False,
+                        array,
+                    )
+                )
     configured = {t.wavelength_nm for t in traces if t.configured}
     for index, channel in enumerate(uv_channels):
         if index in used or (channel.wavelength_nm in configured):
@@ -169,12 +221,31 @@ def build_traces(run: LCMSRun, params: UVParams) -> list[Trace]:
         label = channel.id
         if channel.wavelength_nm:
             label = f"{_wavelength_label(channel.wavelength_nm)} ({channel.id.split(' ')[0]})"
-        traces.append(Trace(label, "uv", channel.id, channel.rt_min, channel.intensity, channel.unit,
-                            channel.wavelength_nm, False, _matching_array(run, channel.rt_min)))
+        traces.append(
+            Trace(
+                label,
+                "uv",
+                channel.id,
+                channel.rt_min,
+                channel.intensity,
+                channel.unit,
+                channel.wavelength_nm,
+                False,
+                _matching_array(run, channel.rt_min),
+            )
+        )
     for channel in run.chromatograms:
         if channel.kind in ("elsd", "cad", "fid", "analog"):
-            traces.append(Trace(channel.kind.upper() if channel.kind != "analog" else channel.id, channel.kind,
-                                channel.id, channel.rt_min, channel.intensity, channel.unit))
+            traces.append(
+                Trace(
+                    channel.kind.upper() if channel.kind != "analog" else channel.id,
+                    channel.kind,
+                    channel.id,
+                    channel.rt_min,
+                    channel.intensity,
+                    channel.unit,
+                )
+            )
     return traces
 
 
@@ -205,11 +276,21 @@ def integrate_trace(trace: Trace, params: UVParams) -> TraceResult:
     baseline = arpls_baseline(trace.rt_min, trace.values, params.baseline_lambda)
     residual = trace.values - baseline
     noise = noise_level(residual, 1e-9)
-    found = detect_peaks(trace.rt_min, trace.values, noise_floor=noise, min_sn=params.min_peak_sn,
-                         min_points=params.min_peak_points, baseline_window=0, baseline=baseline)
+    found = detect_peaks(
+        trace.rt_min,
+        trace.values,
+        noise_floor=noise,
+        min_sn=params.min_peak_sn,
+        min_points=params.min_peak_points,
+        baseline_window=0,
+        baseline=baseline,
+    )
     edge = max(2, trace.values.size // 200)  # a rise at the end of the run is drift, not a peak
-    peaks = [UVPeak(p) for p in found if p.end_rt >= params.integrate_from_min and p.area > 0
-             and edge <= p.apex < trace.values.size - edge]
+    peaks = [
+        UVPeak(p)
+        for p in found
+        if p.end_rt >= params.integrate_from_min and p.area > 0 and edge <= p.apex < trace.values.size - edge
+    ]
     if params.integrate_from_min <= 0 and params.void_max_fraction > 0 and trace.rt_min.size > 1:
         # unretained material (injection, solvent front) elutes within the first few % of the run:
         # kept in the table as the void, never counted in a purity area %
@@ -239,8 +320,9 @@ def _high_pass(rt: np.ndarray, values: np.ndarray, width_min: float) -> np.ndarr
     return np.clip(values - rolling_baseline(values, round(width_min / step)), 0.0, None)
 
 
-def estimate_offset(uv: tuple[np.ndarray, np.ndarray], ms: tuple[np.ndarray, np.ndarray],
-                    max_offset_min: float) -> tuple[float, float] | None:
+def estimate_offset(
+    uv: tuple[np.ndarray, np.ndarray], ms: tuple[np.ndarray, np.ndarray], max_offset_min: float
+) -> tuple[float, float] | None:
     """(MS time - UV time, correlation) maximising the cross-correlation of the
     two traces, peaks only (slow drift removed), refined between grid points."""
     uv_rt, uv_values = uv
@@ -266,23 +348,26 @@ def estimate_offset(uv: tuple[np.ndarray, np.ndarray], ms: tuple[np.ndarray, np.
     best = int(np.argmax(correlation))
     shift = float(lags[best])
     if 0 < best < correlation.size - 1:  # parabola through the top three points
-        left, centre, right = correlation[best - 1:best + 2]
+        left, centre, right = correlation[best - 1 : best + 2]
         denominator = left - 2 * centre + right
         if denominator < 0:
             shift += 0.5 * (left - right) / denominator
     return shift * step, float(correlation[best])
 
 
-def assign_species(result: TraceResult, species_apex_min: dict[str, float], offset_min: float,
-                   window_min: float) -> None:
+def assign_species(
+    result: TraceResult, species_apex_min: dict[str, float], offset_min: float, window_min: float
+) -> None:
     """Each MS species goes to the UV peak whose apex is nearest its own (moved
     to the UV clock) within the window; one species per peak, the closest
     pairs first. The window is tight on purpose: a UV peak a few seconds off
     the product's apex is another compound, even when it sits on its tail."""
-    claims = sorted((abs(uv_peak.peak.apex_rt - (ms_apex - offset_min)), species_id, index)
-                    for species_id, ms_apex in species_apex_min.items()
-                    for index, uv_peak in enumerate(result.peaks)
-                    if abs(uv_peak.peak.apex_rt - (ms_apex - offset_min)) <= window_min)
+    claims = sorted(
+        (abs(uv_peak.peak.apex_rt - (ms_apex - offset_min)), species_id, index)
+        for species_id, ms_apex in species_apex_min.items()
+        for index, uv_peak in enumerate(result.peaks)
+        if abs(uv_peak.peak.apex_rt - (ms_apex - offset_min)) <= window_min
+    )
     taken_peaks: set[int] = set()
     placed: set[str] = set()
     for _, species_id, index in claims:
@@ -303,8 +388,15 @@ def channel_noise_variance(array: DiodeArray, params: UVParams) -> float:
     return float(np.mean(difference_sigma(data, axis=0) ** 2))
 
 
-def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, peak: ChromPeak, noise: float,
-                params: UVParams, noise_var: float | None = None) -> PeakPurity:
+def peak_purity(
+    array: DiodeArray,
+    rt_min: np.ndarray,
+    residual: np.ndarray,
+    peak: ChromPeak,
+    noise: float,
+    params: UVParams,
+    noise_var: float | None = None,
+) -> PeakPurity:
     """Compare every spectrum across the peak with the apex spectrum.
 
     Each spectrum has the baseline spectrum (interpolated between the peak's
@@ -316,22 +408,21 @@ def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, pea
     channels = (array.wavelength_nm >= low) & (array.wavelength_nm <= high)
     if channels.sum() < 5:
         return PeakPurity("not-assessed", note=f"fewer than 5 wavelengths in {low:g}-{high:g} nm")
-    index = np.clip(np.searchsorted(array.rt_min, rt_min[[peak.start, peak.apex, peak.end]]), 0,
-                    array.rt_min.size - 1)
+    index = np.clip(np.searchsorted(array.rt_min, rt_min[[peak.start, peak.apex, peak.end]]), 0, array.rt_min.size - 1)
     start, apex, end = (int(i) for i in index)
     if end - start < 4:
         return PeakPurity("not-assessed", note="too few spectra across the peak")
     data = array.absorbance[:, channels]
     on_array = np.interp(array.rt_min, rt_min, residual)
     quiet = on_array <= max(3.0 * noise, 0.02 * float(on_array[apex]))
-    before = np.flatnonzero(quiet[:start + 1])
+    before = np.flatnonzero(quiet[: start + 1])
     after = start + np.flatnonzero(quiet[start:])
     after = after[after >= end]
     # baseline spectra where the trace is back at baseline, not at a valley shared with a neighbour
     left_at = int(before[-1]) if before.size else start
     right_at = int(after[0]) if after.size else end
-    left = data[max(left_at - 1, 0):left_at + 2].mean(axis=0)
-    right = data[right_at:right_at + 3].mean(axis=0)
+    left = data[max(left_at - 1, 0) : left_at + 2].mean(axis=0)
+    right = data[right_at : right_at + 3].mean(axis=0)
     span = np.arange(start, end + 1)
     weights = np.clip((span - left_at) / max(right_at - left_at, 1), 0.0, 1.0)[:, None]
     spectra = data[span] - (left[None, :] * (1 - weights) + right[None, :] * weights)
@@ -351,8 +442,11 @@ def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, pea
         r = np.corrcoef(spectrum, apex_spectrum)[0, 1] if np.var(spectrum) > 0 and apex_var > 0 else 0.0
         match = 1000.0 * float(r) ** 2
         # r^2 that noise alone allows for these two spectra
-        expected = 1000.0 * max(0.0, 1 - noise_var / max(float(np.var(spectrum)), 1e-30)) \
+        expected = (
+            1000.0
+            * max(0.0, 1 - noise_var / max(float(np.var(spectrum)), 1e-30))
             * max(0.0, 1 - noise_var / max(apex_var, 1e-30))
+        )
         matches.append(match)
         limits.append(min(params.purity_threshold, expected - 5.0))
         positions.append(float(array.rt_min[span[offset]]))
@@ -361,14 +455,20 @@ def peak_purity(array: DiodeArray, rt_min: np.ndarray, residual: np.ndarray, pea
     worst = int(np.argmin(matches_arr - limits_arr))
     # one stray spectrum is noise; two or more below the line is a second compound
     verdict = "impure" if below.sum() >= 2 else "pure"
-    return PeakPurity(verdict, float(matches_arr.min()), params.purity_threshold, int(compare.sum()),
-                      int(below.sum()), positions[worst],
-                      "spectra across the peak differ from the apex spectrum: a co-eluting compound"
-                      if verdict == "impure" else "")
+    return PeakPurity(
+        verdict,
+        float(matches_arr.min()),
+        params.purity_threshold,
+        int(compare.sum()),
+        int(below.sum()),
+        positions[worst],
+        "spectra across the peak differ from the apex spectrum: a co-eluting compound" if verdict == "impure" else "",
+    )
 
 
-def analyze_uv(run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: str | None,
-               params: UVParams) -> UVResult | None:
+def analyze_uv(
+    run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: str | None, params: UVParams
+) -> UVResult | None:
     """Integrate every optical trace of the run and tie its peaks to the MS species."""
     params = params.validated()
     traces = build_traces(run, params)
@@ -383,13 +483,16 @@ def analyze_uv(run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: st
     else:
         offset, source = 0.0, "none"
         ms_trace = ms_total_ion_trace(run, ms_polarity)
-        reference = next((r for r in uv_results if not r.trace.configured and r.trace.diode_array is not None),
-                         uv_results[0] if uv_results else results[0])
+        reference = next(
+            (r for r in uv_results if not r.trace.configured and r.trace.diode_array is not None),
+            uv_results[0] if uv_results else results[0],
+        )
         if ms_trace is None:
             notes.append("no MS trace in this run: UV peaks cannot be tied to species by retention time")
         else:
-            found = estimate_offset((reference.trace.rt_min, reference.trace.values), ms_trace,
-                                    params.max_detector_offset_min)
+            found = estimate_offset(
+                (reference.trace.rt_min, reference.trace.values), ms_trace, params.max_detector_offset_min
+            )
             if found is None:
                 notes.append("run too short to estimate the UV-to-MS offset; none applied")
             elif found[1] < params.min_offset_correlation:
@@ -407,11 +510,25 @@ def analyze_uv(run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: st
             if id(array) not in noise_vars:
                 noise_vars[id(array)] = channel_noise_variance(array, params)
             for uv_peak in result.peaks:
-                uv_peak.purity = peak_purity(array, result.trace.rt_min, result.trace.values - result.baseline,
-                                             uv_peak.peak, result.noise, params, noise_vars[id(array)])
+                uv_peak.purity = peak_purity(
+                    array,
+                    result.trace.rt_min,
+                    result.trace.values - result.baseline,
+                    uv_peak.peak,
+                    result.noise,
+                    params,
+                    noise_vars[id(array)],
+                )
     missing = [w for w in params.wavelengths_nm if not any(t.wavelength_nm == w and t.configured for t in traces)]
     if missing and uv_results:
         notes.append("no DAD data or channel at " + ", ".join(_wavelength_label(w) for w in missing))
-    return UVResult(run.source_path, results, offset, source, correlation,
-                    {**params.as_dict(), "detector_offset_used_min": round(offset, 4)}, notes,
-                    list(run.metadata.get("vendor_peaks", [])))
+    return UVResult(
+        run.source_path,
+        results,
+        offset,
+        source,
+        correlation,
+        {**params.as_dict(), "detector_offset_used_min": round(offset, 4)},
+        notes,
+        list(run.metadata.get("vendor_peaks", [])),
+    )

@@ -40,8 +40,15 @@ class UVParams:
                 raise ConfigError(f"uv wavelength {value} nm is outside 180-900 nm")
         if self.report_threshold_pct < 0:
             raise ConfigError("uv report_threshold_pct cannot be negative")
-        for name in ("bandwidth_nm", "channel_match_nm", "min_peak_sn", "baseline_lambda",
-                     "max_detector_offset_min", "assign_window_min", "purity_min_sn"):
+        for name in (
+            "bandwidth_nm",
+            "channel_match_nm",
+            "min_peak_sn",
+            "baseline_lambda",
+            "max_detector_offset_min",
+            "assign_window_min",
+            "purity_min_sn",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"uv parameter {name} must be positive")
         if not 0 < self.purity_threshold <= 1000:

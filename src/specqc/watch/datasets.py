@@ -25,8 +25,9 @@ CLOSING_TAGS = {"mzml": (b"</mzML>", b"</indexedmzML>"), "mzxml": (b"</mzXML>",)
 TEMPORARY_MARKERS = (".part", ".tmp", ".crdownload", "~")
 TAIL_BYTES = 4096
 # the kinds a blank injection can be (an LC-MS run)
-LCMS_KINDS = frozenset({entry.name for entry in REGISTRY if entry.technique == "lcms" and not entry.directory}
-                       | {"agilent", "waters"})
+LCMS_KINDS = frozenset(
+    {entry.name for entry in REGISTRY if entry.technique == "lcms" and not entry.directory} | {"agilent", "waters"}
+)
 HEAD_BYTES = 65536
 _RUN_START = re.compile(rb'<run\b[^>]*?\bstartTimeStamp="([^"]+)"')
 
@@ -143,13 +144,19 @@ def recorded_start(dataset: Dataset) -> float | None:
         return None
 
 
-MONTHS = {name: number for number, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
 _WATERS_DATE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})-(\d{4})\s*$")
 _WATERS_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 _AGILENT_ACQUIRED = re.compile(rb"<AcquiredTime>\s*([^<\s]+)\s*</AcquiredTime>")
-_CHEMSTATION_DATE = re.compile(r"^\s*(\d{1,2})\s+([A-Za-z]{3})\s+(\d{2}|\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
-                               r"\s*([AaPp][Mm])?\s*([+-]\d{4})?\s*$")
+_CHEMSTATION_DATE = re.compile(
+    r"^\s*(\d{1,2})\s+([A-Za-z]{3})\s+(\d{2}|\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"\s*([AaPp][Mm])?\s*([+-]\d{4})?\s*$"
+)
 CHEMSTATION_DATE_OFFSET = 0xB2  # a length-prefixed string in the header of an MSD*.MS file
 
 
@@ -187,8 +194,14 @@ def _waters_start(folder: Path) -> float | None:
     clock = _WATERS_TIME.match(fields.get("acquired time", ""))
     if date is None or clock is None or date.group(2).lower() not in MONTHS:
         return None
-    return datetime(int(date.group(3)), MONTHS[date.group(2).lower()], int(date.group(1)), int(clock.group(1)),
-                    int(clock.group(2)), int(clock.group(3) or 0)).timestamp()
+    return datetime(
+        int(date.group(3)),
+        MONTHS[date.group(2).lower()],
+        int(date.group(1)),
+        int(clock.group(1)),
+        int(clock.group(2)),
+        int(clock.group(3) or 0),
+    ).timestamp()
 
 
 def _chemstation_time(text: str) -> float | None:
@@ -222,7 +235,7 @@ def _agilent_start(folder: Path) -> float | None:
             if len(header) <= CHEMSTATION_DATE_OFFSET:
                 return None
             length = header[CHEMSTATION_DATE_OFFSET]
-            text = header[CHEMSTATION_DATE_OFFSET + 1:CHEMSTATION_DATE_OFFSET + 1 + length].decode("latin-1")
+            text = header[CHEMSTATION_DATE_OFFSET + 1 : CHEMSTATION_DATE_OFFSET + 1 + length].decode("latin-1")
             return _chemstation_time(text)
     return None
 

@@ -51,7 +51,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from ..errors import (ClaimError, InternalError, OutputError, SpecqcError, TransientError, UnassignedError)
+from ..errors import ClaimError, InternalError, OutputError, SpecqcError, TransientError, UnassignedError
 from ..files import remove_abandoned_temporaries, replace_atomically
 from ..provenance import sha256_of
 from .datasets import LCMS_KINDS, Dataset, discover, newest_change, recorded_start, snapshot, structurally_complete
@@ -137,6 +137,7 @@ def _folder(path: Path) -> Path:
 
 # ---------------------------------------------------------------- in the worker process
 
+
 def _worker_init() -> None:
     """Stopping is the service's to decide (it lets running work finish, then
     ends it): a SIGTERM sent to the whole group, or Ctrl-C in a terminal, must
@@ -163,8 +164,11 @@ def with_defaults(settings, defaults: dict):
     """Settings with the service's --route/--stage as the last resort of assignment."""
     from dataclasses import replace
 
-    return replace(settings, default_route=defaults.get("route") or settings.default_route,
-                   default_stage=defaults.get("stage") or settings.default_stage)
+    return replace(
+        settings,
+        default_route=defaults.get("route") or settings.default_route,
+        default_stage=defaults.get("stage") or settings.default_stage,
+    )
 
 
 def assign(path: Path, settings) -> None:
@@ -181,19 +185,30 @@ def assign(path: Path, settings) -> None:
             raise _RouteProblem(exc) from exc
 
     try:
-        info = identify([path], None, None, settings.name_pattern, settings.default_route, stage_ids_of=stage_ids,
-                        default_stage=settings.default_stage)
+        info = identify(
+            [path],
+            None,
+            None,
+            settings.name_pattern,
+            settings.default_route,
+            stage_ids_of=stage_ids,
+            default_stage=settings.default_stage,
+        )
     except _RouteProblem as problem:
         raise problem.error from None
     except SpecqcError as exc:
         raise UnassignedError(exc.message, exc.path or path) from exc
     if info.route is None:
-        raise UnassignedError("no route: give a sidecar JSON with \"route\", [sample] route in the config, or "
-                              "watch --route", path)
+        raise UnassignedError(
+            'no route: give a sidecar JSON with "route", [sample] route in the config, or watch --route', path
+        )
     if info.stage is None:
-        raise UnassignedError("no stage: give a sidecar JSON with \"stage\", watch --stage, or a file name holding "
-                              "one stage id "
-                              f"of route {info.route}", path)
+        raise UnassignedError(
+            'no stage: give a sidecar JSON with "stage", watch --stage, or a file name holding '
+            "one stage id "
+            f"of route {info.route}",
+            path,
+        )
 
 
 def _vanished(dataset: Dataset, then: tuple) -> str | None:
@@ -221,8 +236,15 @@ def _analyze(path: Path, settings, blank: dict | None, notes: dict, partners: li
 
 def _error_report(folder: Path, stem: str, job: dict, state: str, error: SpecqcError) -> str:
     target = _folder(folder) / f"{stem}.error.json"
-    replace_atomically(target, json.dumps({"dataset": job["dataset"], "sha256": job["sha256"], "state": state,
-                                           "error": error.one_line()}, indent=2, ensure_ascii=False) + "\n")
+    replace_atomically(
+        target,
+        json.dumps(
+            {"dataset": job["dataset"], "sha256": job["sha256"], "state": state, "error": error.one_line()},
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n",
+    )
     return str(target)
 
 
@@ -277,14 +299,22 @@ def analyse_dataset(job: dict) -> dict:
         replace_atomically(html_path, render_html(report, analysis))
         store = job["store"]
         with Store(store["path"], key_file=store["key_file"], busy_timeout_s=store["busy_timeout_s"]) as records:
-            recorded = records.record(report, actor=Actor.current("watch"),
-                                      report_files=[(json_path, "json"), (html_path, "html")])
+            recorded = records.record(
+                report, actor=Actor.current("watch"), report_files=[(json_path, "json"), (html_path, "html")]
+            )
         write_index(folder)
     except SpecqcError as exc:  # output or store unusable (full, read-only, locked, key unreadable): later
         return {"state": "deferred", "error": exc.one_line()}
-    return {"state": "done", "analysis_id": recorded.id, "new": recorded.new, "verdict": report["qc"]["verdict"],
-            "reports": [str(json_path), str(html_path)], "blank": blank["path"] if blank else None,
-            **({"with": [p["path"] for p in job["partners"]]} if job.get("partners") else {}), **notes}
+    return {
+        "state": "done",
+        "analysis_id": recorded.id,
+        "new": recorded.new,
+        "verdict": report["qc"]["verdict"],
+        "reports": [str(json_path), str(html_path)],
+        "blank": blank["path"] if blank else None,
+        **({"with": [p["path"] for p in job["partners"]]} if job.get("partners") else {}),
+        **notes,
+    }
 
 
 def write_index(folder: Path) -> None:
@@ -297,10 +327,16 @@ def write_index(folder: Path) -> None:
             report = json.loads(item.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        entries.append({"report": item.name, "html": item.with_suffix(".html").name,
-                        "stage": report["route"]["stage"], "verdict": report["qc"]["verdict"],
-                        "diagnoses": [d["id"] for d in report["diagnoses"]],
-                        "inputs": [i["path"] for i in report["inputs"]]})
+        entries.append(
+            {
+                "report": item.name,
+                "html": item.with_suffix(".html").name,
+                "stage": report["route"]["stage"],
+                "verdict": report["qc"]["verdict"],
+                "diagnoses": [d["id"] for d in report["diagnoses"]],
+                "inputs": [i["path"] for i in report["inputs"]],
+            }
+        )
     replace_atomically(folder / "index.json", json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
     replace_atomically(folder / "index.html", index_html(folder.name, entries))
 
@@ -310,20 +346,25 @@ def index_html(batch: str, entries: list[dict]) -> str:
     from ..report.html import CSS
 
     rows = "".join(
-        f"<tr><td><a href=\"{escape(e['html'])}\">{escape(e['html'])}</a></td><td>{escape(e['stage'])}</td>"
-        f"<td><span class=\"verdict v-{escape(e['verdict'])}\">{escape(e['verdict'].upper())}</span></td>"
+        f'<tr><td><a href="{escape(e["html"])}">{escape(e["html"])}</a></td><td>{escape(e["stage"])}</td>'
+        f'<td><span class="verdict v-{escape(e["verdict"])}">{escape(e["verdict"].upper())}</span></td>'
         f"<td>{escape(', '.join(e['diagnoses']) or 'none')}</td>"
-        f"<td class=\"muted\">{'<br>'.join(escape(Path(p).name) for p in e['inputs'])}</td></tr>" for e in entries)
+        f'<td class="muted">{"<br>".join(escape(Path(p).name) for p in e["inputs"])}</td></tr>'
+        for e in entries
+    )
     counts = ", ".join(f"{sum(e['verdict'] == v for e in entries)} {v}" for v in ("pass", "fail", "inconclusive"))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>specqc batch {escape(batch)}</title><style>{CSS}</style></head><body>"
-            f"<h1>Batch {escape(batch)}</h1><p class=\"muted\">{len(entries)} report(s): {counts}</p>"
-            "<table><thead><tr><th>report</th><th>stage</th><th>verdict</th><th>diagnoses</th><th>inputs</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>specqc batch {escape(batch)}</title><style>{CSS}</style></head><body>"
+        f'<h1>Batch {escape(batch)}</h1><p class="muted">{len(entries)} report(s): {counts}</p>'
+        "<table><thead><tr><th>report</th><th>stage</th><th>verdict</th><th>diagnoses</th><th>inputs</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></body></html>\n"
+    )
 
 
 # ---------------------------------------------------------------- the log
+
 
 class _LogFile(logging.handlers.RotatingFileHandler):
     """The service's JSON-lines log on a disk that may fill up: a line that
@@ -362,8 +403,15 @@ class _LogFile(logging.handlers.RotatingFileHandler):
             return
         if self.lost:
             lost, self.lost = self.lost, 0
-            self.emit(logging.makeLogRecord({"msg": f'"event": "log-gap", "lost_lines": {lost}',
-                                             "levelname": "WARNING", "levelno": logging.WARNING}))
+            self.emit(
+                logging.makeLogRecord(
+                    {
+                        "msg": f'"event": "log-gap", "lost_lines": {lost}',
+                        "levelname": "WARNING",
+                        "levelno": logging.WARNING,
+                    }
+                )
+            )
 
 
 def setup_log(out: Path) -> logging.Logger:
@@ -400,6 +448,7 @@ def _nested(a: str, b: str) -> bool:
 
 # ---------------------------------------------------------------- the service
 
+
 class Watcher:
     def __init__(self, options: WatchOptions):
         from ..config import blank_pattern, load_settings, store_settings
@@ -416,10 +465,14 @@ class Watcher:
         self.blank_pattern = re.compile(options.blank_pattern) if options.blank_pattern else blank_pattern(settings)
         self.actor = Actor.current("watch")
         self.holder = new_holder()
-        self.store = Store(store_path, key_file=key_file, busy_timeout_s=min(self.busy_timeout_s,
-                                                                             PARENT_BUSY_TIMEOUT_S))
-        self.store_job = {"path": self.store.location.target, "key_file": None if key_file is None else str(key_file),
-                          "busy_timeout_s": self.busy_timeout_s}
+        self.store = Store(
+            store_path, key_file=key_file, busy_timeout_s=min(self.busy_timeout_s, PARENT_BUSY_TIMEOUT_S)
+        )
+        self.store_job = {
+            "path": self.store.location.target,
+            "key_file": None if key_file is None else str(key_file),
+            "busy_timeout_s": self.busy_timeout_s,
+        }
         self.claims: list = []
         self.executor: ProcessPoolExecutor | None = None
         try:
@@ -450,16 +503,23 @@ class Watcher:
         for inbox in self.options.inboxes:
             resource = _inbox_resource(inbox)
             try:
-                claim = self.store.acquire_claim(resource, self.holder, lease_s=self.options.lease_s, actor=self.actor,
-                                                 conflicts=lambda other, mine=resource: _nested(mine, other))
+                claim = self.store.acquire_claim(
+                    resource,
+                    self.holder,
+                    lease_s=self.options.lease_s,
+                    actor=self.actor,
+                    conflicts=lambda other, mine=resource: _nested(mine, other),
+                )
             except ClaimError as exc:
                 self._release_claims()
                 holder = getattr(exc, "holder", None)
-                where = "" if holder is None or holder.resource == resource else \
-                    f" (as part of {holder.resource[6:]})"
-                raise ClaimError(f"already watched{where} by another specqc watch using store {self.store.path} "
-                                 f"({holder.describe() if holder else 'unknown holder'}); stop that service first, "
-                                 "or watch another inbox", inbox) from exc
+                where = "" if holder is None or holder.resource == resource else f" (as part of {holder.resource[6:]})"
+                raise ClaimError(
+                    f"already watched{where} by another specqc watch using store {self.store.path} "
+                    f"({holder.describe() if holder else 'unknown holder'}); stop that service first, "
+                    "or watch another inbox",
+                    inbox,
+                ) from exc
             self.claims.append(claim)
         self._renewed = time.monotonic()
 
@@ -533,6 +593,7 @@ class Watcher:
         def restore():
             for number, old in previous.items():
                 signal.signal(number, old)
+
         return restore
 
     def _tick(self) -> None:
@@ -560,8 +621,9 @@ class Watcher:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
-            self.executor = ProcessPoolExecutor(max_workers=self.options.workers, mp_context=WORKER_CONTEXT,
-                                                initializer=_worker_init)
+            self.executor = ProcessPoolExecutor(
+                max_workers=self.options.workers, mp_context=WORKER_CONTEXT, initializer=_worker_init
+            )
             for _ in range(self.options.workers):
                 self.executor.submit(warm_up)
         return self.executor
@@ -644,8 +706,11 @@ class Watcher:
     def _is_blank(self, dataset: Dataset) -> bool:
         from ..sampleinfo import dataset_name
 
-        return (self.blank_pattern is not None and dataset.kind in LCMS_KINDS
-                and self.blank_pattern.search(dataset_name(dataset.path)) is not None)
+        return (
+            self.blank_pattern is not None
+            and dataset.kind in LCMS_KINDS
+            and self.blank_pattern.search(dataset_name(dataset.path)) is not None
+        )
 
     def _acquired(self, datasets: list[Dataset]) -> dict[str, float]:
         """When each was acquired: the run's recorded start time if every one of
@@ -686,8 +751,9 @@ class Watcher:
                     continue
         return partners
 
-    def choose_blank(self, sample: Dataset, blanks: list[Dataset], ready: dict[str, bool]) \
-            -> tuple[Dataset | None, str]:
+    def choose_blank(
+        self, sample: Dataset, blanks: list[Dataset], ready: dict[str, bool]
+    ) -> tuple[Dataset | None, str]:
         """The most recent blank of the inbox acquired before the sample (LC-MS
         samples only): (blank, ""), (None, "") when there is none, (None, why)
         while the one to use is not finished yet."""
@@ -734,8 +800,9 @@ class Watcher:
                     result.waiting.append(f"{dataset.path} ({why})")
                     continue
                 job = _Job(dataset, digest, self.stable_since[dataset.key][0], blank)
-                job.partners = self._partners(dataset, [d for d, is_ready, _ in found
-                                                        if is_ready and d not in blanks and d != dataset])
+                job.partners = self._partners(
+                    dataset, [d for d, is_ready, _ in found if is_ready and d not in blanks and d != dataset]
+                )
                 if blank is not None:
                     try:
                         job.blank_digest = self._digest(blank)
@@ -771,12 +838,18 @@ class Watcher:
                 self._sleep(TICK_S, wake=False)
 
     def _payload(self, job: _Job) -> dict:
-        return {"dataset": job.dataset.key, "kind": job.dataset.kind, "sha256": job.digest, "snapshot": job.state,
-                "out": str(self.options.out), "store": self.store_job,
-                "config": None if self.options.config_path is None else str(self.options.config_path),
-                "defaults": {"route": self.options.default_route, "stage": self.options.default_stage},
-                "partners": [{"path": d.key, "sha256": digest} for d, digest in job.partners],
-                "blank": None if job.blank is None else {"path": job.blank.key, "sha256": job.blank_digest}}
+        return {
+            "dataset": job.dataset.key,
+            "kind": job.dataset.kind,
+            "sha256": job.digest,
+            "snapshot": job.state,
+            "out": str(self.options.out),
+            "store": self.store_job,
+            "config": None if self.options.config_path is None else str(self.options.config_path),
+            "defaults": {"route": self.options.default_route, "stage": self.options.default_stage},
+            "partners": [{"path": d.key, "sha256": digest} for d, digest in job.partners],
+            "blank": None if job.blank is None else {"path": job.blank.key, "sha256": job.blank_digest},
+        }
 
     def _submit(self, job: _Job) -> Future:
         try:
@@ -798,8 +871,13 @@ class Watcher:
                 job = queue.popleft()
                 if not self._ledger(job.dataset.key, job.digest, "started"):
                     break
-                _log(self.logger, "started", dataset=job.dataset.key, sha256=job.digest,
-                     blank=None if job.blank is None else job.blank.key)
+                _log(
+                    self.logger,
+                    "started",
+                    dataset=job.dataset.key,
+                    sha256=job.digest,
+                    blank=None if job.blank is None else job.blank.key,
+                )
                 pending[self._submit(job)] = job
             if not pending:
                 break
@@ -822,15 +900,34 @@ class Watcher:
             outcome = {"state": "failed", "permanent": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
         state = outcome["state"]
         permanent = outcome.get("permanent") if state in ("failed", "unassigned") else None
-        self._ledger(job.dataset.key, job.digest, state, analysis_id=outcome.get("analysis_id"),
-                     error=outcome.get("error"), permanent=permanent)
+        self._ledger(
+            job.dataset.key,
+            job.digest,
+            state,
+            analysis_id=outcome.get("analysis_id"),
+            error=outcome.get("error"),
+            permanent=permanent,
+        )
         if state == "deferred":
             self._paused = True
-        _log(self.logger, state, dataset=job.dataset.key, sha256=job.digest, reports=outcome.get("reports", []),
-             error=outcome.get("error"), verdict=outcome.get("verdict"), blank=outcome.get("blank"),
-             blank_error=outcome.get("blank_error"))
-        {"done": result.analysed, "unassigned": result.unassigned, "deferred": result.deferred,
-         "gone": result.gone, "changed": result.gone}.get(state, result.failed).append(job.dataset.key)
+        _log(
+            self.logger,
+            state,
+            dataset=job.dataset.key,
+            sha256=job.digest,
+            reports=outcome.get("reports", []),
+            error=outcome.get("error"),
+            verdict=outcome.get("verdict"),
+            blank=outcome.get("blank"),
+            blank_error=outcome.get("blank_error"),
+        )
+        {
+            "done": result.analysed,
+            "unassigned": result.unassigned,
+            "deferred": result.deferred,
+            "gone": result.gone,
+            "changed": result.gone,
+        }.get(state, result.failed).append(job.dataset.key)
         if progress is not None:
             progress(job.dataset, outcome)
 
@@ -852,12 +949,25 @@ class Watcher:
     # ------------------------------------------------------------ running
 
     def _started(self, mode: str) -> None:
-        _log(self.logger, "service-start", mode=mode, inboxes=[str(i) for i in self.options.inboxes],
-             out=str(self.options.out), store=str(self.store.path), holder=self.holder, pid=os.getpid())
+        _log(
+            self.logger,
+            "service-start",
+            mode=mode,
+            inboxes=[str(i) for i in self.options.inboxes],
+            out=str(self.options.out),
+            store=str(self.store.path),
+            holder=self.holder,
+            pid=os.getpid(),
+        )
 
     def _stopped(self, result: ScanResult | None = None) -> None:
-        _log(self.logger, "service-stop", reason=self.stop_reason or "finished", holder=self.holder,
-             interrupted=len(result.interrupted) if result else 0)
+        _log(
+            self.logger,
+            "service-stop",
+            reason=self.stop_reason or "finished",
+            holder=self.holder,
+            interrupted=len(result.interrupted) if result else 0,
+        )
 
     def run_once(self, progress=None, wait_for_settle: bool = True) -> ScanResult:
         """Process what is there now; datasets still settling are waited for once."""

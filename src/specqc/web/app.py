@@ -50,12 +50,15 @@ API_LIMIT_MAX = 500
 RECORD_ID = re.compile(r"^[0-9a-f]{4,24}$")
 VERDICTS = ("pass", "fail", "inconclusive")
 REVIEW_FILTERS = ("approved", "rejected", "none")
-EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "csv-long": "text/csv; charset=utf-8",
-                  "json": "application/json", "xlsx":
-                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "csv-long": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -133,6 +136,7 @@ async def api_visitor(request: Request) -> tuple[Visitor, str | None]:
     """The API caller (session cookie or HTTP Basic) and, for Basic, the password given."""
     credentials = _basic_credentials(request)
     if credentials is not None:
+
         def check(store):
             account = reviews.authenticate(store, *credentials)
             return Visitor(account, True)
@@ -149,8 +153,9 @@ async def api_visitor(request: Request) -> tuple[Visitor, str | None]:
 
 def render(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
     template = request.app.state.templates.get_template(name)
-    html = template.render(request=request, csrf=request.state.session.csrf,
-                           store_name=request.app.state.store_name, **context)
+    html = template.render(
+        request=request, csrf=request.state.session.csrf, store_name=request.app.state.store_name, **context
+    )
     return HTMLResponse(html, status)
 
 
@@ -187,11 +192,23 @@ def _client(request: Request) -> str | None:
 
 
 def _home_data(store: Store, q, batch, stage, verdict, review, page) -> dict:
-    rows, total = store.analysis_summaries(search=q, batch=batch, stage=stage, verdict=verdict, review=review,
-                                           limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = store.analysis_summaries(
+        search=q,
+        batch=batch,
+        stage=stage,
+        verdict=verdict,
+        review=review,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
     batches, batch_total = store.batch_summaries(limit=12)
-    return {"analyses": rows, "total": total, "batches": batches, "batch_total": batch_total,
-            "stages": store.trend_choices(("stages",))["stages"]}
+    return {
+        "analyses": rows,
+        "total": total,
+        "batches": batches,
+        "batch_total": batch_total,
+        "stages": store.trend_choices(("stages",))["stages"],
+    }
 
 
 def _batch_data(store: Store, name: str) -> dict:
@@ -213,11 +230,18 @@ def _analysis_data(store: Store, analysis_id: str) -> dict:
     report_text = row["report_json"]
     report = json.loads(report_text)
     files = [dict(f) for f in store.rows("report_files", row["id"])]
-    return {"row": dict(row), "report": report, "report_intact": sha(report_text) == row["report_sha256"],
-            "inputs": [dict(i) | {"instrument": json.loads(i["instrument_json"] or "{}")}
-                       for i in store.rows("inputs", row["id"])],
-            "files": files, "reviews": [dict(r) for r in store.reviews(row["id"])],
-            "superseded_by": store.superseded_by(row["id"]), "plots": report_plots(files)}
+    return {
+        "row": dict(row),
+        "report": report,
+        "report_intact": sha(report_text) == row["report_sha256"],
+        "inputs": [
+            dict(i) | {"instrument": json.loads(i["instrument_json"] or "{}")} for i in store.rows("inputs", row["id"])
+        ],
+        "files": files,
+        "reviews": [dict(r) for r in store.reviews(row["id"])],
+        "superseded_by": store.superseded_by(row["id"]),
+        "plots": report_plots(files),
+    }
 
 
 def _trend_data(store: Store, species: str | None, check: str | None, stage: str | None) -> dict:
@@ -229,15 +253,21 @@ def _trend_data(store: Store, species: str | None, check: str | None, stage: str
         points = [dict(r) for r in store.species_trend(species, stage, limit=TREND_POINTS)]
         data["points"] = points
         series = []
-        for key, label, color in (("ms_area_pct", "MS area %", svg.PALETTE[0]),
-                                  ("nmr_mol_pct", "NMR mol %", svg.PALETTE[1])):
+        for key, label, color in (
+            ("ms_area_pct", "MS area %", svg.PALETTE[0]),
+            ("nmr_mol_pct", "NMR mol %", svg.PALETTE[1]),
+        ):
             xs = [i + 1 for i, p in enumerate(points) if p[key] is not None]
             ys = [p[key] for p in points if p[key] is not None]
             if xs:
                 series.append(_series(xs, ys, label, color))
         if series:
-            data["plot"] = _plot(f"{species}{' at ' + stage if stage else ''}: amount per sample, oldest first",
-                                 "sample (oldest first; numbers as in the table)", "%", series)
+            data["plot"] = _plot(
+                f"{species}{' at ' + stage if stage else ''}: amount per sample, oldest first",
+                "sample (oldest first; numbers as in the table)",
+                "%",
+                series,
+            )
     elif check:
         points = [dict(r) for r in store.check_trend(check, stage, limit=TREND_POINTS)]
         data["points"] = points
@@ -245,11 +275,19 @@ def _trend_data(store: Store, species: str | None, check: str | None, stage: str
         status_value = {"pass": 1.0, "fail": 0.0}
         assessed = [(i + 1, status_value[p["status"]]) for i, p in enumerate(points) if p["status"] in status_value]
         if check == "purity" and purity:
-            data["plot"] = _plot(f"purity figure of the samples judged by '{check}'", "sample (oldest first)",
-                                 "purity %", [_series(*zip(*purity), "purity %", svg.PALETTE[2])])
+            data["plot"] = _plot(
+                f"purity figure of the samples judged by '{check}'",
+                "sample (oldest first)",
+                "purity %",
+                [_series(*zip(*purity), "purity %", svg.PALETTE[2])],
+            )
         elif assessed:
-            data["plot"] = _plot(f"check '{check}'{' at ' + stage if stage else ''}: 1 = pass, 0 = fail",
-                                 "sample (oldest first)", "status", [_series(*zip(*assessed), check, svg.PALETTE[0])])
+            data["plot"] = _plot(
+                f"check '{check}'{' at ' + stage if stage else ''}: 1 = pass, 0 = fail",
+                "sample (oldest first)",
+                "status",
+                [_series(*zip(*assessed), check, svg.PALETTE[0])],
+            )
     return data
 
 
@@ -276,8 +314,9 @@ def _watch_data(store: Store) -> dict:
     services: dict[str, dict] = {}
     for row in rows:
         holder = row.get("holder") or "(service not recorded)"
-        service = services.setdefault(holder, {"holder": holder, "counts": {}, "open": [], "last_at": row["at"],
-                                               "claim": claims.get(holder)})
+        service = services.setdefault(
+            holder, {"holder": holder, "counts": {}, "open": [], "last_at": row["at"], "claim": claims.get(holder)}
+        )
         state = row["state"]
         service["counts"][state] = service["counts"].get(state, 0) + 1
         service["last_at"] = max(service["last_at"], row["at"])
@@ -319,15 +358,27 @@ async def home(request: Request) -> Response:
     page = _page_number(params.get("page"))
     data = await request.app.state.db.run(_home_data, q, batch, stage, verdict, review, page)
     pages = max(1, math.ceil(data["total"] / PAGE_SIZE))
-    filters = {k: v for k, v in (("q", q), ("batch", batch), ("stage", stage), ("verdict", verdict),
-                                 ("review", review)) if v}
+    filters = {
+        k: v for k, v in (("q", q), ("batch", batch), ("stage", stage), ("verdict", verdict), ("review", review)) if v
+    }
 
     def page_link(number):
         return "/?" + urlencode({**filters, "page": number})
 
-    return render(request, "home.html", {"visitor": visitor, **data, "filters": filters, "page": page,
-                                         "pages": pages, "page_link": page_link, "verdicts": VERDICTS,
-                                         "review_filters": REVIEW_FILTERS})
+    return render(
+        request,
+        "home.html",
+        {
+            "visitor": visitor,
+            **data,
+            "filters": filters,
+            "page": page,
+            "pages": pages,
+            "page_link": page_link,
+            "verdicts": VERDICTS,
+            "review_filters": REVIEW_FILTERS,
+        },
+    )
 
 
 async def batch_page(request: Request) -> Response:
@@ -361,20 +412,28 @@ async def batch_export(request: Request) -> Response:
     else:
         body, suffix = export.to_csv(records, export_format == "csv-long"), "csv"
     filename = f"{_safe_filename(name)}{'-species' if export_format == 'csv-long' else ''}.{suffix}"
-    return Response(body, media_type=EXPORT_FORMATS[export_format],
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body,
+        media_type=EXPORT_FORMATS[export_format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
-async def analysis_page(request: Request, message: str | None = None, status: int = 200,
-                        form: dict | None = None) -> Response:
+async def analysis_page(
+    request: Request, message: str | None = None, status: int = 200, form: dict | None = None
+) -> Response:
     visitor = await page_visitor(request)
     analysis_id = _record_id(request.path_params["analysis_id"])
     try:
         data = await request.app.state.db.run(_analysis_data, analysis_id)
     except InputError:
         raise HTTPException(404, "no such analysis") from None
-    return render(request, "analysis.html", {"visitor": visitor, **data, "message": message, "form": form or {},
-                                             "meanings": reviews.MEANINGS}, status)
+    return render(
+        request,
+        "analysis.html",
+        {"visitor": visitor, **data, "message": message, "form": form or {}, "meanings": reviews.MEANINGS},
+        status,
+    )
 
 
 async def review_form(request: Request) -> Response:
@@ -393,9 +452,15 @@ async def review_form(request: Request) -> Response:
     kept = {"decision": decision, "comment": comment}
     try:
         await request.app.state.db.run(
-            reviews.sign_review, analysis_id, name=visitor.account.name, password=str(form.get("password") or ""),
-            decision=decision, comment=comment, report_sha256=str(form.get("report_sha256") or "") or None,
-            client=_client(request))
+            reviews.sign_review,
+            analysis_id,
+            name=visitor.account.name,
+            password=str(form.get("password") or ""),
+            decision=decision,
+            comment=comment,
+            report_sha256=str(form.get("report_sha256") or "") or None,
+            client=_client(request),
+        )
     except reviews.AuthenticationError:
         return await analysis_page(request, "Signature refused: the password is not this account's.", 401, kept)
     except reviews.NotPermittedError as exc:
@@ -418,8 +483,11 @@ async def analysis_report(request: Request) -> Response:
     except InputError:
         raise HTTPException(404, "no such analysis") from None
     if kind == "json":
-        return Response(row["report_json"], media_type="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="{row["id"]}.json"'})
+        return Response(
+            row["report_json"],
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{row["id"]}.json"'},
+        )
     from ..report.html import render_html
 
     html = await run_in_threadpool(render_html, json.loads(row["report_json"]))
@@ -433,10 +501,18 @@ async def analysis_report(request: Request) -> Response:
             pdf = await run_in_threadpool(html_to_pdf, html, paper)
         except ConfigError as exc:  # no Chromium on this server
             raise HTTPException(503, exc.message) from None
-        return Response(pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{row["id"]}.pdf"'})
-    return HTMLResponse(html, headers={"Content-Security-Policy": DOWNLOAD_POLICY,
-                                       "Content-Disposition": f'attachment; filename="{row["id"]}.html"'})
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{row["id"]}.pdf"'},
+        )
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Content-Disposition": f'attachment; filename="{row["id"]}.html"',
+        },
+    )
 
 
 async def analysis_file(request: Request) -> Response:
@@ -448,11 +524,17 @@ async def analysis_file(request: Request) -> Response:
     except InputError:
         raise HTTPException(404, "no such analysis") from None
     media = {"html": "text/html; charset=utf-8", "json": "application/json", "pdf": "application/pdf"}.get(
-        kind, "application/octet-stream")
+        kind, "application/octet-stream"
+    )
     body = await run_in_threadpool(path.read_bytes)
-    return Response(body, media_type=media, headers={
-        "Content-Security-Policy": DOWNLOAD_POLICY,
-        "Content-Disposition": f'attachment; filename="{_safe_filename(path.name)}"'})
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "Content-Disposition": f'attachment; filename="{_safe_filename(path.name)}"',
+        },
+    )
 
 
 async def trends(request: Request) -> Response:
@@ -462,8 +544,9 @@ async def trends(request: Request) -> Response:
     check = (params.get("check") or "").strip() or None
     stage = (params.get("stage") or "").strip() or None
     data = await request.app.state.db.run(_trend_data, species, check if not species else None, stage)
-    return render(request, "trends.html", {"visitor": visitor, **data, "species": species, "check": check,
-                                           "stage": stage})
+    return render(
+        request, "trends.html", {"visitor": visitor, **data, "species": species, "check": check, "stage": stage}
+    )
 
 
 async def watch_page(request: Request) -> Response:
@@ -482,20 +565,31 @@ async def login(request: Request) -> Response:
     if not next_path.startswith("/") or next_path.startswith("//") or "\\" in next_path:
         next_path = "/"  # only a page of this site
     if not token_matches(session.csrf, form.get("csrf")):
-        return render(request, "login.html", {"visitor": None, "next": next_path,
-                                              "message": "The form expired; please log in again."}, 403)
+        return render(
+            request,
+            "login.html",
+            {"visitor": None, "next": next_path, "message": "The form expired; please log in again."},
+            403,
+        )
     name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
     sessions: Sessions = request.app.state.sessions
     if sessions.held_off(name):
-        return render(request, "login.html", {"visitor": None, "next": next_path,
-                                              "message": "Too many failed logins for this account; wait a minute."},
-                      429)
+        return render(
+            request,
+            "login.html",
+            {"visitor": None, "next": next_path, "message": "Too many failed logins for this account; wait a minute."},
+            429,
+        )
     try:
         account = await request.app.state.db.run(reviews.authenticate, name, password)
     except reviews.AuthenticationError:
         sessions.failed(name)
-        return render(request, "login.html", {"visitor": None, "next": next_path,
-                                              "message": "Unknown account or wrong password."}, 401)
+        return render(
+            request,
+            "login.html",
+            {"visitor": None, "next": next_path, "message": "Unknown account or wrong password."},
+            401,
+        )
     sessions.succeeded(name)
     request.state.session = sessions.log_in(session, account.name)
     return RedirectResponse(next_path, status_code=303)
@@ -524,22 +618,56 @@ async def api_analyses(request: Request) -> Response:
         raise HTTPException(400, "limit and offset must be numbers") from None
 
     def listing(store):
-        return store.analysis_summaries(search=params.get("q") or None, batch=params.get("batch") or None,
-                                        stage=params.get("stage") or None,
-                                        verdict=_choice(params.get("verdict"), VERDICTS),
-                                        review=_choice(params.get("review"), REVIEW_FILTERS), limit=limit,
-                                        offset=offset)
+        return store.analysis_summaries(
+            search=params.get("q") or None,
+            batch=params.get("batch") or None,
+            stage=params.get("stage") or None,
+            verdict=_choice(params.get("verdict"), VERDICTS),
+            review=_choice(params.get("review"), REVIEW_FILTERS),
+            limit=limit,
+            offset=offset,
+        )
 
     rows, total = await request.app.state.db.run(listing)
-    return JSONResponse({"total": total, "limit": limit, "offset": offset, "analyses": [
-        {"id": r["id"], "sample": r["sample"], "batch": r["batch"], "stage": r["stage"], "route_id": r["route_id"],
-         "revision": r["revision"], "latest": not r["superseded"], "verdict": r["verdict"],
-         "analysed_at": r["recorded_at"], "review": r["review"]} for r in rows]})
+    return JSONResponse(
+        {
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "analyses": [
+                {
+                    "id": r["id"],
+                    "sample": r["sample"],
+                    "batch": r["batch"],
+                    "stage": r["stage"],
+                    "route_id": r["route_id"],
+                    "revision": r["revision"],
+                    "latest": not r["superseded"],
+                    "verdict": r["verdict"],
+                    "analysed_at": r["recorded_at"],
+                    "review": r["review"],
+                }
+                for r in rows
+            ],
+        }
+    )
 
 
 def _review_json(row) -> dict:
-    return {k: row[k] for k in ("seq", "analysis_id", "reviewer", "role", "decision", "meaning", "comment",
-                                "report_sha256", "signed_at")}
+    return {
+        k: row[k]
+        for k in (
+            "seq",
+            "analysis_id",
+            "reviewer",
+            "role",
+            "decision",
+            "meaning",
+            "comment",
+            "report_sha256",
+            "signed_at",
+        )
+    }
 
 
 async def api_analysis(request: Request) -> Response:
@@ -554,11 +682,23 @@ async def api_analysis(request: Request) -> Response:
         row, newer, signed = await request.app.state.db.run(one)
     except InputError:
         raise HTTPException(404, "no such analysis") from None
-    return JSONResponse({"id": row["id"], "sample": row["sample"], "batch": row["batch"], "stage": row["stage"],
-                         "route_id": row["route_id"], "revision": row["revision"], "supersedes": row["supersedes"],
-                         "superseded_by": newer, "verdict": row["verdict"], "analysed_at": row["recorded_at"],
-                         "report_sha256": row["report_sha256"], "report": json.loads(row["report_json"]),
-                         "reviews": signed})
+    return JSONResponse(
+        {
+            "id": row["id"],
+            "sample": row["sample"],
+            "batch": row["batch"],
+            "stage": row["stage"],
+            "route_id": row["route_id"],
+            "revision": row["revision"],
+            "supersedes": row["supersedes"],
+            "superseded_by": newer,
+            "verdict": row["verdict"],
+            "analysed_at": row["recorded_at"],
+            "report_sha256": row["report_sha256"],
+            "report": json.loads(row["report_json"]),
+            "reviews": signed,
+        }
+    )
 
 
 async def api_review(request: Request) -> Response:
@@ -566,8 +706,7 @@ async def api_review(request: Request) -> Response:
     Basic password is the signature, with a session the body's password and the X-CSRF-Token header."""
     analysis_id = _record_id(request.path_params["analysis_id"])
     visitor, basic_password = await api_visitor(request)
-    if basic_password is None and not token_matches(request.state.session.csrf,
-                                                    request.headers.get("x-csrf-token")):
+    if basic_password is None and not token_matches(request.state.session.csrf, request.headers.get("x-csrf-token")):
         raise HTTPException(403, "missing or wrong X-CSRF-Token header")
     if visitor.account is None:
         raise HTTPException(401, "reviews need an account: none is configured (specqc users add)")
@@ -581,13 +720,18 @@ async def api_review(request: Request) -> Response:
         raise HTTPException(400, "body must be a JSON object")
     password = basic_password if basic_password is not None else body.get("password")
     if not isinstance(password, str) or not password:
-        raise HTTPException(401, "the signature needs the password (\"password\" in the body)")
+        raise HTTPException(401, 'the signature needs the password ("password" in the body)')
     try:
         row = await request.app.state.db.run(
-            reviews.sign_review, analysis_id, name=visitor.account.name, password=password,
-            decision=str(body.get("decision") or ""), comment=str(body.get("comment") or ""),
+            reviews.sign_review,
+            analysis_id,
+            name=visitor.account.name,
+            password=password,
+            decision=str(body.get("decision") or ""),
+            comment=str(body.get("comment") or ""),
             report_sha256=body.get("report_sha256") if isinstance(body.get("report_sha256"), str) else None,
-            client=_client(request))
+            client=_client(request),
+        )
     except reviews.AuthenticationError:
         raise HTTPException(401, "signature refused: wrong password") from None
     except reviews.NotPermittedError as exc:
@@ -595,8 +739,9 @@ async def api_review(request: Request) -> Response:
     except InputError as exc:
         if "no record" in exc.message:
             raise HTTPException(404, "no such analysis") from None
-        raise HTTPException(409 if "superseded" in exc.message or "not the one stored" in exc.message else 400,
-                            exc.message) from None
+        raise HTTPException(
+            409 if "superseded" in exc.message or "not the one stored" in exc.message else 400, exc.message
+        ) from None
     return JSONResponse(_review_json(row), status_code=201)
 
 
@@ -612,16 +757,18 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=SECURITY_HEADERS)
     if not hasattr(request.state, "session"):
         request.state.session = request.app.state.sessions.new()
-    response = render(request, "error.html", {"visitor": None, "status": exc.status_code, "detail": exc.detail},
-                      exc.status_code)
+    response = render(
+        request, "error.html", {"visitor": None, "status": exc.status_code, "detail": exc.detail}, exc.status_code
+    )
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
 async def store_busy(request: Request, exc: TransientError) -> Response:
     """The store is locked by a long write or cannot be written: the machine's fault, worth a retry."""
-    return await http_error(request, HTTPException(503, f"the results store is busy or not writable; try again "
-                                                        f"in a moment ({exc.message})"))
+    return await http_error(
+        request, HTTPException(503, f"the results store is busy or not writable; try again in a moment ({exc.message})")
+    )
 
 
 async def needs_login(request: Request, exc: NeedsLogin) -> Response:
@@ -634,9 +781,11 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     detail = "internal error: the server's log has the details"
     if _wants_json(request):
         return JSONResponse({"error": detail}, status_code=500, headers=SECURITY_HEADERS)
-    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>specqc: error 500</title>"
-            f"<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>Error 500</h1>"
-            f"<p>{detail}</p><p><a href=\"/\">Home</a></p></main></body></html>")
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>specqc: error 500</title>'
+        f'<link rel="stylesheet" href="/static/app.css"></head><body><main><h1>Error 500</h1>'
+        f'<p>{detail}</p><p><a href="/">Home</a></p></main></body></html>'
+    )
     return HTMLResponse(page, status_code=500, headers=SECURITY_HEADERS)
 
 
@@ -657,8 +806,9 @@ class SessionMiddleware(BaseHTTPMiddleware):
         response = await call_next(request)
         session = request.state.session
         if session.fresh:
-            response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", secure=self.secure_cookies,
-                                path="/")
+            response.set_cookie(
+                COOKIE, session.id, httponly=True, samesite="strict", secure=self.secure_cookies, path="/"
+            )
             session.fresh = False
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -684,14 +834,22 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> Starlette:
         Route("/api/analyses/{analysis_id}/review", api_review, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SessionMiddleware, secure_cookies=secure_cookies)],
-                    exception_handlers={HTTPException: http_error, NeedsLogin: needs_login,
-                                        TransientError: store_busy, Exception: internal_error})
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SessionMiddleware, secure_cookies=secure_cookies)],
+        exception_handlers={
+            HTTPException: http_error,
+            NeedsLogin: needs_login,
+            TransientError: store_busy,
+            Exception: internal_error,
+        },
+    )
     app.state.db = Database(store)
     app.state.sessions = Sessions()
     app.state.store_name = Path(str(store.path)).name
-    app.state.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                                      trim_blocks=True, lstrip_blocks=True)
+    app.state.templates = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     app.state.templates.filters["fmt"] = _fmt
     return app
 

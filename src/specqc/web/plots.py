@@ -46,8 +46,10 @@ def report_plots(report_files) -> Plots:
     """The plots of the newest recorded HTML report that is still as recorded."""
     html_files = [f for f in report_files if f["format"] == "html"]
     if not html_files:
-        return Plots(note="no HTML report was recorded with this analysis, so there are no plots to show "
-                          "(the watch service records one; `analyze --format html --output F --record` too)")
+        return Plots(
+            note="no HTML report was recorded with this analysis, so there are no plots to show "
+            "(the watch service records one; `analyze --format html --output F --record` too)"
+        )
     notes = []
     for item in reversed(html_files):
         path = Path(item["path"])
@@ -95,7 +97,7 @@ def sanitise_svg(fragment: str) -> tuple[str, str] | None:
 
 def _local(tag: str) -> str:
     prefix = "{" + SVG_NAMESPACE + "}"
-    return tag[len(prefix):] if tag.startswith(prefix) else ""
+    return tag[len(prefix) :] if tag.startswith(prefix) else ""
 
 
 def _emit(element, out: list[str]) -> None:

@@ -24,11 +24,15 @@ def check_exposure(host: str, accounts_exist: bool, tls: bool, behind_tls_proxy:
     if is_loopback(host):
         return
     if not accounts_exist:
-        raise ConfigError(f"refusing to listen on {host} without authentication: the store has no accounts "
-                          "(add one with `specqc users add NAME --role reviewer`) or listen on 127.0.0.1")
+        raise ConfigError(
+            f"refusing to listen on {host} without authentication: the store has no accounts "
+            "(add one with `specqc users add NAME --role reviewer`) or listen on 127.0.0.1"
+        )
     if not tls and not behind_tls_proxy:
-        raise ConfigError(f"refusing to listen on {host} without TLS: passwords would cross the network in clear "
-                          "(give --tls-cert and --tls-key, or --behind-tls-proxy when a TLS proxy is in front)")
+        raise ConfigError(
+            f"refusing to listen on {host} without TLS: passwords would cross the network in clear "
+            "(give --tls-cert and --tls-key, or --behind-tls-proxy when a TLS proxy is in front)"
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -45,8 +49,16 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(store_path: str | Path | None, host: str, port: int, *, tls_cert: Path | None = None,
-          tls_key: Path | None = None, behind_tls_proxy: bool = False, on_ready=None) -> None:
+def serve(
+    store_path: str | Path | None,
+    host: str,
+    port: int,
+    *,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    behind_tls_proxy: bool = False,
+    on_ready=None,
+) -> None:
     """Open the store, check the exposure, bind and serve until interrupted."""
     import uvicorn
 
@@ -69,9 +81,14 @@ def serve(store_path: str | Path | None, host: str, port: int, *, tls_cert: Path
         check_exposure(host, authentication_configured(store), tls_cert is not None, behind_tls_proxy)
         sock = bind(host, port)
         app = create_app(store, secure_cookies=tls_cert is not None or behind_tls_proxy)
-        config = uvicorn.Config(app, log_level="info", server_header=False, proxy_headers=behind_tls_proxy,
-                                ssl_certfile=str(tls_cert) if tls_cert else None,
-                                ssl_keyfile=str(tls_key) if tls_key else None)
+        config = uvicorn.Config(
+            app,
+            log_level="info",
+            server_header=False,
+            proxy_headers=behind_tls_proxy,
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+        )
         server = uvicorn.Server(config)
         if on_ready is not None:
             on_ready(f"{'https' if tls_cert else 'http'}://{host}:{sock.getsockname()[1]}/")

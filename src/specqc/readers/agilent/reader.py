@@ -36,8 +36,12 @@ def chemstation_polarity(folder: Path) -> str:
     found: set[str] = set()
     for report in (folder / "ACQ.M" / "ACQ.TXT", folder / "acq.txt", folder / "ACQ.TXT"):
         if report.is_file():
-            found.update(m.lower() for m in re.findall(r"^\s*Polarity\s*:\s*(Positive|Negative)", _text(report),
-                                                       flags=re.MULTILINE | re.IGNORECASE))
+            found.update(
+                m.lower()
+                for m in re.findall(
+                    r"^\s*Polarity\s*:\s*(Positive|Negative)", _text(report), flags=re.MULTILINE | re.IGNORECASE
+                )
+            )
             break
     return found.pop() if len(found) == 1 else "unknown"
 
@@ -48,7 +52,7 @@ MS_SIGNATURE = 0x01320000  # a complete .MS file; a run still being written has 
 
 
 def _version(raw: bytes) -> str:
-    return raw[1:1 + raw[0]].decode("latin-1") if raw else ""
+    return raw[1 : 1 + raw[0]].decode("latin-1") if raw else ""
 
 
 def ch_problem(raw: bytes) -> str | None:
@@ -66,12 +70,14 @@ def ch_problem(raw: bytes) -> str | None:
             return None  # the end mark: complete
         count, position = (raw[position + 1] if position + 1 < size else 0), position + 2
         for _ in range(count):
-            position += 6 if raw[position:position + 2] == b"\x80\x00" else 2  # 0x8000: a 4-byte absolute value
+            position += 6 if raw[position : position + 2] == b"\x80\x00" else 2  # 0x8000: a 4-byte absolute value
             if position > size:
                 break
             points += 1
-    return (f"its data ends after {points} points without the end mark (file cut short?); read as it is, its "
-            "points would be spread over the whole time range the header states")
+    return (
+        f"its data ends after {points} points without the end mark (file cut short?); read as it is, its "
+        "points would be spread over the whole time range the header states"
+    )
 
 
 def ms_problem(raw: bytes) -> str | None:
@@ -85,7 +91,7 @@ def ms_problem(raw: bytes) -> str | None:
     while held < declared:
         if position + 14 > len(raw):
             break
-        pairs = struct.unpack(">H", raw[position + 12:position + 14])[0]
+        pairs = struct.unpack(">H", raw[position + 12 : position + 14])[0]
         position += 14 + 4 + 4 * pairs + 10
         if position > len(raw):
             break
@@ -128,8 +134,9 @@ def masshunter_scans(acqdata: Path, warnings: list[str]) -> None:
         raise InputError(f"AcqData/{missing} missing: the scans in MSProfile.bin cannot be found without it")
     try:
         declared = masshunter.count_scans(str(acqdata))
-        records = masshunter.read_scan_records(str(acqdata / "MSScan.bin"),
-                                               masshunter.parse_scan_xsd(str(acqdata / "MSScan.xsd")), declared)
+        records = masshunter.read_scan_records(
+            str(acqdata / "MSScan.bin"), masshunter.parse_scan_xsd(str(acqdata / "MSScan.xsd")), declared
+        )
         ends = [r["SpectrumParamValues"]["SpectrumOffset"] + r["SpectrumParamValues"]["ByteCount"] for r in records]
     except MemoryError:
         raise
@@ -138,17 +145,23 @@ def masshunter_scans(acqdata: Path, warnings: list[str]) -> None:
     if not records:
         raise InputError("AcqData/MSScan.bin lists no scans")
     if declared is not None and declared != len(records):
-        warnings.append(f"AcqData/MSTS.xml says {declared} scans, MSScan.bin lists {len(records)}; "
-                        "the scans MSScan.bin lists were read")
+        warnings.append(
+            f"AcqData/MSTS.xml says {declared} scans, MSScan.bin lists {len(records)}; "
+            "the scans MSScan.bin lists were read"
+        )
     size = (acqdata / "MSProfile.bin").stat().st_size
     complete = next((i for i, end in enumerate(ends) if end > size), len(ends))
     if complete == 0:
-        raise InputError(f"AcqData/MSProfile.bin ({size} bytes) holds none of the {len(records)} scans "
-                         f"MSScan.bin lists; the first needs {ends[0]} bytes (file cut short?)")
+        raise InputError(
+            f"AcqData/MSProfile.bin ({size} bytes) holds none of the {len(records)} scans "
+            f"MSScan.bin lists; the first needs {ends[0]} bytes (file cut short?)"
+        )
     if complete < len(records):
-        warnings.append(f"AcqData/MSProfile.bin holds {complete} of the {len(records)} scans MSScan.bin lists "
-                        f"({size} bytes; the next scan needs {ends[complete]}; file cut short?); "
-                        f"the {complete} complete scans were read")
+        warnings.append(
+            f"AcqData/MSProfile.bin holds {complete} of the {len(records)} scans MSScan.bin lists "
+            f"({size} bytes; the next scan needs {ends[complete]}; file cut short?); "
+            f"the {complete} complete scans were read"
+        )
 
 
 def read(path: Path) -> LCMSRun:
@@ -162,8 +175,14 @@ def read(path: Path) -> LCMSRun:
             directory = read_directory(path, warnings, hrms=True)
         else:
             detector_files = tuple(sorted(p.name for p in path.iterdir() if is_detector_file(p)))
-            directory = read_directory(path, warnings, detector_files, explain=detector_problem,
-                                       bin_width=SINGLE_QUAD_BIN_DA, display_precision=1)
+            directory = read_directory(
+                path,
+                warnings,
+                detector_files,
+                explain=detector_problem,
+                bin_width=SINGLE_QUAD_BIN_DA,
+                display_precision=1,
+            )
         polarity = chemstation_polarity(path)
         spectra, chromatograms, arrays = [], [], []
         for datafile in directory.datafiles:
@@ -183,15 +202,25 @@ def read(path: Path) -> LCMSRun:
         analyzers = ("time-of-flight",) if masshunter else (("quadrupole",) if spectra else ())
         instrument = InstrumentInfo(
             model=", ".join(f"{m.get('name', '')} {m.get('model', '')}".strip() for m in modules),
-            vendor="Agilent", analyzers=analyzers,
-            software="MassHunter" if masshunter else "ChemStation/OpenLab")
+            vendor="Agilent",
+            analyzers=analyzers,
+            software="MassHunter" if masshunter else "ChemStation/OpenLab",
+        )
         return LCMSRun(
-            source_path=str(path), format="agilent-d", spectra=tuple(spectra), chromatograms=tuple(chromatograms),
-            diode_arrays=tuple(arrays), instrument=instrument, acquisition_date=str(metadata.get("date", "")),
-            metadata={"reader_warnings": warnings, "sample": str(metadata.get("sample", "")),
-                      "method": str(metadata.get("acq_method", "")),
-                      "detector_files": [d.name for d in directory.datafiles],
-                      "ms_binning_da": None if masshunter else SINGLE_QUAD_BIN_DA},
+            source_path=str(path),
+            format="agilent-d",
+            spectra=tuple(spectra),
+            chromatograms=tuple(chromatograms),
+            diode_arrays=tuple(arrays),
+            instrument=instrument,
+            acquisition_date=str(metadata.get("date", "")),
+            metadata={
+                "reader_warnings": warnings,
+                "sample": str(metadata.get("sample", "")),
+                "method": str(metadata.get("acq_method", "")),
+                "detector_files": [d.name for d in directory.datafiles],
+                "ms_binning_da": None if masshunter else SINGLE_QUAD_BIN_DA,
+            },
         )
     except SpecqcError as exc:
         raise with_path(exc, path) from exc

@@ -29,7 +29,7 @@ class _Header:
     def take(self, size: int, what: str) -> bytes:
         if size < 0 or self.position + size > len(self.data):
             raise InputError(f"the netCDF header ends inside {what} (file cut short or damaged?)")
-        chunk = self.data[self.position:self.position + size]
+        chunk = self.data[self.position : self.position + size]
         self.position += size
         return chunk
 
@@ -106,5 +106,6 @@ def check(path: Path) -> None:
     for name, begin, one, is_record in variables:
         end = begin + ((records - 1) * record_bytes + one if is_record and records else (0 if is_record else one))
         if end > size:
-            raise InputError(f"variable {name} needs the file's bytes up to {end} but the file is {size} bytes "
-                             "(file cut short?)")
+            raise InputError(
+                f"variable {name} needs the file's bytes up to {end} but the file is {size} bytes (file cut short?)"
+            )

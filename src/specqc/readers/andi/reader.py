@@ -71,21 +71,37 @@ def _chromatography(path: Path, attributes: dict, variables) -> LCMSRun:
         if not interval or interval <= 0:
             raise InputError("ANDI chromatography file has neither retention times nor a sampling interval")
         if times is not None and times.size:
-            warnings.append(f"ANDI raw_data_retention holds {times.size} times but ordinate_values {values.size} "
-                            "values; the times were taken from actual_sampling_interval")
+            warnings.append(
+                f"ANDI raw_data_retention holds {times.size} times but ordinate_values {values.size} "
+                "values; the times were taken from actual_sampling_interval"
+            )
         delay = _scalar(variables, "actual_delay_time") or 0.0
         times = delay + interval * np.arange(values.size)
     detector = _text(attributes.get("detector_name", b""))
     kind, wavelength = _detector_kind(detector)
-    trace = Chromatogram(id=detector or path.name, kind=kind, rt_min=times * scale, intensity=values,
-                         wavelength_nm=wavelength, unit=_text(attributes.get("detector_unit", b"")))
+    trace = Chromatogram(
+        id=detector or path.name,
+        kind=kind,
+        rt_min=times * scale,
+        intensity=values,
+        wavelength_nm=wavelength,
+        unit=_text(attributes.get("detector_unit", b"")),
+    )
     return LCMSRun(
-        source_path=str(path), format="andi", spectra=(), chromatograms=(trace,),
+        source_path=str(path),
+        format="andi",
+        spectra=(),
+        chromatograms=(trace,),
         acquisition_date=_text(attributes.get("injection_date_time_stamp", b"")),
-        metadata={"reader_warnings": warnings, "sample": _text(attributes.get("sample_name", b"")),
-                  "method": _text(attributes.get("detection_method_name", b"")), "detector": detector,
-                  "vendor_peaks": _vendor_peaks(variables, scale, warnings),
-                  "template": "chromatography (ASTM E1947)"})
+        metadata={
+            "reader_warnings": warnings,
+            "sample": _text(attributes.get("sample_name", b"")),
+            "method": _text(attributes.get("detection_method_name", b"")),
+            "detector": detector,
+            "vendor_peaks": _vendor_peaks(variables, scale, warnings),
+            "template": "chromatography (ASTM E1947)",
+        },
+    )
 
 
 def _vendor_peaks(variables, scale: float, warnings: list[str]) -> list[dict]:
@@ -107,8 +123,11 @@ def _vendor_peaks(variables, scale: float, warnings: list[str]) -> list[dict]:
             return None
         return float(column[i]) if digits is None else round(float(column[i]), digits)
 
-    return [{"rt_min": round(float(rt) * scale, 4), "area": value("area", i, None), "area_pct": value("area_pct", i, 4)}
-            for i, rt in enumerate(peak_rt) if np.isfinite(rt)]
+    return [
+        {"rt_min": round(float(rt) * scale, 4), "area": value("area", i, None), "area_pct": value("area_pct", i, 4)}
+        for i, rt in enumerate(peak_rt)
+        if np.isfinite(rt)
+    ]
 
 
 def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
@@ -118,43 +137,64 @@ def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
     counts = _array(variables, "point_count")
     times = _array(variables, "scan_acquisition_time")
     if any(v is None for v in (mz_all, intensity_all, starts, counts, times)):
-        raise InputError("ANDI-MS file lacks mass_values, intensity_values, scan_index, point_count "
-                         "or scan_acquisition_time")
+        raise InputError(
+            "ANDI-MS file lacks mass_values, intensity_values, scan_index, point_count or scan_acquisition_time"
+        )
     if mz_all.size != intensity_all.size:
         raise InputError(f"ANDI-MS file has {mz_all.size} masses but {intensity_all.size} intensities")
     polarity_text = _text(attributes.get("test_ionization_polarity", b"")).lower()
-    polarity = "positive" if "positive" in polarity_text else ("negative" if "negative" in polarity_text
-                                                                else "unknown")
+    polarity = "positive" if "positive" in polarity_text else ("negative" if "negative" in polarity_text else "unknown")
     experiment = _text(attributes.get("experiment_type", b"")).lower()
     mode = "profile" if "continuum" in experiment else ("centroid" if "centroid" in experiment else "unknown")
     scale = _seconds_to_minutes(attributes)
     if not starts.size == counts.size == times.size:
-        raise InputError(f"ANDI-MS file lists {starts.size} scan_index, {counts.size} point_count and "
-                         f"{times.size} scan_acquisition_time values: one per scan in each")
+        raise InputError(
+            f"ANDI-MS file lists {starts.size} scan_index, {counts.size} point_count and "
+            f"{times.size} scan_acquisition_time values: one per scan in each"
+        )
     if not (np.isfinite(starts).all() and np.isfinite(counts).all()):
         raise InputError("ANDI-MS scan_index or point_count holds values that are not numbers")
     warnings = []
     if int(counts.sum()) != mz_all.size:
-        warnings.append(f"ANDI-MS point_count adds up to {int(counts.sum())} points, mass_values holds "
-                        f"{mz_all.size}; each scan was read from its scan_index")
+        warnings.append(
+            f"ANDI-MS point_count adds up to {int(counts.sum())} points, mass_values holds "
+            f"{mz_all.size}; each scan was read from its scan_index"
+        )
     spectra = []
     for index, (start, count, time) in enumerate(zip(starts.astype(np.int64), counts.astype(np.int64), times)):
         end = start + count
         if start < 0 or count < 0 or end > mz_all.size:
-            raise InputError(f"ANDI-MS scan {index + 1}: scan_index {start} + point_count {count} reaches past the "
-                             f"{mz_all.size} values of mass_values (file cut short?)")
-        spectra.append(Spectrum(index=index, rt_min=float(time) * scale, ms_level=1, polarity=polarity, mode=mode,
-                                mz=mz_all[start:end], intensity=intensity_all[start:end],
-                                native_id=f"scan={index + 1}"))
+            raise InputError(
+                f"ANDI-MS scan {index + 1}: scan_index {start} + point_count {count} reaches past the "
+                f"{mz_all.size} values of mass_values (file cut short?)"
+            )
+        spectra.append(
+            Spectrum(
+                index=index,
+                rt_min=float(time) * scale,
+                ms_level=1,
+                polarity=polarity,
+                mode=mode,
+                mz=mz_all[start:end],
+                intensity=intensity_all[start:end],
+                native_id=f"scan={index + 1}",
+            )
+        )
     if not spectra:
         raise InputError("ANDI-MS file holds no scans")
     return LCMSRun(
-        source_path=str(path), format="andi", spectra=tuple(spectra),
+        source_path=str(path),
+        format="andi",
+        spectra=tuple(spectra),
         instrument=InstrumentInfo(software=_text(attributes.get("source_file_format", b""))),
         acquisition_date=_text(attributes.get("experiment_date_time_stamp", b"")),
-        metadata={"reader_warnings": warnings, "sample": _text(attributes.get("source_file_reference", b"")),
-                  "separation": _text(attributes.get("test_separation_type", b"")),
-                  "template": "mass spectrometry (ASTM E2077)"})
+        metadata={
+            "reader_warnings": warnings,
+            "sample": _text(attributes.get("source_file_reference", b"")),
+            "separation": _text(attributes.get("test_separation_type", b"")),
+            "template": "mass spectrometry (ASTM E2077)",
+        },
+    )
 
 
 def read(path: Path) -> LCMSRun:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 
 def is_experiment(path: Path) -> bool:
-    return (path / "acqus").is_file() and ((path / "fid").is_file() or (path / "ser").is_file()
-                                           or (path / "pdata").is_dir())
+    return (path / "acqus").is_file() and (
+        (path / "fid").is_file() or (path / "ser").is_file() or (path / "pdata").is_dir()
+    )
 
 
 def is_processed(path: Path) -> bool:
@@ -16,8 +17,7 @@ def is_processed(path: Path) -> bool:
 
 
 def experiments_below(path: Path) -> list[Path]:
-    return sorted((p for p in path.iterdir() if p.is_dir() and is_experiment(p)),
-                  key=lambda p: (len(p.name), p.name))
+    return sorted((p for p in path.iterdir() if p.is_dir() and is_experiment(p)), key=lambda p: (len(p.name), p.name))
 
 
 def folder_match(path: Path) -> bool:

@@ -14,8 +14,15 @@ import numpy as np
 from ...errors import InputError, SpecqcError, with_path
 from ...model import NMRData
 from .layout import experiments_below, is_experiment, is_processed
-from ..nmr_common import (Parameters, bruker_group_delay, check_fid_signal, complex_pairs, normalise_nucleus,
-                          read_values, require_supported)
+from ..nmr_common import (
+    Parameters,
+    bruker_group_delay,
+    check_fid_signal,
+    complex_pairs,
+    normalise_nucleus,
+    read_values,
+    require_supported,
+)
 
 MAX_ZIP_BYTES = 512 * 1024 * 1024
 MAX_ZIP_MEMBERS = 5000
@@ -105,13 +112,25 @@ def _read_folder(path: Path, source: str) -> NMRData:
         acqus.number(key)  # refused here when garbled, rather than ignored by the delay lookup
     fid = _fid(folder / "fid", acqus, warnings)
     return NMRData(
-        source_path=source, format="bruker", nucleus=nucleus, spectrometer_mhz=sf, sweep_width_hz=sw_h,
-        fid=fid, group_delay_points=bruker_group_delay(acqus.values),
-        carrier_ppm=(o1 + (bf1 - sf) * 1e6) / sf, solvent=acqus.text("SOLVENT"),
-        temperature_k=acqus.number("TE"), pulse_program=acqus.text("PULPROG"), acquisition_date=_date(acqus),
-        metadata={"reader_warnings": warnings, "experiment": folder.name,
-                  "group_delay": acqus.values.get("GRPDLY"), "decim": acqus.values.get("DECIM"),
-                  "dspfvs": acqus.values.get("DSPFVS")},
+        source_path=source,
+        format="bruker",
+        nucleus=nucleus,
+        spectrometer_mhz=sf,
+        sweep_width_hz=sw_h,
+        fid=fid,
+        group_delay_points=bruker_group_delay(acqus.values),
+        carrier_ppm=(o1 + (bf1 - sf) * 1e6) / sf,
+        solvent=acqus.text("SOLVENT"),
+        temperature_k=acqus.number("TE"),
+        pulse_program=acqus.text("PULPROG"),
+        acquisition_date=_date(acqus),
+        metadata={
+            "reader_warnings": warnings,
+            "experiment": folder.name,
+            "group_delay": acqus.values.get("GRPDLY"),
+            "decim": acqus.values.get("DECIM"),
+            "dspfvs": acqus.values.get("DSPFVS"),
+        },
     )
 
 
@@ -126,15 +145,20 @@ def _fid(path: Path, acqus: Parameters, warnings: list[str]) -> np.ndarray:
         raise InputError("fid is empty (0 bytes)")
     stored, stray = divmod(size, item)
     if stray:
-        warnings.append(f"fid: {size} bytes are not a whole number of {DATA_TYPES[data_type]} values "
-                        f"(DTYPA={data_type}); the last {stray} bytes were left out")
+        warnings.append(
+            f"fid: {size} bytes are not a whole number of {DATA_TYPES[data_type]} values "
+            f"(DTYPA={data_type}); the last {stray} bytes were left out"
+        )
     padded = -(-td // FID_BLOCK_VALUES) * FID_BLOCK_VALUES
     if stored < td:
-        warnings.append(f"fid holds {stored // 2} complex points but TD says {td // 2} (file cut short?); "
-                        f"read as it is")
+        warnings.append(
+            f"fid holds {stored // 2} complex points but TD says {td // 2} (file cut short?); read as it is"
+        )
     elif stored > padded:
-        warnings.append(f"fid holds {stored // 2} complex points, more than TD's {td // 2} (and its padding); "
-                        f"the first {td // 2} were read")
+        warnings.append(
+            f"fid holds {stored // 2} complex points, more than TD's {td // 2} (and its padding); "
+            f"the first {td // 2} were read"
+        )
     order, other = (">", "<") if byte_order == 1 else ("<", ">")
     fid = complex_pairs(read_values(path, order + NUMPY_TYPES[data_type], count=min(td, stored)))
     # read in the other byte order only to say so when that is what is wrong
@@ -164,14 +188,21 @@ def _processed(pdata: Path, experiment: Path, source: str, warnings: list[str]) 
     stored = size // item
     if si is not None and stored != si:
         warnings.append(f"1r holds {stored} points but procs SI says {si}; read as it is")
-    spectrum = read_values(path, (">" if byte_order == 1 else "<") + NUMPY_TYPES[data_type]) * 2.0 ** scale
+    spectrum = read_values(path, (">" if byte_order == 1 else "<") + NUMPY_TYPES[data_type]) * 2.0**scale
     ppm = offset - np.arange(spectrum.size) * (sw_p / sf) / spectrum.size
     return NMRData(
-        source_path=source, format="bruker-processed", nucleus=nucleus, spectrometer_mhz=sf,
-        sweep_width_hz=sw_p, spectrum=spectrum, ppm=ppm,
+        source_path=source,
+        format="bruker-processed",
+        nucleus=nucleus,
+        spectrometer_mhz=sf,
+        sweep_width_hz=sw_p,
+        spectrum=spectrum,
+        ppm=ppm,
         first_phase_deg=(procs.number("PHC0", 0.0), procs.number("PHC1", 0.0)),
-        solvent=acqus.text("SOLVENT"), temperature_k=acqus.number("TE"),
-        pulse_program=acqus.text("PULPROG"), acquisition_date=_date(acqus),
+        solvent=acqus.text("SOLVENT"),
+        temperature_k=acqus.number("TE"),
+        pulse_program=acqus.text("PULPROG"),
+        acquisition_date=_date(acqus),
         metadata={"reader_warnings": warnings, "pdata": pdata.name, "nc_proc": procs.values.get("NC_proc")},
     )
 
@@ -184,8 +215,11 @@ def read_zip(path: Path) -> NMRData:
         raise InputError(f"not a readable zip archive ({exc})", path) from exc
     with archive, tempfile.TemporaryDirectory(prefix="specqc-zip-") as temporary:
         target = Path(temporary).resolve()
-        members = [m for m in archive.infolist() if not m.is_dir()
-                   and "__MACOSX" not in m.filename and not m.filename.endswith(".DS_Store")]
+        members = [
+            m
+            for m in archive.infolist()
+            if not m.is_dir() and "__MACOSX" not in m.filename and not m.filename.endswith(".DS_Store")
+        ]
         if len(members) > MAX_ZIP_MEMBERS:
             raise InputError(f"zip archive has more than {MAX_ZIP_MEMBERS} files", path)
         if sum(m.file_size for m in members) > MAX_ZIP_BYTES:

@@ -53,8 +53,7 @@ def check_labels(path: Path) -> dict[str, str]:
         if match:
             name, value = _normalised(match.group(1)), match.group(2).split("$$")[0].strip()
             if last is None and name != "TITLE":
-                raise InputError(f"not a JCAMP-DX file (its first label is ##{match.group(1).strip()}=, "
-                                 "not ##TITLE=)")
+                raise InputError(f"not a JCAMP-DX file (its first label is ##{match.group(1).strip()}=, not ##TITLE=)")
             labels.setdefault(name, value)
             spelled.setdefault(name, match.group(1).strip())
             last = name
@@ -65,8 +64,9 @@ def check_labels(path: Path) -> dict[str, str]:
                 raise InputError("not a JCAMP-DX file (it does not begin with ##TITLE=)")
             continue
         if in_data and (bad := NOT_DATA.search(line.split("$$")[0])):
-            raise InputError(f"line {number}: {bad.group(0)!r} in the data is neither a digit nor a JCAMP-DX "
-                             "compression character")
+            raise InputError(
+                f"line {number}: {bad.group(0)!r} in the data is neither a digit nor a JCAMP-DX compression character"
+            )
     if last is None:
         raise InputError("not a JCAMP-DX file (no ##TITLE= label)")
     if last != "END":
@@ -122,11 +122,16 @@ def read(path: Path) -> NMRData:
             raise InputError("the file gives no spectrometer frequency (##.OBSERVE FREQUENCY=)")
         _check_points(labels, data, warnings)
         solvent = _first(dic, ".SOLVENTNAME", "$SOLVENT").strip("<>")
-        common = dict(source_path=str(path), format="jcamp", nucleus=nucleus, solvent=solvent,
-                      temperature_k=parse_number(_first(dic, ".TEMPERATURE", "$TE")),
-                      pulse_program=_first(dic, ".PULSESEQUENCE", "$PULPROG").strip("<>"),
-                      acquisition_date=_first(dic, "LONGDATE", "DATE", "$DATE"),
-                      metadata={"reader_warnings": warnings, "title": _first(dic, "TITLE")})
+        common = dict(
+            source_path=str(path),
+            format="jcamp",
+            nucleus=nucleus,
+            solvent=solvent,
+            temperature_k=parse_number(_first(dic, ".TEMPERATURE", "$TE")),
+            pulse_program=_first(dic, ".PULSESEQUENCE", "$PULPROG").strip("<>"),
+            acquisition_date=_first(dic, "LONGDATE", "DATE", "$DATE"),
+            metadata={"reader_warnings": warnings, "title": _first(dic, "TITLE")},
+        )
         if "FID" in datatype:
             return _fid(dic, data, sf, common)
         return _spectrum(dic, data, sf, common)
@@ -159,8 +164,9 @@ def _spectrum(dic: dict, data, sf: float, common: dict) -> NMRData:
         ppm = x / sf
         reference = _columns(_first(dic, ".SHIFTREFERENCE").strip("()"))
         # (solvent, nucleus, point, ppm): the point's ppm places the axis
-        reference_point, reference_ppm = ((parse_number(reference[2]), parse_number(reference[3]))
-                                          if len(reference) >= 4 else (None, None))
+        reference_point, reference_ppm = (
+            (parse_number(reference[2]), parse_number(reference[3])) if len(reference) >= 4 else (None, None)
+        )
         offset = parse_number(_first(dic, "$OFFSET"))
         if reference_point is not None and reference_ppm is not None:
             point = max(int(reference_point) - 1, 0)  # 1-based; some writers put 0 for the first
@@ -168,8 +174,14 @@ def _spectrum(dic: dict, data, sf: float, common: dict) -> NMRData:
             ppm = reference_ppm + (x - x[point]) / sf
         elif offset is not None:
             ppm = offset + (x - x[0]) / sf
-    return NMRData(spectrometer_mhz=sf, sweep_width_hz=abs(last - first) * (sf if unit.startswith("PPM") else 1),
-                   spectrum=real, ppm=ppm, first_phase_deg=(0.0, 0.0), **common)
+    return NMRData(
+        spectrometer_mhz=sf,
+        sweep_width_hz=abs(last - first) * (sf if unit.startswith("PPM") else 1),
+        spectrum=real,
+        ppm=ppm,
+        first_phase_deg=(0.0, 0.0),
+        **common,
+    )
 
 
 def _fid(dic: dict, data, sf: float, common: dict) -> NMRData:
@@ -183,5 +195,6 @@ def _fid(dic: dict, data, sf: float, common: dict) -> NMRData:
     carrier = offset - (sweep_hz / sf) / 2.0 if offset is not None else parse_number(_first(dic, "$O1P")) or 0.0
     # a Bruker export keeps the digital filter's delay in the FID
     delay = bruker_group_delay({key: _first(dic, f"${key}") for key in ("GRPDLY", "DECIM", "DSPFVS")})
-    return NMRData(spectrometer_mhz=sf, sweep_width_hz=sweep_hz, fid=fid, carrier_ppm=carrier,
-                   group_delay_points=delay, **common)
+    return NMRData(
+        spectrometer_mhz=sf, sweep_width_hz=sweep_hz, fid=fid, carrier_ppm=carrier, group_delay_points=delay, **common
+    )

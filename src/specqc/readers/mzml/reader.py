@@ -17,14 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import (
-    Chromatogram,
-    DiodeArray,
-    InstrumentInfo,
-    LCMSRun,
-    MS1ScanCollector,
-    Spectrum,
-)
+from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, MS1ScanCollector, Spectrum
 from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
 from ..rainbow_run import wavelength_from_label
@@ -73,14 +66,14 @@ def _chromatogram(oms, index: int, chromatogram) -> Chromatogram | None:
     rt_s, values = chromatogram.get_peaks()
     if rt_s.size == 0:
         return None
-    type_names = {
-        getattr(oms.ChromatogramSettings.ChromatogramType, name): name
-        for name in _CHROMATOGRAM_KINDS
-    }
+    type_names = {getattr(oms.ChromatogramSettings.ChromatogramType, name): name for name in _CHROMATOGRAM_KINDS}
     kind = _CHROMATOGRAM_KINDS.get(type_names.get(chromatogram.getChromatogramType(), ""), "other")
     native_id = chromatogram.getNativeID() or f"chromatogram={index}"
-    polarity = "negative" if native_id.lstrip().startswith("-") else (
-        "positive" if native_id.lstrip().startswith("+") else "unknown")
+    polarity = (
+        "negative"
+        if native_id.lstrip().startswith("-")
+        else ("positive" if native_id.lstrip().startswith("+") else "unknown")
+    )
     precursor = chromatogram.getPrecursor().getMZ() or None
     product = chromatogram.getProduct().getMZ() or None
     order = np.argsort(rt_s, kind="stable")
@@ -109,8 +102,13 @@ def diode_array_from_channels(chromatograms: list[Chromatogram]) -> tuple[list[C
     wavelengths = [c.wavelength_nm for c in same]
     if len(same) < MIN_DIODE_ARRAY_CHANNELS or len(set(wavelengths)) != len(wavelengths):
         return chromatograms, []
-    array = DiodeArray(id="DAD (from absorption chromatograms)", rt_min=clock, wavelength_nm=np.array(wavelengths),
-                       absorbance=np.column_stack([c.intensity for c in same]), unit="mAU")
+    array = DiodeArray(
+        id="DAD (from absorption chromatograms)",
+        rt_min=clock,
+        wavelength_nm=np.array(wavelengths),
+        absorbance=np.column_stack([c.intensity for c in same]),
+        unit="mAU",
+    )
     kept = [c for c in chromatograms if not any(c is s for s in same)]
     return kept, [array]
 
@@ -121,8 +119,11 @@ def _instrument(oms, experiment) -> InstrumentInfo:
     for analyzer in instrument.getMassAnalyzers():
         kind = analyzer.getType()
         name = next(
-            (n for n in dir(oms.MassAnalyzer.AnalyzerType)
-             if n.isupper() and getattr(oms.MassAnalyzer.AnalyzerType, n) == kind),
+            (
+                n
+                for n in dir(oms.MassAnalyzer.AnalyzerType)
+                if n.isupper() and getattr(oms.MassAnalyzer.AnalyzerType, n) == kind
+            ),
             "",
         )
         if name and name not in ("ANALYZERNULL", "SIZE_OF_ANALYZERTYPE"):
@@ -137,12 +138,18 @@ def _instrument(oms, experiment) -> InstrumentInfo:
 
 # What OpenMS reports on its stderr when a load fails, in specqc's words.
 OPENMS_PROBLEMS = (
-    (re.compile(r"length of m/z and integer values of spectrum '(?P<id>[^']*)' differ \(mz-size: (?P<mz>\d+), "
-                r"int-size: (?P<int>\d+)"),
-     "spectrum {id}: the m/z array holds {mz} values but the intensity array {int}"),
+    (
+        re.compile(
+            r"length of m/z and integer values of spectrum '(?P<id>[^']*)' differ \(mz-size: (?P<mz>\d+), "
+            r"int-size: (?P<int>\d+)"
+        ),
+        "spectrum {id}: the m/z array holds {mz} values but the intensity array {int}",
+    ),
     (re.compile(r"zlib::inflate failed"), "the zlib data of a binary array is damaged"),
-    (re.compile(r"input ended before all started tags were ended"), "the XML ends before its elements are closed "
-                                                                    "(file cut short?)"),
+    (
+        re.compile(r"input ended before all started tags were ended"),
+        "the XML ends before its elements are closed (file cut short?)",
+    ),
     (re.compile(r"Required attribute '(?P<name>[^']+)' not present"), "required attribute {name!r} is missing"),
     (re.compile(r"invalid character encountered"), "a value that is not a valid number or name"),
     (re.compile(r"[Bb]ase ?64"), "the base64 data of a binary array is damaged"),
@@ -154,8 +161,14 @@ def openms_failure(kind: str, printed: list[str]) -> str:
     """One line saying why OpenMS refused the file, from what it printed: its own
     text names its source files, so only the position and a known reason are kept."""
     text = " ".join(printed)
-    problem = next((template.format(**match.groupdict()) for pattern, template in OPENMS_PROBLEMS
-                    if (match := pattern.search(text))), None)
+    problem = next(
+        (
+            template.format(**match.groupdict())
+            for pattern, template in OPENMS_PROBLEMS
+            if (match := pattern.search(text))
+        ),
+        None,
+    )
     problem = problem or f"the {FORMAT_NAMES[kind]} reader (OpenMS) cannot interpret the content"
     position = POSITION.search(text)
     return f"line {position.group(1)}, column {position.group(2)}: {problem}" if position else problem
@@ -166,8 +179,10 @@ OPENMS_NOTES = (
     (re.compile(r"binary data array '[^']*' has length \d+, but should have length \d+"), None),
     (re.compile(r"should be fixed\. Please notify the maintainers"), None),
     (re.compile(r"Required attribute '[^']*' not present"), None),
-    (re.compile(r'"(?P<element>[^"]+)" is missing the required attribute "(?P<name>[^"]+)"'),
-     "<{element}> lacks its required attribute {name!r}; read without it"),
+    (
+        re.compile(r'"(?P<element>[^"]+)" is missing the required attribute "(?P<name>[^"]+)"'),
+        "<{element}> lacks its required attribute {name!r}; read without it",
+    ),
 )
 SOURCE_LOCATION = re.compile(r"^\S*\.(?:cpp|h)\(\d+\):\s*|While loading '[^']*':\s*|^Warning:\s*")
 
@@ -233,8 +248,16 @@ def _checked(path: Path) -> tuple[str, list[str]]:
     return kind, xmlcheck.check(path, kind)
 
 
-def _run(oms, path: Path, kind: str, settings, chromatograms: list[Chromatogram], has_spectra: bool,
-         warnings: list[str], **content) -> LCMSRun:
+def _run(
+    oms,
+    path: Path,
+    kind: str,
+    settings,
+    chromatograms: list[Chromatogram],
+    has_spectra: bool,
+    warnings: list[str],
+    **content,
+) -> LCMSRun:
     if not has_spectra and not chromatograms:
         raise InputError(f"the {FORMAT_NAMES[kind]} file holds no spectra and no chromatograms")
     chromatograms, diode_arrays = diode_array_from_channels(chromatograms)
@@ -261,7 +284,8 @@ def read(path: Path) -> LCMSRun:
     try:
         spectra = [_spectrum(oms, index, spectrum) for index, spectrum in enumerate(experiment.getSpectra())]
         chromatograms = [
-            c for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
+            c
+            for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
             if c is not None
         ]
         return _run(oms, path, kind, experiment, chromatograms, bool(spectra), warnings, spectra=tuple(spectra))
@@ -359,11 +383,23 @@ def read_streaming(path: Path, collector: MS1ScanCollector) -> LCMSRun:
             for spectrum in experiment.getSpectra():
                 collector.add(_spectrum(oms, spectrum_count, spectrum))
                 spectrum_count += 1
-            chromatograms = [c for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
-                             if c is not None]
+            chromatograms = [
+                c
+                for c in (_chromatogram(oms, i, ch) for i, ch in enumerate(experiment.getChromatograms()))
+                if c is not None
+            ]
             experiment.clear(False)
         warnings.extend(collector.notes())
-        return _run(oms, path, kind, experiment, chromatograms, spectrum_count > 0, warnings,
-                    spectra=(), ms1_scans=collector.finish())
+        return _run(
+            oms,
+            path,
+            kind,
+            experiment,
+            chromatograms,
+            spectrum_count > 0,
+            warnings,
+            spectra=(),
+            ms1_scans=collector.finish(),
+        )
     except SpecqcError as exc:
         raise with_path(exc, path) from exc

@@ -47,11 +47,18 @@ NUMPRESS = {"MS:1002312", "MS:1002313", "MS:1002314", "MS:1002746", "MS:1002747"
 MZ_ARRAY, INTENSITY_ARRAY, TIME_ARRAY = "MS:1000514", "MS:1000515", "MS:1000595"
 ARRAY_NAMES = {MZ_ARRAY: "m/z array", INTENSITY_ARRAY: "intensity array", TIME_ARRAY: "time array"}
 # cvParams whose value pyopenms converts to a number
-NUMERIC_PARAMS = {"MS:1000016": "scan start time", "MS:1000744": "selected ion m/z",
-                  "MS:1000827": "isolation window target m/z", "MS:1000501": "scan window lower limit",
-                  "MS:1000500": "scan window upper limit", "MS:1000504": "base peak m/z",
-                  "MS:1000505": "base peak intensity", "MS:1000285": "total ion current",
-                  "MS:1000041": "charge state", "MS:1000042": "peak intensity"}
+NUMERIC_PARAMS = {
+    "MS:1000016": "scan start time",
+    "MS:1000744": "selected ion m/z",
+    "MS:1000827": "isolation window target m/z",
+    "MS:1000501": "scan window lower limit",
+    "MS:1000500": "scan window upper limit",
+    "MS:1000504": "base peak m/z",
+    "MS:1000505": "base peak intensity",
+    "MS:1000285": "total ion current",
+    "MS:1000041": "charge state",
+    "MS:1000042": "peak intensity",
+}
 MS_LEVEL = "MS:1000511"
 
 MZXML_PRECISIONS = {"32": 4, "64": 8}
@@ -165,13 +172,18 @@ class _Checker:
                     self.parser.Parse(chunk, False)
                 self.parser.Parse(b"", True)
         except _Refusal as refusal:
-            self._refuse(f"line {self.parser.CurrentLineNumber}, column {self.parser.CurrentColumnNumber + 1}: "
-                         f"{refusal}")
+            self._refuse(
+                f"line {self.parser.CurrentLineNumber}, column {self.parser.CurrentColumnNumber + 1}: {refusal}"
+            )
         except expat.ExpatError as exc:
-            self._refuse(f"line {exc.lineno}, column {exc.offset + 1}: {XML_PROBLEMS.get(exc.code, 'not well-formed XML')}")
+            self._refuse(
+                f"line {exc.lineno}, column {exc.offset + 1}: {XML_PROBLEMS.get(exc.code, 'not well-formed XML')}"
+            )
         except LookupError as exc:  # an encoding Python has no codec for
-            self._refuse(f"the XML declaration names a character encoding specqc does not know "
-                         f"({exc.args[0].split(':')[-1].strip()})")
+            self._refuse(
+                f"the XML declaration names a character encoding specqc does not know "
+                f"({exc.args[0].split(':')[-1].strip()})"
+            )
         except OSError as exc:
             raise InputError(f"cannot read file ({exc.strerror or exc})", self.path) from exc
         self._compare_counts()
@@ -181,8 +193,10 @@ class _Checker:
         raise InputError(f"not a readable {self.kind} file: {problem}", self.path) from None
 
     def _doctype(self, *_args):
-        raise _Refusal("the file has a document type declaration (<!DOCTYPE>): mzML and mzXML need none, and "
-                       "specqc does not read XML that declares entities or an external DTD")
+        raise _Refusal(
+            "the file has a document type declaration (<!DOCTYPE>): mzML and mzXML need none, and "
+            "specqc does not read XML that declares entities or an external DTD"
+        )
 
     def _entity(self, *_args):
         raise _Refusal("the file declares an XML entity; specqc does not read XML that declares entities")
@@ -301,8 +315,10 @@ class _Checker:
         elif raw[:1] == b"\x78" and _inflates(raw):
             raise _Refusal(f"{name}: the data is zlib-compressed although its cvParam says 'no compression'")
         if len(raw) % array.dtype.itemsize:
-            raise _Refusal(f"{name}: {len(raw)} bytes are not a whole number of {8 * array.dtype.itemsize}-bit "
-                           "values (wrong precision or compression cvParam?)")
+            raise _Refusal(
+                f"{name}: {len(raw)} bytes are not a whole number of {8 * array.dtype.itemsize}-bit "
+                "values (wrong precision or compression cvParam?)"
+            )
         array.values = len(raw) // array.dtype.itemsize
         if array.kind == MZ_ARRAY:
             self._check_order(np.frombuffer(raw, dtype=array.dtype), item.label)
@@ -311,9 +327,11 @@ class _Checker:
         if self.array is not None and self.items:
             array, item = self.array, self.items[-1]
             if array.encoded_length not in (None, "") and array.encoded_length.strip() != str(array.base64_chars):
-                self.findings.add("encodedLength differs from the base64 text",
-                                  f"{item.label}: encodedLength says {array.encoded_length}, the base64 text has "
-                                  f"{array.base64_chars} characters")
+                self.findings.add(
+                    "encodedLength differs from the base64 text",
+                    f"{item.label}: encodedLength says {array.encoded_length}, the base64 text has "
+                    f"{array.base64_chars} characters",
+                )
             item.arrays.append(array)
         self.array = None
 
@@ -326,21 +344,27 @@ class _Checker:
     def _close_mzml_item(self):
         item = self.items.pop()
         counted = [a for a in item.arrays if a.values is not None]
-        first_kind, second_kind = (MZ_ARRAY, INTENSITY_ARRAY) if item.label.startswith("spectrum") else (
-            TIME_ARRAY, INTENSITY_ARRAY)
+        first_kind, second_kind = (
+            (MZ_ARRAY, INTENSITY_ARRAY) if item.label.startswith("spectrum") else (TIME_ARRAY, INTENSITY_ARRAY)
+        )
         first = next((a for a in counted if a.kind == first_kind), None)
         second = next((a for a in counted if a.kind == second_kind), None)
         if first is not None and second is not None and first.values != second.values:
             hint = " (wrong compression or precision cvParam?)"
-            raise _Refusal(f"{item.label}: the {ARRAY_NAMES[first_kind]} holds {first.values} values but the "
-                           f"intensity array {second.values}{hint}")
+            raise _Refusal(
+                f"{item.label}: the {ARRAY_NAMES[first_kind]} holds {first.values} values but the "
+                f"intensity array {second.values}{hint}"
+            )
         for array in counted:
-            declared = _whole_number(array.length_attr, f"{item.label}: arrayLength") if array.length_attr else (
-                item.declared)
+            declared = (
+                _whole_number(array.length_attr, f"{item.label}: arrayLength") if array.length_attr else (item.declared)
+            )
             if declared is not None and array.values != declared:
-                self.findings.add("a declared array length differs from the data",
-                                  f"{item.label}: defaultArrayLength says {declared} points, its "
-                                  f"{ARRAY_NAMES.get(array.kind, 'array')} holds {array.values}; read as it is")
+                self.findings.add(
+                    "a declared array length differs from the data",
+                    f"{item.label}: defaultArrayLength says {declared} points, its "
+                    f"{ARRAY_NAMES.get(array.kind, 'array')} holds {array.values}; read as it is",
+                )
                 break
 
     def _start_mzml_offset(self, _attrs):
@@ -406,8 +430,10 @@ class _Checker:
             raw = _inflate(raw, f"{item.label}: peaks", "its compressionType")
         dtype = self.peaks_attrs["dtype"]
         if len(raw) % (2 * dtype.itemsize):
-            raise _Refusal(f"{item.label}: peaks hold {len(raw)} bytes, not a whole number of "
-                           f"{8 * dtype.itemsize}-bit m/z-intensity pairs")
+            raise _Refusal(
+                f"{item.label}: peaks hold {len(raw)} bytes, not a whole number of "
+                f"{8 * dtype.itemsize}-bit m/z-intensity pairs"
+            )
         pairs = len(raw) // (2 * dtype.itemsize)
         self._check_order(np.frombuffer(raw, dtype=dtype)[0::2], item.label)
         if pairs != item.declared:
@@ -433,8 +459,9 @@ class _Checker:
         # OpenMS sorts the peaks as it loads them, so only here can the reader still tell they were not
         with np.errstate(invalid="ignore"):
             if mz.size > 1 and bool((mz[1:] < mz[:-1]).any()):
-                self.findings.add("m/z values are out of order",
-                                  f"{label}: its m/z values are out of order; they were sorted")
+                self.findings.add(
+                    "m/z values are out of order", f"{label}: its m/z values are out of order; they were sorted"
+                )
 
     def _declare_count(self, element: str, value: str | None, field_name: str) -> None:
         count = _whole_number(value, field_name) if value not in (None, "") else None
@@ -445,15 +472,18 @@ class _Checker:
         for element, (declared, field_name) in self.declared_counts.items():
             found = self.counted[element]
             if found != declared:
-                self.findings.add(f"{field_name} differs",
-                                  f"{field_name} says {declared} {PLURALS[element]}, the file holds {found}; read as it is")
+                self.findings.add(
+                    f"{field_name} differs",
+                    f"{field_name} says {declared} {PLURALS[element]}, the file holds {found}; read as it is",
+                )
 
     def _index_offset(self, text: str, field_name: str) -> None:
         offset = _whole_number(text.strip() or None, field_name)
         if offset is not None and offset >= self.size:
-            self.findings.add(f"{field_name} points past the end of the file",
-                              f"{field_name} {offset} points past the end of the file ({self.size} bytes); the "
-                              "index is not used")
+            self.findings.add(
+                f"{field_name} points past the end of the file",
+                f"{field_name} {offset} points past the end of the file ({self.size} bytes); the index is not used",
+            )
 
 
 def _whole_number(text: str | None, field_name: str) -> int | None:
@@ -502,8 +532,9 @@ def _inflate(raw: bytes, name: str, declared_by: str = "its cvParam") -> bytes:
     try:
         data = inflater.decompress(raw, MAX_ARRAY_BYTES)
     except zlib.error:
-        raise _Refusal(f"{name}: the zlib data is damaged (or the data is not zlib-compressed, as {declared_by} "
-                       "says it is)") from None
+        raise _Refusal(
+            f"{name}: the zlib data is damaged (or the data is not zlib-compressed, as {declared_by} says it is)"
+        ) from None
     if inflater.unconsumed_tail:
         raise _Refusal(f"{name}: the zlib data inflates to more than {MAX_ARRAY_BYTES >> 20} MiB")
     if not inflater.eof:

@@ -56,14 +56,17 @@ def _fid(path: Path, warnings: list[str]) -> np.ndarray:
         raise InputError(f"fid: {size} bytes, shorter than its {FILE_HEADER.size}-byte file header")
     with path.open("rb") as handle:
         nblocks, ntraces, points, ebytes, tbytes, bbytes, _version, status, nbheaders = FILE_HEADER.unpack(
-            handle.read(FILE_HEADER.size))
+            handle.read(FILE_HEADER.size)
+        )
     dtype = ">f4" if status & S_FLOAT else (">i4" if status & S_32 else ">i2")
     header = f"fid header: nblocks {nblocks}, ntraces {ntraces}, np {points}, ebytes {ebytes}, tbytes {tbytes}"
     if nblocks < 1 or ntraces < 1 or points < 2 or nbheaders < 0:
         raise InputError(f"{header}: not the header of a recorded FID")
     if ebytes != np.dtype(dtype).itemsize:
-        raise InputError(f"fid header: ebytes is {ebytes} but its status ({status:#x}) says "
-                         f"{8 * np.dtype(dtype).itemsize}-bit values")
+        raise InputError(
+            f"fid header: ebytes is {ebytes} but its status ({status:#x}) says "
+            f"{8 * np.dtype(dtype).itemsize}-bit values"
+        )
     if tbytes != points * ebytes or bbytes != ntraces * tbytes + nbheaders * BLOCK_HEADER_BYTES:
         raise InputError(f"{header}, bbytes {bbytes}: the sizes contradict each other")
     if nblocks * ntraces > 1:
@@ -72,8 +75,10 @@ def _fid(path: Path, warnings: list[str]) -> np.ndarray:
     start = FILE_HEADER.size + nbheaders * BLOCK_HEADER_BYTES
     stored = max(size - start, 0) // ebytes
     if size < declared:
-        warnings.append(f"fid holds {stored // 2} complex points but its header declares {points // 2} "
-                        "(file cut short?); read as it is")
+        warnings.append(
+            f"fid holds {stored // 2} complex points but its header declares {points // 2} "
+            "(file cut short?); read as it is"
+        )
     elif size > declared:
         warnings.append(f"fid is {size} bytes, {size - declared} more than its header declares; they were left out")
     count = min(points, stored)
@@ -100,8 +105,14 @@ def read(path: Path) -> NMRData:
         # The window centre therefore sits at (sw/2 - rfl + rfp) Hz on the reference scale.
         carrier_ppm = (sw / 2.0 - rfl + rfp) / reffrq
         return NMRData(
-            source_path=str(path), format="varian", nucleus=nucleus, spectrometer_mhz=reffrq,
-            sweep_width_hz=sw, fid=fid, carrier_ppm=carrier_ppm, solvent=parameters.text("solvent"),
+            source_path=str(path),
+            format="varian",
+            nucleus=nucleus,
+            spectrometer_mhz=reffrq,
+            sweep_width_hz=sw,
+            fid=fid,
+            carrier_ppm=carrier_ppm,
+            solvent=parameters.text("solvent"),
             temperature_k=None if temperature is None else temperature + 273.15,
             pulse_program=parameters.text("seqfil"),
             acquisition_date=parameters.text("date") or parameters.text("time_run"),

@@ -84,10 +84,8 @@ def function_problem(path: Path) -> str | None:
     if entries == 0:
         return f"its scan index {index.name} is empty"
     if stray:
-        return (f"its scan index {index.name} is not a whole number of {IDX_ENTRY_BYTES}-byte entries "
-                "(file cut short?)")
-    table = np.frombuffer(index.read_bytes(), dtype=np.dtype([("offset", "<u4"), ("pairs", "<u4"),
-                                                              ("rest", "V14")]))
+        return f"its scan index {index.name} is not a whole number of {IDX_ENTRY_BYTES}-byte entries (file cut short?)"
+    table = np.frombuffer(index.read_bytes(), dtype=np.dtype([("offset", "<u4"), ("pairs", "<u4"), ("rest", "V14")]))
     offsets, pairs = table["offset"].astype(np.int64), table["pairs"].astype(np.int64) & 0x3FFFFF
     size = path.stat().st_size
     if not np.all(np.diff(offsets) >= 0):
@@ -98,13 +96,17 @@ def function_problem(path: Path) -> str | None:
     # every scan but the last ends where the next begins
     held = int(np.searchsorted(offsets[1:], size, side="right"))
     if held < entries - 1:
-        return f"{index.name} lists {entries} scans, {path.name} ({size} bytes) holds {held} complete ones " \
-               "(file cut short?)"
+        return (
+            f"{index.name} lists {entries} scans, {path.name} ({size} bytes) holds {held} complete ones "
+            "(file cut short?)"
+        )
     # the last holds its pairs at one of the pair sizes Waters writes
     tail, count = size - int(offsets[last[-1]]), int(pairs[last[-1]])
     if tail % count or tail // count not in PAIR_BYTES:
-        return (f"{path.name} ({size} bytes) does not end where the last scan {index.name} lists does "
-                "(file cut short, or bytes appended?)")
+        return (
+            f"{path.name} ({size} bytes) does not end where the last scan {index.name} lists does "
+            "(file cut short, or bytes appended?)"
+        )
     return None
 
 
@@ -125,8 +127,9 @@ def read(path: Path) -> LCMSRun:
     warnings: list[str] = []
     try:
         detector_files = tuple(sorted(p.name for p in path.iterdir() if is_detector_file(p)))
-        directory = read_directory(path, warnings, detector_files, explain=function_problem, bin_width=MS_BIN_DA,
-                                   display_precision=1)
+        directory = read_directory(
+            path, warnings, detector_files, explain=function_problem, bin_width=MS_BIN_DA, display_precision=1
+        )
         extern = path / "_extern.inf"
         declared = reference_functions_from_header(extern.read_text(encoding="latin-1")) if extern.is_file() else set()
         ms_files = [d for d in directory.datafiles if d.detector == "MS"]
@@ -140,29 +143,40 @@ def read(path: Path) -> LCMSRun:
                     lock_mass.append(datafile.name)
                     continue
                 polarity = POLARITY.get(str((datafile.metadata or {}).get("polarity", "")), "unknown")
-                spectra.extend(ms_spectra(datafile, polarity, start_index=len(spectra),
-                                          native_prefix=f"function={number} "))
+                spectra.extend(
+                    ms_spectra(datafile, polarity, start_index=len(spectra), native_prefix=f"function={number} ")
+                )
                 continue
             traces, array = optical_channels(datafile)
             chromatograms.extend(traces)
             arrays.extend(array)
         if not spectra and not chromatograms and not arrays:
-            raise InputError("the .raw folder holds no MS, UV or detector signal"
-                             + (" besides the lock-mass function" if lock_mass else ""))
+            raise InputError(
+                "the .raw folder holds no MS, UV or detector signal"
+                + (" besides the lock-mass function" if lock_mass else "")
+            )
         header = _header(path)
         model = header.get("Instrument", "")
         quadrupole = re.search(r"SQD|TQD|QDa|TQ-?S|TQ-?XS|ZQ|Quattro", model, re.IGNORECASE)
         metadata = dict(directory.metadata or {})
         return LCMSRun(
-            source_path=str(path), format="waters-raw", spectra=tuple(spectra), chromatograms=tuple(chromatograms),
+            source_path=str(path),
+            format="waters-raw",
+            spectra=tuple(spectra),
+            chromatograms=tuple(chromatograms),
             diode_arrays=tuple(arrays),
-            instrument=InstrumentInfo(model=model, vendor="Waters",
-                                      analyzers=("quadrupole",) if quadrupole else (), software="MassLynx"),
+            instrument=InstrumentInfo(
+                model=model, vendor="Waters", analyzers=("quadrupole",) if quadrupole else (), software="MassLynx"
+            ),
             acquisition_date=str(metadata.get("date", "")),
-            metadata={"reader_warnings": warnings, "sample": header.get("Acquired Name", ""),
-                      "method": header.get("MS Method", ""),
-                      "detector_files": [d.name for d in directory.datafiles],
-                      "lock_mass_functions_excluded": lock_mass, "ms_binning_da": MS_BIN_DA},
+            metadata={
+                "reader_warnings": warnings,
+                "sample": header.get("Acquired Name", ""),
+                "method": header.get("MS Method", ""),
+                "detector_files": [d.name for d in directory.datafiles],
+                "lock_mass_functions_excluded": lock_mass,
+                "ms_binning_da": MS_BIN_DA,
+            },
         )
     except SpecqcError as exc:
         raise with_path(exc, path) from exc
