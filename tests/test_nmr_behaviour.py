@@ -558,3 +558,51 @@ def test_judged_overlap_and_support_equal_a_direct_fit_of_each_window():
     # only 0.6 or 0.8 of it shows 1/0.6 or 1/0.8 of its expected intensity
     assert results[1].signals[0].support == pytest.approx(1 / 0.6, rel=0.02)
     assert results[2].signals[0].support == pytest.approx(1 / 0.8, rel=0.02)
+
+
+def _stage_report(tmp_path, stage: str, components: list[NMRComponent]) -> dict:
+    settings = NMRSettings(seed=5)
+    fid, _ = simulate(ROUTE, components, settings)
+    write_bruker(tmp_path / "1", fid, settings)
+    return build_report(analyze([tmp_path / "1"], ROUTE.id, stage))
+
+
+def _check(report: dict, check_id: str) -> dict:
+    return next(c for c in report["qc"]["checks"] if c["id"] == check_id)
+
+
+def test_a_spectrum_mostly_unassigned_cannot_show_the_product_absent(tmp_path):
+    from specqc.simulate.nmr import Signal
+
+    # a clean compound the references do not describe: the product may be it, with shifts they do not predict
+    unknown = (Signal(4.62, "s", 2), Signal(3.71, "t", 2, 6.5), Signal(2.38, "t", 2, 6.5), Signal(1.02, "s", 9))
+    report = _stage_report(
+        tmp_path,
+        "salt",
+        [
+            NMRComponent("compound X", 1.0, "unknown", unknown),
+            NMRComponent("residual", 0.9, "residual"),
+            NMRComponent("water", 0.3, "water", extra_width_hz=3.0),
+        ],
+    )
+    assert report["nmr"]["unassigned_signal_pct"] > 90
+    present = _check(report, "product-present")
+    assert present["status"] == "not-assessed" and "its absence is not shown" in present["detail"], present
+    assert "product-not-found" not in {d["id"] for d in report["diagnoses"]}
+    assert report["qc"]["verdict"] == "inconclusive"
+
+
+def test_a_spectrum_explained_by_the_precursor_shows_the_product_absent(tmp_path):
+    # a cyclization that did not go: the linear precursor's signals explain the spectrum
+    report = _stage_report(
+        tmp_path,
+        "cyclization",
+        [
+            NMRComponent("aminopropyl-glycinate", 1.0, satellites=True),
+            NMRComponent("residual", 0.9, "residual"),
+            NMRComponent("water", 0.3, "water", extra_width_hz=3.0),
+        ],
+    )
+    assert report["nmr"]["unassigned_signal_pct"] < 20
+    assert _check(report, "product-present")["status"] == "fail"
+    assert "product-not-found" in {d["id"] for d in report["diagnoses"]}

@@ -278,11 +278,22 @@ def _product_present(entry: CheckEntry, sample: SampleEvidence, thresholds: dict
         elif not item.nmr_looked and (short := scans_unmeasurable(sample, [item])):
             statuses.append(NOT_ASSESSED)  # a missing peak in too few scans says nothing
             details.append(f"{item.species.name} not found, but too little data: {short}")
+        elif not item.ms_looked and (unshown := _nmr_absence_unshown(sample)):
+            statuses.append(NOT_ASSESSED)
+            details.append(f"{item.species.name} not recognised by 1H NMR, but its absence is not shown: {unshown}")
         else:
             statuses.append(FAIL)
             details.append(f"{item.species.name} not found")
     status = FAIL if FAIL in statuses else (PASS if set(statuses) == {PASS} else NOT_ASSESSED)
     return CheckResult(entry.id, entry.title, status, "; ".join(details), entry.guide_ref)
+
+
+def _nmr_absence_unshown(sample: SampleEvidence) -> str | None:
+    """Why no 1H spectrum of the sample shows the main component absent (each is
+    mostly unassigned signal), or None when one does."""
+    spectra = [sample.nmr] if sample.nmr is not None else []
+    reasons = [spectrum.absence_unshown() for spectrum in spectra]
+    return "; ".join(r for r in reasons if r) if reasons and all(reasons) else None
 
 
 def _identity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
@@ -302,11 +313,15 @@ def _identity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> Ch
         parts.append("1H NMR: " + ("signals match the reference" if nmr_ok else "product signals not found"))
     else:
         missing.append("a 1H NMR spectrum with reference data for the product")
-    if (item.ms_looked and not ms_ok) or (item.nmr_looked and not nmr_ok):
+    unshown = _nmr_absence_unshown(sample) if item.nmr_looked and not nmr_ok else None
+    if unshown:
+        parts.append(f"not recognised by 1H NMR, which cannot show it absent: {unshown}")
+    if (item.ms_looked and not ms_ok) or (item.nmr_looked and not nmr_ok and not unshown):
         status = FAIL
-    elif missing:
+    elif missing or unshown:
         status = NOT_ASSESSED
-        parts.append("identity needs both techniques; missing " + " and ".join(missing))
+        if missing:
+            parts.append("identity needs both techniques; missing " + " and ".join(missing))
     else:
         status = PASS
     return CheckResult(entry.id, entry.title, status, "; ".join(parts), entry.guide_ref)

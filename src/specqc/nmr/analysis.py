@@ -64,6 +64,10 @@ class NMRSpeciesResult:
 # An unexplained signal is listed when its integral reaches this fraction of one proton of the product
 # (the product's per-proton integral) and it stands DETECTION_SNR above the noise.
 UNEXPLAINED_MIN_FRACTION = 0.05
+# above this share of unassigned signal the spectrum does not show the main component absent
+UNASSIGNED_MAJORITY = 0.5
+# what every spectrum holds besides the sample (left out of the unassigned share)
+NOT_SAMPLE = ("residual", "TMS", "DSS", "water", "13C satellite")
 UNEXPLAINED_MIN_SNR = 10.0
 MAX_EQUIVALENT_PROTONS = 9  # no single signal of a small molecule stands for more (a tert-butyl)
 # Characteristic signals of common groups: (name, multiplicities, shift range, proton count it
@@ -153,6 +157,20 @@ class NMRResult:
     # mol % of the product among everything seen: route impurities, and each unexplained signal as at
     # least integral / MAX_EQUIVALENT_PROTONS mol (an upper bound: an unknown may hold fewer protons)
     purity_upper_bound_pct: float | None = None
+    # share of the sample's own signal (S/N >= UNEXPLAINED_MIN_SNR; solvent residual, water and
+    # internal standard left out) that nothing was assigned to
+    unassigned_share: float | None = None
+
+    def absence_unshown(self) -> str | None:
+        """Why this spectrum cannot show that the main component is absent, or None
+        when it can: a spectrum mostly made of lines nothing explains holds a compound
+        the references do not describe, which may well be the product itself."""
+        if self.unassigned_share is None or self.unassigned_share < UNASSIGNED_MAJORITY:
+            return None
+        return (
+            f"{100 * self.unassigned_share:.0f} % of the signal in {self.source_path} is unassigned: the main "
+            "component may be there with shifts the reference data do not predict (or an unexpected compound is)"
+        )
 
 
 def _species_components(route: Route, stage: Stage, solvent: str, form: str) -> tuple[list[FitComponent], dict]:
@@ -315,6 +333,7 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
         exchangeable = _label_exchangeable(multiplets, species, route, solvent, form)
         _label_satellites(multiplets, data.spectrometer_mhz)
     unexplained = _unexplained_signals(multiplets, processed, data.spectrometer_mhz, route) if main_amount else []
+    unassigned_share = _unassigned_share(multiplets) if fit else None
     detected_ratios = [x.mol_ratio for x in species if x.detected and x.stage_role == "impurity" and x.mol_ratio]
     unknown_ratio = sum(u.min_mol_ratio for u in unexplained)
     purity_bound = round(100.0 / (1.0 + sum(detected_ratios) + unknown_ratio), 2) if main_amount else None
@@ -346,7 +365,23 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
         fit_grid_hz=round(fit.grid_hz, 4) if fit and fit.grid_hz else None,
         unexplained=unexplained,
         purity_upper_bound_pct=purity_bound,
+        unassigned_share=unassigned_share,
     )
+
+
+def _unassigned_share(multiplets: list[Multiplet]) -> float | None:
+    """Area share of the sample's strong multiplets that nothing was assigned to."""
+
+    def not_sample(multiplet: Multiplet) -> bool:
+        return bool(multiplet.assignment) and all(
+            any(word in label for word in NOT_SAMPLE) for label in multiplet.assignment
+        )
+
+    sample = [m for m in multiplets if m.snr >= UNEXPLAINED_MIN_SNR and not not_sample(m)]
+    total = sum(m.area for m in sample)
+    if total <= 0:
+        return None
+    return round(sum(m.area for m in sample if not m.assignment) / total, 4)
 
 
 def _solvent_screen(

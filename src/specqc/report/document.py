@@ -164,6 +164,9 @@ def nmr_block(spectrum: NMRResult) -> dict:
             ],
         },
         "purity_upper_bound_pct": spectrum.purity_upper_bound_pct,
+        "unassigned_signal_pct": _round(
+            None if spectrum.unassigned_share is None else 100 * spectrum.unassigned_share, 2
+        ),
         "signals": [
             {
                 "shift_ppm": m.shift_ppm,
