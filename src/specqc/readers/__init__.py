@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Union, cast
 
 from ..errors import InputError
 from .agilent import layout as agilent_layout
@@ -20,6 +20,11 @@ from .bounds import ReadLimits, bounded_read
 from .bruker import layout as bruker_layout
 from .varian import layout as varian_layout
 from .waters import layout as waters_layout
+
+if TYPE_CHECKING:
+    from ..model import LCMSRun, MS1ScanCollector, NMRData
+
+    InstrumentData = Union[LCMSRun, NMRData]  # what a reader gives: one vendor-neutral model
 
 SNIFF_BYTES = 4096
 
@@ -35,15 +40,19 @@ class ReaderEntry:
     sniff: Callable[[Path, bytes], bool] | None = None
     folder_match: Callable[[Path], bool] | None = None
 
-    def load(self, path: Path, limits: ReadLimits | None = None, ms1_collector=None):
+    def load(
+        self, path: Path, limits: ReadLimits | None = None, ms1_collector: MS1ScanCollector | None = None
+    ) -> InstrumentData:
         """Read ``path`` under the per-input time and memory bound (see `bounds`).
         With an ``ms1_collector`` (model.MS1ScanCollector), a reader that can
         stream (``read_streaming``) hands it the spectra instead of keeping them."""
         module = importlib.import_module(self.module, __package__)
         streaming = getattr(module, "read_streaming", None) if ms1_collector is not None else None
         if streaming is not None:
-            return bounded_read(lambda source: streaming(source, ms1_collector), Path(path), limits)
-        return bounded_read(module.read, Path(path), limits)
+            model = bounded_read(lambda source: streaming(source, ms1_collector), Path(path), limits)
+        else:
+            model = bounded_read(module.read, Path(path), limits)
+        return cast("InstrumentData", model)
 
 
 def _head(path: Path) -> bytes:
@@ -220,7 +229,7 @@ def _why_not_a_dataset(path: Path) -> str:
     return ""
 
 
-def read(path: str | Path, format_name: str | None = None):
+def read(path: str | Path, format_name: str | None = None) -> InstrumentData:
     """Read an instrument file or dataset folder into the vendor-neutral model."""
     entry = find_reader(path, format_name)
     return entry.load(Path(path))

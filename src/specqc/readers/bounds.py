@@ -30,7 +30,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from ..errors import ConfigError, InputBoundError
 from ._native import captured_native_stderr
@@ -38,9 +38,9 @@ from ._native import captured_native_stderr
 try:  # POSIX only
     import resource
     import signal
-except ImportError:  # pragma: no cover - Windows
-    resource = None
-    signal = None
+except ImportError:  # pragma: no cover - Windows: reads run unbounded (checked as `is not None` below)
+    resource = None  # type: ignore[assignment]
+    signal = None  # type: ignore[assignment]
 
 MIB = 1024 * 1024
 BASE_SECONDS = 60.0
@@ -117,7 +117,7 @@ _state = threading.local()
 
 
 @contextlib.contextmanager
-def bounded(path: Path, limits: ReadLimits | None = None):
+def bounded(path: Path, limits: ReadLimits | None = None) -> Iterator[None]:
     """Run the body under the time and memory bound of reading ``path``.
 
     Reads nest (a zip archive reads the experiment inside it): only the
@@ -167,7 +167,7 @@ def bounded_read(read: Callable[[Path], T], path: Path, limits: ReadLimits | Non
 
 
 @contextlib.contextmanager
-def _time_bound(seconds: float):
+def _time_bound(seconds: float) -> Iterator[None]:
     usable = (
         signal is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     )
@@ -175,7 +175,7 @@ def _time_bound(seconds: float):
         yield
         return
 
-    def deadline(_signum, _frame):
+    def deadline(_signum: int, _frame: object) -> None:
         raise _DeadlineReached()
 
     previous_handler = signal.signal(signal.SIGALRM, deadline)
@@ -201,7 +201,7 @@ def _address_space_in_use() -> int | None:
 
 
 @contextlib.contextmanager
-def _memory_bound(budget: int):
+def _memory_bound(budget: int) -> Iterator[bool]:
     """Lower the soft address-space limit to what is in use plus ``budget``.
     Yields whether a bound is in force."""
     in_use = _address_space_in_use() if resource is not None else None
