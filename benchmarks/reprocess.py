@@ -75,17 +75,11 @@ def serial(jobs: list[dict], warm: Path) -> dict:
 
 
 def distributed(jobs: list[dict], warm: Path, workers: int) -> dict:
-    from distributed import Client, LocalCluster
-
-    from specqc.reprocess import run
+    from specqc.reprocess import open_client, run
 
     start = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    # the cluster `specqc reprocess --workers N` starts
+    with open_client(workers=workers) as client, client.cluster:
         client.run(_warm_up, str(warm))
         ready = time.perf_counter() - start
         cpu_before = sum(client.run(time.process_time).values())
