@@ -37,6 +37,7 @@ import numpy as np
 
 from .lineshape import line_width_of, lorentzian, multiplet_extent_hz, multiplet_shape, multiplet_shapes
 from .peaks import PROTON_WINDOW_PPM
+from .solvents import MULTIPLICITIES
 
 DETECTION_SNR = 10.0  # model height over noise sigma for a compound to count (quantitation limit)
 SUPPORT_MIN = 0.6  # the free-standing signals must show this share of their expected intensity (proton-weighted)
@@ -707,9 +708,9 @@ def _fit_within(
         kept = [i for i in kept if i != weakest]
         results[weakest].significance = tests[weakest]
         results[weakest].upper_bound_amount = float(amounts[weakest])  # all the joint fit would give it
-        results[weakest].reason += (
-            f"; its whole pattern does not improve the joint fit enough ({_test_text(tests[weakest])})"
-        )
+        results[
+            weakest
+        ].reason += f"; its whole pattern does not improve the joint fit enough ({_test_text(tests[weakest])})"
         amounts, results = refit(kept)
     # What remains passed the whole-pattern test, but hidden under other
     # compounds a pattern also fits what a predicted shape gets wrong (on the
@@ -1066,6 +1067,7 @@ class _Judge:
         from scipy.sparse import csr_matrix
 
         self.components = components
+        self.mhz, self.fwhm_hz = axis.mhz, fwhm_hz
         signals, self.owner = _flattened(components)
         placed = [_signal_shape(axis, s, s.observed_ppm, fwhm_hz) for s in signals]
         sizes = np.array([shape.size for _, shape in placed])
@@ -1095,6 +1097,9 @@ class _Judge:
             & (self.owner[:, None] != self.owner[None, :])
             & (misplaced[None, :] < misplaced[:, None])
         )
+
+    def _half_spans(self, component: FitComponent) -> dict[str, float]:
+        return {s.group: _half_span_hz(s, self.fwhm_hz) / self.mhz for s in component.signals}
 
     def __call__(self, amounts, sigma: float, baseline: np.ndarray | None = None) -> list[ComponentResult]:
         amounts = np.asarray(amounts, dtype=float)
@@ -1161,7 +1166,7 @@ class _Judge:
                     )
                 )
                 row += 1
-            detected, reason, overlapped = _verdict(component, snr, signals)
+            detected, reason, overlapped = _verdict(component, snr, signals, self._half_spans(component))
             peak = float(self.column_peak[index])
             results.append(
                 ComponentResult(
@@ -1178,9 +1183,20 @@ class _Judge:
         return results
 
 
-def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -> tuple[bool, str, bool]:
+def _half_span_hz(signal: FitSignal, fwhm_hz: float) -> float:
+    """How far a placed multiplet's lines reach from its centre: its outer lines plus one line width."""
+    width = signal.width_hz + signal.extra_width_hz
+    lines = MULTIPLICITIES.get(signal.multiplicity, 1)
+    outer = (lines - 1) / 2.0 * abs(signal.j_hz) if lines >= 1 else width / 2.0
+    return outer + line_width_of(signal.multiplicity, width, fwhm_hz)
+
+
+def _verdict(
+    component: FitComponent, snr: float, signals: list[SignalResult], half_spans: dict[str, float] | None = None
+) -> tuple[bool, str, bool]:
     """(detected, why, undecided): undecided when only overlap keeps the
-    signals from testifying (the whole-pattern test decides then)."""
+    signals from testifying (the whole-pattern test decides then).
+    ``half_spans``: each signal's lines reach this far (ppm) from its centre."""
     if snr < DETECTION_SNR:
         return False, f"below detection (S/N {snr:.1f} < {DETECTION_SNR:g})", False
     testified = [s for s in signals if s.support is not None]
@@ -1190,7 +1206,11 @@ def _verdict(component: FitComponent, snr: float, signals: list[SignalResult]) -
     share = {id(s): s.support for s in testified}
     tolerance = {s.group: reference.tolerance_ppm for s, reference in zip(signals, component.signals)}
     for first, second in combinations(testified, 2):
-        collapsed = abs(first.observed_ppm - second.observed_ppm) < SAME_LINE_PPM
+        distance = abs(first.observed_ppm - second.observed_ppm)
+        # an impurity's two signals share lines when one sits inside the other's lines (a singlet placed
+        # on a triplet 0.012 ppm off its centre was taken as two signals of a compound not there)
+        reach = 0.0 if component.expected or not half_spans else max(half_spans[first.group], half_spans[second.group])
+        collapsed = distance < max(SAME_LINE_PPM, reach)
         apart = abs(first.reference_ppm - second.reference_ppm)
         if not collapsed or apart <= SAME_LINE_PPM:
             continue
