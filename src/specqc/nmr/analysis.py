@@ -64,11 +64,11 @@ class NMRSpeciesResult:
 # An unexplained signal is listed when its integral reaches this fraction of one proton of the product
 # (the product's per-proton integral) and it stands DETECTION_SNR above the noise.
 UNEXPLAINED_MIN_FRACTION = 0.05
+UNEXPLAINED_MIN_SNR = 10.0
 # above this share of unassigned signal the spectrum does not show the main component absent
 UNASSIGNED_MAJORITY = 0.5
 # what every spectrum holds besides the sample (left out of the unassigned share)
 NOT_SAMPLE = ("residual", "TMS", "DSS", "water", "13C satellite")
-UNEXPLAINED_MIN_SNR = 10.0
 MAX_EQUIVALENT_PROTONS = 9  # no single signal of a small molecule stands for more (a tert-butyl)
 # Characteristic signals of common groups: (name, multiplicities, shift range, proton count it
 # stands for, how to recognise the group in a reference signal's label)

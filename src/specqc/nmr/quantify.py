@@ -708,9 +708,8 @@ def _fit_within(
         kept = [i for i in kept if i != weakest]
         results[weakest].significance = tests[weakest]
         results[weakest].upper_bound_amount = float(amounts[weakest])  # all the joint fit would give it
-        results[
-            weakest
-        ].reason += f"; its whole pattern does not improve the joint fit enough ({_test_text(tests[weakest])})"
+        why = _test_text(tests[weakest])
+        results[weakest].reason += f"; its whole pattern does not improve the joint fit enough ({why})"
         amounts, results = refit(kept)
     # What remains passed the whole-pattern test, but hidden under other
     # compounds a pattern also fits what a predicted shape gets wrong (on the
