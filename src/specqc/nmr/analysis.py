@@ -334,6 +334,12 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
         _label_satellites(multiplets, data.spectrometer_mhz)
     unexplained = _unexplained_signals(multiplets, processed, data.spectrometer_mhz, route) if main_amount else []
     unassigned_share = _unassigned_share(multiplets) if fit else None
+    if main_amount is None and unassigned_share is not None and unassigned_share >= UNASSIGNED_MAJORITY:
+        # Most of the spectrum is a compound nothing describes (perhaps the product, unrecognised): a minor
+        # species' "free-standing" lines may be that compound's, so none is claimed from among them.
+        withdrawn = _withdraw_minor_species(species, multiplets, unassigned_share)
+        if withdrawn:
+            unassigned_share = _unassigned_share(multiplets)
     detected_ratios = [x.mol_ratio for x in species if x.detected and x.stage_role == "impurity" and x.mol_ratio]
     unknown_ratio = sum(u.min_mol_ratio for u in unexplained)
     purity_bound = round(100.0 / (1.0 + sum(detected_ratios) + unknown_ratio), 2) if main_amount else None
@@ -367,6 +373,22 @@ def analyze_nmr(data: NMRData, route: Route, stage: Stage, params: NMRParams | N
         purity_upper_bound_pct=purity_bound,
         unassigned_share=unassigned_share,
     )
+
+
+def _withdraw_minor_species(species: list[NMRSpeciesResult], multiplets: list[Multiplet], share: float) -> list[str]:
+    """Un-claim the impurities found in a spectrum whose main component is not
+    recognised and most of whose signal is unassigned; their labels leave the lines."""
+    withdrawn = [s for s in species if s.detected and s.stage_role != "main"]
+    for result in withdrawn:
+        result.detected = False
+        result.reason = (
+            f"its pattern matches lines of a spectrum that is {100 * share:.0f} % unassigned, with the main "
+            f"component not recognised: it cannot be told from the lines of that unknown ({result.reason})"
+        )
+    names = {s.species_id for s in withdrawn}
+    for multiplet in multiplets:
+        multiplet.assignment = [label for label in multiplet.assignment if label.split(" (")[0] not in names]
+    return sorted(names)
 
 
 def _unassigned_share(multiplets: list[Multiplet]) -> float | None:
