@@ -493,14 +493,18 @@ def route_check(route_ref):
         click.echo(f"route {loaded.id}: {issue.level} at stage {issue.stage}: {issue.message}")
 
 
-@main.group()
-@click.option(
+# the store option of the command groups whose subcommands all work on one store (records, users)
+STORE_GROUP_OPTION = click.option(
     "--store",
     "store_path",
     metavar="PATH|URL",
     help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
     "$SPECQC_STORE or the per-user data folder).",
 )
+
+
+@main.group()
+@STORE_GROUP_OPTION
 @click.pass_context
 def records(ctx, store_path) -> None:
     """The results store: list, show, batch record, export, verify, migrate."""
@@ -1108,13 +1112,7 @@ def serve(store_path, host, port, tls_cert, tls_key, behind_tls_proxy):
 
 
 @main.group()
-@click.option(
-    "--store",
-    "store_path",
-    metavar="PATH|URL",
-    help="Results store: a file, sqlite:///PATH or postgresql://user@host[:port]/db (default: "
-    "$SPECQC_STORE or the per-user data folder).",
-)
+@STORE_GROUP_OPTION
 @click.pass_context
 def users(ctx, store_path) -> None:
     """Accounts of the dashboard: reviewers sign analyses off, viewers read."""
