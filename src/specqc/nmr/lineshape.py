@@ -77,10 +77,15 @@ def multiplet_shapes(
     return np.einsum("l,rlp->rp", shares * (gamma / np.pi), 1.0 / (distance * distance + gamma * gamma))
 
 
+def outer_line_offset_hz(multiplicity: str, j_hz: float, width_hz: float) -> float:
+    """How far a multiplet's outer lines sit from its centre, as _line_arrays places
+    them (asked for thousands of times: no arrays)."""
+    n = MULTIPLICITIES[multiplicity]
+    return (n - 1) / 2.0 * abs(float(j_hz)) if n >= 1 else abs(float(width_hz)) / 2.0
+
+
 def multiplet_extent_hz(multiplicity: str, j_hz: float, width_hz: float, fwhm_hz: float, tail_hz: float = 0.0) -> float:
     """Half-width of the region that holds a multiplet's lines and most of
     their tails: eight line widths beyond the outer lines, or ``tail_hz``."""
-    # the outer lines' offset, as _line_arrays places them (asked for thousands of times: no arrays)
-    n = MULTIPLICITIES[multiplicity]
-    outer = (n - 1) / 2.0 * abs(float(j_hz)) if n >= 1 else abs(float(width_hz)) / 2.0
+    outer = outer_line_offset_hz(multiplicity, j_hz, width_hz)
     return outer + max(8.0 * line_width_of(multiplicity, width_hz, fwhm_hz), tail_hz)

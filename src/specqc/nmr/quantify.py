@@ -35,9 +35,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .lineshape import line_width_of, lorentzian, multiplet_extent_hz, multiplet_shape, multiplet_shapes
+from .lineshape import (
+    line_width_of,
+    lorentzian,
+    multiplet_extent_hz,
+    multiplet_shape,
+    multiplet_shapes,
+    outer_line_offset_hz,
+)
 from .peaks import PROTON_WINDOW_PPM
-from .solvents import MULTIPLICITIES
 
 DETECTION_SNR = 10.0  # model height over noise sigma for a compound to count (quantitation limit)
 SUPPORT_MIN = 0.6  # the free-standing signals must show this share of their expected intensity (proton-weighted)
@@ -1185,9 +1191,9 @@ class _Judge:
 def _half_span_hz(signal: FitSignal, fwhm_hz: float) -> float:
     """How far a placed multiplet's lines reach from its centre: its outer lines plus one line width."""
     width = signal.width_hz + signal.extra_width_hz
-    lines = MULTIPLICITIES.get(signal.multiplicity, 1)
-    outer = (lines - 1) / 2.0 * abs(signal.j_hz) if lines >= 1 else width / 2.0
-    return outer + line_width_of(signal.multiplicity, width, fwhm_hz)
+    return outer_line_offset_hz(signal.multiplicity, signal.j_hz, width) + line_width_of(
+        signal.multiplicity, width, fwhm_hz
+    )
 
 
 def _verdict(
