@@ -13,11 +13,14 @@ from conftest import run_cli as _cli
 
 from specqc.chem.route import load_route
 from specqc.errors import ReferenceDataError
-from specqc.nmr.lineshape import multiplet_lines, multiplet_shape, multiplet_shapes
+from specqc.nmr.lineshape import lorentzian, multiplet_lines, multiplet_shape, multiplet_shapes
 from specqc.nmr.peaks import between, classify
-from specqc.nmr import quantify
+from specqc.nmr.fit import joint as fit_joint
+from specqc.nmr.fit import judge as fit_judge
+from specqc.nmr.fit import model as fit_model
+from specqc.nmr.fit import placement as fit_placement
 from specqc.nmr.analysis import analyze_nmr
-from specqc.nmr.quantify import _solve
+from specqc.nmr.fit.solve import LocalBaseline, solve
 from specqc.nmr.references import parse_reference_set
 from specqc.nmr.solvents import ich_limits
 from specqc.pipeline import analyze
@@ -53,7 +56,7 @@ def test_long_acquisitions_are_fitted_on_a_coarser_grid_with_the_numbers_of_the_
         return {**amounts, "water": result.water["mol_ratio"]}
 
     coarse = analyze_nmr(data, ROUTE, ROUTE.stage("salt"))
-    monkeypatch.setattr(quantify, "FIT_POINTS_PER_FWHM", 1e6)  # every point of the spectrum
+    monkeypatch.setattr(fit_joint, "FIT_POINTS_PER_FWHM", 1e6)  # every point of the spectrum
     full = analyze_nmr(data, ROUTE, ROUTE.stage("salt"))
     spectrum_step_hz = abs(full.processed.ppm[1] - full.processed.ppm[0]) * settings.spectrometer_mhz
     assert full.fit_grid_hz == pytest.approx(spectrum_step_hz, rel=1e-3)
@@ -214,12 +217,12 @@ def test_amounts_from_the_reduced_least_squares_equal_the_full_problem():
     ]
     truth = np.array([2.0, 0.5, 1.2, 0.0, 0.8])
     values = sum(a * c for a, c in zip(truth, columns)) + rng.normal(0, 0.01, x.size)
-    reduced = _solve(np.vstack(columns), values)
+    reduced = solve(np.vstack(columns), values)
     full, _ = nnls(np.column_stack(columns), values)
     np.testing.assert_allclose(reduced, full, atol=1e-9)
     np.testing.assert_allclose(reduced, truth, atol=0.02)
     # two identical columns: the data cannot tell them apart, so they share the amount equally
-    twin = _solve(np.vstack([columns[0], columns[0], columns[2]]), values)
+    twin = solve(np.vstack([columns[0], columns[0], columns[2]]), values)
     single, _ = nnls(np.column_stack([columns[0], columns[2]]), values)
     assert twin[0] == pytest.approx(single[0] / 2, rel=1e-6)
     assert twin[1] == pytest.approx(single[0] / 2, rel=1e-6)
@@ -233,8 +236,8 @@ def _lines_over_a_local_offset(lines, truth):
     the ``truth`` amounts and noise."""
     rng = np.random.default_rng(5)
     ppm = np.linspace(6.0, 1.0, 5000)
-    columns = np.vstack([quantify.lorentzian(ppm, centre, width / 400.0) for centre, width in lines])
-    local = quantify._LocalBaseline(quantify._Axis(ppm, 400.0))
+    columns = np.vstack([lorentzian(ppm, centre, width / 400.0) for centre, width in lines])
+    local = LocalBaseline(fit_model.Axis(ppm, 400.0))
     offset = np.array([0.5, 2.0, 3.5, 1.0, 2.5, 0.2]) @ local.hats
     values = truth @ columns + offset + rng.normal(0, 0.05, ppm.size)
     return columns, local, offset, values
@@ -250,7 +253,7 @@ def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_it
     columns, local, offset, values = _lines_over_a_local_offset(
         ((4.00, 1.0), (4.02, 1.5), (2.50, 1.0), (2.49, 4.0), (1.80, 2.0)), truth
     )
-    amounts = _solve(columns, values, local)
+    amounts = solve(columns, values, local)
     full = lsq_linear(
         np.hstack([columns.T, local.hats.T]),
         values,
@@ -260,7 +263,7 @@ def test_amounts_fitted_with_a_local_baseline_equal_the_full_problem_and_shed_it
     np.testing.assert_allclose(amounts, truth, atol=0.002)
     baseline = local.fit(columns, amounts, values)
     assert np.abs(baseline - offset).max() < 0.05
-    assert np.abs(_solve(columns, values) - truth).max() > 0.01  # the plain fit is biased by the offset
+    assert np.abs(solve(columns, values) - truth).max() > 0.01  # the plain fit is biased by the offset
 
 
 def test_what_the_baseline_already_explains_gets_no_amount():
@@ -272,21 +275,21 @@ def test_what_the_baseline_already_explains_gets_no_amount():
     columns, local, _offset, values = _lines_over_a_local_offset(
         ((4.00, 1.0), (2.50, 1.0), (1.80, 2.0)), np.array([0.02, 0.03, 0.01])
     )
-    alone = _solve(columns, values, local)
+    alone = solve(columns, values, local)
     np.testing.assert_allclose(alone, [0.02, 0.03, 0.01], atol=0.002)
-    with_hat = _solve(np.vstack([columns, local.hats[2]]), values, local)
+    with_hat = solve(np.vstack([columns, local.hats[2]]), values, local)
     np.testing.assert_allclose(with_hat[:3], alone, rtol=1e-6)
     assert with_hat[3] < 1e-3 * alone.min()
-    twins = _solve(np.vstack([columns[0], columns]), values, local)
+    twins = solve(np.vstack([columns[0], columns]), values, local)
     np.testing.assert_allclose(twins, np.r_[alone[0] / 2, alone[0] / 2, alone[1:]], rtol=1e-6)
     redundant = local.with_rows(np.vstack([local.hats[2], 2 * local.hats[3]]))
-    np.testing.assert_allclose(_solve(columns, values, redundant), alone, rtol=1e-6)
+    np.testing.assert_allclose(solve(columns, values, redundant), alone, rtol=1e-6)
 
 
 def test_a_broad_line_is_fitted_with_its_own_width_not_the_nearest_trial_width():
     """Water 2.7 Hz broader than the sharp lines falls between the trial widths
     (2 and 3.5 line widths extra): drawn with either, its area would be ~10 % off."""
-    from specqc.nmr.quantify import FitComponent, FitSignal, fit_components
+    from specqc.nmr.fit import FitComponent, FitSignal, fit_components
 
     rng = np.random.default_rng(4)
     ppm = np.linspace(4.5, 2.0, 20000)
@@ -336,13 +339,13 @@ def test_noise_is_measured_where_neighbouring_points_are_alike():
 def test_a_line_two_compounds_claim_testifies_for_the_one_at_its_tabulated_shift():
     """An impurity's singlet pulled to the edge of its tolerance onto a solvent's
     singlet at its literature shift is not evidence for the impurity."""
-    from specqc.nmr.quantify import FitComponent, FitSignal
+    from specqc.nmr.fit import FitComponent, FitSignal
 
     rng = np.random.default_rng(2)
     ppm = np.linspace(4.0, 3.0, 4000)
     mhz, fwhm = 400.0, 1.0
-    axis = quantify._Axis(ppm, mhz)
-    values = 8 * 0.2 * quantify.lorentzian(ppm, 3.570, fwhm / mhz) + rng.normal(0, 0.01, ppm.size)
+    axis = fit_model.Axis(ppm, mhz)
+    values = 8 * 0.2 * lorentzian(ppm, 3.570, fwhm / mhz) + rng.normal(0, 0.01, ppm.size)
     solvent = FitComponent(
         "1,4-dioxane",
         "solvent",
@@ -356,11 +359,11 @@ def test_a_line_two_compounds_claim_testifies_for_the_one_at_its_tabulated_shift
         [FitSignal("C3-H2", 3.615, "s", 2, tolerance_ppm=0.05, diagnostic=True, observed_ppm=3.5705)],
     )
     components = [solvent, impurity]
-    columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
-    judge = quantify._Judge(axis, fwhm, components, np.vstack([columns, values, np.zeros(ppm.size)]))
+    columns = np.vstack([fit_model.column(axis, c, fwhm) for c in components])
+    judge = fit_judge.Judge(axis, fwhm, components, np.vstack([columns, values, np.zeros(ppm.size)]))
     # the impurity given most of the line: without the rule its signal would testify (overlap 0.2)
     claimed = judge(np.array([0.05, 0.6]), 0.01)
-    assert claimed[1].signals[0].overlap < quantify.OVERLAP_LIMIT
+    assert claimed[1].signals[0].overlap < fit_judge.OVERLAP_LIMIT
     assert claimed[1].signals[0].support is None and not claimed[1].detected
     # with no solvent fitted, nothing outranks the impurity's placement: its signal testifies
     alone = judge(np.array([0.0, 0.8]), 0.01)
@@ -495,20 +498,20 @@ def _placement_scene(seed: int = 5):
     for multiplicity, (centre, j_hz) in truth.items():
         values += 3 * multiplet_shape(ppm, centre, multiplicity, j_hz, 0.0, fwhm, mhz)
     signals = [
-        quantify.FitSignal("CH2", 3.25, "t", 3, j_hz=7.0),
-        quantify.FitSignal("CH2", 2.10, "q", 3, j_hz=7.0),
-        quantify.FitSignal("CH3", 1.50, "s", 3),
-        quantify.FitSignal("CH", 4.99, "d", 1, j_hz=7.0),
+        fit_model.FitSignal("CH2", 3.25, "t", 3, j_hz=7.0),
+        fit_model.FitSignal("CH2", 2.10, "q", 3, j_hz=7.0),
+        fit_model.FitSignal("CH3", 1.50, "s", 3),
+        fit_model.FitSignal("CH", 4.99, "d", 1, j_hz=7.0),
     ]
-    components = [quantify.FitComponent(f"c{i}", "species", f"c{i}", [signal]) for i, signal in enumerate(signals)]
+    components = [fit_model.FitComponent(f"c{i}", "species", f"c{i}", [signal]) for i, signal in enumerate(signals)]
     return ppm, values, mhz, fwhm, truth, components
 
 
 def test_batched_placement_finds_each_multiplet_and_its_coupling():
     ppm, values, mhz, fwhm, truth, components = _placement_scene()
-    axis = quantify._Axis(ppm, mhz)
-    placement = quantify._Placement(axis, components, fwhm)
-    placement.place(quantify._Targets(values), 3 * 0.002)
+    axis = fit_model.Axis(ppm, mhz)
+    placement = fit_placement.Placement(axis, components, fwhm)
+    placement.place(fit_placement.Targets(values), 3 * 0.002)
     placed = {c.signals[0].multiplicity: c.signals[0] for c in components}
     for multiplicity, (centre, j_hz) in truth.items():
         assert placed[multiplicity].observed_ppm == pytest.approx(centre, abs=0.1 * 0.25 / mhz)
@@ -519,12 +522,12 @@ def test_batched_placement_finds_each_multiplet_and_its_coupling():
 
 def test_each_compound_is_placed_against_its_own_target():
     ppm, values, mhz, fwhm, truth, components = _placement_scene()
-    axis = quantify._Axis(ppm, mhz)
+    axis = fit_model.Axis(ppm, mhz)
     targets = np.vstack([values] * len(components))
     targets[2] = 0.0  # nothing above the floor in the singlet's window: its tabulated shift is kept
     # (each compound's own row: nothing in common, the row as its column at unit amount)
-    own_rows = quantify._Targets(np.zeros(values.size), targets, np.ones(len(components)))
-    quantify._Placement(axis, components, fwhm).place(own_rows, 3 * 0.002)
+    own_rows = fit_placement.Targets(np.zeros(values.size), targets, np.ones(len(components)))
+    fit_placement.Placement(axis, components, fwhm).place(own_rows, 3 * 0.002)
     assert components[2].signals[0].observed_ppm == 1.50
     assert components[0].signals[0].observed_ppm == pytest.approx(truth["t"][0], abs=0.1 * 0.25 / mhz)
 
@@ -534,17 +537,17 @@ def test_judged_overlap_and_support_equal_a_direct_fit_of_each_window():
     compounds under a signal's lines, and the shape's coefficient when it and an
     offset are fitted to the spectrum minus everything else."""
     ppm, values, mhz, fwhm, _truth, components = _placement_scene()
-    axis = quantify._Axis(ppm, mhz)
+    axis = fit_model.Axis(ppm, mhz)
     components = components[:3]
-    quantify._Placement(axis, components, fwhm).place(quantify._Targets(values), 3 * 0.002)
-    columns = np.vstack([quantify._column(axis, c, fwhm) for c in components])
+    fit_placement.Placement(axis, components, fwhm).place(fit_placement.Targets(values), 3 * 0.002)
+    columns = np.vstack([fit_model.column(axis, c, fwhm) for c in components])
     unknown = np.zeros(ppm.size)
-    quantify._add_lorentzian(axis, unknown, 3.205, fwhm, 0.3)  # an unassigned line on the triplet's flank
+    fit_model.add_lorentzian(axis, unknown, 3.205, fwhm, 0.3)  # an unassigned line on the triplet's flank
     amounts = np.array([1.0, 0.6, 0.8])  # deliberately not the fitted amounts
-    results = quantify._Judge(axis, fwhm, components, np.vstack([columns, values, unknown]))(amounts, 0.002)
+    results = fit_judge.Judge(axis, fwhm, components, np.vstack([columns, values, unknown]))(amounts, 0.002)
     model = amounts @ columns + unknown
     for index, (component, result) in enumerate(zip(components, results)):
-        low, shape = quantify._signal_shape(axis, component.signals[0], component.signals[0].observed_ppm, fwhm)
+        low, shape = fit_model.signal_shape(axis, component.signals[0], component.signals[0].observed_ppm, fwhm)
         window = slice(low, low + shape.size)
         own = amounts[index] * shape
         others = model[window] - amounts[index] * columns[index][window]

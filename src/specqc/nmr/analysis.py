@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..model import NMRData
 from .peaks import Multiplet, between, group_multiplets
 from .process import NMRParams, ProcessedNMR, process
-from .quantify import (
+from .fit import (
     ALWAYS_FITTED,
     ComponentResult,
     FitComponent,

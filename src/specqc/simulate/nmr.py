@@ -180,7 +180,7 @@ def simulate(route: Route, components: list[NMRComponent], settings: NMRSettings
 
 def truth_ppm_w_w(route: Route, main_id: str, solvent_name: str, mol_ratio: float, counterion: str) -> float:
     """The truth's ppm w/w, by the same definition a chemist uses."""
-    from ..nmr.quantify import ppm_w_w, salt_molar_mass
+    from ..nmr.fit import ppm_w_w, salt_molar_mass
 
     limits, _ = ich_limits()
     isolated = salt_molar_mass(route.species_by_id(main_id), counterion)[0]
