@@ -280,6 +280,7 @@ def test_what_the_baseline_already_explains_gets_no_amount():
     with_hat = solve(np.vstack([columns, local.hats[2]]), values, local)
     np.testing.assert_allclose(with_hat[:3], alone, rtol=1e-6)
     assert with_hat[3] < 1e-3 * alone.min()
+    assert solve(columns[[]], values, local).shape == (0,)  # all candidates dropped: no crash, no amounts
     twins = solve(np.vstack([columns[0], columns]), values, local)
     np.testing.assert_allclose(twins, np.r_[alone[0] / 2, alone[0] / 2, alone[1:]], rtol=1e-6)
     redundant = local.with_rows(np.vstack([local.hats[2], 2 * local.hats[3]]))

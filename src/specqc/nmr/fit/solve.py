@@ -35,6 +35,9 @@ def solve(columns: np.ndarray, values: np.ndarray, baseline: LocalBaseline | Non
     from scipy.linalg import cholesky, solve_triangular
     from scipy.optimize import nnls
 
+    if columns.shape[0] == 0:
+        # every candidate dropped: nothing to solve (scipy's nnls aborts the process on an empty problem)
+        return np.zeros(0)
     gram = columns @ columns.T
     # columns scaled to unit norm (the products are scaled, not the tall matrix)
     scale = np.sqrt(np.diag(gram))
