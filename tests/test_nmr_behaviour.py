@@ -616,3 +616,60 @@ def test_a_spectrum_explained_by_the_precursor_shows_the_product_absent(tmp_path
     assert report["nmr"]["unassigned_signal_pct"] < 20
     assert _check(report, "product-present")["status"] == "fail"
     assert "product-not-found" in {d["id"] for d in report["diagnoses"]}
+
+
+def _two_triplets_scene(lines: tuple[float, float], seed: int) -> tuple:
+    """The product's two CH2 triplets, tabulated 0.06 ppm apart with wide windows, drawn at ``lines``."""
+    from specqc.nmr.fit import FitComponent, FitSignal
+
+    rng = np.random.default_rng(seed)
+    ppm = np.linspace(4.5, 2.0, 20000)
+    mhz, fwhm, sigma = 400.0, 1.0, 0.002
+    values = (
+        sum(0.5 * 2 * multiplet_shape(ppm, centre, "t", 7.0, 0.0, fwhm, mhz) for centre in lines)
+        + 0.5 * 3 * multiplet_shape(ppm, 2.20, "s", 0.0, 0.0, fwhm, mhz)
+        + rng.normal(0, sigma, ppm.size)
+    )
+    product = FitComponent(
+        "p",
+        "species",
+        "product",
+        [
+            FitSignal("CH2-a", 3.30, "t", 2, j_hz=7.0, tolerance_ppm=0.1),
+            FitSignal("CH2-b", 3.36, "t", 2, j_hz=7.0, tolerance_ppm=0.1),
+            FitSignal("CH3", 2.20, "s", 3, tolerance_ppm=0.05),
+        ],
+        expected=True,
+    )
+    return ppm, values, sigma, mhz, fwhm, product
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_two_multiplets_of_one_compound_do_not_both_take_one_line(seed):
+    """Placed each on its own, both triplets first take the line at 3.28 (the
+    nearer one for the second, shifted +0.09 ppm); once the amount is known the
+    line holds only one of them, and the one further from its tabulated shift
+    moves to the line left unexplained."""
+    from specqc.nmr.fit import fit_components
+
+    ppm, values, sigma, mhz, fwhm, product = _two_triplets_scene((3.28, 3.45), seed)
+    result = fit_components(ppm, values, sigma, mhz, [product], fwhm_hz=fwhm).components[0]
+    placed = {s.group: s.observed_ppm for s in result.signals}
+    assert placed["CH2-a"] == pytest.approx(3.28, abs=0.002)
+    assert placed["CH2-b"] == pytest.approx(3.45, abs=0.002)
+    assert result.detected, result.reason
+    assert result.amount == pytest.approx(0.5, rel=0.03)
+
+
+def test_two_multiplets_on_a_line_that_holds_both_stay_there():
+    """Both triplets really at 3.31 (a 4H line): the line covers both, so neither
+    moves to noise, and the product is found with its full amount."""
+    from specqc.nmr.fit import fit_components
+
+    ppm, values, sigma, mhz, fwhm, product = _two_triplets_scene((3.31, 3.31), 7)
+    result = fit_components(ppm, values, sigma, mhz, [product], fwhm_hz=fwhm).components[0]
+    placed = {s.group: s.observed_ppm for s in result.signals}
+    assert placed["CH2-a"] == pytest.approx(3.31, abs=0.002)
+    assert placed["CH2-b"] == pytest.approx(3.31, abs=0.002)
+    assert result.detected, result.reason
+    assert result.amount == pytest.approx(0.5, rel=0.03)

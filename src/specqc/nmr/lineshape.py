@@ -61,7 +61,7 @@ def multiplet_shapes(
     ppm: np.ndarray,
     centre_ppm: float,
     multiplicity: str,
-    couplings_hz: np.ndarray,
+    couplings_hz: np.ndarray | tuple[float, ...],
     width_hz: float,
     fwhm_hz: float,
     mhz: float,

@@ -9,8 +9,17 @@ from itertools import combinations
 
 import numpy as np
 
-from ..lineshape import line_width_of, outer_line_offset_hz
-from .model import Axis, ComponentResult, FitComponent, FitSignal, SignalResult, flattened, misplacement, signal_shape
+from .model import (
+    SAME_LINE_PPM,
+    Axis,
+    ComponentResult,
+    FitComponent,
+    SignalResult,
+    flattened,
+    half_span_hz,
+    misplacement,
+    signal_shape,
+)
 from .solve import LocalBaseline, solve
 
 
@@ -24,9 +33,6 @@ SUPPORT_ABSENT = 0.4  # and none of them less than this: a predicted multiplet's
 
 
 OVERLAP_LIMIT = 0.5  # share of a signal's window explained by others above which it cannot testify
-
-
-SAME_LINE_PPM = 0.01
 
 
 MISMATCH_SHARE = 0.05
@@ -56,7 +62,7 @@ class Judge:
         self.components = components
         self.mhz, self.fwhm_hz = axis.mhz, fwhm_hz
         signals, self.owner = flattened(components)
-        placed = [signal_shape(axis, s, s.observed_ppm, fwhm_hz) for s in signals]
+        placed = [signal_shape(axis, s, s.placed_ppm, fwhm_hz) for s in signals]
         sizes = np.array([shape.size for _, shape in placed])
         pointer = np.concatenate(([0], np.cumsum(sizes)))
         points = np.concatenate([np.arange(low, low + shape.size) for low, shape in placed])
@@ -77,7 +83,7 @@ class Judge:
         # Two compounds' signals on one line: only the one sitting closer to its
         # tabulated shift may testify with it (a solvent singlet at its literature
         # shift is not taken as an impurity's signal pulled to the edge of its tolerance).
-        observed = np.array([s.observed_ppm for s in signals])
+        observed = np.array([s.placed_ppm for s in signals])
         misplaced = np.array([misplacement(s) for s in signals])
         self.outplaced_by = (
             (np.abs(observed[:, None] - observed[None, :]) < SAME_LINE_PPM)
@@ -143,7 +149,7 @@ class Judge:
                     SignalResult(
                         signal.group,
                         signal.reference_ppm,
-                        round(float(signal.observed_ppm), 4),
+                        round(float(signal.placed_ppm), 4),
                         signal.multiplicity,
                         signal.j_hz,
                         signal.protons,
@@ -170,14 +176,6 @@ class Judge:
         return results
 
 
-def half_span_hz(signal: FitSignal, fwhm_hz: float) -> float:
-    """How far a placed multiplet's lines reach from its centre: its outer lines plus one line width."""
-    width = signal.width_hz + signal.extra_width_hz
-    return outer_line_offset_hz(signal.multiplicity, signal.j_hz, width) + line_width_of(
-        signal.multiplicity, width, fwhm_hz
-    )
-
-
 def verdict(
     component: FitComponent, snr: float, signals: list[SignalResult], half_spans: dict[str, float] | None = None
 ) -> tuple[bool, str, bool]:
@@ -187,10 +185,12 @@ def verdict(
     if snr < DETECTION_SNR:
         return False, f"below detection (S/N {snr:.1f} < {DETECTION_SNR:g})", False
     testified = [s for s in signals if s.support is not None]
+    # each testifying signal's support as measured, and as credited below (a shared line's sum)
+    measured: dict[int, float] = {id(s): s.support for s in signals if s.support is not None}
     if not testified:
         names = sorted({n for s in signals for n in s.overlapped_with})
         return False, "every signal is overlapped" + (f" (by {', '.join(names)})" if names else ""), True
-    share = {id(s): s.support for s in testified}
+    share = dict(measured)
     tolerance = {s.group: reference.tolerance_ppm for s, reference in zip(signals, component.signals)}
     for first, second in combinations(testified, 2):
         distance = abs(first.observed_ppm - second.observed_ppm)
@@ -205,7 +205,7 @@ def verdict(
         # are that uncertain; the line must then hold both (each one's support is
         # what is left of it beside the other). For an impurity one line cannot
         # testify for two: allowing it found as many impurities that were not there.
-        together = first.support + second.support
+        together = measured[id(first)] + measured[id(second)]
         if (
             component.expected
             and apart <= tolerance[first.group] + tolerance[second.group]

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..lineshape import lorentzian, multiplet_extent_hz, multiplet_shape
+from ...errors import InternalError
+from ..lineshape import line_width_of, lorentzian, multiplet_extent_hz, multiplet_shape, outer_line_offset_hz
 
 
 @dataclass
@@ -30,6 +31,13 @@ class FitSignal:
 
     def __post_init__(self) -> None:
         self.reference_j_hz = self.j_hz
+
+    @property
+    def placed_ppm(self) -> float:
+        """Where the signal is drawn and judged: its placed shift (every fit places each signal first)."""
+        if self.observed_ppm is None:
+            raise InternalError(f"NMR fit: signal {self.group} was used before it was placed")
+        return self.observed_ppm
 
 
 @dataclass
@@ -80,6 +88,7 @@ class FitResult:
     grid_hz: float | None = None  # point spacing the fit worked on (every n-th point of the spectrum)
 
 
+SAME_LINE_PPM = 0.01  # two multiplets closer than this sit on one line
 C13_SATELLITE_SHARE = 0.0055  # each satellite: half of the 1.1 % 13C natural abundance
 
 
@@ -174,7 +183,7 @@ def column(
         column = out
         column[:] = 0.0
     for signal in component.signals:
-        low, values = signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites, tails=True)
+        low, values = signal_shape(axis, signal, signal.placed_ppm, fwhm_hz, satellites, tails=True)
         column[low : low + values.size] += values
     return column
 
@@ -198,4 +207,12 @@ def lines_are_real(signal: FitSignal) -> bool:
 
 def misplacement(signal: FitSignal) -> float:
     """How far placement moved a signal from its tabulated shift, in tolerances."""
-    return abs(signal.observed_ppm - signal.reference_ppm) / signal.tolerance_ppm
+    return abs(signal.placed_ppm - signal.reference_ppm) / signal.tolerance_ppm
+
+
+def half_span_hz(signal: FitSignal, fwhm_hz: float) -> float:
+    """How far a placed multiplet's lines reach from its centre: its outer lines plus one line width."""
+    width = signal.width_hz + signal.extra_width_hz
+    return outer_line_offset_hz(signal.multiplicity, signal.j_hz, width) + line_width_of(
+        signal.multiplicity, width, fwhm_hz
+    )

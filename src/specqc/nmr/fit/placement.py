@@ -11,7 +11,18 @@ from typing import NamedTuple
 import numpy as np
 
 from ..lineshape import multiplet_extent_hz, multiplet_shapes
-from .model import ComponentResult, FitComponent, FitSignal, Axis, flattened, signal_shape
+from .judge import SUPPORT_MIN
+from .model import (
+    SAME_LINE_PPM,
+    Axis,
+    ComponentResult,
+    FitComponent,
+    FitSignal,
+    flattened,
+    half_span_hz,
+    misplacement,
+    signal_shape,
+)
 
 
 J_STEPS_HZ = np.arange(-0.6, 0.61, 0.1)
@@ -37,7 +48,7 @@ class Targets:
 
     def gather(self, owners: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Compound ``owners`` target at ``points`` (broadcast together)."""
-        if self.columns is None:
+        if self.columns is None or self.amounts is None:
             return self.common[points]
         return self.common[points] + self.amounts[owners] * self.columns[owners, points]
 
@@ -77,6 +88,7 @@ class Placement:
         self.signals, self.owner = flattened(components)
         self.shift = np.array([max(int(s.tolerance_ppm / axis.step), 1) for s in self.signals])
         self.step = axis.step
+        self.axis = axis
         # the window that must hold something above the floor for a search to be worth it
         windows = [
             axis.window(
@@ -91,7 +103,8 @@ class Placement:
         # each window's points, its last one repeated to the longest window's length
         self.window_index = np.minimum(lows[:, None] + np.arange(span), np.maximum(highs - 1, lows)[:, None])
         # one search row per signal and trial width, at the tabulated J
-        rows, refinements = [], []
+        rows: list[_SearchRow] = []
+        refinements: list[tuple[int, np.ndarray, np.ndarray] | None] = []
         for number, signal in enumerate(self.signals):
             broad = components[self.owner[number]].broad_allowed
             tabulated_j = float(signal.reference_j_hz or signal.j_hz)
@@ -153,6 +166,72 @@ class Placement:
                 offset += 0.5 * (below - above) / curvature if curvature < 0 else 0.0
             signal.observed_ppm = signal.reference_ppm - (offset - self.shift[number]) * self.step
             signal.extra_width_hz, signal.j_hz = self._width_between_trials(number, row, value), j_hz
+        self._separate_shared_lines(targets)
+
+    def _separate_shared_lines(self, targets: Targets) -> None:
+        """Two multiplets of one compound placed on one line: each multiplet is
+        placed on its own, so two of them with overlapping windows both take the
+        strongest line there. Once the compound's amount is known, the line
+        holds both only if, the compound's other multiplets taken away, it still
+        covers most of the second one's expected intensity; if not, the one
+        placed further from its tabulated shift moves to where its expected
+        intensity is best covered (as long as that is better than where it was).
+        Intensity, not the cosine match: a half-emptied line still has the right shape."""
+        if targets.columns is None or targets.amounts is None:
+            return  # the first placement: no amounts yet
+        for first, second in self._shared_line_pairs():
+            owner = int(self.owner[first])
+            amount = float(targets.amounts[owner])
+            if amount <= 0:
+                continue
+            a, b = self.signals[first], self.signals[second]
+            mover = first if misplacement(a) >= misplacement(b) else second
+            self._move_to_own_line(targets, mover, amount)
+
+    def _shared_line_pairs(self) -> list[tuple[int, int]]:
+        pairs = []
+        for first in range(len(self.signals)):
+            for second in range(first + 1, len(self.signals)):
+                if self.owner[first] != self.owner[second]:
+                    continue
+                a, b = self.signals[first], self.signals[second]
+                if abs(a.reference_ppm - b.reference_ppm) <= SAME_LINE_PPM:
+                    continue  # tabulated on one line: they are meant to share it
+                reach = max(half_span_hz(a, self.fwhm_hz), half_span_hz(b, self.fwhm_hz)) / self.axis.mhz
+                if abs(a.placed_ppm - b.placed_ppm) < max(SAME_LINE_PPM, reach):
+                    pairs.append((first, second))
+        return pairs
+
+    def _move_to_own_line(self, targets: Targets, number: int, amount: float) -> None:
+        axis, signal, shift = self.axis, self.signals[number], int(self.shift[number])
+        # the multiplet's expected intensity at its tabulated shift, slid point by point
+        start, expected = signal_shape(axis, signal, signal.reference_ppm, self.fwhm_hz, satellites=False)
+        expected = amount * expected
+        low, high = start - shift, start + expected.size + shift
+        if low < 0 or high > targets.size or expected.sum() <= 0:
+            return
+        points = np.arange(low, high)
+        left = targets.gather(np.full(points.size, self.owner[number]), points)
+        for other, partner in enumerate(self.signals):
+            if other == number or self.owner[other] != self.owner[number]:
+                continue
+            first, shape = signal_shape(axis, partner, partner.placed_ppm, self.fwhm_hz, tails=True)
+            overlap_low, overlap_high = max(first, low), min(first + shape.size, high)
+            if overlap_high > overlap_low:
+                left[overlap_low - low : overlap_high - low] -= (
+                    amount * shape[overlap_low - first : overlap_high - first]
+                )
+        left = np.clip(left, 0.0, None)
+        offsets = np.arange(2 * shift + 1)
+        covered = np.array([np.minimum(left[k : k + expected.size], expected).sum() for k in offsets])
+        coverage = covered / expected.sum() - 0.1 * ((offsets - shift) / max(shift, 1)) ** 2
+        here = int(round((signal.reference_ppm - signal.placed_ppm) / self.step)) + shift
+        if 0 <= here < offsets.size and covered[here] / expected.sum() >= SUPPORT_MIN:
+            return  # the line holds both (what the judge asks of a signal)
+        best = int(np.argmax(coverage))
+        if 0 <= here < offsets.size and coverage[best] <= coverage[here]:
+            return
+        signal.observed_ppm = signal.reference_ppm - (best - shift) * self.step
 
     def _width_between_trials(self, number: int, row: int, value: np.ndarray) -> float:
         """Extra width of the best row, refined between the trial widths either side.
@@ -202,15 +281,11 @@ class Placement:
         """signal -> (J, shift index, score, score one shift lower, one higher):
         every trial J scored at the best shift and two either side, for all
         multiplets at once. A multiplet too near an edge keeps its tabulated J."""
-        numbers, slots, centres = [], [], []
-        for number, (_, k, row) in best.items():
-            if self.refinement_of_row[row] >= 0:
-                numbers.append(number)
-                slots.append(self.refinement_of_row[row])
-                centres.append(k)
-        if not numbers:
+        chosen = [(number, self.refinement_of_row[row], k) for number, (_, k, row) in best.items()]
+        chosen = [item for item in chosen if item[1] >= 0]
+        if not chosen:
             return {}
-        numbers, slots, centres = np.array(numbers), np.array(slots), np.array(centres)
+        numbers, slots, centres = (np.array(column) for column in zip(*chosen))
         shift, size, first = self.shift[numbers], self.refined_size[slots], self.refined_first[slots]
         low, high = np.maximum(centres - 2, 0), np.minimum(centres + 3, 2 * shift + 1)
         fits = (size >= 3) & (first - shift + low >= 0) & (first + size - shift + high - 1 <= targets.size)
@@ -320,7 +395,7 @@ def place_satellites(axis: Axis, target: np.ndarray, component: FitComponent, fw
     """One-bond 13C-1H coupling of each signal, from where its satellite pair fits best."""
     offsets = np.rint(SATELLITE_J_HZ / 2 / axis.mhz / axis.step).astype(int)
     for signal in component.signals:
-        low, shape = signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, satellites=False)
+        low, shape = signal_shape(axis, signal, signal.placed_ppm, fwhm_hz, satellites=False)
         # the overlap of the shape with the target at every start a satellite may take
         first, last = max(low - int(offsets.max()), 0), min(low + int(offsets.max()) + shape.size, target.size)
         if last - first < shape.size:

@@ -152,7 +152,7 @@ def phase_error_rows(axis: Axis, components: list[FitComponent], amounts: np.nda
         for signal in component.signals:
             if not lines_are_real(signal):
                 continue
-            low, shape = signal_shape(axis, signal, signal.observed_ppm, fwhm_hz, tails=True)
+            low, shape = signal_shape(axis, signal, signal.placed_ppm, fwhm_hz, tails=True)
             absorption[low : low + shape.size] += amount * shape
     # The Hilbert transform (what scipy.signal.hilbert's imaginary part holds)
     # through real FFTs: -i sign(f) on the half spectrum, nothing at 0 and at
