@@ -22,11 +22,10 @@ SCENARIOS = 48  # the evaluation half of a seeded permutation: 24 spectra
 
 @pytest.fixture(scope="module")
 def validation(tmp_path_factory):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from validation import nmr_part
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    # left on the path: the spawned workers import the generator from there by name
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from validation import nmr_part
     folder = tmp_path_factory.mktemp("nmr-validation")
     metrics, markdown = nmr_part.run_part(SCENARIOS, SEED, "evaluation", 2, str(folder))
     runs = []

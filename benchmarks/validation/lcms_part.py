@@ -883,6 +883,7 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
 def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None, dump: str | Path | None):
     """Generate, analyse and score the LC-MS scenarios of `half`; return (metrics, markdown)."""
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     indices = split_halves(n, seed)[half]
     halves = split_halves(n, seed)
@@ -897,9 +898,13 @@ def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None
             results = [_task(t) for t in tasks]
         else:
             # spawn, not fork: a fork of a process with threads (a test runner's, BLAS's) can
-            # copy a held lock into the child, which then waits on it for ever
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker, maxtasksperchild=50) as pool:
-                results = list(pool.imap(_task, tasks, chunksize=1))
+            # copy a held lock into the child, which then waits on it for ever. An executor, not a
+            # Pool: a worker that dies (a native crash) breaks the run with an error instead of
+            # leaving its task unanswered for ever.
+            with ProcessPoolExecutor(
+                workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, max_tasks_per_child=50
+            ) as pool:
+                results = list(pool.map(_task, tasks))
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

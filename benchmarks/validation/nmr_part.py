@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 import os
 import shutil
 import statistics
@@ -655,9 +656,11 @@ def run_part(n: int = 200, seed: int = 20261204, half: str = "all", workers: int
             results = [_run_one(t) for t in tasks]
         else:
             # spawn, not fork: a fork of a process with threads (a test runner's, BLAS's) can
-            # copy a held lock into the child, which then waits on it for ever
-            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-                results = pool.map(_run_one, tasks, chunksize=1)
+            # copy a held lock into the child, which then waits on it for ever. An executor, not a
+            # Pool: a worker that dies (a native crash) breaks the run with an error instead of
+            # leaving its task unanswered for ever.
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+                results = list(pool.map(_run_one, tasks))
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
