@@ -165,7 +165,7 @@ class Traces:
 @dataclass
 class LCMSResult:
     source_path: str
-    polarity: str | None
+    polarity: Polarity | None
     resolution: Resolution | None
     tolerance: Tolerance | None
     species: list[SpeciesResult]
