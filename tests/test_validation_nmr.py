@@ -26,6 +26,7 @@ def validation(tmp_path_factory):
     if str(ROOT / "benchmarks") not in sys.path:
         sys.path.insert(0, str(ROOT / "benchmarks"))
     from validation import nmr_part
+
     folder = tmp_path_factory.mktemp("nmr-validation")
     metrics, markdown = nmr_part.run_part(SCENARIOS, SEED, "evaluation", 2, str(folder))
     runs = []

@@ -12,11 +12,18 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import EXIT_INTERNAL, EXIT_VERIFY, InputError, SpecqcError
 from .files import replace_atomically
+
+if TYPE_CHECKING:  # imported where used, so that the command starts quickly
+    from rich.progress import Progress, TaskID
+
+    from .config import Settings
+    from .lcms.params import LCMSParams
 
 
 def _fail(error: SpecqcError) -> None:
@@ -261,9 +268,9 @@ class SampleJob:
 
     route_ref: str | None
     stage_id: str | None
-    settings: object
+    settings: Settings
     batch: str | None
-    params: object
+    params: LCMSParams
     input_format: str | None
     blank: Path | None
     formats: tuple[str, ...]
@@ -518,8 +525,8 @@ def _existing_store(location):
 
     if location is not None:
         parsed = parse_location(location)
-        if parsed.engine == "sqlite" and not parsed.path.exists():
-            raise InputError("results store does not exist", parsed.path)
+        if parsed.engine == "sqlite" and not parsed.file.exists():
+            raise InputError("results store does not exist", parsed.file)
     return Store(location)
 
 
@@ -733,7 +740,7 @@ def records_migrate(source, target):
     destination = parse_location(target)
     if parse_location(source).target == destination.target:
         raise InputError("--from and --to name the same store")
-    new_file = destination.path if destination.engine == "sqlite" and not destination.path.exists() else None
+    new_file = destination.file if destination.engine == "sqlite" and not destination.file.exists() else None
     with _existing_store(source) as old:
         problems = old.verify()
         if problems:
@@ -1003,7 +1010,9 @@ class _WatchProgress:
     """One line per finished dataset; on a terminal, a progress bar over the burst too."""
 
     def __init__(self, bar: bool):
-        self.bar, self.progress, self.task = bar, None, None
+        self.bar = bar
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self):
         if self.bar:

@@ -7,6 +7,10 @@ one line on stderr and the documented exit status.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .records.claims import Claim
 
 #: Exit statuses of the `specqc` command (documented in the README).
 EXIT_OK = 0
@@ -73,6 +77,8 @@ class UnassignedError(ConfigError):
 
 class ClaimError(ConfigError):
     """Another running service already holds what this one needs (an inbox watched with the same store)."""
+
+    holder: Claim | None  # the claim in the way, when the store raises it
 
 
 class TransientError(SpecqcError):

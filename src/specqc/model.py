@@ -218,7 +218,7 @@ class MS1Scans:
     intensity."""
 
     rt_min: np.ndarray
-    polarity: tuple[str, ...]
+    polarity: tuple[Polarity, ...]
     mode: tuple[str, ...]
     total_intensity: np.ndarray
     peaks: tuple[Peaks, ...]
@@ -262,7 +262,7 @@ class MS1ScanCollector:
     def __init__(self, reduce: Callable[[Spectrum], Peaks], strongest_profile: int):
         self.reduce, self.strongest_profile = reduce, strongest_profile
         self.rt: list[float] = []
-        self.polarity: list[str] = []
+        self.polarity: list[Polarity] = []
         self.mode: list[str] = []
         self.total: list[float] = []
         self.peaks: list[Peaks] = []
@@ -439,9 +439,9 @@ class LCMSRun:
         scans = self._streamed_scans
         return scans.count > 0 if scans is not None else any(s.ms_level == 1 for s in self.spectra)
 
-    def polarities(self) -> list[str]:
+    def polarities(self) -> list[Polarity]:
         """MS1 polarities present, most scans first."""
-        counts: dict[str, int] = {}
+        counts: dict[Polarity, int] = {}
         scans = self._streamed_scans
         if scans is not None:
             for polarity in scans.polarity:

@@ -4,17 +4,18 @@ No printing, no exiting."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from .chem.route import Route, load_route
+from .chem.route import Route, Stage, load_route
 from .config import Settings, load_settings
 from .diagnose.evidence import gather
 from .diagnose.rules import assess
-from .errors import ConfigError, InputError, SpecqcError, with_path
+from .errors import ConfigError, InputError, InternalError, SpecqcError, with_path
 from .lcms.analysis import analyze_lcms
 from .lcms.params import LCMSParams
 from .lcms.signals import ms1_collector
-from .model import LCMSRun
+from .model import LCMSRun, NMRData
 from .nmr.analysis import analyze_nmr
 from .nmr.process import NMRParams
 from .provenance import sha256_of
@@ -26,7 +27,7 @@ from .uv.analysis import analyze_uv
 
 def resolve_sample(
     paths: list[Path], route_ref: str | None, stage_id: str | None, settings: Settings, batch: str | None = None
-) -> tuple[SampleInfo, Route]:
+) -> tuple[SampleInfo, Route, Stage]:
     """Route and stage from the caller, a sidecar or the file name; an error if none says.
     The route is loaded (and its side products derived) once."""
     loaded: dict[str, Route] = {}
@@ -53,7 +54,8 @@ def resolve_sample(
             f'no stage: give --stage, a sidecar JSON with "stage", or a file name holding one '
             f"stage id of route {info.route}"
         )
-    return info, route_of(info.route)
+    route = route_of(info.route)
+    return info, route, route.stage(info.stage)
 
 
 def read_blank(path: str | Path, input_format: str | None = None) -> tuple[LCMSRun, InputRecord]:
@@ -70,7 +72,7 @@ def read_blank(path: str | Path, input_format: str | None = None) -> tuple[LCMSR
 
 
 def analyze(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     route_ref: str | None = None,
     stage_id: str | None = None,
     *,
@@ -90,10 +92,9 @@ def analyze(
     """
     if not paths:
         raise InputError("no input given")
-    paths = [Path(p) for p in paths]
+    files = [Path(p) for p in paths]
     settings = settings or load_settings()
-    sample, route = resolve_sample(paths, route_ref, stage_id, settings, batch)
-    stage = route.stage(sample.stage)
+    sample, route, stage = resolve_sample(files, route_ref, stage_id, settings, batch)
     retention = settings.retention_windows(route)  # a window for a species the route lacks fails before any reading
     lcms_params = (lcms_params or LCMSParams()).validated()
     nmr_params = (nmr_params or NMRParams()).validated()
@@ -102,7 +103,7 @@ def analyze(
     blank_run = None
     if blank is not None:
         blank_run, blank_record = read_blank(blank, input_format)
-    for path in paths:
+    for path in files:
         entry = find_reader(path, input_format)
         try:
             model = entry.load(path, ms1_collector=ms1_collector() if entry.technique == "lcms" else None)
@@ -110,6 +111,8 @@ def analyze(
                 str(path), sha256_of(path), model.technique, entry.name, acquisition=acquisition_of(model)
             )
             if entry.technique == "lcms":
+                if not isinstance(model, LCMSRun):  # a reader gives the model of its technique
+                    raise InternalError(f"the {entry.name} reader gave no LC-MS run")
                 model.require_signal()
                 result = analyze_lcms(model, route, stage, lcms_params, blank=blank_run)
                 check_tolerance_supported(lcms_params, result)
@@ -119,6 +122,8 @@ def analyze(
                     if uv is not None:
                         analysis.uv.append(uv)
             elif entry.technique == "nmr":
+                if not isinstance(model, NMRData):
+                    raise InternalError(f"the {entry.name} reader gave no NMR dataset")
                 analysis.nmr.append(analyze_nmr(model, route, stage, nmr_params))
             else:
                 raise InputError(f"{entry.technique} analysis is not available for this input")

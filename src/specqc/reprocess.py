@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, InputError, SpecqcError
+from .errors import ConfigError, InputError, InternalError, SpecqcError
 
 TASK_RETRIES = 2  # on top of the scheduler's own re-run of tasks whose worker died
 NMR_KINDS = frozenset({"bruker", "varian", "jcamp", "bruker-zip"})
@@ -157,6 +157,8 @@ def _reprocess(job: dict) -> dict:
         settings.default_route,
         stage_ids_of=lambda ref: [s.id for s in load_route(ref).stages],
     )
+    if info.route is None:  # assign refused it above
+        raise InternalError("no route for a file assign accepted", path)
     wanted = fingerprint(settings, load_route(info.route), job["kind"] in NMR_KINDS)
     store = _store(job)
     for row in store.analyses_with_input(digest):

@@ -151,9 +151,10 @@ def oligomers(precursor_smiles: str, sizes=OLIGOMER_SIZES) -> dict[str, str]:
     results: dict[str, str] = {}
     chain_smiles = precursor_smiles
     for n in range(2, max(sizes) + 1):
-        chain_smiles = _head_to_tail(_mol(chain_smiles), unit)
-        if chain_smiles is None:
+        longer = _head_to_tail(_mol(chain_smiles), unit)
+        if longer is None:
             break
+        chain_smiles = longer
         if n in sizes:
             word = OLIGOMER_WORDS.get(n, f"{n}-mer")
             results[f"linear-{word}"] = chain_smiles

@@ -55,7 +55,7 @@ class Species:
 def mol_from_smiles(smiles: str, where: str):
     from rdkit import Chem, RDLogger
 
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # rdkit's stubs leave it out
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ConfigError(f"{where}: SMILES {smiles!r} is not a valid structure")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..chem.route import Route, Stage
+from ..errors import InternalError
 from ..chem.species import Species
 from ..lcms.analysis import LCMSResult, SpeciesResult
 from ..nmr.analysis import NMRResult, NMRSpeciesResult
@@ -71,6 +72,12 @@ class SpeciesEvidence:
     def detected(self) -> bool:
         return self.status == "detected"
 
+    def ms_seen(self) -> MSObservation:
+        """The MS observation behind a status only MS gives (tentative, in-blank)."""
+        if self.ms is None:
+            raise InternalError(f"{self.species.name} is {self.status} without an MS observation")
+        return self.ms
+
     def describe(self) -> list[str]:
         lines = []
         if self.ms is not None and self.ms.status == "detected":
@@ -95,6 +102,12 @@ class SampleEvidence:
 
     def of_role(self, *roles: str) -> list[SpeciesEvidence]:
         return [e for e in self.species.values() if e.species.role in roles]
+
+    def nmr_seen(self) -> NMRResult:
+        """The 1H spectrum behind a finding only it gives (solvents, water)."""
+        if self.nmr is None:
+            raise InternalError("a 1H NMR finding without a 1H NMR spectrum")
+        return self.nmr
 
 
 def best_ms_result(species_id: str, runs: list[LCMSResult]) -> tuple[SpeciesResult | None, LCMSResult | None]:
@@ -171,10 +184,11 @@ def gather(
             stage_role=stage.role_of(species.id),
             status=status,
             techniques=tuple(techniques),
+            # a result always comes with its run or spectrum
             ms=_ms_observation(ms_result, run)
-            if ms_result is not None and ms_result.status != "not-detected"
+            if ms_result is not None and run is not None and ms_result.status != "not-detected"
             else None,
-            nmr=_nmr_observation(nmr_result, spectrum) if nmr_result is not None else None,
+            nmr=_nmr_observation(nmr_result, spectrum) if nmr_result is not None and spectrum is not None else None,
             ms_looked=bool(ms_runs),
             nmr_looked=nmr_result is not None,
             ms_result=ms_result,
@@ -207,24 +221,24 @@ def _disagreements(sample: SampleEvidence, ms_runs: list[LCMSResult]) -> list[st
                 where = ", ".join(f"{path} ({pct:.2f} %)" if pct is not None else path for path, pct in seen)
                 notes.append(f"LC-MS runs disagree on {species.name}: seen in {where}, not in {', '.join(missed)}")
     for item in sample.species.values():
-        if not (item.ms_looked and item.nmr_looked) or item.stage_role == "not-applicable":
+        ms, nmr = item.ms, item.nmr  # looked at by NMR: there is an NMR observation
+        if not (item.ms_looked and item.nmr_looked) or nmr is None or item.stage_role == "not-applicable":
             continue
-        ms_seen = item.ms is not None and item.ms.status == "detected"
-        nmr_seen = item.nmr is not None and item.nmr.detected
         if (
-            ms_seen
-            and not nmr_seen
-            and (item.stage_role == "main" or (item.ms.area_pct or 0.0) >= MS_PCT_NMR_SHOULD_SEE)
+            ms is not None
+            and ms.status == "detected"
+            and not nmr.detected
+            and (item.stage_role == "main" or (ms.area_pct or 0.0) >= MS_PCT_NMR_SHOULD_SEE)
         ):
             notes.append(
                 f"MS and 1H NMR disagree on {item.species.name}: MS sees it "
-                f"({item.ms.area_pct or 0:.1f} % area, {item.ms.source}) but its NMR signals are "
-                f"not found ({item.nmr.source})"
+                f"({ms.area_pct or 0:.1f} % area, {ms.source}) but its NMR signals are "
+                f"not found ({nmr.source})"
             )
-        elif nmr_seen and item.ms is None:
+        elif nmr.detected and ms is None:
             notes.append(
                 f"MS and 1H NMR disagree on {item.species.name}: 1H NMR sees it "
-                f"({item.nmr.describe()}) but no ion of it is found by MS "
+                f"({nmr.describe()}) but no ion of it is found by MS "
                 "(poor ionisation or outside the scan range?)"
             )
     return notes

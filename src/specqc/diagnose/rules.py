@@ -113,7 +113,7 @@ def _tentative_over(item: SpeciesEvidence, ms_limit: float) -> bool:
 
 
 def _tentative_text(item: SpeciesEvidence) -> str:
-    ms = item.ms
+    ms = item.ms_seen()
     why = (
         f"its ions are shared with {', '.join(ms.ambiguous_with)} and cannot be told apart"
         if ms.ambiguous_with
@@ -179,19 +179,21 @@ def absence_unmeasurable(
         if short:
             reasons.append(short)
             continue
-        found = [r for r in run.species if r.status == "detected" and r.sn and r.relative_area_pct]
+        found = [
+            (r.sn, r.relative_area_pct) for r in run.species if r.status == "detected" and r.sn and r.relative_area_pct
+        ]
         if not found:
             reasons.append(
                 f"no route species stands out of the noise in {run.source_path}, so a share of "
                 "its signal cannot be measured (a blank or an empty injection?)"
             )
             continue
-        strongest = max(found, key=lambda r: r.sn)
-        at_limit = strongest.sn * limit_pct / strongest.relative_area_pct
+        strongest_sn, strongest_pct = max(found, key=lambda pair: pair[0])
+        at_limit = strongest_sn * limit_pct / strongest_pct
         if at_limit < MIN_SN_AT_LIMIT:
             reasons.append(
                 f"an impurity at {limit_pct:g} % would stand at S/N {at_limit:.1f} in {run.source_path}"
-                f" (strongest signal S/N {strongest.sn:.0f}), inside the noise"
+                f" (strongest signal S/N {strongest_sn:.0f}), inside the noise"
             )
             continue
         return None
@@ -271,7 +273,7 @@ def _product_present(entry: CheckEntry, sample: SampleEvidence, thresholds: dict
             details.append(_tentative_text(item))
         elif item.status == "in-blank":
             statuses.append(FAIL)
-            details.append(f"{item.species.name} only at the level of the blank ({'; '.join(item.ms.reasons)})")
+            details.append(f"{item.species.name} only at the level of the blank ({'; '.join(item.ms_seen().reasons)})")
         elif not _assessable(item):
             statuses.append(NOT_ASSESSED)
             details.append(f"no data that can show {item.species.name}")
@@ -298,14 +300,13 @@ def _nmr_absence_unshown(sample: SampleEvidence) -> str | None:
 
 def _identity(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) -> CheckResult:
     item = sample.species[sample.stage.main[0]]
-    ms_ok = item.ms is not None and item.ms.status == "detected"
+    ms = item.ms if item.ms is not None and item.ms.status == "detected" else None
+    ms_ok = ms is not None
     nmr_ok = item.nmr is not None and item.nmr.detected
     parts, missing = [], []
     if item.ms_looked:
         parts.append(
-            f"MS: {item.ms.ions[0]} at {item.ms.rt_min:.2f} min"
-            if ms_ok and item.ms.ions
-            else "MS: no ion of the product"
+            f"MS: {ms.ions[0]} at {ms.rt_min:.2f} min" if ms is not None and ms.ions else "MS: no ion of the product"
         )
     else:
         missing.append("an LC-MS run")
@@ -458,7 +459,8 @@ def _salt_formed(entry: CheckEntry, sample: SampleEvidence, thresholds: dict) ->
             f"no ammonium N-H signal, but {water:.2f} mol water per mol can broaden it away",
             entry.guide_ref,
         )
-    if not sample.species[main].nmr or not sample.species[main].nmr.detected:
+    product = sample.species[main].nmr
+    if not product or not product.detected:
         return CheckResult(entry.id, entry.title, NOT_ASSESSED, "product not found by 1H NMR", entry.guide_ref)
     return CheckResult(
         entry.id,
@@ -694,13 +696,13 @@ def _findings(sample: SampleEvidence, checks: list[CheckResult], thresholds: dic
             + ", ".join(
                 f"{x['group']} {x['observed_ppm']:.2f} ppm" for x in s.signals if x.get("observed_ppm") is not None
             )
-            for s in sample.nmr.solvents
+            for s in sample.nmr_seen().solvents
             if s.detected and s.exceeds
         ]
         found["residual-solvent"] = (lines, [])
     water = by_id.get("water-content")
     if water is not None and water.status == FAIL:
-        where = sample.nmr.water.get("observed_ppm")
+        where = sample.nmr_seen().water.get("observed_ppm")
         found["water-uptake"] = ([f"water at {where:.2f} ppm: {water.detail}" if where else water.detail], [])
     return found
 

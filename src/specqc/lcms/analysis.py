@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
 from ..chem.ions import TargetIon, target_ions
 from ..chem.route import Route, Stage
-from ..errors import InputError
-from ..model import LCMSRun
+from ..errors import InputError, InternalError
+from ..model import LCMSRun, Polarity
 from .amounts import correct_amounts
 from .background import RunProfile, bin_grid, run_profile
 from .evidence import (
@@ -164,7 +165,7 @@ class Traces:
 @dataclass
 class LCMSResult:
     source_path: str
-    polarity: str | None
+    polarity: Polarity | None
     resolution: Resolution | None
     tolerance: Tolerance | None
     species: list[SpeciesResult]
@@ -215,7 +216,8 @@ def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], windows: _Win
         if not result.features or result.status == "not-detected":
             continue
         spans = {tuple(round(x, 5) for x in windows.around(f.target.mz)) for f in result.features}
-        intensity = sum(matrix.eic(low, high) for low, high in sorted(spans))
+        # at least one span, so an array
+        intensity = cast(np.ndarray, sum(matrix.eic(low, high) for low, high in sorted(spans)))
         lead = max(result.features, key=lambda f: f.total_area).peak
         traces.species.append(
             SpeciesTrace(result.species_id, result.status, intensity, lead.start_rt, lead.end_rt, lead.apex_rt)
@@ -223,7 +225,7 @@ def _traces(matrix: PeakMatrix, results: dict[str, SpeciesResult], windows: _Win
     return traces
 
 
-def _blank_matrix(blank: LCMSRun | None, polarity: str) -> PeakMatrix | None:
+def _blank_matrix(blank: LCMSRun | None, polarity: Polarity) -> PeakMatrix | None:
     if blank is None:
         return None
     scans = ms1_scans(blank, polarity)
@@ -317,7 +319,7 @@ def analyze_lcms(
     for result, hypothesis in filled:
         _fill_result(result, hypothesis, matrix, windows, profile)
     correct_amounts([r for r, _ in filled], tolerance, window)
-    context = dict(
+    context: dict[str, Any] = dict(
         matrix=matrix,
         windows=windows,
         profile=profile,
@@ -331,10 +333,13 @@ def analyze_lcms(
     if resolution.high:
         _recalibrate([r for r, _ in filled], profile, params)
     for result, _ in filled:
-        result.status, reasons = decide(result.evidence, params)
+        evidence = result.evidence
+        if evidence is None:
+            raise InternalError(f"{result.species_id}: its evidence was not gathered")
+        result.status, reasons = decide(evidence, params)
         result.notes.extend(reasons)
-        result.confidence = confidence(result.evidence)
-        result.isotope_score = result.evidence.isotope.score if result.evidence.isotope.assessable else None
+        result.confidence = confidence(evidence)
+        result.isotope_score = evidence.isotope.score if evidence.isotope.assessable else None
         result.area = sum(f.total_area for f in result.features)
 
     explained = [f for r, _ in filled for f in r.features]
@@ -687,7 +692,7 @@ MEMBER_MIN_R = 0.7  # profile correlation for an ion to join a species at that t
 def _coelution_test(matrix: PeakMatrix, windows: _Windows, profile: RunProfile):
     """anchor, feature -> whether the feature's trace follows the anchor's over
     the anchor's peak (a neighbouring compound 0.1 min away does not)."""
-    cache: dict[tuple[float, float], np.ndarray] = {}
+    cache: dict[tuple[float, ...], np.ndarray] = {}  # (low, high) -> residual trace
 
     def residual(feature: IonFeature) -> np.ndarray:
         key = tuple(round(x, 5) for x in windows.around(feature.target.mz))
@@ -811,7 +816,8 @@ def _unexplained_peaks(
                 for m, start, end in explained_marks
             ):
                 continue
-            if blank is not None and blank_comparison(blank, mz - tol, mz + tol, peak, profile).in_blank:
+            comparison = blank_comparison(blank, mz - tol, mz + tol, peak, profile)  # None without a blank
+            if comparison is not None and comparison.in_blank:
                 continue
             duplicate = next(
                 (p for p in found if abs(p.mz - mz) <= tol and abs(p.rt_min - peak.apex_rt) <= window), None

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 
@@ -159,7 +161,7 @@ class _BinGrid:
 
     bins: np.ndarray  # bin numbers
     grid: np.ndarray  # (bins, scans)
-    edges: object  # bin number -> (low, high)
+    edges: Callable[[int], tuple[float, float]]  # bin number -> (low, high)
 
 
 def bin_grid(matrix: PeakMatrix, tolerance: Tolerance, count: int, rank: str) -> _BinGrid:
@@ -240,7 +242,7 @@ def _typical_fwhm(matrix: PeakMatrix, traces: _BinGrid, params: LCMSParams, smoo
         ]
         if peaks:
             strongest = max(peaks, key=lambda p: p.sn)
-            best.append((strongest.sn, strongest.apex_rt, strongest.fwhm_min))
+            best.append((strongest.sn, strongest.apex_rt, cast(float, strongest.fwhm_min)))  # kept with a width
     best.sort(reverse=True)
     # one peak per compound: the ions and isotopes of the strongest one would otherwise all vote
     compounds: list[tuple[float, float, float]] = []

@@ -192,7 +192,8 @@ def isotope_check(
         observed.append(area / mono)
         sigmas.append(sigma)
     if peak.flat_top:
-        if len(observed) < 2 or observed[0] is None or observed[1] is None:
+        # a sigma is None exactly where its observed ratio is
+        if len(observed) < 2 or observed[0] is None or observed[1] is None or sigmas[0] is None or sigmas[1] is None:
             return IsotopeCheck(
                 False,
                 None,
@@ -206,7 +207,7 @@ def isotope_check(
         z = [(ratio - target) / max(sigma, 1e-12)]
         detail = f"saturated apex: M+2/M+1 {ratio:.3f} vs {target:.3f} expected"
     else:
-        pairs = [(o, e, s) for o, e, s in zip(observed, expected, sigmas) if o is not None]
+        pairs = [(o, e, s) for o, e, s in zip(observed, expected, sigmas) if o is not None and s is not None]
         if not pairs:
             return IsotopeCheck(
                 False,

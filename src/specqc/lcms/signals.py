@@ -4,13 +4,13 @@ from which every extracted ion chromatogram is cut."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
-from ..model import LCMSRun, MS1ScanCollector, MS1Scans, Spectrum
+from ..model import LCMSRun, MS1ScanCollector, MS1Scans, Polarity, Spectrum
 from .params import LCMSParams, Tolerance
 
 HIGH_RES_MIN_RESOLVING_POWER = 5000.0
@@ -162,7 +162,7 @@ class PeakMatrix:
     weighted bincount, whatever the number of targets.
     """
 
-    def __init__(self, rt_min: np.ndarray, centroids: list[tuple[np.ndarray, np.ndarray]]):
+    def __init__(self, rt_min: np.ndarray, centroids: Sequence[tuple[np.ndarray, np.ndarray]]):
         self.rt_min = np.asarray(rt_min, dtype=np.float64)
         self.n_scans = len(centroids)
         sizes = np.fromiter((c[0].size for c in centroids), dtype=np.int64, count=len(centroids))
@@ -205,7 +205,7 @@ class PeakMatrix:
         return float(np.average(self.mz[start:stop][keep], weights=weights))
 
 
-def ms1_centroids(run: LCMSRun, polarity: str) -> tuple[list[Spectrum], list[tuple[np.ndarray, np.ndarray]]]:
+def ms1_centroids(run: LCMSRun, polarity: Polarity) -> tuple[list[Spectrum], list[tuple[np.ndarray, np.ndarray]]]:
     spectra = run.ms1(polarity)
     if not spectra:
         raise InputError(f"no MS1 spectra of {polarity} polarity", run.source_path)
@@ -217,7 +217,7 @@ def ms1_collector() -> MS1ScanCollector:
     return MS1ScanCollector(centroid, PROFILE_SPECTRA_FOR_WIDTH)
 
 
-def ms1_scans(run: LCMSRun, polarity: str | None = None) -> MS1Scans:
+def ms1_scans(run: LCMSRun, polarity: Polarity | None = None) -> MS1Scans:
     """The run's MS1 scans (of one polarity), centroided: as a streaming read kept
     them, or reduced here from the spectra a reader kept."""
     if run.ms1_scans is not None and not run.spectra:
@@ -228,7 +228,7 @@ def ms1_scans(run: LCMSRun, polarity: str | None = None) -> MS1Scans:
     return collector.finish()
 
 
-def choose_polarity(run: LCMSRun, requested: str) -> str | None:
+def choose_polarity(run: LCMSRun, requested: str) -> Polarity | None:
     present = run.polarities()
     if requested != "auto":
         if requested not in present and not ("unknown" in present and len(present) == 1):
@@ -241,7 +241,7 @@ def choose_polarity(run: LCMSRun, requested: str) -> str | None:
     return present[0]
 
 
-def bin_index(mz: np.ndarray, tolerance: Tolerance):
+def bin_index(mz: np.ndarray, tolerance: Tolerance) -> tuple[np.ndarray, Callable[[int], tuple[float, float]]]:
     """Bin numbers of m/z values at the run's tolerance, and bin -> (low, high).
     ppm bins are logarithmic; at unit resolution the bins are nominal masses
     centred on the integer (a mass defect up to +0.7 stays in its bin)."""

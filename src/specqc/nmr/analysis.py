@@ -525,7 +525,8 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
         return
     per_proton = main.amount
     anchor = next((s for s in main.component.signals if s.diagnostic), main.component.signals[0])
-    holder = next((m for m in multiplets if m.range_ppm[1] <= anchor.observed_ppm <= m.range_ppm[0]), None)
+    centre = anchor.placed_ppm
+    holder = next((m for m in multiplets if m.range_ppm[1] <= centre <= m.range_ppm[0]), None)
     if holder is not None and holder.assignment == [main.component.name]:
         per_proton = holder.area / anchor.protons
     for multiplet in multiplets:
@@ -533,7 +534,7 @@ def _assign(multiplets: list[Multiplet], fit, processed: ProcessedNMR, main: Com
 
 
 def _label_exchangeable(
-    multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route, solvent: str, form: str
+    multiplets: list[Multiplet], species: list[NMRSpeciesResult], route: Route, solvent: str | None, form: str
 ) -> list[dict]:
     """NH/OH lines are not fitted (their shift and width follow exchange), but a
     chemist expects them named: the nearest exchangeable signal of a species found.

@@ -4,6 +4,7 @@ same thing by "a triplet with J 7 Hz"."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from math import comb
 
@@ -61,7 +62,7 @@ def multiplet_shapes(
     ppm: np.ndarray,
     centre_ppm: float,
     multiplicity: str,
-    couplings_hz: np.ndarray | tuple[float, ...],
+    couplings_hz: Sequence[float] | np.ndarray,
     width_hz: float,
     fwhm_hz: float,
     mhz: float,

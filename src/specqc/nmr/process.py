@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InternalError
 from ..model import NMRData
 from ..noise import difference_sigma
 from .solvents import canonical_solvent, entries_for
@@ -85,28 +85,35 @@ def fft_spectrum(
     return (phase(spectrum, delay_p0, delay_p1) if delay else spectrum), ppm
 
 
+def _recorded(data: NMRData) -> tuple[np.ndarray, float]:
+    """The FID and its carrier (ppm) of a dataset transformed from its FID (NMRData holds both or neither)."""
+    if data.fid is None or data.carrier_ppm is None:
+        raise InternalError("a transform of an NMR dataset without an FID", data.source_path)
+    return data.fid, data.carrier_ppm
+
+
 def _ppm_axis(size: int, data: NMRData) -> np.ndarray:
     """carrier + (size/2 - 1 - k) * sw / size / MHz for k = 0..size-1, worked out in one array."""
+    _fid, carrier_ppm = _recorded(data)
     axis = np.arange(size, dtype=float)
     np.subtract(size / 2 - 1, axis, out=axis)
     axis *= data.sweep_width_hz
     axis /= size
     axis /= data.spectrometer_mhz
-    axis += data.carrier_ppm
+    axis += carrier_ppm
     return axis
 
 
 def _apodized(data: NMRData, size: int, lb_hz: float, mirrored: bool) -> np.ndarray:
     """The FID apodized (exponential, as nmrglue's em) and zero-filled or cut
     to ``size``, in one new buffer: the transform is done in it, in place."""
-    count = min(data.fid.size, size)
+    fid, _carrier = _recorded(data)
+    count = min(fid.size, size)
     buffer = np.zeros(size, dtype=complex)
     if lb_hz > 0:  # (a delayed FID's decay starts a little late: a constant factor only)
-        np.multiply(
-            data.fid[:count], np.exp(-np.pi * np.arange(count) * (lb_hz / data.sweep_width_hz)), out=buffer[:count]
-        )
+        np.multiply(fid[:count], np.exp(-np.pi * np.arange(count) * (lb_hz / data.sweep_width_hz)), out=buffer[:count])
     else:
-        buffer[:count] = data.fid[:count]
+        buffer[:count] = fid[:count]
     if mirrored:
         np.conjugate(buffer[:count], out=buffer[:count])
     if not data.group_delay_points:
@@ -513,7 +520,8 @@ def _transform(data: NMRData, size: int, params: NMRParams, mirrored: bool):
     # the phase is judged by: it spans at least phase_min_seconds.
     spanning = _power_of_two_at_least(params.phase_min_seconds * data.sweep_width_hz)
     coarse_size = min(max(params.phase_points, spanning), size)
-    decay_lb = np.log(100.0) / (np.pi * min(coarse_size, data.fid.size) / data.sweep_width_hz)
+    fid, _carrier = _recorded(data)
+    decay_lb = np.log(100.0) / (np.pi * min(coarse_size, fid.size) / data.sweep_width_hz)
     coarse, _ = fft_spectrum(data, coarse_size, max(params.line_broadening_hz * 4, decay_lb), mirrored)
     p0, p1 = auto_phase(coarse)
     real, ppm = fft_spectrum(data, size, params.line_broadening_hz, mirrored, phased=(p0, p1))
@@ -555,6 +563,8 @@ def process(data: NMRData, params: NMRParams | None = None) -> ProcessedNMR:
             orientation="mirrored: the file stores the conjugate FID" if mirrored else "as stored",
         )
     else:
+        if data.ppm is None or data.spectrum is None:  # NMRData holds an FID or a spectrum with its axis
+            raise InternalError("an NMR dataset with neither an FID nor a spectrum", data.source_path)
         ppm, values = data.ppm.copy(), data.spectrum.copy()
         steps.update(
             phase_method="as processed by the vendor software",

@@ -88,7 +88,7 @@ class ReferenceSet:
     version: str
     compounds: tuple[ReferenceCompound, ...]
 
-    def for_species(self, species_id: str, solvent: str, form: str) -> ReferenceCompound | None:
+    def for_species(self, species_id: str, solvent: str | None, form: str) -> ReferenceCompound | None:
         """The entry for the species in that solvent, preferring the expected form."""
         found = [c for c in self.compounds if c.species == species_id and c.solvent == solvent]
         found.sort(key=lambda c: c.form != form)

@@ -97,7 +97,9 @@ def ich_limits() -> tuple[dict[str, SolventLimit], str]:
             raise ReferenceDataError(f"{where}: {exc}") from exc
         if row["ich_class"] not in ("", "1", "2", "3") or (limit is not None and limit <= 0):
             raise ReferenceDataError(f"{where}: bad ICH class or limit")
-        limits[row["compound"]] = SolventLimit(row["compound"], Descriptors.MolWt(mol), row["ich_class"], limit)
+        # rdkit's stubs leave out the descriptors it sets up at import
+        molar_mass = Descriptors.MolWt(mol)  # type: ignore[attr-defined]
+        limits[row["compound"]] = SolventLimit(row["compound"], molar_mass, row["ich_class"], limit)
     unknown = {e.compound for e in shift_table()[0]} - set(limits) - {"residual", "tms", "dss"}
     if unknown:
         raise ReferenceDataError(f"data/ich_q3c.csv: no row for {', '.join(sorted(unknown))}")

@@ -7,6 +7,7 @@ import math
 import re
 import warnings
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -75,6 +76,28 @@ class Parameters:
     def text(self, key: str, default: str = "") -> str:
         value = self._raw(key)
         return default if value is None else str(value).strip("<>")
+
+    # with a default, or `required`, there is always a number
+    @overload
+    def number(
+        self, key: str, default: float, *, required: bool = False, positive: bool = False, whole: bool = False
+    ) -> float: ...
+
+    @overload
+    def number(
+        self, key: str, default: None = None, *, required: Literal[True], positive: bool = False, whole: bool = False
+    ) -> float: ...
+
+    @overload
+    def number(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        required: bool = False,
+        positive: bool = False,
+        whole: bool = False,
+    ) -> float | None: ...
 
     def number(
         self,

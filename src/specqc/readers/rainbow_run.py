@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import InputError
-from ..model import Chromatogram, DiodeArray, Spectrum
+from ..model import Chromatogram, ChromatogramKind, DiodeArray, Polarity, Spectrum
 from .nmr_common import library_read
 
 # rainbow's 'detector' names → our chromatogram kinds
-DETECTOR_KINDS = {"UV": "uv", "ELSD": "elsd", "CAD": "cad", "FID": "fid"}
+DETECTOR_KINDS: dict[str, ChromatogramKind] = {"UV": "uv", "ELSD": "elsd", "CAD": "cad", "FID": "fid"}
 SIGNAL_WAVELENGTH = re.compile(r"Sig\s*=\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 WAVELENGTH_NM = re.compile(r"(\d{3}(?:\.\d+)?)\s*nm", re.IGNORECASE)
 
@@ -80,7 +80,8 @@ def read_directory(
         except InputError as exc:
             whole_folder_error = exc
     if problems or whole_folder_error:
-        datafiles, metadata = [], {}
+        datafiles: list[Any] = []  # rainbow's DataFile
+        metadata: dict[str, Any] = {}
         for name in readable:
             try:
                 part = library_read(
@@ -109,7 +110,7 @@ def read_directory(
     return directory
 
 
-def ms_spectra(datafile, polarity: str, start_index: int = 0, native_prefix: str = "") -> list[Spectrum]:
+def ms_spectra(datafile, polarity: Polarity, start_index: int = 0, native_prefix: str = "") -> list[Spectrum]:
     """Binned scans (times × m/z grid) → sparse spectra (the zero bins dropped)."""
     times = np.asarray(datafile.xlabels, dtype=np.float64)
     mz_axis = np.asarray(datafile.ylabels, dtype=np.float64)
@@ -135,7 +136,7 @@ def ms_spectra(datafile, polarity: str, start_index: int = 0, native_prefix: str
     return spectra
 
 
-def profile_spectra(datafile, polarity: str) -> list[Spectrum]:
+def profile_spectra(datafile, polarity: Polarity) -> list[Spectrum]:
     """HRMS profile scans, each with its own calibrated m/z axis."""
     times = np.asarray(datafile.xlabels, dtype=np.float64)
     spectra = []

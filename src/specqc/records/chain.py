@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,7 +278,10 @@ def _collect_seal(state: ChainState, row: Mapping) -> None:
 
 
 def compare_analysis(
-    analysis_id: str, rows: Mapping[str, list[Mapping]], seal: dict, expected: Mapping[str, list[Mapping]] | None = None
+    analysis_id: str,
+    rows: Mapping[str, list[Mapping]],
+    seal: dict,
+    expected: Mapping[str, Sequence[Mapping]] | None = None,
 ) -> list[str]:
     """What differs between an analysis' rows now and its seal. `expected`: the
     rows its stored report implies (when that report is intact), to say which
@@ -319,7 +322,7 @@ def compare_analysis(
     return problems
 
 
-def _column_difference(table: str, row: Mapping, expected_rows: list[Mapping] | None) -> str:
+def _column_difference(table: str, row: Mapping, expected_rows: Sequence[Mapping] | None) -> str:
     if not expected_rows:
         return ""
     keys = ROW_KEYS[table][:1]

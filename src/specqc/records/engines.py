@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigError, StoreLockedError, TransientError
+from ..errors import ConfigError, InternalError, StoreLockedError, TransientError
+
+if TYPE_CHECKING:  # an optional dependency (specqc[server]), imported when a PostgreSQL store is opened
+    import psycopg
 
 APPEND_ONLY_MESSAGE = "specqc store is append-only"
 # any "word:" prefix longer than a drive letter is taken as a URL scheme, so a
@@ -29,6 +34,22 @@ _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):")
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 # one lock id for the store's writers (pg_advisory_xact_lock): the audit chain is a single sequence
 WRITER_LOCK_ID = 0x5BEC_0C1A
+
+# a result row, read by column name or by position: sqlite3.Row, or the PostgreSQL engine's _Row
+Row = Mapping[str | int, Any]
+
+
+class Cursor(Protocol):
+    """What a statement returns on either engine (sqlite3's cursor, psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Row | None: ...
+
+    def fetchall(self) -> list[Row]: ...
+
+    def __iter__(self) -> Iterator[Row]: ...
 
 
 @dataclass(frozen=True)
@@ -40,12 +61,26 @@ class StoreLocation:
     @property
     def target(self) -> str:
         """The location as text another process opens the same store with (password included)."""
-        return str(self.path) if self.engine == "sqlite" else self.url
+        return str(self.file) if self.engine == "sqlite" else self.server_url
 
     @property
     def display(self) -> Path | str:
         """What messages name: the file, or the URL with its password masked."""
-        return self.path if self.engine == "sqlite" else redact(self.url)
+        return self.file if self.engine == "sqlite" else redact(self.server_url)
+
+    @property
+    def file(self) -> Path:
+        """The SQLite store's file (parse_location always gives one)."""
+        if self.path is None:
+            raise InternalError(f"{self.engine} store location has no file")
+        return self.path
+
+    @property
+    def server_url(self) -> str:
+        """The PostgreSQL store's URL (parse_location always gives one)."""
+        if self.url is None:
+            raise InternalError(f"{self.engine} store location has no URL")
+        return self.url
 
 
 def redact(url: str) -> str:
@@ -101,15 +136,16 @@ class SQLiteEngine:
     name = "sqlite"
     # engine-specific columns that are not part of the logical schema
     hidden_columns: frozenset[str] = frozenset()
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
     def __init__(self, location: StoreLocation, busy_timeout_s: float):
         self.where = location.display
         self.busy_timeout_s = busy_timeout_s
         try:
-            location.path.parent.mkdir(parents=True, exist_ok=True)
+            location.file.parent.mkdir(parents=True, exist_ok=True)
             # one Store is used by one thread at a time (the watch service hands it to its loop thread)
             self.connection = sqlite3.connect(
-                location.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                location.file, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"results store cannot be opened: {exc}", self.where) from exc
@@ -122,15 +158,16 @@ class SQLiteEngine:
             self.connection.close()
             raise self.problem(exc, opening=True) from exc
 
-    errors = (sqlite3.Error,)
-
-    def execute(self, sql: str, parameters=()):
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
         return self.connection.execute(sql, parameters)
 
-    def insert(self, sql: str, parameters, key: str) -> int:
-        return self.connection.execute(sql, parameters).lastrowid
+    def insert(self, sql: str, parameters: Sequence[Any], key: str) -> int:
+        rowid = self.connection.execute(sql, parameters).lastrowid
+        if rowid is None:  # set by every INSERT that succeeds
+            raise InternalError(f"no row id after an insert: {sql}", self.where)
+        return rowid
 
-    def executemany(self, sql: str, rows) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.connection.executemany(sql, rows)
 
     def begin(self) -> None:
@@ -147,7 +184,7 @@ class SQLiteEngine:
         self.connection.close()
 
     def schema_version(self) -> int:
-        return self.connection.execute("PRAGMA user_version").fetchone()[0]
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
 
     def set_schema_version(self, version: int) -> None:
         self.connection.execute(f"PRAGMA user_version={int(version)}")
@@ -160,11 +197,11 @@ class SQLiteEngine:
     def columns(self, table: str) -> set[str]:
         return {r[1] for r in self.connection.execute(f"PRAGMA table_info({table})")}
 
-    def missing_triggers(self, tables) -> list[str]:
+    def missing_triggers(self, tables: Iterable[str]) -> list[str]:
         present = {r[0] for r in self.connection.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
         return sorted({f"{t}_no_{what}" for t in tables for what in ("update", "delete")} - present)
 
-    def install_triggers(self, tables) -> None:
+    def install_triggers(self, tables: Iterable[str]) -> None:
         self.connection.executescript(
             "".join(
                 f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
@@ -214,29 +251,29 @@ class _Row:
 
     __slots__ = ("_index", "_names", "_values")
 
-    def __init__(self, names, index, values):
+    def __init__(self, names: list[str], index: dict[str, int], values: Sequence[Any]):
         self._names, self._index, self._values = names, index, values
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str | int) -> Any:
         if isinstance(key, str):
             return self._values[self._index[key]]
         return self._values[key]
 
-    def keys(self):
+    def keys(self) -> list[str]:
         return list(self._names)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._names)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self[name] for name in self._names)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Row({dict(zip(self._names, self, strict=True))!r})"
 
 
-def _row_factory(hidden):
-    def factory(cursor):
+def _row_factory(hidden: frozenset[str]) -> Callable[[psycopg.Cursor[Any]], Callable[[Sequence[Any]], _Row]]:
+    def factory(cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], _Row]:
         described = [column.name for column in cursor.description or ()]
         index = {name: position for position, name in enumerate(described)}
         names = [name for name in described if name not in hidden]
@@ -268,17 +305,20 @@ class PostgresEngine:
                 "a PostgreSQL store needs psycopg: pip install 'specqc[server]'", location.display
             ) from exc
         self.psycopg = psycopg
-        self.errors = (psycopg.Error,)
+        self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
         self.where = location.display
-        self.secret = urlsplit(location.url).password
+        self.secret = urlsplit(location.server_url).password
         self.busy_timeout_s = busy_timeout_s
         try:
             self.connection = psycopg.connect(
-                location.url, autocommit=True, connect_timeout=max(1, int(busy_timeout_s)), application_name="specqc"
+                location.server_url,
+                autocommit=True,
+                connect_timeout=max(1, int(busy_timeout_s)),
+                application_name="specqc",
+                row_factory=_row_factory(self.hidden_columns),
             )
         except psycopg.Error as exc:
             raise TransientError(f"results store cannot be reached: {self._text(exc)}", self.where) from None
-        self.connection.row_factory = _row_factory(self.hidden_columns)
         self.connection.execute(f"SET lock_timeout = {int(busy_timeout_s * 1000)}")
         self.in_transaction = False
 
@@ -286,13 +326,21 @@ class PostgresEngine:
         text = " ".join(str(exc).split())
         return text.replace(self.secret, "***") if self.secret else text
 
-    def execute(self, sql: str, parameters=()):
-        return self.connection.execute(to_pyformat(sql), tuple(parameters))
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
+        # its rows are _Row: read by column name or position, as sqlite3.Row's are
+        return cast(Cursor, self.connection.execute(to_pyformat(sql), tuple(parameters)))
 
-    def insert(self, sql: str, parameters, key: str) -> int:
-        return self.connection.execute(to_pyformat(sql) + f" RETURNING {key}", tuple(parameters)).fetchone()[0]
+    def _one(self, sql: str, parameters: tuple[Any, ...] | None = None) -> _Row:
+        """The row of a statement that always returns one (an aggregate, an INSERT ... RETURNING)."""
+        row = self.connection.execute(sql, parameters).fetchone()
+        if row is None:
+            raise InternalError(f"no row returned by: {sql}", self.where)
+        return row
 
-    def executemany(self, sql: str, rows) -> None:
+    def insert(self, sql: str, parameters: Sequence[Any], key: str) -> int:
+        return int(self._one(to_pyformat(sql) + f" RETURNING {key}", tuple(parameters))[0])
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(row) for row in rows]
         if rows:
             with self.connection.cursor() as cursor:
@@ -320,13 +368,13 @@ class PostgresEngine:
     def schema_version(self) -> int:
         # the catalog read as a table (not to_regclass's cache): a writer that waited for the lock sees the
         # tables another one created meanwhile
-        row = self.connection.execute(
+        row = self._one(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = "
             "current_schema() AND tablename = 'schema_migrations')"
-        ).fetchone()
+        )
         if not row[0]:
             return 0
-        return self.connection.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+        return int(self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0])
 
     def set_schema_version(self, version: int) -> None:
         self.connection.execute(
@@ -346,7 +394,7 @@ class PostgresEngine:
             )
         }
 
-    def missing_triggers(self, tables) -> list[str]:
+    def missing_triggers(self, tables: Iterable[str]) -> list[str]:
         """Append-only triggers dropped or disabled behind the store's back."""
         enabled = {
             r[0]
@@ -358,7 +406,7 @@ class PostgresEngine:
         wanted = {f"{t}_no_{what}" for t in tables for what in ("update", "delete", "truncate")}
         return sorted(wanted - enabled)
 
-    def install_triggers(self, tables) -> None:
+    def install_triggers(self, tables: Iterable[str]) -> None:
         statements = [
             f"""CREATE OR REPLACE FUNCTION specqc_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE} (% on %)', TG_OP, TG_TABLE_NAME
@@ -384,8 +432,8 @@ class PostgresEngine:
         return max(last_seq or 0, high) + 1
 
     def audit_high_water(self) -> int | None:
-        row = self.connection.execute("SELECT last_value, is_called FROM audit_high_water").fetchone()
-        return row[0] if row[1] else None
+        row = self._one("SELECT last_value, is_called FROM audit_high_water")
+        return int(row[0]) if row[1] else None
 
     def note_audit_seq(self, seq: int) -> None:
         self.connection.execute("SELECT setval('audit_high_water', %s)", (seq,))
@@ -396,7 +444,7 @@ class PostgresEngine:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
                 f"COALESCE((SELECT MAX(seq) FROM {table}), 0) + 1, false)"
             )
-        last = self.connection.execute("SELECT MAX(seq) FROM audit").fetchone()[0]
+        last = self._one("SELECT MAX(seq) FROM audit")[0]
         if last is not None:
             self.note_audit_seq(last)
 
@@ -420,7 +468,10 @@ class PostgresEngine:
         return exc
 
 
-def open_engine(location: StoreLocation, busy_timeout_s: float):
+Engine = SQLiteEngine | PostgresEngine
+
+
+def open_engine(location: StoreLocation, busy_timeout_s: float) -> Engine:
     if location.engine == "postgresql":
         return PostgresEngine(location, busy_timeout_s)
     return SQLiteEngine(location, busy_timeout_s)

@@ -212,7 +212,7 @@ def batch_records(store: Store, batch: str | None, since: str | None = None, unt
                 "reviews": [{k: r[k] for k in REVIEW_FIELDS} for r in store.reviews(analysis_id)],
             }
         )
-    orders = {}
+    orders: dict[str, dict[str, int]] = {}
     for record in records:
         orders.setdefault(record["route_id"], _stage_order(record["route_id"]))
     records.sort(
@@ -349,6 +349,7 @@ def _cell(value):
 def to_csv(records: list[dict], long: bool = False, values: bool = False) -> str:
     """UTF-8 with a byte-order mark, so spreadsheet programs read non-ASCII names right.
     ``values``: the LIMS form, one value per row (VALUE_COLUMNS), nothing joined."""
+    columns: tuple[str, ...]
     if values:
         columns, rows = VALUE_COLUMNS, [row for r in records for row in value_rows(r)]
     else:

@@ -25,20 +25,19 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from ..errors import ClaimError, ConfigError, InputError
+from ..errors import ClaimError, ConfigError, InputError, InternalError
 from ..provenance import sha256_of
 from . import chain
 from .chain import GENESIS, canonical, load_key
 from .claims import Claim, holder_alive, process_token
-from .engines import APPEND_ONLY_MESSAGE, open_engine, parse_location
-
-Row = Mapping  # a result row: read by column name (Row, or the PostgreSQL engine's row)
+from .engines import APPEND_ONLY_MESSAGE, Row, open_engine, parse_location
 
 SCHEMA_VERSION = 4
 RECORD_TABLES = (
@@ -252,7 +251,7 @@ COPIED_COLUMNS = {
 }
 
 
-def _append_only_triggers(tables) -> str:
+def _append_only_triggers(tables: Iterable[str]) -> str:
     return "".join(
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
         f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END;"
@@ -303,7 +302,7 @@ class Recorded:
     new: bool  # False when this exact analysis was already in the store
 
 
-def record_id(report: dict, sample: str, batch: str | None) -> str:
+def record_id(report: dict[str, Any], sample: str, batch: str | None) -> str:
     key = canonical(
         [
             batch,
@@ -317,9 +316,9 @@ def record_id(report: dict, sample: str, batch: str | None) -> str:
     return _sha(key)[:24]
 
 
-def instrument_metadata(report: dict) -> dict[str, dict]:
+def instrument_metadata(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per input path: what the report knows of the instrument and acquisition."""
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     for run in report.get("lcms_runs", []):
         found[run["path"]] = {
             "polarity": run.get("polarity"),
@@ -334,8 +333,8 @@ def instrument_metadata(report: dict) -> dict[str, dict]:
     return found
 
 
-def sample_name(report: dict) -> str:
-    named = (report.get("sample") or {}).get("sample")
+def sample_name(report: dict[str, Any]) -> str:
+    named: str | None = (report.get("sample") or {}).get("sample")
     if named:
         return named
     samples = [i for i in report["inputs"] if i.get("role", "sample") == "sample"] or report["inputs"]
@@ -343,7 +342,7 @@ def sample_name(report: dict) -> str:
     return first.name.rsplit(".", 1)[0] if first.suffix else first.name
 
 
-def report_rows(report: dict) -> dict[str, list[dict]]:
+def report_rows(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The rows an analysis' report gives, per table (inputs' paths as the report
     states them; the store keeps them resolved). `record` writes these, and
     `verify` compares a changed row with them to say which column differs."""
@@ -481,7 +480,7 @@ class Store:
             with self._transaction():
                 self._db.install_triggers(RECORD_TABLES)
 
-    def _seal_existing(self, actor: Actor) -> dict:
+    def _seal_existing(self, actor: Actor) -> dict[str, int]:
         """Seal the analyses and ledger events of a store made before content was
         sealed, as they are now: from here on a change to any of them shows."""
         analyses = [r["id"] for r in self._db.execute("SELECT id FROM analyses ORDER BY rowid")]
@@ -505,7 +504,7 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
@@ -532,9 +531,23 @@ class Store:
                     raise problem from exc
             raise
 
+    def _count(self, sql: str, parameters: Sequence[Any] = ()) -> int:
+        """The number a COUNT query returns."""
+        row = self._db.execute(sql, parameters).fetchone()
+        if row is None:  # an aggregate always returns one row
+            raise InternalError(f"no row returned by: {sql}", self.path)
+        return int(row[0])
+
+    def _written(self, table: str, seq: int) -> Row:
+        """The row just inserted with `seq`, read back as the engine holds it."""
+        row = self._db.execute(f"SELECT * FROM {table} WHERE seq=?", (seq,)).fetchone()
+        if row is None:  # the same transaction inserted it
+            raise InternalError(f"{table} row seq={seq} not found right after it was inserted", self.path)
+        return row
+
     # ------------------------------------------------------------ audit chain
 
-    def _audit(self, action: str, analysis_id: str | None, detail: dict, actor: Actor) -> None:
+    def _audit(self, action: str, analysis_id: str | None, detail: dict[str, Any], actor: Actor) -> None:
         signed = self._audit_signed if self._audit_signed is not None else "mac" in self._db.columns("audit")
         head = self._db.execute(
             f"SELECT seq, hash{', mac' if signed else ''} FROM audit ORDER BY seq DESC LIMIT 1"
@@ -576,7 +589,7 @@ class Store:
         if seq is not None:
             self._db.note_audit_seq(seq)
 
-    def chain_head(self) -> dict | None:
+    def chain_head(self) -> dict[str, Any] | None:
         """The newest audit row: seq, hash and whether it is signed (keep it
         elsewhere to check later that the chain was not cut back to an older head)."""
         row = self._db.execute("SELECT seq, hash, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
@@ -584,7 +597,9 @@ class Store:
 
     # ------------------------------------------------------------ writing
 
-    def record(self, report: dict, *, actor: Actor, report_files: list[tuple[str | Path, str]] = ()) -> Recorded:
+    def record(
+        self, report: dict[str, Any], *, actor: Actor, report_files: Iterable[tuple[str | Path, str]] = ()
+    ) -> Recorded:
         """Store one analysis (and the report files written for it) as a new revision."""
         rows = report_rows(report)
         fields = rows["analyses"][0]
@@ -736,7 +751,7 @@ class Store:
                 ),
                 "seq",
             )
-            row = self._db.execute("SELECT * FROM ledger WHERE seq=?", (seq,)).fetchone()
+            row = self._written("ledger", seq)
             self._audit(
                 "ledger",
                 analysis_id,
@@ -752,10 +767,10 @@ class Store:
         ).fetchone()
 
     def ledger_attempts(self, dataset: str, content_sha256: str, state: str = "failed") -> int:
-        return self._db.execute(
+        return self._count(
             "SELECT COUNT(*) FROM ledger WHERE dataset=? AND content_sha256=? AND state=?",
             (dataset, content_sha256, state),
-        ).fetchone()[0]
+        )
 
     def ledger_summary(self) -> list[Row]:
         """The latest event of every dataset revision."""
@@ -770,7 +785,7 @@ class Store:
         return [self._claim(r) for r in self._db.execute("SELECT * FROM claims ORDER BY resource")]
 
     @staticmethod
-    def _claim(row) -> Claim:
+    def _claim(row: Row) -> Claim:
         return Claim(
             row["resource"],
             row["holder"],
@@ -865,7 +880,13 @@ class Store:
     # ------------------------------------------------------------ accounts and reviews (the dashboard's sign-off)
 
     def _append_sealed(
-        self, table: str, columns: dict, action: str, analysis_id: str | None, detail: dict, actor: Actor
+        self,
+        table: str,
+        columns: dict[str, Any],
+        action: str,
+        analysis_id: str | None,
+        detail: dict[str, Any],
+        actor: Actor,
     ) -> Row:
         """Insert one row of a SEALED_ROW_TABLES table and seal it, as read back, in the audit chain."""
         names = list(columns)
@@ -874,7 +895,7 @@ class Store:
             [columns[n] for n in names],
             "seq",
         )
-        row = self._db.execute(f"SELECT * FROM {table} WHERE seq=?", (seq,)).fetchone()
+        row = self._written(table, seq)
         self._audit(
             action,
             analysis_id,
@@ -978,7 +999,8 @@ class Store:
         """One page of analyses, newest first, without their reports, and how many
         match. `search`: part of the sample, batch, stage or id; `review`: a
         decision, or "none" for analyses nobody reviewed yet."""
-        where, arguments = [], []
+        where: list[str] = []
+        arguments: list[Any] = []
         if search:
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append(
@@ -997,7 +1019,7 @@ class Store:
         if latest_only:
             where.append(f"NOT {self._SUPERSEDED}")
         condition = " WHERE " + " AND ".join(where) if where else ""
-        total = self._db.execute(f"SELECT COUNT(*) FROM analyses a{condition}", arguments).fetchone()[0]
+        total = self._count(f"SELECT COUNT(*) FROM analyses a{condition}", arguments)
         rows = self._db.execute(
             f"SELECT a.id, a.batch, a.sample, a.stage, a.route_id, a.revision, a.verdict, a.purity_pct, "
             f"a.recorded_at, a.via, {self._SUPERSEDED} AS superseded, {self._LATEST_REVIEW} AS review "
@@ -1008,7 +1030,7 @@ class Store:
 
     def batch_summaries(self, *, limit: int = 20, offset: int = 0) -> tuple[list[Row], int]:
         """Batches, most recently analysed first, with the verdicts of their current analyses."""
-        total = self._db.execute("SELECT COUNT(DISTINCT batch) FROM analyses").fetchone()[0]
+        total = self._count("SELECT COUNT(DISTINCT batch) FROM analyses")
         rows = self._db.execute(
             "SELECT a.batch, COUNT(*) AS analyses, MAX(a.recorded_at) AS last_recorded_at, "
             "SUM(CASE WHEN a.verdict = 'pass' THEN 1 ELSE 0 END) AS passed, "
@@ -1030,7 +1052,7 @@ class Store:
         )
         return self._oldest_first(query, [species_id], stage, limit)
 
-    def _oldest_first(self, query: str, arguments: list, stage: str | None, limit: int) -> list[Row]:
+    def _oldest_first(self, query: str, arguments: list[Any], stage: str | None, limit: int) -> list[Row]:
         """The `limit` newest rows of a trend query (of one stage, if given), oldest first."""
         if stage is not None:
             query, arguments = query + " AND a.stage = ?", [*arguments, stage]
@@ -1051,7 +1073,7 @@ class Store:
         )
         return self._oldest_first(query, [check_id], stage, limit)
 
-    def trend_choices(self, kinds=("species", "checks", "stages")) -> dict[str, list[str]]:
+    def trend_choices(self, kinds: Iterable[str] = ("species", "checks", "stages")) -> dict[str, list[str]]:
         """The species, checks and stages a trend (or a filter) can be drawn for."""
         queries = {
             "species": "SELECT DISTINCT species_id FROM species_results ORDER BY 1",
@@ -1062,8 +1084,9 @@ class Store:
 
     # ------------------------------------------------------------ reading
 
-    def analyses(self, batch: str | None = None, stage: str | None = None, since: str | None = None):
-        query, arguments = "SELECT * FROM analyses WHERE 1=1", []
+    def analyses(self, batch: str | None = None, stage: str | None = None, since: str | None = None) -> list[Row]:
+        query = "SELECT * FROM analyses WHERE 1=1"
+        arguments: list[str] = []
         if batch is not None:
             query += " AND batch=?"
             arguments.append(batch)
@@ -1076,7 +1099,7 @@ class Store:
         return self._db.execute(query + " ORDER BY recorded_at, rowid", arguments).fetchall()
 
     def count_analyses(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+        return self._count("SELECT COUNT(*) FROM analyses")
 
     def analysis(self, analysis_id: str) -> Row:
         rows = self._db.execute(
@@ -1125,16 +1148,16 @@ class Store:
 
     # ------------------------------------------------------------ copying between stores
 
-    def copy_from(self, source: Store, actor: Actor) -> dict:
+    def copy_from(self, source: Store, actor: Actor) -> dict[str, int]:
         """Copy every analysis, ledger event and audit row of `source` into this
         store, which must be empty (opened with `_seal_migrations=False`), as
         they are: the audit chain carries over and verifies here as it did
         there (its hashes cover engine-neutral content). A final audit row notes
         the copy. Claims are not copied: they belong to running services."""
-        counts = {}
+        counts: dict[str, int] = {}
         with self._transaction():
             for table in ("audit", "analyses", "ledger"):
-                if self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]:
+                if self._count(f"SELECT COUNT(*) FROM {table}"):
                     raise ConfigError(
                         "the target store is not empty: copy into a new file or an empty database", self.path
                     )
@@ -1189,7 +1212,7 @@ class Store:
         problems += self._file_problems()
         return problems
 
-    def _chain_length_problems(self, state: chain.ChainState, known_head) -> list[str]:
+    def _chain_length_problems(self, state: chain.ChainState, known_head: tuple[int, str] | None) -> list[str]:
         problems = []
         # the engine's own high-water mark of the audit seq: rows cut from the end of the chain leave it higher
         high = self._db.audit_high_water()

@@ -69,7 +69,7 @@ def _confidence(result: SpeciesResult | None) -> dict | None:
 
 
 def _species_nmr_block(result: NMRSpeciesResult | None, spectrum: NMRResult | None) -> dict | None:
-    if result is None:
+    if result is None or spectrum is None:  # a result always comes with its spectrum
         return None
     return {
         "detected": result.detected,
@@ -206,7 +206,9 @@ def build_report(analysis: Analysis) -> dict:
                 "ambiguous_with": result.ambiguous_with if result else [],
                 "confidence": _confidence(result) if item.status != "not-detected" else None,
                 "lcms": _lcms_block(result, run) if result else None,
-                "lcms_source": run.source_path if (result and result.status != "not-detected") else None,
+                "lcms_source": run.source_path
+                if (result and run is not None and result.status != "not-detected")
+                else None,
                 "reasons": list(result.notes) if (result and item.status not in ("detected", "not-detected")) else [],
                 "nmr": _species_nmr_block(item.nmr_result, item.nmr_spectrum),
                 "evidence": list(item.techniques),

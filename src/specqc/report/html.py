@@ -88,7 +88,7 @@ def _identification(report: dict, context: dict) -> str:
     acquisitions = [i.get("acquisition") or {} for i in inputs if i.get("role", "sample") == "sample"]
 
     def joined(key: str) -> str:
-        values = list(dict.fromkeys(a.get(key) for a in acquisitions if a.get(key)))
+        values: list[str] = list(dict.fromkeys(a[key] for a in acquisitions if a.get(key)))
         return "; ".join(values) or "not recorded in the file"
 
     files = "<br>".join(

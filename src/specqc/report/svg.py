@@ -192,10 +192,10 @@ def render(plot: Plot) -> str:
     )
     for s in plot.series:
         mask = (s.x >= x_low) & (s.x <= x_high)
-        x, y = decimate(s.x[mask], s.y[mask])
-        if not x.size:
+        shown_x, shown_y = decimate(s.x[mask], s.y[mask])
+        if not shown_x.size:
             continue
-        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, y))
+        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(shown_x, shown_y))
         out.append(
             f'<polyline fill="none" stroke="{s.color}" stroke-width="1.1" points="{points}">'
             f"<title>{escape(s.label)}</title></polyline>"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +27,7 @@ def render(report: dict, all_species: bool = False, width: int | None = None) ->
     was found and what the stage expects (its product), and one line counts
     the rest. ``width`` is only a hint for what to leave out on narrow terminals.
     """
-    parts = []
+    parts: list[RenderableType] = []
     qc = report["qc"]
     route = report["route"]
     header = Text()
@@ -166,7 +166,7 @@ def _species_parts(report: dict, all_species: bool, width: int) -> list:
             (wrap_name(f"{entry['formula']} · {entry['role']}", name_width), "dim"),
         )
         table.add_row(name, Text(cells[0], style=STATUS_STYLE.get(entry["status"], "")), *cells[1:])
-    parts = [table]
+    parts: list[RenderableType] = [table]
     if hidden:
         impurities = sum(1 for e in hidden if e["stage_role"] == "impurity")
         others = len(hidden) - impurities
@@ -236,7 +236,7 @@ def _uv_parts(uv: dict, names: dict[str, str]) -> list:
 
 
 def _check_counts(checks: list[dict]) -> str:
-    counts = {}
+    counts: dict[str, int] = {}
     for check in checks:
         counts[check["status"]] = counts.get(check["status"], 0) + 1
     return ", ".join(f"{counts[k]} {k}" for k in ("pass", "fail", "not-assessed") if k in counts)
@@ -245,7 +245,7 @@ def _check_counts(checks: list[dict]) -> str:
 def _diagnosis_parts(diagnoses: list[dict]) -> list:
     if not diagnoses:
         return [Text("No diagnosis: nothing in the data points to a known failure of this stage.", style="green")]
-    parts = [Text("Diagnoses", style="bold")]
+    parts: list[RenderableType] = [Text("Diagnoses", style="bold")]
     for diagnosis in diagnoses:
         style = "bold red" if diagnosis["severity"] == "fail" else "bold yellow"
         title = Text()
@@ -277,7 +277,7 @@ def _nmr_parts(nmr: dict) -> list:
         if reference.get("method") not in (None, "none")
         else f"not referenced: {reference.get('reason', '')}"
     )
-    parts = [
+    parts: list[RenderableType] = [
         Text(
             f"{nmr['source']}: 1H {nmr['spectrometer_mhz']:.0f} MHz in {nmr['solvent'] or 'unknown solvent'}, {where}",
             style="dim",

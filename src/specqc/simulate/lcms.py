@@ -23,6 +23,7 @@ import numpy as np
 from ..chem.ions import ion_formula, ion_mz, target_ions
 from ..chem.route import Route
 from ..chem.species import isotope_peaks
+from ..errors import ConfigError
 from ..reference import adduct_table
 from .uv import DADSettings, simulate_dad
 
@@ -108,6 +109,8 @@ def _ion_list(route: Route, component: Component, polarity: str, max_amount: flo
     # unknowns give only the primary ion of the polarity ([M+H]+ or [M-H]-)
     rule = next(r for r in adduct_table()[0] if r.polarity == polarity and r.kind == "primary")
     formula = ion_formula(component.formula, rule)
+    if formula is None:
+        raise ConfigError(f"simulated component {component.formula} cannot form {rule.name}")
     pattern = isotope_peaks(formula, 4)
     return [
         (ion_mz(formula, rule.charge), rule.charge, 1.0, tuple(a for a, _ in pattern), tuple(o for _, o in pattern))
@@ -145,7 +148,7 @@ def simulate(route: Route, components: list[Component], settings: RunSettings):
     scans = []
     for i in range(rt.size):
         mz = signal_mz_arr[:, i].copy()
-        intensity = signal_int_arr[:, i] * rng.normal(1.0, 0.05, mz.size)
+        intensity: np.ndarray = signal_int_arr[:, i] * rng.normal(1.0, 0.05, mz.size)
         intensity += rng.normal(0, 60, mz.size)
         noise_mz = rng.uniform(low, high, settings.noise_peaks_per_scan)
         noise_int = rng.exponential(400, settings.noise_peaks_per_scan)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def simulate_dad(
         * np.exp(-(wavelengths[None, :] - wavelengths[0]) / 25.0)
     )
     absorbance += drift + rng.normal(0.0, settings.noise_mau, absorbance.shape)
-    truth = {"offset_min": settings.offset_min, "area_pct": {}}
+    truth: dict[str, Any] = {"offset_min": settings.offset_min, "area_pct": {}}
     for wavelength in ("210", "254"):
         total = sum(a[wavelength] for a in areas.values())
         truth["area_pct"][wavelength] = {

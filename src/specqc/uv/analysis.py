@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lcms.peaks import ChromPeak, detect_peaks, noise_level, rolling_baseline
-from ..model import DiodeArray, LCMSRun
+from ..model import DiodeArray, LCMSRun, Polarity
 from ..noise import difference_sigma
 from .params import UVParams
 
@@ -305,7 +305,7 @@ def integrate_trace(trace: Trace, params: UVParams) -> TraceResult:
     return TraceResult(trace, peaks, noise, baseline)
 
 
-def ms_total_ion_trace(run: LCMSRun, polarity: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+def ms_total_ion_trace(run: LCMSRun, polarity: Polarity | None) -> tuple[np.ndarray, np.ndarray] | None:
     rt, tic = run.ms1_tic(polarity or None)
     if rt.size >= 10:
         return rt, tic
@@ -467,7 +467,7 @@ def peak_purity(
 
 
 def analyze_uv(
-    run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: str | None, params: UVParams
+    run: LCMSRun, species_apex_min: dict[str, float], ms_polarity: Polarity | None, params: UVParams
 ) -> UVResult | None:
     """Integrate every optical trace of the run and tie its peaks to the MS species."""
     params = params.validated()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -66,7 +67,9 @@ class UVParams:
         return replace(self, wavelengths_nm=tuple(float(w) for w in self.wavelengths_nm))
 
     def with_overrides(self, **overrides) -> "UVParams":
-        clean = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
+        clean: dict[str, Any] = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None
+        }
         return replace(self, **clean).validated()
 
     def as_dict(self) -> dict:

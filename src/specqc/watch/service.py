@@ -48,6 +48,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from html import escape
 from pathlib import Path
 
@@ -508,7 +509,7 @@ class Watcher:
                     self.holder,
                     lease_s=self.options.lease_s,
                     actor=self.actor,
-                    conflicts=lambda other, mine=resource: _nested(mine, other),
+                    conflicts=partial(_nested, resource),
                 )
             except ClaimError as exc:
                 self._release_claims()
@@ -716,8 +717,9 @@ class Watcher:
         """When each was acquired: the run's recorded start time if every one of
         them has it, else the newest modification time of each (never a mix)."""
         recorded = {d.key: recorded_start(d) for d in datasets}
-        if all(value is not None for value in recorded.values()):
-            return recorded
+        starts = {key: value for key, value in recorded.items() if value is not None}
+        if len(starts) == len(recorded):
+            return starts
         return {d.key: newest_change(self.stable_since[d.key][0]) for d in datasets}
 
     def sample_id(self, dataset: Dataset) -> str | None:

@@ -21,8 +21,10 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader
@@ -216,7 +218,7 @@ def _batch_data(store: Store, name: str) -> dict:
 
     records = batch_records(store, name)
     latest = [r for r in records if r["latest"]]
-    older = {}
+    older: dict[tuple[str, str], list[str]] = {}
     for r in records:
         if not r["latest"]:
             older.setdefault((r["stage"], r["sample"]), []).append(r["record_id"])
@@ -248,7 +250,7 @@ def _trend_data(store: Store, species: str | None, check: str | None, stage: str
     from ..report import svg
 
     choices = store.trend_choices()
-    data = {"choices": choices, "points": [], "plot": None, "limit": TREND_POINTS}
+    data: dict[str, Any] = {"choices": choices, "points": [], "plot": None, "limit": TREND_POINTS}
     if species:
         points = [dict(r) for r in store.species_trend(species, stage, limit=TREND_POINTS)]
         data["points"] = points
@@ -275,18 +277,20 @@ def _trend_data(store: Store, species: str | None, check: str | None, stage: str
         status_value = {"pass": 1.0, "fail": 0.0}
         assessed = [(i + 1, status_value[p["status"]]) for i, p in enumerate(points) if p["status"] in status_value]
         if check == "purity" and purity:
+            numbers, values = zip(*purity)
             data["plot"] = _plot(
                 f"purity figure of the samples judged by '{check}'",
                 "sample (oldest first)",
                 "purity %",
-                [_series(*zip(*purity), "purity %", svg.PALETTE[2])],
+                [_series(numbers, values, "purity %", svg.PALETTE[2])],
             )
         elif assessed:
+            numbers, values = zip(*assessed)
             data["plot"] = _plot(
                 f"check '{check}'{' at ' + stage if stage else ''}: 1 = pass, 0 = fail",
                 "sample (oldest first)",
                 "status",
-                [_series(*zip(*assessed), check, svg.PALETTE[0])],
+                [_series(numbers, values, check, svg.PALETTE[0])],
             )
     return data
 
@@ -405,6 +409,7 @@ async def batch_export(request: Request) -> Response:
         records = await request.app.state.db.run(export.batch_records, name)
     except InputError:
         raise HTTPException(404, "no analyses recorded for this batch") from None
+    body: bytes | str
     if export_format == "xlsx":
         body, suffix = await run_in_threadpool(export.to_xlsx, records, name), "xlsx"
     elif export_format == "json":
@@ -834,15 +839,17 @@ def create_app(store: Store, *, secure_cookies: bool = False) -> Starlette:
         Route("/api/analyses/{analysis_id}/review", api_review, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    # each handler takes the exception class it is registered for (Starlette types them all as taking Exception)
+    handlers: dict[Any, Callable[[Request, Any], Awaitable[Response]]] = {
+        HTTPException: http_error,
+        NeedsLogin: needs_login,
+        TransientError: store_busy,
+        Exception: internal_error,
+    }
     app = Starlette(
         routes=routes,
         middleware=[Middleware(SessionMiddleware, secure_cookies=secure_cookies)],
-        exception_handlers={
-            HTTPException: http_error,
-            NeedsLogin: needs_login,
-            TransientError: store_busy,
-            Exception: internal_error,
-        },
+        exception_handlers=handlers,
     )
     app.state.db = Database(store)
     app.state.sessions = Sessions()

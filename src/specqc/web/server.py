@@ -69,8 +69,8 @@ def serve(
     from ..records.engines import parse_location
 
     location = parse_location(store_path if store_path is not None else default_store_path())
-    if location.engine == "sqlite" and not location.path.exists():  # serving never creates a store
-        raise InputError("results store does not exist", location.path)
+    if location.engine == "sqlite" and not location.file.exists():  # serving never creates a store
+        raise InputError("results store does not exist", location.file)
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
     for path in (tls_cert, tls_key):

@@ -95,5 +95,5 @@ class Sessions:
             self._failures.pop(name, None)
 
 
-def token_matches(expected: str, given: str | None) -> bool:
+def token_matches(expected: str, given: object) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())

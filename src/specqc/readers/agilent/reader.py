@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import struct
 from pathlib import Path
+from typing import cast
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import InstrumentInfo, LCMSRun
+from ...model import InstrumentInfo, LCMSRun, Polarity
 from .layout import is_detector_file
 from ..rainbow_run import ms_spectra, optical_channels, profile_spectra, read_directory
 from ..xmlsafe import refuse_xml_declarations
@@ -29,7 +30,7 @@ def _text(path: Path) -> str:
     return raw.decode("latin-1")
 
 
-def chemstation_polarity(folder: Path) -> str:
+def chemstation_polarity(folder: Path) -> Polarity:
     """The acquisition method report (ACQ.M/ACQ.TXT, or acq.txt beside the data)
     states the polarity of each MSD signal. MSPARMS.txt is no help: it lists the
     tune values of both polarities whatever was acquired."""
@@ -43,7 +44,7 @@ def chemstation_polarity(folder: Path) -> str:
                 )
             )
             break
-    return found.pop() if len(found) == 1 else "unknown"
+    return cast(Polarity, found.pop()) if len(found) == 1 else "unknown"  # "positive" or "negative"
 
 
 # ChemStation channel (.ch) formats whose data is a delta-encoded stream: where it starts

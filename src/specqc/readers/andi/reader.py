@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import Chromatogram, InstrumentInfo, LCMSRun, Spectrum
+from ...model import Chromatogram, ChromatogramKind, InstrumentInfo, LCMSRun, Polarity, Spectrum, SpectrumMode
 from ..rainbow_run import wavelength_from_label
 from . import header
 from .layout import is_netcdf
@@ -41,11 +41,19 @@ def _scalar(variables, name: str) -> float | None:
     return float(values[0])
 
 
-def _detector_kind(name: str) -> tuple[str, float | None]:
+_DETECTOR_WORDS: tuple[tuple[str, ChromatogramKind], ...] = (
+    ("ELSD", "elsd"),
+    ("CAD", "cad"),
+    ("CORONA", "cad"),
+    ("FID", "fid"),
+)
+
+
+def _detector_kind(name: str) -> tuple[ChromatogramKind, float | None]:
     upper = name.upper()
     if "TIC" in upper or upper.startswith("MSD"):
         return "tic", None
-    for word, kind in (("ELSD", "elsd"), ("CAD", "cad"), ("CORONA", "cad"), ("FID", "fid")):
+    for word, kind in _DETECTOR_WORDS:
         if word in upper:
             return kind, None
     wavelength = wavelength_from_label(name)
@@ -136,16 +144,20 @@ def _mass_spectrometry(path: Path, attributes: dict, variables) -> LCMSRun:
     starts = _array(variables, "scan_index")
     counts = _array(variables, "point_count")
     times = _array(variables, "scan_acquisition_time")
-    if any(v is None for v in (mz_all, intensity_all, starts, counts, times)):
+    if mz_all is None or intensity_all is None or starts is None or counts is None or times is None:
         raise InputError(
             "ANDI-MS file lacks mass_values, intensity_values, scan_index, point_count or scan_acquisition_time"
         )
     if mz_all.size != intensity_all.size:
         raise InputError(f"ANDI-MS file has {mz_all.size} masses but {intensity_all.size} intensities")
     polarity_text = _text(attributes.get("test_ionization_polarity", b"")).lower()
-    polarity = "positive" if "positive" in polarity_text else ("negative" if "negative" in polarity_text else "unknown")
+    polarity: Polarity = (
+        "positive" if "positive" in polarity_text else ("negative" if "negative" in polarity_text else "unknown")
+    )
     experiment = _text(attributes.get("experiment_type", b"")).lower()
-    mode = "profile" if "continuum" in experiment else ("centroid" if "centroid" in experiment else "unknown")
+    mode: SpectrumMode = (
+        "profile" if "continuum" in experiment else ("centroid" if "centroid" in experiment else "unknown")
+    )
     scale = _seconds_to_minutes(attributes)
     if not starts.size == counts.size == times.size:
         raise InputError(

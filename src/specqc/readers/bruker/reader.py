@@ -136,7 +136,7 @@ def _read_folder(path: Path, source: str) -> NMRData:
 
 def _fid(path: Path, acqus: Parameters, warnings: list[str]) -> np.ndarray:
     """The FID as TD says, checked against what the file really holds (never more than it holds)."""
-    td = acqus.number("TD", required=True, positive=True, whole=True)
+    td = int(acqus.number("TD", required=True, positive=True, whole=True))
     byte_order = acqus.choice("BYTORDA", BYTE_ORDERS, 0)
     data_type = acqus.choice("DTYPA", DATA_TYPES, 0)
     item = np.dtype(NUMPY_TYPES[data_type]).itemsize

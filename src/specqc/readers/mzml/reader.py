@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, MS1ScanCollector, Spectrum
+from ...model import (
+    Chromatogram,
+    ChromatogramKind,
+    DiodeArray,
+    InstrumentInfo,
+    LCMSRun,
+    MS1ScanCollector,
+    Polarity,
+    Spectrum,
+    SpectrumMode,
+)
 from .. import _head, _sniff_mzxml
 from .._native import captured_native_stderr
 from ..rainbow_run import wavelength_from_label
@@ -27,7 +37,7 @@ MIN_DIODE_ARRAY_CHANNELS = 5
 FORMAT_NAMES = {"mzml": "mzML", "mzxml": "mzXML"}
 
 
-def _polarity(oms, spectrum) -> str:
+def _polarity(oms, spectrum) -> Polarity:
     value = spectrum.getInstrumentSettings().getPolarity()
     if value == oms.IonSource.Polarity.POSITIVE:
         return "positive"
@@ -36,7 +46,7 @@ def _polarity(oms, spectrum) -> str:
     return "unknown"
 
 
-def _mode(oms, spectrum, mz: np.ndarray) -> str:
+def _mode(oms, spectrum, mz: np.ndarray) -> SpectrumMode:
     kind = spectrum.getType()
     if kind == oms.SpectrumSettings.SpectrumType.CENTROID:
         return "centroid"
@@ -53,7 +63,7 @@ def _mode(oms, spectrum, mz: np.ndarray) -> str:
     return "unknown"
 
 
-_CHROMATOGRAM_KINDS = {
+_CHROMATOGRAM_KINDS: dict[str, ChromatogramKind] = {
     "TOTAL_ION_CURRENT_CHROMATOGRAM": "tic",
     "BASEPEAK_CHROMATOGRAM": "bpc",
     "SELECTED_REACTION_MONITORING_CHROMATOGRAM": "srm",
@@ -69,7 +79,7 @@ def _chromatogram(oms, index: int, chromatogram) -> Chromatogram | None:
     type_names = {getattr(oms.ChromatogramSettings.ChromatogramType, name): name for name in _CHROMATOGRAM_KINDS}
     kind = _CHROMATOGRAM_KINDS.get(type_names.get(chromatogram.getChromatogramType(), ""), "other")
     native_id = chromatogram.getNativeID() or f"chromatogram={index}"
-    polarity = (
+    polarity: Polarity = (
         "negative"
         if native_id.lstrip().startswith("-")
         else ("positive" if native_id.lstrip().startswith("+") else "unknown")

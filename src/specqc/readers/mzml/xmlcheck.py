@@ -266,17 +266,17 @@ class _Checker:
     def _start_mzml_referenceableParamGroupRef(self, attrs):
         if self.array is not None and "binaryDataArray" in self.stack[-2:]:
             for accession in self.param_groups.get(attrs.get("ref", ""), ()):
-                self._array_param(accession)
+                self._array_param(self.array, accession)
 
-    def _array_param(self, accession: str) -> None:
+    def _array_param(self, array: _Array, accession: str) -> None:
         if accession in PRECISION_TYPES:
-            self.array.dtype = np.dtype(PRECISION_TYPES[accession])
+            array.dtype = np.dtype(PRECISION_TYPES[accession])
         elif accession in (NO_COMPRESSION, ZLIB):
-            self.array.compression = accession
+            array.compression = accession
         elif accession in NUMPRESS:
-            self.array.numpress = True
+            array.numpress = True
         elif accession in ARRAY_NAMES:
-            self.array.kind = accession
+            array.kind = accession
 
     def _start_mzml_cvParam(self, attrs):
         accession = attrs.get("accession", "")
@@ -284,7 +284,7 @@ class _Checker:
             self.group.append(accession)
             return
         if self.array is not None and "binaryDataArray" in self.stack[-2:]:
-            self._array_param(accession)
+            self._array_param(self.array, accession)
             return
         where = f"{self.items[-1].label}: " if self.items else ""
         if accession == MS_LEVEL:

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError, SpecqcError, with_path
-from ...model import InstrumentInfo, LCMSRun
+from ...model import Chromatogram, DiodeArray, InstrumentInfo, LCMSRun, Polarity, Spectrum
 from ..rainbow_run import ms_spectra, optical_channels, read_directory
 from .layout import is_detector_file
 
-POLARITY = {"+": "positive", "-": "negative"}
+POLARITY: dict[str, Polarity] = {"+": "positive", "-": "negative"}
 # Reference compounds Waters sells for LockSpray: leucine enkephalin [M+H]+ / [M-H]-,
 # Glu-fibrinopeptide B [M+2H]2+.
 LOCK_MASS_IONS = (556.2771, 554.2615, 785.8426)
@@ -134,7 +134,10 @@ def read(path: Path) -> LCMSRun:
         declared = reference_functions_from_header(extern.read_text(encoding="latin-1")) if extern.is_file() else set()
         ms_files = [d for d in directory.datafiles if d.detector == "MS"]
         main_scans = max((np.asarray(d.xlabels).size for d in ms_files), default=0)
-        spectra, chromatograms, arrays, lock_mass = [], [], [], []
+        spectra: list[Spectrum] = []
+        chromatograms: list[Chromatogram] = []
+        arrays: list[DiodeArray] = []
+        lock_mass: list[str] = []
         for datafile in directory.datafiles:
             if datafile.detector == "MS":
                 number = _function_number(datafile.name)
