@@ -901,9 +901,8 @@ def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None
             # copy a held lock into the child, which then waits on it for ever. An executor, not a
             # Pool: a worker that dies (a native crash) breaks the run with an error instead of
             # leaving its task unanswered for ever.
-            with ProcessPoolExecutor(
-                workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, max_tasks_per_child=50
-            ) as pool:
+            # (no max_tasks_per_child: with it, Python 3.11's executor can stop replacing workers and hang)
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
                 results = list(pool.map(_task, tasks))
     finally:
         if not keep:
