@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     header += [f"{n}\n" for n in notes]
+    # the shortfalls' causes, written by hand (figures cannot say why)
+    why = Path(__file__).resolve().parent / "validation" / "WHY.md"
+    if why.exists():
+        sections.append(why.read_text().rstrip())
     Path(args.out).write_text("\n".join(header + sections) + "\n")
     print(f"wrote {args.out}")
     return 0
