@@ -144,3 +144,35 @@ def test_registry_sniffs_content_and_honours_explicit_format(tmp_path):
         find_reader(renamed, "raw")
     with pytest.raises(InputError, match="folder is not a dataset"):
         find_reader(tmp_path)
+
+
+def test_a_species_seen_only_through_its_dimer_ions_is_ambiguous_with_the_oligomer_of_that_mass():
+    """Homopiperazine's [M+H]+ (m/z 101) lies below a scan range starting at 150: its
+    [2M+H]+ and [2M+Na]+ are all there is of it, and they are exactly the cyclic
+    dimer's [M+H]+ and [M+Na]+. Nothing tells the two apart, so neither is claimed
+    (homopiperazine listed first, as the route lists it, used to hand the signal to
+    the dimer outright)."""
+    from specqc.chem.ions import target_ions
+    from specqc.lcms.analysis import Hypothesis, IonFeature, _accept
+    from specqc.lcms.peaks import ChromPeak
+
+    route = load_route("cyclobutylcarbonyl-diazepane")
+    species = {s.id: s for s in route.species}
+
+    def feature(species_id: str, ion: str, cluster: int, area: float) -> IonFeature:
+        target = next(t for t in target_ions(species[species_id], "positive") if t.ion == ion)
+        peak = ChromPeak(80, 75, 85, 5.52, 5.45, 5.6, area / 10, area, 500.0, 0.13, 5)
+        return IonFeature(target, peak, target.mz, 0.0, cluster=cluster)
+
+    monomer = Hypothesis(
+        "homopiperazine",
+        5.52,
+        [feature("homopiperazine", "[2M+H]+", 1, 2.5e6), feature("homopiperazine", "[2M+Na]+", 4, 4e4)],
+    )
+    dimer = Hypothesis(
+        "cyclic-dimer", 5.52, [feature("cyclic-dimer", "[M+H]+", 1, 2.5e6), feature("cyclic-dimer", "[M+Na]+", 4, 4e4)]
+    )
+    for order in ([monomer, dimer], [dimer, monomer]):
+        accepted, ambiguous, _ = _accept(order, 0.1)
+        assert not accepted
+        assert [sorted(h.species_id for h in group) for group in ambiguous] == [["cyclic-dimer", "homopiperazine"]]

@@ -100,9 +100,9 @@ class Hypothesis:
         return {f.cluster for f in self.features}
 
     def anchor_area(self, clusters: set[int] | None = None) -> float:
-        return sum(
-            f.peak.area for f in self.features if f.target.anchor and (clusters is None or f.cluster in clusters)
-        )
+        # a species whose monomer ions lie below the scan range stands on its multimers (see _hypotheses)
+        standing = [f for f in self.features if f.target.anchor] or self.features
+        return sum(f.peak.area for f in standing if clusters is None or f.cluster in clusters)
 
 
 @dataclass
