@@ -34,6 +34,7 @@ BROAD_WIDTHS = (0.0, 1.0, 2.0, 3.5, 6.0, 10.0, 16.0)  # extra widths tried for e
 SATELLITE_J_HZ = np.arange(120.0, 170.5, 0.5)  # 1J(13C,1H) range searched
 
 
+MOVE_PENALTY = 0.1  # a match is scored less by this at the edge of the tolerance (quadratic in the move)
 PLACEMENT_FLOOR_SNR = 3.0  # below this nothing in a window is worth matching a pattern to
 
 
@@ -224,7 +225,7 @@ class Placement:
         left = np.clip(left, 0.0, None)
         offsets = np.arange(2 * shift + 1)
         covered = np.array([np.minimum(left[k : k + expected.size], expected).sum() for k in offsets])
-        coverage = covered / expected.sum() - 0.1 * ((offsets - shift) / max(shift, 1)) ** 2
+        coverage = covered / expected.sum() - MOVE_PENALTY * ((offsets - shift) / max(shift, 1)) ** 2
         here = int(round((signal.reference_ppm - signal.placed_ppm) / self.step)) + shift
         if 0 <= here < offsets.size and covered[here] / expected.sum() >= SUPPORT_MIN:
             return  # the line holds both (what the judge asks of a signal)
@@ -299,7 +300,7 @@ class Placement:
         windows *= np.arange(length) < size[:, None, None]  # each multiplet's own length only
         dots = self.refined_templates[slots] @ windows.transpose(0, 2, 1)  # multiplets x J x shifts
         norms = np.sqrt(np.einsum("mpl,mpl->mp", windows, windows))
-        penalty = 0.1 * ((positions - shift[:, None]) / shift[:, None]) ** 2
+        penalty = MOVE_PENALTY * ((positions - shift[:, None]) / shift[:, None]) ** 2
         local = dots / np.maximum(self.refined_norms[slots][:, :, None] * norms[:, None, :], 1e-300)
         local = np.where(tried[:, None, :], local - penalty[:, None, :], -np.inf)
         refined = {}
@@ -343,7 +344,9 @@ class _SearchBatch:
         self.scored = int(2 * row_shift.max() + 1)
         offsets = np.arange(self.scored)[None, :]
         self.penalty = np.where(
-            offsets <= 2 * row_shift[:, None], 0.1 * ((offsets - row_shift[:, None]) / row_shift[:, None]) ** 2, np.inf
+            offsets <= 2 * row_shift[:, None],
+            MOVE_PENALTY * ((offsets - row_shift[:, None]) / row_shift[:, None]) ** 2,
+            np.inf,
         )
         self.window_end = np.minimum(offsets + template_sizes[:, None], length)
 
