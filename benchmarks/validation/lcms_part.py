@@ -30,6 +30,7 @@ import numpy as np
 
 from .chem import SEARCHED_IONS, ion_mz, ion_possible, parse_formula
 from .lcms_scenarios import draw_lcms_scenario, write_lcms_scenario
+from .workers import run_tasks
 
 ISOMER_RT_MATCH_MIN = 0.1  # a reported species within this of a true isomer's apex is that isomer
 SENSITIVITY_MIN_RATIO = 0.005  # species counted for sensitivity: signal >= 0.5 % of the main species'
@@ -882,8 +883,6 @@ def markdown(m: dict, n: int, seed: int, half: str) -> str:
 
 def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None, dump: str | Path | None):
     """Generate, analyse and score the LC-MS scenarios of `half`; return (metrics, markdown)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
 
     indices = split_halves(n, seed)[half]
     halves = split_halves(n, seed)
@@ -893,17 +892,7 @@ def run_part(n: int, seed: int, half: str, workers: int, keep: str | Path | None
     tasks = [(seed, i, half_of[i], str(root)) for i in indices]
     results = []
     try:
-        if workers <= 1:
-            _init_worker()
-            results = [_task(t) for t in tasks]
-        else:
-            # spawn, not fork: a fork of a process with threads (a test runner's, BLAS's) can
-            # copy a held lock into the child, which then waits on it for ever. An executor, not a
-            # Pool: a worker that dies (a native crash) breaks the run with an error instead of
-            # leaving its task unanswered for ever.
-            # (no max_tasks_per_child: with it, Python 3.11's executor can stop replacing workers and hang)
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-                results = list(pool.map(_task, tasks))
+        results = run_tasks(_task, tasks, workers, _init_worker)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -13,8 +13,6 @@ here, once; the markdown states each definition beside its figure.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 import os
 import shutil
 import statistics
@@ -28,9 +26,11 @@ import numpy as np
 try:
     from . import nmr_scenarios as S
     from . import nmr_tables as T
+    from .workers import run_tasks
 except ImportError:  # run by path
     import nmr_scenarios as S  # type: ignore
     import nmr_tables as T  # type: ignore
+    from workers import run_tasks  # type: ignore
 
 REPO = Path(__file__).resolve().parents[2]
 QC = tomllib.loads((REPO / "src" / "specqc" / "data" / "qc.toml").read_text())
@@ -651,16 +651,7 @@ def run_part(n: int = 200, seed: int = 20261204, half: str = "all", workers: int
     workers = max(1, min(int(workers or 1), 2))
     t0 = time.perf_counter()
     try:
-        if workers == 1:
-            _init_worker()
-            results = [_run_one(t) for t in tasks]
-        else:
-            # spawn, not fork: a fork of a process with threads (a test runner's, BLAS's) can
-            # copy a held lock into the child, which then waits on it for ever. An executor, not a
-            # Pool: a worker that dies (a native crash) breaks the run with an error instead of
-            # leaving its task unanswered for ever.
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
-                results = list(pool.map(_run_one, tasks))
+        results = run_tasks(_run_one, tasks, workers, _init_worker)
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)

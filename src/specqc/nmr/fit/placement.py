@@ -208,8 +208,9 @@ class Placement:
         # the multiplet's expected intensity at its tabulated shift, slid point by point
         start, expected = signal_shape(axis, signal, signal.reference_ppm, self.fwhm_hz, satellites=False)
         expected = amount * expected
+        total = float(expected.sum())
         low, high = start - shift, start + expected.size + shift
-        if low < 0 or high > targets.size or expected.sum() <= 0:
+        if low < 0 or high > targets.size or total <= 0:
             return
         points = np.arange(low, high)
         left = targets.gather(np.full(points.size, self.owner[number]), points)
@@ -225,9 +226,9 @@ class Placement:
         left = np.clip(left, 0.0, None)
         offsets = np.arange(2 * shift + 1)
         covered = np.array([np.minimum(left[k : k + expected.size], expected).sum() for k in offsets])
-        coverage = covered / expected.sum() - MOVE_PENALTY * ((offsets - shift) / max(shift, 1)) ** 2
+        coverage = covered / total - MOVE_PENALTY * ((offsets - shift) / max(shift, 1)) ** 2
         here = int(round((signal.reference_ppm - signal.placed_ppm) / self.step)) + shift
-        if 0 <= here < offsets.size and covered[here] / expected.sum() >= SUPPORT_MIN:
+        if 0 <= here < offsets.size and covered[here] / total >= SUPPORT_MIN:
             return  # the line holds both (what the judge asks of a signal)
         best = int(np.argmax(coverage))
         if 0 <= here < offsets.size and coverage[best] <= coverage[here]:
